@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Varlink protocol pieces shared by the daemon and assignctl: the
+ * interface-definition parser and validator (the .varlink files in proto/
+ * are the single source of truth for the wire API), NUL-delimited message
+ * framing with a hard size cap, and a small blocking client.
+ *
+ * JSON values are json-c objects.  Nothing here logs above debug.
+ */
+#ifndef ASSIGND_VARLINK_H
+#define ASSIGND_VARLINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* Largest message (request or reply, without the NUL) either side accepts. */
+#define VL_MAX_MESSAGE (64u * 1024)
+
+/* Standard org.varlink.service error names. */
+#define VL_ERR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
+#define VL_ERR_METHOD_NOT_FOUND "org.varlink.service.MethodNotFound"
+#define VL_ERR_METHOD_NOT_IMPLEMENTED "org.varlink.service.MethodNotImplemented"
+#define VL_ERR_INVALID_PARAMETER "org.varlink.service.InvalidParameter"
+#define VL_ERR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"
+#define VL_ERR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
+
+/* ---- interface definitions ---------------------------------------------- */
+
+struct vl_interface;
+struct vl_method;
+
+/* Parse an interface definition; on error -EINVAL and *err says line and why. */
+int vl_interface_parse(const char *text, struct vl_interface **ret, char **err);
+void vl_interface_free(struct vl_interface *iface);
+
+const char *vl_interface_name(const struct vl_interface *iface);
+/* The definition text exactly as parsed (for GetInterfaceDescription). */
+const char *vl_interface_text(const struct vl_interface *iface);
+
+/* Method by its short name ("ListDevices"), or NULL. */
+const struct vl_method *vl_interface_method(const struct vl_interface *iface, const char *name);
+const char *vl_method_name(const struct vl_method *m);
+/* Number of methods and access by index (for building dispatch checks). */
+size_t vl_interface_n_methods(const struct vl_interface *iface);
+const struct vl_method *vl_interface_method_at(const struct vl_interface *iface, size_t i);
+/* Whether the interface declares an error of this short name. */
+bool vl_interface_has_error(const struct vl_interface *iface, const char *name);
+
+/*
+ * Validate a call's parameters (NULL means {}) against the method's input
+ * struct, or a reply's against its output struct: every mandatory field
+ * present, no unknown field, every value of the declared type (nullable
+ * "?" fields may be null or absent).  On mismatch returns -EINVAL and sets
+ * *bad_param to the offending parameter (dotted for nested fields).
+ */
+int vl_validate_input(const struct vl_interface *iface, const struct vl_method *m,
+                      struct json_object *params, char **bad_param);
+int vl_validate_output(const struct vl_interface *iface, const struct vl_method *m,
+                       struct json_object *params, char **bad_param);
+/* Same for the parameters of a declared error ("DeviceBusy"). */
+int vl_validate_error(const struct vl_interface *iface, const char *error_name,
+                      struct json_object *params, char **bad_param);
+
+/* ---- framing ------------------------------------------------------------ */
+
+/* Incoming byte buffer; messages are NUL-terminated JSON objects. */
+struct vl_rbuf {
+        char *data;
+        size_t len;
+        size_t cap;
+};
+
+void vl_rbuf_init(struct vl_rbuf *b);
+void vl_rbuf_clear(struct vl_rbuf *b);
+/*
+ * Read what is available from fd (non-blocking or blocking).  Returns the
+ * number of bytes read, 0 on EOF, -EAGAIN when nothing is there, -EMSGSIZE
+ * once more than VL_MAX_MESSAGE bytes are buffered without a NUL (checked
+ * before growing), other -errno on failure.
+ */
+int vl_rbuf_read(struct vl_rbuf *b, int fd);
+/*
+ * Take the next complete message out of the buffer: 1 and *msg (malloc'd,
+ * NUL-terminated, caller frees) when there is one, 0 when not yet.
+ */
+int vl_rbuf_next(struct vl_rbuf *b, char **msg);
+
+/* A parsed request. */
+struct vl_request {
+        char *method;           /* fully qualified: "io.assignd.Broker.ListDevices" */
+        struct json_object *parameters; /* owned; never NULL (empty object if absent) */
+        bool oneway;
+        bool more;
+        bool upgrade;
+};
+
+/*
+ * Parse one message into a request.  Rejects non-objects, a missing or
+ * non-string "method", a method without an interface part, non-object
+ * "parameters", non-boolean flags and unknown top-level keys (-EBADMSG,
+ * *err says which).
+ */
+int vl_request_parse(const char *msg, struct vl_request *req, char **err);
+void vl_request_clear(struct vl_request *req);
+
+/* Split "a.b.C.Method" into interface "a.b.C" (malloc'd) and method "Method". */
+int vl_split_method(const char *qualified, char **iface, const char **method);
+
+/* Serialise a reply / error for sending (malloc'd, without the NUL). */
+char *vl_reply_serialize(struct json_object *params, bool continues);
+char *vl_error_serialize(const char *error, struct json_object *params);
+
+/* ---- client ------------------------------------------------------------- */
+
+struct vl_client;
+
+/* Connect to a UNIX stream socket path. */
+int vl_client_connect(const char *path, struct vl_client **ret);
+void vl_client_free(struct vl_client *c);
+int vl_client_fd(const struct vl_client *c);
+
+#define VL_CALL_MORE (1u << 0)
+#define VL_CALL_ONEWAY (1u << 1)
+
+/* Send a call (params may be NULL).  Takes no ownership of params. */
+int vl_client_send(struct vl_client *c, const char *method, struct json_object *params,
+                   unsigned flags);
+
+/*
+ * Read the next reply.  Returns 0 with *params (owned, never NULL) and
+ * *error (owned, NULL on success; on error *params are the error's
+ * parameters) and *continues (whether more replies follow).
+ * -ECONNRESET when the server closed, -EBADMSG on a malformed reply.
+ */
+int vl_client_recv(struct vl_client *c, struct json_object **params, char **error,
+                   bool *continues);
+
+/* send + recv for the common single-reply case. */
+int vl_client_call(struct vl_client *c, const char *method, struct json_object *params,
+                   struct json_object **reply, char **error);
+
+#endif
