@@ -67,7 +67,8 @@ int inventory_list_json(const struct inventory *inv, const struct inventory_filt
 
 /* Counts for GetStatus. */
 struct inventory_counts {
-        size_t devices, assignable, protected_, unprotected_dma, groups, iommus;
+        size_t devices, assignable, protected_, groups, iommus;
+        size_t unprotected_dma;    /* assignable, not protected, dma not "none" */
 };
 void inventory_count(const struct inventory *inv, struct inventory_counts *c);
 
