@@ -26,6 +26,13 @@
 #define VL_ERR_PERMISSION_DENIED "org.varlink.service.PermissionDenied"
 #define VL_ERR_EXPECTED_MORE "org.varlink.service.ExpectedMore"
 
+/* Drop a json-c reference at scope exit (NULL-safe). */
+static inline void vl_json_unrefp(struct json_object **p)
+{
+        if (*p)
+                json_object_put(*p);
+}
+
 /* ---- interface definitions ---------------------------------------------- */
 
 struct vl_interface;
@@ -63,13 +70,35 @@ int vl_validate_output(const struct vl_interface *iface, const struct vl_method 
 int vl_validate_error(const struct vl_interface *iface, const char *error_name,
                       struct json_object *params, char **bad_param);
 
+/*
+ * The .varlink files of proto/, embedded at build time by gen-embed.py:
+ * interface name and definition text.  Which files exist is decided when
+ * the build is configured (io.assignd.Simulator only if its file exists).
+ */
+struct vl_embedded {
+        const char *name;
+        const char *text;
+};
+extern const struct vl_embedded vl_embedded_interfaces[];
+extern const size_t vl_n_embedded_interfaces;
+/* The embedded text of an interface, or NULL. */
+const char *vl_embedded_find(const char *name);
+
 /* ---- framing ------------------------------------------------------------ */
 
-/* Incoming byte buffer; messages are NUL-terminated JSON objects. */
+/*
+ * Incoming byte buffer; messages are NUL-terminated JSON objects.  The
+ * unconsumed bytes are data[off..len); len is 0 whenever nothing is
+ * buffered.  scan marks how far the bytes are known to hold no NUL, so a
+ * peer trickling one byte at a time costs linear, not quadratic, work.
+ * Zero-initialising the struct is equivalent to vl_rbuf_init().
+ */
 struct vl_rbuf {
         char *data;
         size_t len;
         size_t cap;
+        size_t off;
+        size_t scan;
 };
 
 void vl_rbuf_init(struct vl_rbuf *b);
@@ -78,7 +107,9 @@ void vl_rbuf_clear(struct vl_rbuf *b);
  * Read what is available from fd (non-blocking or blocking).  Returns the
  * number of bytes read, 0 on EOF, -EAGAIN when nothing is there, -EMSGSIZE
  * once more than VL_MAX_MESSAGE bytes are buffered without a NUL (checked
- * before growing), other -errno on failure.
+ * before growing), -ENOBUFS when the buffer is full of complete messages
+ * the caller has not taken out with vl_rbuf_next() yet, other -errno on
+ * failure.  The buffer never grows beyond VL_MAX_MESSAGE + 1 bytes.
  */
 int vl_rbuf_read(struct vl_rbuf *b, int fd);
 /*
