@@ -24,6 +24,10 @@
 #define DT_MAX_CELLS 4
 /* Most interrupt-map / interrupt-parent hops followed before declaring a loop. */
 #define DT_MAX_IRQ_HOPS 16
+/* Largest #interrupt-cells accepted (GICv3 uses 4; 0 is meaningless). */
+#define DT_MAX_IRQ_CELLS 8
+/* Largest #iommu-cells accepted (real IOMMUs use 0..2). */
+#define DT_MAX_IOMMU_CELLS 8
 
 enum dt_irq_class {
         DT_IRQ_SPI,
