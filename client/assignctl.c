@@ -1,1 +1,415 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * assignctl: the command-line client of assignd.  This file holds the
+ * command table, the command-line parser driven by it, and the one place
+ * where a Varlink call is made and its failure turned into a message on
+ * stderr and an exit status (1 refused, 2 usage, 3 daemon unreachable), so
+ * that every command reports errors the same way and scripts can rely on
+ * the statuses.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+
+static const struct ctl_option list_options[] = {
+        { "coverage", "C", "only devices with this IOMMU coverage: protected, iommu-unsupported, iommu-disabled, none" },
+        { "dma", "D", "only devices with this DMA capability: master, none, unknown" },
+        { "assignable", NULL, "only devices that may be assigned to a guest" },
+        { "owner", "O", "only devices held by this domain (name or domid), or \"none\" for free ones" },
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option policy_options[] = {
+        { "note", "TEXT", "why the declaration was made (kept with it)" },
+        { NULL, NULL, NULL },
+};
+
+/* Later commands (assign, release, leases, ...) are added here as rows. */
+const struct ctl_command ctl_commands[] = {
+        { "status", "", "show the daemon's version, backend, device tree and device counts", NULL,
+          0, 0, NULL, cmd_status },
+        { "list", "", "list the host's devices as a table",
+          "Columns: PATH, COVERAGE, DMA, REGIONS (first region as base+size), SPIS (hardware "
+          "IRQ numbers; ppi:N and not-gic cannot be routed), GROUP (devices that must be "
+          "assigned together), OWNER/REASON. Filters combine.",
+          0, 0, list_options, cmd_list },
+        { "show", "PATH", "show everything known about one device",
+          "PATH is the device's full device-tree path, as 'list' shows it.",
+          1, 1, NULL, cmd_show },
+        { "policy", "PATH KEY=VALUE...", "declare a device's DMA capability or whether it may be assigned",
+          "KEY=VALUE is dma=none|master|unknown or assignable=yes|no; at least one is "
+          "needed. The declaration overrides what assignd detected and survives restarts "
+          "and rescans.",
+          2, 3, policy_options, cmd_policy },
+};
+const size_t ctl_n_commands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
+
+/* Global options; their getopt codes lie above any short option character. */
+enum {
+        OPT_SOCKET = 1000,
+        OPT_JSON,
+        OPT_VERSION,
+        OPT_HELP = 'h',
+        OPT_COMMAND_BASE = 2000,
+};
+
+static const struct option global_longopts[] = {
+        { "socket", required_argument, NULL, OPT_SOCKET },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "help", no_argument, NULL, OPT_HELP },
+        { "version", no_argument, NULL, OPT_VERSION },
+};
+#define N_GLOBAL_OPTS (sizeof(global_longopts) / sizeof(global_longopts[0]))
+
+int ctl_usage_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fputs("assignctl: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return CTL_EXIT_USAGE;
+}
+
+static void print_global_help(void)
+{
+        size_t i;
+
+        printf("Usage: assignctl [--socket PATH] [--json] COMMAND [ARGUMENTS...]\n"
+               "\n"
+               "Query and control assignd, the device-assignment broker for Xen on Arm.\n"
+               "\n"
+               "Commands:\n");
+        for (i = 0; i < ctl_n_commands; i++)
+                printf("  %-10s %s\n", ctl_commands[i].name, ctl_commands[i].summary);
+        printf("\n"
+               "Global options:\n"
+               "  --socket PATH  the daemon's socket (default: $ASSIGND_SOCKET, else\n"
+               "                 %s)\n"
+               "  --json         print the daemon's answer as JSON\n"
+               "  -h, --help     show this help, or a command's with COMMAND --help\n"
+               "  --version      show the version\n"
+               "\n"
+               "Exit status: 0 success, 1 request refused, 2 usage error, 3 daemon unreachable.\n",
+               DEFAULT_SOCKET);
+}
+
+#define HELP_WIDTH 79
+
+/* Print text from column indent on, wrapped at word boundaries before HELP_WIDTH. */
+static void print_wrapped(const char *text, size_t indent)
+{
+        size_t col = indent;
+        const char *p = text;
+
+        while (*p) {
+                size_t word = strcspn(p, " ");
+
+                if (col > indent && col + 1 + word > HELP_WIDTH) {
+                        printf("\n%*s", (int)indent, "");
+                        col = indent;
+                } else if (col > indent) {
+                        putchar(' ');
+                        col++;
+                }
+                printf("%.*s", (int)word, p);
+                col += word;
+                p += word;
+                while (*p == ' ')
+                        p++;
+        }
+        putchar('\n');
+}
+
+static void print_command_help(const struct ctl_command *cmd)
+{
+        const struct ctl_option *o;
+
+        printf("Usage: assignctl %s%s%s%s\n\n", cmd->name,
+               cmd->options ? " [OPTIONS]" : "",
+               cmd->synopsis[0] ? " " : "", cmd->synopsis);
+        printf("%c%s.\n", cmd->summary[0] - ('a' <= cmd->summary[0] && cmd->summary[0] <= 'z' ? 32 : 0),
+               cmd->summary + 1);
+        if (cmd->details) {
+                putchar('\n');
+                print_wrapped(cmd->details, 0);
+        }
+        printf("\nOptions:\n");
+        for (o = cmd->options; o && o->name; o++) {
+                char head[64];
+
+                snprintf(head, sizeof(head), "--%s%s%s", o->name, o->arg ? " " : "",
+                         o->arg ? o->arg : "");
+                printf("  %-16s ", head);
+                print_wrapped(o->help, 19);
+        }
+        printf("  %-16s %s\n", "--json", "print the daemon's answer as JSON");
+        printf("  %-16s %s\n", "-h, --help", "show this help");
+}
+
+/*
+ * The command is the first argument that is neither an option nor the
+ * value of a global option taking one; found before parsing so that the
+ * command's own options can be merged into one getopt pass (options may
+ * then come before or after the command name).
+ */
+static int find_command_arg(int argc, char **argv)
+{
+        int i;
+
+        for (i = 1; i < argc; i++) {
+                const char *a = argv[i];
+
+                if (ctl_streq(a, "--"))
+                        return i + 1 < argc ? i + 1 : -1;
+                if (ctl_streq(a, "--socket")) {
+                        i++;
+                        continue;
+                }
+                if (a[0] == '-' && a[1] != '\0')
+                        continue;
+                return i;
+        }
+        return -1;
+}
+
+static const struct ctl_command *lookup_command(const char *name)
+{
+        size_t i;
+
+        for (i = 0; i < ctl_n_commands; i++)
+                if (ctl_streq(ctl_commands[i].name, name))
+                        return &ctl_commands[i];
+        return NULL;
+}
+
+static size_t count_options(const struct ctl_option *opts)
+{
+        size_t n = 0;
+
+        while (opts && opts[n].name)
+                n++;
+        return n;
+}
+
+/*
+ * One line for a Varlink error.  The message parameter is the daemon's
+ * sentence; other string or number parameters are added when the message
+ * does not already carry them (the standard org.varlink.service errors
+ * have no message at all, only the offending parameter or method).
+ */
+static void print_varlink_error(const char *name, struct json_object *params)
+{
+        const char *message = jstr(params, "message", NULL);
+        bool first = true;
+
+        fprintf(stderr, "assignctl: %s", name);
+        if (message)
+                fprintf(stderr, ": %s", message);
+        if (params && json_object_is_type(params, json_type_object)) {
+                json_object_object_foreach(params, key, val) {
+                        const char *v;
+
+                        if (ctl_streq(key, "message") || !val)
+                                continue;
+                        if (!json_object_is_type(val, json_type_string) &&
+                            !json_object_is_type(val, json_type_int))
+                                continue;
+                        v = json_object_get_string(val);
+                        if (message && strstr(message, v))
+                                continue;
+                        fprintf(stderr, "%s%s: %s", first ? (message ? " (" : ": ") : ", ", key, v);
+                        first = false;
+                }
+        }
+        if (!first && message)
+                fputc(')', stderr);
+        fputc('\n', stderr);
+}
+
+static int ensure_connected(struct ctl *ctl)
+{
+        int r;
+
+        if (ctl->client)
+                return CTL_EXIT_OK;
+        r = vl_client_connect(ctl->socket, &ctl->client);
+        if (r < 0) {
+                fprintf(stderr, "assignctl: cannot connect to %s: %s; is assignd running?\n",
+                        ctl->socket, strerror(-r));
+                return CTL_EXIT_UNREACHABLE;
+        }
+        return CTL_EXIT_OK;
+}
+
+int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
+             struct json_object **reply)
+{
+        struct json_object *out = NULL;
+        char *error = NULL;
+        char qualified[128];
+        void (*old_pipe)(int);
+        int r;
+
+        r = ensure_connected(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+
+        snprintf(qualified, sizeof(qualified), "%s.%s", CTL_INTERFACE, method);
+        /* A daemon that goes away mid-call must give an error, not kill us with SIGPIPE. */
+        old_pipe = signal(SIGPIPE, SIG_IGN);
+        r = vl_client_call(ctl->client, qualified, params, &out, &error);
+        signal(SIGPIPE, old_pipe);
+
+        if (r == -EBADMSG) {
+                fprintf(stderr, "assignctl: malformed reply from %s to %s\n", ctl->socket, method);
+                return CTL_EXIT_REFUSED;
+        }
+        if (r < 0) {
+                fprintf(stderr, "assignctl: lost connection to %s during %s: %s\n", ctl->socket,
+                        method, strerror(-r));
+                return CTL_EXIT_UNREACHABLE;
+        }
+        if (error) {
+                print_varlink_error(error, out);
+                free(error);
+                json_object_put(out);
+                return CTL_EXIT_REFUSED;
+        }
+        if (!out || !json_object_is_type(out, json_type_object)) {
+                fprintf(stderr, "assignctl: reply to %s is not an object\n", method);
+                json_object_put(out);
+                return CTL_EXIT_REFUSED;
+        }
+        *reply = out;
+        return CTL_EXIT_OK;
+}
+
+int ctl_print_json(struct json_object *o)
+{
+        const char *s;
+
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                              JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s) {
+                fprintf(stderr, "assignctl: cannot serialise the reply\n");
+                return CTL_EXIT_REFUSED;
+        }
+        puts(s);
+        return CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+        struct ctl ctl = { .socket = NULL, .json = false, .client = NULL };
+        struct option longopts[N_GLOBAL_OPTS + CTL_MAX_OPTIONS + 1];
+        const struct ctl_command *cmd = NULL;
+        struct ctl_args args;
+        size_t n_cmd_opts, i;
+        int cmd_index, c, r;
+        bool want_help = false;
+
+        memset(&args, 0, sizeof(args));
+        ctl.socket = getenv("ASSIGND_SOCKET");
+        if (!ctl.socket || !ctl.socket[0])
+                ctl.socket = DEFAULT_SOCKET;
+
+        cmd_index = find_command_arg(argc, argv);
+        if (cmd_index > 0) {
+                cmd = lookup_command(argv[cmd_index]);
+                if (!cmd)
+                        return ctl_usage_error("unknown command '%s'; see 'assignctl --help'",
+                                               argv[cmd_index]);
+        }
+
+        n_cmd_opts = cmd ? count_options(cmd->options) : 0;
+        if (n_cmd_opts > CTL_MAX_OPTIONS)
+                abort();        /* a table row broke the limit: a programming error */
+        memcpy(longopts, global_longopts, sizeof(global_longopts));
+        for (i = 0; i < n_cmd_opts; i++) {
+                longopts[N_GLOBAL_OPTS + i] = (struct option) {
+                        .name = cmd->options[i].name,
+                        .has_arg = cmd->options[i].arg ? required_argument : no_argument,
+                        .flag = NULL,
+                        .val = OPT_COMMAND_BASE + (int)i,
+                };
+        }
+        memset(&longopts[N_GLOBAL_OPTS + n_cmd_opts], 0, sizeof(struct option));
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+                switch (c) {
+                case OPT_SOCKET:
+                        if (!optarg[0])
+                                return ctl_usage_error("--socket needs a path");
+                        ctl.socket = optarg;
+                        break;
+                case OPT_JSON:
+                        ctl.json = true;
+                        break;
+                case OPT_HELP:
+                        want_help = true;
+                        break;
+                case OPT_VERSION:
+                        printf("assignctl %s\n", ASSIGND_VERSION);
+                        return CTL_EXIT_OK;
+                case ':':
+                        return ctl_usage_error("option '%s' needs a value; see 'assignctl%s%s --help'",
+                                               argv[optind - 1], cmd ? " " : "", cmd ? cmd->name : "");
+                case '?':
+                        if (optopt > 0 && optopt < 256)
+                                return ctl_usage_error("unknown option '-%c'; see 'assignctl%s%s --help'",
+                                                       optopt, cmd ? " " : "", cmd ? cmd->name : "");
+                        return ctl_usage_error("unknown option '%s'; see 'assignctl%s%s --help'",
+                                               argv[optind - 1], cmd ? " " : "", cmd ? cmd->name : "");
+                default:
+                        if (c >= OPT_COMMAND_BASE && c < OPT_COMMAND_BASE + (int)n_cmd_opts)
+                                args.opt[c - OPT_COMMAND_BASE] = optarg ? optarg : "";
+                        else
+                                abort();
+                }
+        }
+
+        if (!cmd) {
+                if (want_help) {
+                        print_global_help();
+                        return CTL_EXIT_OK;
+                }
+                if (optind < argc)
+                        return ctl_usage_error("unknown command '%s'; see 'assignctl --help'", argv[optind]);
+                return ctl_usage_error("no command given; see 'assignctl --help'");
+        }
+        if (want_help) {
+                print_command_help(cmd);
+                return CTL_EXIT_OK;
+        }
+
+        /* getopt moved the operands to the end, the command name first among them. */
+        args.pos = argv + optind + 1;
+        args.n_pos = argc - optind - 1;
+        if (args.n_pos < cmd->min_args)
+                return ctl_usage_error("%s: missing argument; usage: assignctl %s %s", cmd->name,
+                                       cmd->name, cmd->synopsis);
+        if (cmd->max_args >= 0 && args.n_pos > cmd->max_args)
+                return ctl_usage_error("%s: unexpected argument '%s'; see 'assignctl %s --help'",
+                                       cmd->name, args.pos[cmd->max_args], cmd->name);
+
+        r = cmd->run(&ctl, &args);
+        vl_client_free(ctl.client);
+
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "assignctl: cannot write output: %s\n", strerror(errno));
+                if (r == CTL_EXIT_OK)
+                        r = CTL_EXIT_REFUSED;
+        }
+        return r;
+}

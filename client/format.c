@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Text formatting for assignctl's human output: tolerant accessors for the
+ * daemon's JSON (a field the daemon leaves out or sets to null shows as
+ * "-", it never crashes the client), one-cell summaries of a device for the
+ * list table, and the table itself, which sizes columns to their content and
+ * squeezes chosen columns only when a terminal is too narrow.
+ *
+ * Widths are counted in UTF-8 code points so that non-ASCII text in notes
+ * or reasons does not break the alignment of ASCII columns.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+
+const char *jstr(struct json_object *o, const char *key, const char *fallback)
+{
+        struct json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return fallback;
+        return json_object_get_string(v);
+}
+
+int64_t jint(struct json_object *o, const char *key, int64_t fallback)
+{
+        struct json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return fallback;
+        return json_object_get_int64(v);
+}
+
+bool jbool(struct json_object *o, const char *key, bool fallback)
+{
+        struct json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
+                return fallback;
+        return json_object_get_boolean(v);
+}
+
+struct json_object *jarr(struct json_object *o, const char *key)
+{
+        struct json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array))
+                return NULL;
+        return v;
+}
+
+struct json_object *jobj(struct json_object *o, const char *key)
+{
+        struct json_object *v;
+
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_object))
+                return NULL;
+        return v;
+}
+
+const char *short_name(const char *path)
+{
+        const char *slash;
+
+        if (!path)
+                return "?";
+        slash = strrchr(path, '/');
+        return slash && slash[1] ? slash + 1 : path;
+}
+
+/* ---- growable string ------------------------------------------------------ */
+
+struct sbuf {
+        char *s;
+        size_t len;
+        size_t cap;
+        bool oom;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        if (b->oom)
+                return;
+        for (;;) {
+                va_start(ap, fmt);
+                n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+                va_end(ap);
+                if (n < 0) {
+                        b->oom = true;
+                        return;
+                }
+                if (b->s && b->len + (size_t)n < b->cap) {
+                        b->len += (size_t)n;
+                        return;
+                }
+                size_t ncap = b->cap ? b->cap : 64;
+                while (ncap <= b->len + (size_t)n)
+                        ncap *= 2;
+                char *p = realloc(b->s, ncap);
+                if (!p) {
+                        b->oom = true;
+                        return;
+                }
+                b->s = p;
+                b->cap = ncap;
+        }
+}
+
+/* The built string (never NULL unless out of memory), or "-" when nothing was added. */
+static char *sb_finish(struct sbuf *b)
+{
+        if (b->oom) {
+                free(b->s);
+                return NULL;
+        }
+        if (!b->s || b->len == 0) {
+                free(b->s);
+                return strdup("-");
+        }
+        return b->s;
+}
+
+/* ---- device summaries ----------------------------------------------------- */
+
+char *fmt_regions_short(struct json_object *dev)
+{
+        struct json_object *regions = jarr(dev, "regions");
+        struct sbuf b = { 0 };
+        size_t n = regions ? json_object_array_length(regions) : 0;
+
+        if (n > 0) {
+                struct json_object *r = json_object_array_get_idx(regions, 0);
+
+                sb_printf(&b, "0x%" PRIx64 "+0x%" PRIx64, (uint64_t)jint(r, "base", 0),
+                          (uint64_t)jint(r, "size", 0));
+                if (n > 1)
+                        sb_printf(&b, " +%zu more", n - 1);
+        }
+        return sb_finish(&b);
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/*
+ * SPIs as hardware IRQ numbers (what xl's irqs= takes), runs of consecutive
+ * numbers folded ("64-79") because DMA engines carry a dozen or more; PPIs
+ * and non-GIC interrupts are shown by kind since neither can be routed.
+ */
+char *fmt_spis_short(struct json_object *dev)
+{
+        struct json_object *irqs = jarr(dev, "interrupts");
+        size_t n = irqs ? json_object_array_length(irqs) : 0;
+        size_t n_spi = 0, n_not_gic = 0, i;
+        struct sbuf b = { 0 };
+        int64_t *spi;
+
+        spi = calloc(n ? n : 1, sizeof(*spi));
+        if (!spi)
+                return NULL;
+        for (i = 0; i < n; i++) {
+                struct json_object *irq = json_object_array_get_idx(irqs, i);
+                const char *cls = jstr(irq, "class", "?");
+
+                if (ctl_streq(cls, "spi"))
+                        spi[n_spi++] = jint(irq, "hwirq", -1);
+                else if (ctl_streq(cls, "not-gic"))
+                        n_not_gic++;
+        }
+        qsort(spi, n_spi, sizeof(*spi), cmp_int64);
+        for (i = 0; i < n_spi;) {
+                size_t j = i;
+
+                while (j + 1 < n_spi && spi[j + 1] == spi[j] + 1)
+                        j++;
+                if (j > i)
+                        sb_printf(&b, "%s%" PRId64 "-%" PRId64, b.len ? "," : "", spi[i], spi[j]);
+                else
+                        sb_printf(&b, "%s%" PRId64, b.len ? "," : "", spi[i]);
+                i = j + 1;
+        }
+        free(spi);
+        for (i = 0; i < n; i++) {
+                struct json_object *irq = json_object_array_get_idx(irqs, i);
+
+                if (ctl_streq(jstr(irq, "class", NULL), "ppi"))
+                        sb_printf(&b, "%sppi:%" PRId64, b.len ? "," : "", jint(irq, "hwirq", -1));
+        }
+        if (n_not_gic == 1)
+                sb_printf(&b, "%snot-gic", b.len ? "," : "");
+        else if (n_not_gic > 1)
+                sb_printf(&b, "%snot-gic(%zu)", b.len ? "," : "", n_not_gic);
+        return sb_finish(&b);
+}
+
+/* Members' short names when they fit a narrow column, else how many there are. */
+#define GROUP_NAMES_MAX 28
+
+char *fmt_group_short(struct json_object *dev)
+{
+        struct json_object *group = jarr(dev, "group");
+        size_t n = group ? json_object_array_length(group) : 0, i;
+        struct sbuf b = { 0 };
+
+        for (i = 0; i < n; i++) {
+                const char *p = json_object_get_string(json_object_array_get_idx(group, i));
+
+                sb_printf(&b, "%s%s", i ? "," : "", short_name(p));
+        }
+        if (!b.oom && b.len > GROUP_NAMES_MAX) {
+                b.len = 0;
+                sb_printf(&b, "%zu others", n);
+        }
+        return sb_finish(&b);
+}
+
+char *fmt_owner(struct json_object *owner)
+{
+        const char *domain = jstr(owner, "domain", NULL);
+        const char *state = jstr(owner, "state", "?");
+        int64_t domid = jint(owner, "domid", -1);
+        struct sbuf b = { 0 };
+
+        if (!owner)
+                return strdup("-");
+        if (domain && domid >= 0)
+                sb_printf(&b, "%s (domid %" PRId64 ", %s)", domain, domid, state);
+        else if (domain)
+                sb_printf(&b, "%s (no domid yet, %s)", domain, state);
+        else if (domid >= 0)
+                sb_printf(&b, "domid %" PRId64 " (%s)", domid, state);
+        else
+                sb_printf(&b, "unknown domain (%s)", state);
+        return sb_finish(&b);
+}
+
+char *fmt_owner_or_reason(struct json_object *dev)
+{
+        struct json_object *owner = jobj(dev, "owner");
+        const char *reason;
+
+        if (owner) {
+                char *o = fmt_owner(owner), *s;
+
+                if (!o)
+                        return NULL;
+                s = NULL;
+                if (asprintf(&s, "held by %s", o) < 0)
+                        s = NULL;
+                free(o);
+                return s;
+        }
+        reason = jstr(dev, "reason", NULL);
+        if (!jbool(dev, "assignable", true) && reason)
+                return strdup(reason);
+        if (!jbool(dev, "assignable", true))
+                return strdup("not assignable");
+        return strdup("-");
+}
+
+char *fmt_duration(int64_t seconds)
+{
+        struct sbuf b = { 0 };
+        int64_t d, h, m, s;
+
+        if (seconds < 0)
+                return strdup("?");
+        d = seconds / 86400;
+        h = seconds / 3600 % 24;
+        m = seconds / 60 % 60;
+        s = seconds % 60;
+        if (d)
+                sb_printf(&b, "%" PRId64 "d %02" PRId64 "h %02" PRId64 "m", d, h, m);
+        else if (h)
+                sb_printf(&b, "%" PRId64 "h %02" PRId64 "m %02" PRId64 "s", h, m, s);
+        else if (m)
+                sb_printf(&b, "%" PRId64 "m %02" PRId64 "s", m, s);
+        else
+                sb_printf(&b, "%" PRId64 "s", s);
+        return sb_finish(&b);
+}
+
+char *fmt_time(int64_t epoch)
+{
+        char buf[64];
+        struct tm tm;
+        time_t t = (time_t)epoch;
+
+        if (epoch < 0 || !localtime_r(&t, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+                return strdup("?");
+        return strdup(buf);
+}
+
+/* ---- table ---------------------------------------------------------------- */
+
+struct table {
+        size_t n_cols;
+        char **headers;
+        char **cells;           /* n_rows * n_cols */
+        size_t n_rows;
+        size_t cap_rows;
+        size_t *min_width;      /* 0: not squeezable */
+        bool *keep_tail;
+};
+
+/* Code points in a UTF-8 string: every byte that is not a continuation byte. */
+static size_t u8_width(const char *s)
+{
+        size_t n = 0;
+
+        for (; *s; s++)
+                if (((unsigned char)*s & 0xc0) != 0x80)
+                        n++;
+        return n;
+}
+
+/* Byte offset of the code point with index cp (or the string's end). */
+static size_t u8_offset(const char *s, size_t cp)
+{
+        size_t i = 0, n = 0;
+
+        while (s[i]) {
+                if (((unsigned char)s[i] & 0xc0) != 0x80) {
+                        if (n == cp)
+                                return i;
+                        n++;
+                }
+                i++;
+        }
+        return i;
+}
+
+struct table *table_new(size_t n_cols, const char *const *headers)
+{
+        struct table *t;
+        size_t i;
+
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return NULL;
+        t->n_cols = n_cols;
+        t->headers = calloc(n_cols, sizeof(char *));
+        t->min_width = calloc(n_cols, sizeof(size_t));
+        t->keep_tail = calloc(n_cols, sizeof(bool));
+        if (!t->headers || !t->min_width || !t->keep_tail)
+                goto fail;
+        for (i = 0; i < n_cols; i++) {
+                t->headers[i] = strdup(headers[i]);
+                if (!t->headers[i])
+                        goto fail;
+        }
+        return t;
+fail:
+        table_free(t);
+        return NULL;
+}
+
+int table_add_row(struct table *t, const char *const *cells)
+{
+        size_t i;
+
+        if (t->n_rows == t->cap_rows) {
+                size_t ncap = t->cap_rows ? t->cap_rows * 2 : 32;
+                char **p = realloc(t->cells, ncap * t->n_cols * sizeof(char *));
+
+                if (!p)
+                        return -ENOMEM;
+                t->cells = p;
+                t->cap_rows = ncap;
+        }
+        for (i = 0; i < t->n_cols; i++) {
+                char *c = strdup(cells[i] ? cells[i] : "-");
+
+                if (!c) {
+                        while (i-- > 0)
+                                free(t->cells[t->n_rows * t->n_cols + i]);
+                        return -ENOMEM;
+                }
+                t->cells[t->n_rows * t->n_cols + i] = c;
+        }
+        t->n_rows++;
+        return 0;
+}
+
+void table_set_squeeze(struct table *t, size_t col, size_t min_width, bool keep_tail)
+{
+        if (col >= t->n_cols)
+                return;
+        t->min_width[col] = min_width;
+        t->keep_tail[col] = keep_tail;
+}
+
+static void print_cell(FILE *f, const char *s, size_t width, bool keep_tail, bool pad)
+{
+        size_t w = u8_width(s), k;
+
+        if (w > width) {
+                if (width <= 3) {
+                        fprintf(f, "%.*s", (int)u8_offset(s, width), s);
+                } else if (keep_tail) {
+                        k = u8_offset(s, w - (width - 3));
+                        fprintf(f, "...%s", s + k);
+                } else {
+                        k = u8_offset(s, width - 3);
+                        fprintf(f, "%.*s...", (int)k, s);
+                }
+                w = width;
+        } else {
+                fputs(s, f);
+        }
+        if (pad)
+                for (; w < width; w++)
+                        fputc(' ', f);
+}
+
+#define TABLE_GAP 2
+
+void table_print(struct table *t, FILE *f, size_t width)
+{
+        size_t *w, total = 0, i, r;
+
+        w = calloc(t->n_cols, sizeof(size_t));
+        if (!w)
+                return;
+        for (i = 0; i < t->n_cols; i++) {
+                w[i] = u8_width(t->headers[i]);
+                for (r = 0; r < t->n_rows; r++) {
+                        size_t cw = u8_width(t->cells[r * t->n_cols + i]);
+
+                        if (cw > w[i])
+                                w[i] = cw;
+                }
+                total += w[i] + (i ? TABLE_GAP : 0);
+        }
+
+        /* Take one column at a time from whichever squeezable column has most to spare. */
+        while (width > 0 && total > width) {
+                size_t best = t->n_cols, spare = 0;
+
+                for (i = 0; i < t->n_cols; i++) {
+                        if (t->min_width[i] && w[i] > t->min_width[i] && w[i] - t->min_width[i] > spare) {
+                                spare = w[i] - t->min_width[i];
+                                best = i;
+                        }
+                }
+                if (best == t->n_cols)
+                        break;
+                w[best]--;
+                total--;
+        }
+
+        for (r = 0; r <= t->n_rows; r++) {
+                for (i = 0; i < t->n_cols; i++) {
+                        const char *s = r == 0 ? t->headers[i] : t->cells[(r - 1) * t->n_cols + i];
+
+                        if (i)
+                                fprintf(f, "%*s", TABLE_GAP, "");
+                        print_cell(f, s, w[i], t->keep_tail[i], i + 1 < t->n_cols);
+                }
+                fputc('\n', f);
+        }
+        free(w);
+}
+
+void table_free(struct table *t)
+{
+        size_t i;
+
+        if (!t)
+                return;
+        for (i = 0; t->headers && i < t->n_cols; i++)
+                free(t->headers[i]);
+        for (i = 0; t->cells && i < t->n_rows * t->n_cols; i++)
+                free(t->cells[i]);
+        free(t->headers);
+        free(t->cells);
+        free(t->min_width);
+        free(t->keep_tail);
+        free(t);
+}
