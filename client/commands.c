@@ -68,8 +68,9 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
                " DMA-capable without IOMMU protection\n",
                "devices:", jint(counts, "total", 0), jint(counts, "assignable", 0),
                jint(counts, "protected", 0), jint(counts, "unprotected_dma", 0));
-        printf("  %-13s %" PRId64 " assignment groups, %" PRId64 " IOMMUs\n", "",
-               jint(counts, "groups", 0), jint(counts, "iommus", 0));
+        printf("  %-13s %" PRId64 " assignment group%s, %" PRId64 " IOMMU%s\n", "",
+               jint(counts, "groups", 0), jint(counts, "groups", 0) == 1 ? "" : "s",
+               jint(counts, "iommus", 0), jint(counts, "iommus", 0) == 1 ? "" : "s");
         printf("  %-13s %s (since %s)\n", "uptime:", up ? up : "?", started ? started : "?");
         printf("  %-13s %" PRId64 "\n", "connections:", jint(reply, "connections", 0));
         free(up);
@@ -133,12 +134,16 @@ static int print_device_table(struct json_object *devices)
         t = table_new(N_COLS, headers);
         if (!t)
                 goto oom;
-        /* What gets cut first on a narrow terminal: long reasons, then paths (keeping their tail). */
-        table_set_squeeze(t, COL_PATH, 24, true);
-        table_set_squeeze(t, COL_REGIONS, 14, false);
-        table_set_squeeze(t, COL_SPIS, 8, false);
+        /*
+         * On a narrow terminal, cut the free-text column first, then the
+         * summaries, and paths last (keeping their tail, where the unit
+         * address is); a region keeps at least "0x12345678+0x10000".
+         */
+        table_set_squeeze(t, COL_OWNER, 16, false);
         table_set_squeeze(t, COL_GROUP, 8, false);
-        table_set_squeeze(t, COL_OWNER, 12, false);
+        table_set_squeeze(t, COL_SPIS, 8, false);
+        table_set_squeeze(t, COL_REGIONS, 18, false);
+        table_set_squeeze(t, COL_PATH, 20, true);
 
         for (i = 0; i < n; i++) {
                 struct json_object *dev = json_object_array_get_idx(devices, i);
@@ -289,6 +294,8 @@ static void show_interrupts(struct json_object *dev)
         }
 }
 
+#define IDS_PER_LINE 8
+
 static void show_iommu(struct json_object *dev)
 {
         struct json_object *iommu = jobj(dev, "iommu");
@@ -306,9 +313,18 @@ static void show_iommu(struct json_object *dev)
 
                 label("iommu", &first);
                 printf("%s, id%s", jstr(link, "iommu", "?"), n_ids == 1 ? "" : "s");
-                for (j = 0; j < n_ids; j++)
-                        printf("%s0x%" PRIx64, j ? ", " : " ",
+                for (j = 0; j < n_ids; j++) {
+                        /* DMA engines have a dozen IDs or more: keep lines short. */
+                        if (j > 0 && j % IDS_PER_LINE == 0) {
+                                printf(",\n");
+                                label("iommu", &first);
+                                printf("   ");
+                        } else if (j > 0) {
+                                printf(",");
+                        }
+                        printf(" 0x%" PRIx64,
                                (uint64_t)json_object_get_int64(json_object_array_get_idx(ids, j)));
+                }
                 printf("%s\n", n_ids ? "" : " -");
         }
 

@@ -124,9 +124,9 @@ struct table *table_new(size_t n_cols, const char *const *headers);
 /* Append a row of n_cols strings (copied). */
 int table_add_row(struct table *t, const char *const *cells);
 /*
- * Per column: the narrowest it may be squeezed to when the table is wider
- * than the terminal (0: never squeeze), and whether to keep the end of a
- * cut cell (paths) rather than its start.
+ * Let a column be squeezed when the table is wider than the terminal: down
+ * to min_width, keeping the end of a cut cell (paths) rather than its start
+ * if keep_tail.  Columns give up width in the order of these calls.
  */
 void table_set_squeeze(struct table *t, size_t col, size_t min_width, bool keep_tail);
 /* Print; width 0 means no limit. */

@@ -315,6 +315,8 @@ struct table {
         size_t cap_rows;
         size_t *min_width;      /* 0: not squeezable */
         bool *keep_tail;
+        size_t *squeeze_order;  /* columns in the order they give up width */
+        size_t n_squeeze;
 };
 
 /* Code points in a UTF-8 string: every byte that is not a continuation byte. */
@@ -356,7 +358,8 @@ struct table *table_new(size_t n_cols, const char *const *headers)
         t->headers = calloc(n_cols, sizeof(char *));
         t->min_width = calloc(n_cols, sizeof(size_t));
         t->keep_tail = calloc(n_cols, sizeof(bool));
-        if (!t->headers || !t->min_width || !t->keep_tail)
+        t->squeeze_order = calloc(n_cols, sizeof(size_t));
+        if (!t->headers || !t->min_width || !t->keep_tail || !t->squeeze_order)
                 goto fail;
         for (i = 0; i < n_cols; i++) {
                 t->headers[i] = strdup(headers[i]);
@@ -398,10 +401,11 @@ int table_add_row(struct table *t, const char *const *cells)
 
 void table_set_squeeze(struct table *t, size_t col, size_t min_width, bool keep_tail)
 {
-        if (col >= t->n_cols)
+        if (col >= t->n_cols || t->min_width[col] || min_width == 0)
                 return;
         t->min_width[col] = min_width;
         t->keep_tail[col] = keep_tail;
+        t->squeeze_order[t->n_squeeze++] = col;
 }
 
 static void print_cell(FILE *f, const char *s, size_t width, bool keep_tail, bool pad)
@@ -447,20 +451,21 @@ void table_print(struct table *t, FILE *f, size_t width)
                 total += w[i] + (i ? TABLE_GAP : 0);
         }
 
-        /* Take one column at a time from whichever squeezable column has most to spare. */
-        while (width > 0 && total > width) {
-                size_t best = t->n_cols, spare = 0;
+        /*
+         * Squeeze columns in the order they were declared, each down to its
+         * minimum before the next one gives anything; if the minimums still
+         * do not fit, the terminal wraps rather than the table losing more.
+         */
+        for (i = 0; i < t->n_squeeze && width > 0 && total > width; i++) {
+                size_t col = t->squeeze_order[i], cut;
 
-                for (i = 0; i < t->n_cols; i++) {
-                        if (t->min_width[i] && w[i] > t->min_width[i] && w[i] - t->min_width[i] > spare) {
-                                spare = w[i] - t->min_width[i];
-                                best = i;
-                        }
-                }
-                if (best == t->n_cols)
-                        break;
-                w[best]--;
-                total--;
+                if (w[col] <= t->min_width[col])
+                        continue;
+                cut = w[col] - t->min_width[col];
+                if (cut > total - width)
+                        cut = total - width;
+                w[col] -= cut;
+                total -= cut;
         }
 
         for (r = 0; r <= t->n_rows; r++) {
@@ -490,5 +495,6 @@ void table_free(struct table *t)
         free(t->cells);
         free(t->min_width);
         free(t->keep_tail);
+        free(t->squeeze_order);
         free(t);
 }
