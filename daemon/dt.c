@@ -1071,6 +1071,12 @@ static int scan_device(struct scan *s, int idx)
                      compat_has(s, idx, other_iommu_compat);
         d.is_xen_console = idx == s->console_idx;
         d.xen_passthrough = has_prop(s, idx, "xen,passthrough");
+        d.is_gpio_controller = has_prop(s, idx, "gpio-controller");
+        {
+                const char *t = prop_string(s, idx, "device_type");
+
+                d.is_memory = t && strcmp(t, "memory") == 0;
+        }
 
         if (GROW(s->devs, s->cap_devs, s->n_devs) < 0) {
                 r = -ENOMEM;

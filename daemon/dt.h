@@ -125,6 +125,8 @@ struct dt_device {
         bool is_iommu;
         bool is_xen_console;    /* /chosen/stdout-path (or linux,stdout-path) points here */
         bool xen_passthrough;   /* has the xen,passthrough property */
+        bool is_gpio_controller;        /* gpio-controller: an interrupt controller that a guest may own */
+        bool is_memory;         /* device_type = "memory" */
 
         /* Filled in by classify.c (the detected values; admin policy overlays them). */
         enum dt_coverage coverage;
