@@ -244,8 +244,10 @@ static int ensure_connected(struct ctl *ctl)
                 return CTL_EXIT_OK;
         r = vl_client_connect(ctl->socket, &ctl->client);
         if (r < 0) {
-                fprintf(stderr, "assignctl: cannot connect to %s: %s; is assignd running?\n",
-                        ctl->socket, strerror(-r));
+                /* The likely fix differs: start the daemon, or get access to its socket. */
+                fprintf(stderr, "assignctl: cannot connect to %s: %s; %s\n", ctl->socket, strerror(-r),
+                        r == -EACCES || r == -EPERM ? "is the caller root or in assignd's group?"
+                                                    : "is assignd running?");
                 return CTL_EXIT_UNREACHABLE;
         }
         return CTL_EXIT_OK;
