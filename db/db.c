@@ -1,1 +1,637 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Opening the database: file and directory creation with the right modes,
+ * refusal of corrupt or too-new files, connection settings (WAL, foreign
+ * keys, synchronous=NORMAL), schema migration; plus what every table
+ * module shares: nested transactions, the statement cache and
+ * SQLite-to-errno translation.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "db-private.h"
+#include "db-schema.h"
+#include "log.h"
+
+int db_errno(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_CONSTRAINT:
+                switch (rc) {
+                case SQLITE_CONSTRAINT_UNIQUE:
+                case SQLITE_CONSTRAINT_PRIMARYKEY:
+                case SQLITE_CONSTRAINT_ROWID:
+                        return -EEXIST;
+                default:
+                        return -EINVAL;
+                }
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EUCLEAN;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_READONLY:
+                return -EROFS;
+        default:
+                return -EIO;
+        }
+}
+
+int db_fail(struct db *db, int rc, const char *what)
+{
+        const char *msg = db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(rc);
+        char *s = strdup_printf("%s: %s", what, msg);
+
+        if (s) {
+                free(db->last_error);
+                db->last_error = s;
+        }
+        log_debug("db: %s: %s (%d)", what, msg, rc);
+        return db_errno(rc);
+}
+
+const char *db_last_error(struct db *db)
+{
+        return db ? db->last_error : NULL;
+}
+
+int64_t db_now(void)
+{
+        return (int64_t)time(NULL);
+}
+
+int db_stmt(struct db *db, const char *sql, sqlite3_stmt **ret)
+{
+        sqlite3_stmt *s;
+        int rc;
+
+        for (size_t i = 0; i < db->n_cache; i++) {
+                if (db->cache[i].sql != sql)
+                        continue;
+                s = db->cache[i].stmt;
+                /*
+                 * A statement still stepping belongs to an outer caller;
+                 * resetting it here would silently end that loop.
+                 */
+                if (sqlite3_stmt_busy(s)) {
+                        log_debug("db: statement re-entered: %.60s", sql);
+                        return -EBUSY;
+                }
+                sqlite3_reset(s);
+                sqlite3_clear_bindings(s);
+                *ret = s;
+                return 0;
+        }
+        if (db->n_cache >= DB_STMT_CACHE_MAX)
+                return -E2BIG;
+        rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        if (rc != SQLITE_OK)
+                return db_fail(db, rc, "prepare");
+        db->cache[db->n_cache++] = (struct db_cached_stmt){ .sql = sql, .stmt = s };
+        *ret = s;
+        return 0;
+}
+
+int db_exec(struct db *db, const char *sql)
+{
+        int rc = sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
+
+        if (rc != SQLITE_OK)
+                return db_fail(db, rc, "exec");
+        return 0;
+}
+
+int db_step_done(struct db *db, sqlite3_stmt *s, const char *what)
+{
+        int rc = sqlite3_step(s);
+
+        if (rc == SQLITE_DONE)
+                return 0;
+        if (rc == SQLITE_ROW)
+                return 0;       /* e.g. a pragma echoing its value: nothing to read */
+        return db_fail(db, rc, what);
+}
+
+int db_step_row(struct db *db, sqlite3_stmt *s, const char *what)
+{
+        int rc = sqlite3_step(s);
+
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return db_fail(db, rc, what);
+}
+
+int db_bind_text(struct db *db, sqlite3_stmt *s, int i, const char *v)
+{
+        int rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+
+        return rc == SQLITE_OK ? 0 : db_fail(db, rc, "bind");
+}
+
+int db_bind_int64(struct db *db, sqlite3_stmt *s, int i, int64_t v)
+{
+        int rc = sqlite3_bind_int64(s, i, v);
+
+        return rc == SQLITE_OK ? 0 : db_fail(db, rc, "bind");
+}
+
+int db_bind_null(struct db *db, sqlite3_stmt *s, int i)
+{
+        int rc = sqlite3_bind_null(s, i);
+
+        return rc == SQLITE_OK ? 0 : db_fail(db, rc, "bind");
+}
+
+static int bindv(struct db *db, sqlite3_stmt *s, const char *fmt, va_list ap)
+{
+        int i = 1, rc = SQLITE_OK;
+
+        for (const char *f = fmt; *f && rc == SQLITE_OK; f++, i++) {
+                switch (*f) {
+                case 't': {
+                        const char *v = va_arg(ap, const char *);
+
+                        rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC)
+                               : sqlite3_bind_null(s, i);
+                        break;
+                }
+                case 'I':
+                        rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
+                        break;
+                case 'i':
+                case 'b':
+                        rc = sqlite3_bind_int64(s, i, va_arg(ap, int));
+                        break;
+                case 'u':
+                        rc = sqlite3_bind_int64(s, i, va_arg(ap, uint32_t));
+                        break;
+                case 'z': {
+                        int64_t v = va_arg(ap, int64_t);
+
+                        rc = v <= 0 ? sqlite3_bind_null(s, i) : sqlite3_bind_int64(s, i, v);
+                        break;
+                }
+                case 'g': {
+                        int v = va_arg(ap, int);
+
+                        rc = v < 0 ? sqlite3_bind_null(s, i) : sqlite3_bind_int64(s, i, v);
+                        break;
+                }
+                default:
+                        return -EINVAL;
+                }
+        }
+        return rc == SQLITE_OK ? 0 : db_fail(db, rc, "bind");
+}
+
+int db_bindf(struct db *db, sqlite3_stmt *s, const char *fmt, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = bindv(db, s, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int db_execf(struct db *db, const char *sql, const char *what, const char *fmt, ...)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        va_list ap;
+        int r;
+
+        r = db_stmt(db, sql, &s);
+        if (r < 0)
+                return r;
+        va_start(ap, fmt);
+        r = bindv(db, s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        return db_step_done(db, s, what);
+}
+
+int db_column_strdup(sqlite3_stmt *s, int i, char **ret)
+{
+        const unsigned char *v;
+        char *c;
+
+        if (sqlite3_column_type(s, i) == SQLITE_NULL) {
+                *ret = NULL;
+                return 0;
+        }
+        v = sqlite3_column_text(s, i);
+        if (!v)
+                return -ENOMEM;
+        c = strdup((const char *)v);
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
+int db_column_u32(sqlite3_stmt *s, int i, uint32_t *ret)
+{
+        int64_t v;
+
+        if (sqlite3_column_type(s, i) != SQLITE_INTEGER)
+                return -EUCLEAN;
+        v = sqlite3_column_int64(s, i);
+        if (v < 0 || v > UINT32_MAX)
+                return -EUCLEAN;
+        *ret = (uint32_t)v;
+        return 0;
+}
+
+int db_column_bool(sqlite3_stmt *s, int i, bool *ret)
+{
+        int64_t v;
+
+        if (sqlite3_column_type(s, i) != SQLITE_INTEGER)
+                return -EUCLEAN;
+        v = sqlite3_column_int64(s, i);
+        if (v != 0 && v != 1)
+                return -EUCLEAN;
+        *ret = v;
+        return 0;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+int db_begin(struct db *db)
+{
+        char sql[64];
+        int r;
+
+        if (db->tx_depth == UINT32_MAX)
+                return -EOVERFLOW;
+        if (db->read_depth && db->tx_depth == 0)
+                return -EBUSY;  /* a read snapshot cannot become a write transaction safely */
+        if (db->tx_depth == 0)
+                /* IMMEDIATE: take the write lock now rather than fail to upgrade later. */
+                r = db_exec(db, "BEGIN IMMEDIATE");
+        else {
+                snprintf(sql, sizeof(sql), "SAVEPOINT db_sp%u", db->tx_depth);
+                r = db_exec(db, sql);
+        }
+        if (r < 0)
+                return r;
+        db->tx_depth++;
+        return 0;
+}
+
+int db_rollback(struct db *db)
+{
+        char sql[96];
+        int r;
+
+        if (db->tx_depth == 0)
+                return -EINVAL;
+        db->tx_depth--;
+        /*
+         * Some errors (I/O, out of memory, disk full) make SQLite roll the
+         * whole transaction back by itself; there is nothing left to undo.
+         */
+        if (sqlite3_get_autocommit(db->conn))
+                return 0;
+        if (db->tx_depth == 0)
+                r = db_exec(db, "ROLLBACK");
+        else {
+                snprintf(sql, sizeof(sql), "ROLLBACK TO db_sp%u; RELEASE db_sp%u", db->tx_depth,
+                         db->tx_depth);
+                r = db_exec(db, sql);
+        }
+        return r;
+}
+
+int db_commit(struct db *db)
+{
+        char sql[64];
+        int r;
+
+        if (db->tx_depth == 0)
+                return -EINVAL;
+        if (sqlite3_get_autocommit(db->conn)) {
+                /* SQLite already rolled back (see db_rollback): the work is lost. */
+                db->tx_depth--;
+                free(db->last_error);
+                db->last_error = strdup("commit: the transaction was already rolled back by SQLite");
+                return -EIO;
+        }
+        if (db->tx_depth == 1)
+                r = db_exec(db, "COMMIT");
+        else {
+                snprintf(sql, sizeof(sql), "RELEASE db_sp%u", db->tx_depth - 1);
+                r = db_exec(db, sql);
+        }
+        if (r < 0) {
+                (void)db_rollback(db);
+                return r;
+        }
+        db->tx_depth--;
+        return 0;
+}
+
+int db_read_begin(struct db *db)
+{
+        int r;
+
+        if (db->tx_depth == 0 && db->read_depth == 0) {
+                r = db_exec(db, "BEGIN DEFERRED");
+                if (r < 0)
+                        return r;
+        }
+        db->read_depth++;
+        return 0;
+}
+
+void db_read_end(struct db *db)
+{
+        if (db->read_depth == 0)
+                return;
+        if (--db->read_depth == 0 && db->tx_depth == 0)
+                (void)db_exec(db, "COMMIT");
+}
+
+/* ---- open --------------------------------------------------------------- */
+
+/* mkdir -p of path's directory; components we create get mode 0750. */
+static int make_parents(const char *path, char **err)
+{
+        _cleanup_free_ char *copy = strdup(path);
+        char *dir, *p;
+
+        if (!copy)
+                return -ENOMEM;
+        dir = dirname(copy);
+        if (streq(dir, ".") || streq(dir, "/"))
+                return 0;
+        for (p = dir + 1;; p++) {
+                bool last = *p == '\0';
+
+                if (*p != '/' && !last)
+                        continue;
+                *p = '\0';
+                if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                        return set_error(err, -errno, "cannot create directory %s: %m", dir);
+                if (last)
+                        break;
+                *p = '/';
+        }
+        return 0;
+}
+
+/*
+ * Create the file ourselves so that it gets 0640 whatever the umask is
+ * (SQLite gives the -wal and -shm files the database file's mode), and
+ * refuse anything that is not a regular file.
+ */
+static int create_file(const char *path, char **err)
+{
+        struct stat st;
+        int fd;
+
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (fd >= 0) {
+                int r = fchmod(fd, 0640) < 0 ? -errno : 0;
+
+                close(fd);
+                if (r < 0)
+                        return set_error(err, r, "cannot set the mode of %s: %s", path,
+                                         strerror(-r));
+                return 0;
+        }
+        if (errno != EEXIST)
+                return set_error(err, -errno, "cannot create %s: %m", path);
+        if (lstat(path, &st) < 0)
+                return set_error(err, -errno, "cannot stat %s: %m", path);
+        if (S_ISLNK(st.st_mode))
+                return set_error(err, -ELOOP, "%s is a symbolic link; refusing to open it", path);
+        if (!S_ISREG(st.st_mode))
+                return set_error(err, -EINVAL, "%s is not a regular file", path);
+        return 0;
+}
+
+static int read_int_pragma(struct db *db, const char *sql, int64_t *ret)
+{
+        sqlite3_stmt *s;
+        int rc, r;
+
+        rc = sqlite3_prepare_v2(db->conn, sql, -1, &s, NULL);
+        if (rc != SQLITE_OK)
+                return db_fail(db, rc, sql);
+        r = db_step_row(db, s, sql);
+        if (r > 0)
+                *ret = sqlite3_column_int64(s, 0);
+        else if (r == 0)
+                r = -EIO;
+        sqlite3_finalize(s);
+        return r < 0 ? r : 0;
+}
+
+/* SQLite's quick_check (structure, not index content): a few ms on our sizes. */
+static int check_integrity(struct db *db, char **err)
+{
+        sqlite3_stmt *s;
+        const unsigned char *v;
+        int rc, r;
+
+        rc = sqlite3_prepare_v2(db->conn, "PRAGMA quick_check(1)", -1, &s, NULL);
+        if (rc != SQLITE_OK) {
+                r = db_fail(db, rc, "quick_check");
+                return set_error(err, r, "%s: cannot check the database: %s", db->path,
+                                 db->last_error);
+        }
+        r = db_step_row(db, s, "quick_check");
+        if (r < 0) {
+                sqlite3_finalize(s);
+                return set_error(err, r, "%s: cannot check the database: %s", db->path,
+                                 db->last_error);
+        }
+        v = r > 0 ? sqlite3_column_text(s, 0) : NULL;
+        if (!v || strcmp((const char *)v, "ok") != 0) {
+                r = set_error(err, -EUCLEAN,
+                              "%s: database is corrupt (%s); move it away to start afresh",
+                              db->path, v ? (const char *)v : "no check result");
+                sqlite3_finalize(s);
+                return r;
+        }
+        sqlite3_finalize(s);
+        return 0;
+}
+
+static int set_journal_wal(struct db *db, char **err)
+{
+        sqlite3_stmt *s;
+        const unsigned char *v;
+        int rc, r;
+
+        rc = sqlite3_prepare_v2(db->conn, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+        if (rc != SQLITE_OK)
+                return set_error(err, db_fail(db, rc, "journal_mode"),
+                                 "%s: cannot switch to WAL: %s", db->path, db->last_error);
+        r = db_step_row(db, s, "journal_mode");
+        v = r > 0 ? sqlite3_column_text(s, 0) : NULL;
+        if (r >= 0 && (!v || strcmp((const char *)v, "wal") != 0))
+                r = set_error(err, -EIO, "%s: the file system does not support WAL (journal mode %s)",
+                              db->path, v ? (const char *)v : "unknown");
+        else if (r < 0)
+                r = set_error(err, r, "%s: cannot switch to WAL: %s", db->path, db->last_error);
+        sqlite3_finalize(s);
+        return r < 0 ? r : 0;
+}
+
+static int migrate(struct db *db, int64_t from, char **err)
+{
+        char sql[64];
+        int r;
+
+        for (size_t i = (size_t)from; i < db_n_migrations; i++) {
+                snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", i + 1);
+                r = db_begin(db);
+                if (r >= 0) {
+                        r = db_exec(db, db_migrations[i]);
+                        if (r >= 0)
+                                r = db_exec(db, sql);
+                        if (r < 0)
+                                (void)db_rollback(db);
+                        else
+                                r = db_commit(db);
+                }
+                if (r < 0)
+                        return set_error(err, r, "%s: migration to schema version %zu failed: %s",
+                                         db->path, i + 1,
+                                         db->last_error ? db->last_error : strerror(-r));
+                log_debug("db: %s: migrated to schema version %zu", db->path, i + 1);
+        }
+        return 0;
+}
+
+static int setup(struct db *db, char **err)
+{
+        int64_t version;
+        int r, rc;
+
+        sqlite3_extended_result_codes(db->conn, 1);
+        rc = sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
+        if (rc != SQLITE_OK)
+                return set_error(err, db_fail(db, rc, "busy_timeout"), "%s: %s", db->path,
+                                 db->last_error);
+        /* Nothing of ours writes the schema by hand; forbid it so corruption cannot be scripted. */
+        (void)sqlite3_db_config(db->conn, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+
+        /* The first read is where a file that is not a database shows itself. */
+        r = read_int_pragma(db, "PRAGMA user_version", &version);
+        if (r == -EUCLEAN)
+                return set_error(err, r,
+                                 "%s: not a database or corrupt (%s); move it away to start afresh",
+                                 db->path, db->last_error);
+        if (r < 0)
+                return set_error(err, r, "%s: cannot read the schema version: %s", db->path,
+                                 db->last_error);
+        r = check_integrity(db, err);
+        if (r < 0)
+                return r;
+        if (version < 0)
+                return set_error(err, -EUCLEAN, "%s: invalid schema version %" PRId64, db->path,
+                                 version);
+        if (version > (int64_t)db_n_migrations)
+                return set_error(err, -ENOTSUP,
+                                 "%s: schema version %" PRId64 " is newer than this assignd "
+                                 "understands (%zu); refusing to use it (upgrade assignd)",
+                                 db->path, version, db_n_migrations);
+
+        r = set_journal_wal(db, err);
+        if (r < 0)
+                return r;
+        /*
+         * NORMAL in WAL mode syncs at checkpoints only: a commit survives a
+         * process crash, which is what the intent log needs (a power loss
+         * also resets the hypervisor).
+         */
+        r = db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
+        if (r < 0)
+                return set_error(err, r, "%s: %s", db->path, db->last_error);
+
+        return migrate(db, version, err);
+}
+
+int db_open(const char *path, struct db **ret, char **err)
+{
+        _cleanup_(db_closep) struct db *db = NULL;
+        int r, rc;
+
+        if (!path || !*path)
+                return set_error(err, -EINVAL, "no database path given");
+        r = make_parents(path, err);
+        if (r < 0)
+                return r;
+        r = create_file(path, err);
+        if (r < 0)
+                return r;
+
+        db = calloc(1, sizeof(*db));
+        if (!db)
+                return -ENOMEM;
+        db->path = strdup(path);
+        if (!db->path)
+                return -ENOMEM;
+        rc = sqlite3_open_v2(path, &db->conn,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+                                     SQLITE_OPEN_EXRESCODE,
+                             NULL);
+        if (rc != SQLITE_OK) {
+                r = db_fail(db, rc, "open");
+                return set_error(err, r, "%s: cannot open: %s", path, db->last_error);
+        }
+        r = setup(db, err);
+        if (r < 0)
+                return r;
+        *ret = steal_ptr(db);
+        return 0;
+}
+
+void db_close(struct db *db)
+{
+        if (!db)
+                return;
+        for (size_t i = 0; i < db->n_cache; i++)
+                sqlite3_finalize(db->cache[i].stmt);
+        if (db->conn) {
+                /* Uncommitted work is dropped, as a crash would drop it. */
+                if (!sqlite3_get_autocommit(db->conn))
+                        (void)sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+                sqlite3_close(db->conn);
+        }
+        free(db->path);
+        free(db->last_error);
+        free(db);
+}
+
+int db_schema_version(struct db *db)
+{
+        int64_t v;
+        int r;
+
+        r = read_int_pragma(db, "PRAGMA user_version", &v);
+        if (r < 0)
+                return r;
+        if (v < 0 || v > INT32_MAX)
+                return -EUCLEAN;
+        return (int)v;
+}

@@ -7,9 +7,19 @@
  * The schema is versioned with PRAGMA user_version and upgraded by ordered
  * migrations at open; the database runs in WAL mode with foreign keys on.
  * Every function returns 0 (or a positive count) or a negative errno:
- * SQLITE_BUSY/LOCKED -> -EBUSY, SQLITE_CONSTRAINT -> -EEXIST, SQLITE_NOMEM
- * -> -ENOMEM, SQLITE_CORRUPT/NOTADB -> -EUCLEAN, anything else -> -EIO.
- * Outputs are untouched on failure.  Nothing here logs above debug.
+ * SQLITE_BUSY/LOCKED -> -EBUSY, a UNIQUE or PRIMARY KEY constraint ->
+ * -EEXIST, any other constraint (CHECK, NOT NULL, FOREIGN KEY, a trigger's
+ * refusal) -> -EINVAL, SQLITE_NOMEM -> -ENOMEM, SQLITE_CORRUPT/NOTADB and
+ * stored values that do not decode -> -EUCLEAN, anything else -> -EIO.
+ * Outputs are untouched on failure.  Nothing here logs above debug; the
+ * SQLite message of the last failure is kept for db_last_error().
+ *
+ * Durability: WAL with synchronous=NORMAL.  A committed transaction
+ * survives a crash or kill -9 of the process (it is in the WAL, in the
+ * kernel's page cache); only a power loss can take the last commits back,
+ * and a power loss also wipes the hypervisor state the leases describe.
+ *
+ * One connection per process, used from one thread.
  */
 #ifndef ASSIGND_DB_H
 #define ASSIGND_DB_H
@@ -21,7 +31,18 @@
 
 struct db;
 
-/* Open (creating if needed) and migrate.  *err explains a failure. */
+/* The schema version this code writes (PRAGMA user_version after db_open). */
+#define DB_SCHEMA_VERSION 2
+
+/*
+ * Open (creating if needed) and migrate.  *err explains a failure.
+ * Missing parent directories are created with mode 0750 and a new database
+ * file gets mode 0640; a symlink at path is refused.  Refusals: a file
+ * that is not a database or fails SQLite's quick_check -> -EUCLEAN (the
+ * file is left alone, never recreated); a schema newer than
+ * DB_SCHEMA_VERSION -> -ENOTSUP; another process holding the write lock
+ * past the busy timeout -> -EBUSY.
+ */
 int db_open(const char *path, struct db **ret, char **err);
 void db_close(struct db *db);
 DEFINE_FREE_FUNC(struct db, db_close)
@@ -29,7 +50,17 @@ DEFINE_FREE_FUNC(struct db, db_close)
 /* Schema version after migrations (PRAGMA user_version). */
 int db_schema_version(struct db *db);
 
-/* Explicit transactions for callers that combine several writes. */
+/* SQLite's message for the last failed call on db, or NULL. */
+const char *db_last_error(struct db *db);
+
+/*
+ * Explicit transactions for callers that combine several writes.  They
+ * nest: the outermost db_begin() starts a write transaction (BEGIN
+ * IMMEDIATE), inner ones are savepoints, so db_rollback() undoes only what
+ * was done since the matching db_begin().  Nothing is durable before the
+ * outermost db_commit().  A failed db_commit() has rolled its level back.
+ * Every write function below runs in its own (nested) transaction.
+ */
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
@@ -53,7 +84,8 @@ int db_inventory_digests(struct db *db, char sha256[65], char tables_digest[65])
 
 /* ---- admin policy ------------------------------------------------------- */
 
-#define DB_POLICY_UNSET (-1)
+#define DB_POLICY_UNSET (-1)    /* as input: leave unchanged; as output: not set */
+#define DB_POLICY_CLEAR (-2)    /* as input only: remove this field's override */
 
 struct db_policy {
         char *path;
@@ -67,15 +99,127 @@ struct db_policy {
 
 /*
  * Insert or update the policy of a path.  A field given as
- * DB_POLICY_UNSET leaves the stored value unchanged; note NULL leaves the
- * note unchanged.  A row whose fields all end up unset is deleted.
+ * DB_POLICY_UNSET leaves the stored value unchanged, DB_POLICY_CLEAR
+ * removes it; note NULL leaves the note unchanged, "" removes it.  A row
+ * whose dma and assignable both end up unset is deleted (a note alone
+ * overrides nothing).  Any other value: -EINVAL.
  */
 int db_policy_set(struct db *db, const char *path, int dma, int assignable,
                   const char *note, uint32_t uid);
+/* Remove every override of path; -ENOENT if it had none. */
+int db_policy_unset(struct db *db, const char *path);
 /* -ENOENT if the path has no policy. */
 int db_policy_get(struct db *db, const char *path, struct db_policy *ret);
+/* All policy rows ordered by path. */
 int db_policy_list(struct db *db, struct db_policy **ret, size_t *n);
 void db_policy_clear(struct db_policy *p);
 void db_policy_array_free(struct db_policy *p, size_t n);
+
+/* ---- leases (owner of record) ------------------------------------------ */
+
+/*
+ * reserved -> assigning -> assigned -> releasing -> free; failed ends a
+ * lease that never got (or no longer has) anything in the hypervisor.
+ * free and failed are final: a final lease cannot be revived (-EINVAL) and
+ * its devices are free for another lease.  Set a final state only once
+ * the hypervisor holds none of the lease's devices any more.
+ */
+enum db_lease_state {
+        DB_LEASE_NONE = -1,     /* "no state": unchanged / any / no target */
+        DB_LEASE_RESERVED,
+        DB_LEASE_ASSIGNING,
+        DB_LEASE_ASSIGNED,
+        DB_LEASE_RELEASING,
+        DB_LEASE_FREE,
+        DB_LEASE_FAILED,
+        _DB_LEASE_STATE_MAX,
+};
+
+const char *db_lease_state_to_string(enum db_lease_state s);   /* NULL if invalid */
+int db_lease_state_from_string(const char *s);                  /* -EINVAL if unknown */
+bool db_lease_state_is_final(enum db_lease_state s);
+
+struct db_lease {
+        int64_t id;
+        char *domain_name;      /* NULL if the lease was made by domid only */
+        int domid;              /* -1 until bound */
+        enum db_lease_state state;
+        enum db_lease_state target_state;       /* DB_LEASE_NONE: none */
+        bool forced;            /* unprotected devices assigned by force */
+        uint32_t uid;           /* caller (SO_PEERCRED) */
+        int32_t pid;
+        int64_t created_at;     /* unix seconds, set by the database */
+        int64_t updated_at;
+        int64_t expires_at;     /* 0: never */
+        char *error;            /* last failure, or NULL */
+        char *plan;             /* JSON: ordered steps with per-step done flags */
+        char *options;          /* JSON: the request's options, or NULL */
+        char **devices;         /* device paths, in request order */
+        size_t n_devices;
+};
+
+/*
+ * Insert a lease with its devices atomically; created_at/updated_at are
+ * set to now and *id receives the new id.  At least one device, no
+ * duplicates, a domain_name or a domid, JSON plan/options, else -EINVAL.
+ * -EEXIST if any device is already held by a lease that is not final (the
+ * error does not say which: use db_lease_find_by_device).
+ */
+int db_lease_create(struct db *db, const struct db_lease *l, int64_t *id);
+/* -ENOENT if there is no such lease. */
+int db_lease_get(struct db *db, int64_t id, struct db_lease *ret);
+/*
+ * Change state (DB_LEASE_NONE: unchanged), plan (NULL: unchanged) and
+ * error (NULL: unchanged, "": cleared); updated_at becomes now.  Moving to
+ * free/failed releases the devices in the same transaction.  -ENOENT if no
+ * such lease, -EINVAL for a final lease moved to a non-final state.
+ */
+int db_lease_update(struct db *db, int64_t id, enum db_lease_state state, const char *plan,
+                    const char *error);
+/* Set the target state (DB_LEASE_NONE clears it); updated_at becomes now. */
+int db_lease_set_target(struct db *db, int64_t id, enum db_lease_state target);
+/* Bind to a domid (-1 unbinds); updated_at becomes now.  -ENOENT, -EINVAL. */
+int db_lease_bind_domid(struct db *db, int64_t id, int domid);
+
+struct db_lease_filter {
+        enum db_lease_state state;      /* DB_LEASE_NONE: any */
+        int domid;                      /* -1: any */
+        const char *domain_name;        /* NULL: any */
+        bool include_final;             /* also free/failed (implied by a final state filter) */
+};
+
+/* Leases matching f (NULL: every non-final lease), ordered by id. */
+int db_lease_list(struct db *db, const struct db_lease_filter *f, struct db_lease **ret,
+                  size_t *n);
+/* The non-final lease holding path; -ENOENT if none. */
+int db_lease_find_by_device(struct db *db, const char *path, struct db_lease *ret);
+void db_lease_clear(struct db_lease *l);
+void db_lease_array_free(struct db_lease *l, size_t n);
+
+/* ---- audit log ---------------------------------------------------------- */
+
+struct db_audit {
+        int64_t id;             /* assigned on append */
+        int64_t at;             /* unix seconds; 0 on append: now */
+        uint32_t uid;
+        int32_t pid;
+        char *action;           /* e.g. "Assign", "SetDevicePolicy" */
+        char *target;           /* domain and/or device text, may be NULL */
+        char *result;           /* "ok" or the error name */
+        char *detail;           /* JSON or text, may be NULL */
+        char *severity;         /* "info" or "warning"; NULL on append: "info" */
+};
+
+/* -EINVAL without action or result, or with another severity. */
+int db_audit_append(struct db *db, const struct db_audit *a);
+/* Entries with id > after_id, oldest first, at most limit (0: no limit). */
+int db_audit_list(struct db *db, int64_t after_id, size_t limit, struct db_audit **ret,
+                  size_t *n);
+/* The newest limit entries (0: all), oldest first (newest last). */
+int db_audit_tail(struct db *db, size_t limit, struct db_audit **ret, size_t *n);
+/* Delete all but the newest keep entries; returns how many were deleted. */
+int db_audit_prune(struct db *db, size_t keep);
+void db_audit_clear(struct db_audit *a);
+void db_audit_array_free(struct db_audit *a, size_t n);
 
 #endif

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Leases: the owner of record of every assigned or reserved device, and
+ * the intent log of the assignment engine (state, target state and the
+ * step plan are committed before any hypercall and after each result).
+ *
+ * "At most one non-final lease per device" is not checked here but
+ * enforced by the schema (a partial UNIQUE index over lease_devices rows
+ * kept active by triggers, see db-schema.c), so it holds for every writer
+ * and every interleaving; this file only turns the violation into -EEXIST.
+ */
+#include "db-private.h"
+
+static const char *const state_names[_DB_LEASE_STATE_MAX] = {
+        [DB_LEASE_RESERVED] = "reserved",   [DB_LEASE_ASSIGNING] = "assigning",
+        [DB_LEASE_ASSIGNED] = "assigned",   [DB_LEASE_RELEASING] = "releasing",
+        [DB_LEASE_FREE] = "free",           [DB_LEASE_FAILED] = "failed",
+};
+
+#define LEASE_COLUMNS                                                                  \
+        "id, domain_name, domid, state, target_state, forced, uid, pid, created_at, "  \
+        "updated_at, expires_at, error, plan, options"
+
+static const char sql_lease_insert[] =
+        "INSERT INTO leases (domain_name, domid, state, target_state, forced, uid, pid, "
+        "created_at, updated_at, expires_at, error, plan, options) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)";
+/* active is derived from the lease row so that it cannot disagree with it. */
+static const char sql_lease_device_insert[] =
+        "INSERT INTO lease_devices (lease_id, idx, path, active) "
+        "SELECT ?1, ?2, ?3, state NOT IN ('free', 'failed') FROM leases WHERE id = ?1";
+static const char sql_lease_get[] = "SELECT " LEASE_COLUMNS " FROM leases WHERE id = ?1";
+static const char sql_lease_devices[] =
+        "SELECT path FROM lease_devices WHERE lease_id = ?1 ORDER BY idx";
+static const char sql_lease_update[] =
+        "UPDATE leases SET state = coalesce(?2, state), plan = coalesce(?3, plan), "
+        "error = CASE WHEN ?4 IS NULL THEN error WHEN ?4 = '' THEN NULL ELSE ?4 END, "
+        "updated_at = ?5 WHERE id = ?1";
+static const char sql_lease_target[] =
+        "UPDATE leases SET target_state = ?2, updated_at = ?3 WHERE id = ?1";
+static const char sql_lease_bind[] = "UPDATE leases SET domid = ?2, updated_at = ?3 WHERE id = ?1";
+static const char sql_lease_list[] =
+        "SELECT " LEASE_COLUMNS " FROM leases "
+        "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR domid = ?2) "
+        "AND (?3 IS NULL OR domain_name = ?3) "
+        "AND (?4 OR state NOT IN ('free', 'failed')) ORDER BY id";
+static const char sql_lease_holder[] =
+        "SELECT lease_id FROM lease_devices WHERE path = ?1 AND active = 1";
+
+const char *db_lease_state_to_string(enum db_lease_state s)
+{
+        if (s < 0 || s >= _DB_LEASE_STATE_MAX)
+                return NULL;
+        return state_names[s];
+}
+
+int db_lease_state_from_string(const char *s)
+{
+        for (int i = 0; i < _DB_LEASE_STATE_MAX; i++)
+                if (streq(s, state_names[i]))
+                        return i;
+        return -EINVAL;
+}
+
+bool db_lease_state_is_final(enum db_lease_state s)
+{
+        return s == DB_LEASE_FREE || s == DB_LEASE_FAILED;
+}
+
+void db_lease_clear(struct db_lease *l)
+{
+        if (!l)
+                return;
+        free(l->domain_name);
+        free(l->error);
+        free(l->plan);
+        free(l->options);
+        for (size_t i = 0; l->devices && i < l->n_devices; i++)
+                free(l->devices[i]);
+        free(l->devices);
+        *l = (struct db_lease){ .domid = -1, .target_state = DB_LEASE_NONE };
+}
+
+void db_lease_array_free(struct db_lease *l, size_t n)
+{
+        if (!l)
+                return;
+        for (size_t i = 0; i < n; i++)
+                db_lease_clear(&l[i]);
+        free(l);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int state_column(sqlite3_stmt *s, int i, bool nullable, enum db_lease_state *ret)
+{
+        int v;
+
+        if (sqlite3_column_type(s, i) == SQLITE_NULL) {
+                if (!nullable)
+                        return -EUCLEAN;
+                *ret = DB_LEASE_NONE;
+                return 0;
+        }
+        v = db_lease_state_from_string((const char *)sqlite3_column_text(s, i));
+        if (v < 0)
+                return -EUCLEAN;
+        *ret = v;
+        return 0;
+}
+
+static int lease_devices(struct db *db, struct db_lease *l)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = db_stmt(db, sql_lease_devices, &s);
+        if (r < 0)
+                return r;
+        r = db_bindf(db, s, "I", l->id);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "lease devices")) > 0) {
+                char **p;
+                char *path;
+
+                r = db_column_strdup(s, 0, &path);
+                if (r < 0)
+                        return r;
+                p = realloc(l->devices, (l->n_devices + 1) * sizeof(char *));
+                if (!p) {
+                        free(path);
+                        return -ENOMEM;
+                }
+                l->devices = p;
+                l->devices[l->n_devices++] = path;
+        }
+        return r;
+}
+
+/* Decode one LEASE_COLUMNS row plus its devices into *ret (untouched on failure). */
+static int lease_from_row(struct db *db, sqlite3_stmt *s, struct db_lease *ret)
+{
+        _cleanup_(db_lease_clear) struct db_lease l = { .domid = -1,
+                                                        .target_state = DB_LEASE_NONE };
+        int64_t v;
+        int r;
+
+        l.id = sqlite3_column_int64(s, 0);
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
+                v = sqlite3_column_int64(s, 2);
+                if (v < 0 || v > 65535)
+                        return -EUCLEAN;
+                l.domid = (int)v;
+        }
+        r = state_column(s, 3, false, &l.state);
+        if (r >= 0)
+                r = state_column(s, 4, true, &l.target_state);
+        if (r >= 0)
+                r = db_column_bool(s, 5, &l.forced);
+        if (r >= 0)
+                r = db_column_u32(s, 6, &l.uid);
+        if (r < 0)
+                return r;
+        v = sqlite3_column_int64(s, 7);
+        if (v < INT32_MIN || v > INT32_MAX)
+                return -EUCLEAN;
+        l.pid = (int32_t)v;
+        l.created_at = sqlite3_column_int64(s, 8);
+        l.updated_at = sqlite3_column_int64(s, 9);
+        l.expires_at = sqlite3_column_int64(s, 10);     /* NULL reads as 0: never */
+        r = db_column_strdup(s, 1, &l.domain_name);
+        if (r >= 0)
+                r = db_column_strdup(s, 11, &l.error);
+        if (r >= 0)
+                r = db_column_strdup(s, 12, &l.plan);
+        if (r >= 0)
+                r = db_column_strdup(s, 13, &l.options);
+        if (r >= 0)
+                r = lease_devices(db, &l);
+        if (r < 0)
+                return r;
+        *ret = l;
+        l = (struct db_lease){ 0 };
+        return 0;
+}
+
+static int lease_get(struct db *db, int64_t id, struct db_lease *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = db_stmt(db, sql_lease_get, &s);
+        if (r < 0)
+                return r;
+        r = db_bindf(db, s, "I", id);
+        if (r < 0)
+                return r;
+        r = db_step_row(db, s, "lease get");
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return lease_from_row(db, s, ret);
+}
+
+int db_lease_get(struct db *db, int64_t id, struct db_lease *ret)
+{
+        int r;
+
+        if (!db || !ret)
+                return -EINVAL;
+        r = db_read_begin(db);
+        if (r < 0)
+                return r;
+        r = lease_get(db, id, ret);
+        db_read_end(db);
+        return r;
+}
+
+static int lease_list(struct db *db, const struct db_lease_filter *f, struct db_lease **ret,
+                      size_t *n)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        struct db_lease *arr = NULL;
+        size_t cnt = 0, cap = 0;
+        bool final;
+        int r;
+
+        final = f->include_final || db_lease_state_is_final(f->state);
+        r = db_stmt(db, sql_lease_list, &s);
+        if (r < 0)
+                return r;
+        r = db_bindf(db, s, "tgtb", db_lease_state_to_string(f->state), f->domid,
+                     f->domain_name, final);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "lease list")) > 0) {
+                r = GROW(arr, cap, cnt);
+                if (r < 0)
+                        break;
+                r = lease_from_row(db, s, &arr[cnt]);
+                if (r < 0)
+                        break;
+                cnt++;
+        }
+        if (r < 0) {
+                db_lease_array_free(arr, cnt);
+                return r;
+        }
+        *ret = arr;
+        *n = cnt;
+        return 0;
+}
+
+int db_lease_list(struct db *db, const struct db_lease_filter *f, struct db_lease **ret,
+                  size_t *n)
+{
+        const struct db_lease_filter all_active = { .state = DB_LEASE_NONE, .domid = -1 };
+        int r;
+
+        if (!db || !ret || !n)
+                return -EINVAL;
+        if (!f)
+                f = &all_active;
+        if (f->state != DB_LEASE_NONE && !db_lease_state_to_string(f->state))
+                return -EINVAL;
+        if (f->domid < -1)
+                return -EINVAL;
+        r = db_read_begin(db);
+        if (r < 0)
+                return r;
+        r = lease_list(db, f, ret, n);
+        db_read_end(db);
+        return r;
+}
+
+static int lease_find(struct db *db, const char *path, struct db_lease *ret)
+{
+        int64_t id;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                int r;
+
+                r = db_stmt(db, sql_lease_holder, &s);
+                if (r < 0)
+                        return r;
+                r = db_bindf(db, s, "t", path);
+                if (r < 0)
+                        return r;
+                r = db_step_row(db, s, "lease holder");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -ENOENT;
+                id = sqlite3_column_int64(s, 0);
+        }
+        return lease_get(db, id, ret);
+}
+
+int db_lease_find_by_device(struct db *db, const char *path, struct db_lease *ret)
+{
+        int r;
+
+        if (!db || !path || !ret)
+                return -EINVAL;
+        r = db_read_begin(db);
+        if (r < 0)
+                return r;
+        r = lease_find(db, path, ret);
+        db_read_end(db);
+        return r;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static int check_new_lease(const struct db_lease *l)
+{
+        if (!db_lease_state_to_string(l->state))
+                return -EINVAL;
+        if (l->target_state != DB_LEASE_NONE && !db_lease_state_to_string(l->target_state))
+                return -EINVAL;
+        if (l->domid < -1 || l->domid > 65535)
+                return -EINVAL;
+        if (!l->domain_name && l->domid < 0)
+                return -EINVAL;
+        if (l->n_devices == 0 || !l->devices || l->n_devices > INT32_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < l->n_devices; i++) {
+                if (!l->devices[i] || !*l->devices[i])
+                        return -EINVAL;
+                for (size_t j = 0; j < i; j++)
+                        if (streq(l->devices[i], l->devices[j]))
+                                return -EINVAL;
+        }
+        return 0;
+}
+
+static int lease_create(struct db *db, const struct db_lease *l, int64_t *id)
+{
+        int64_t new_id;
+        int r;
+
+        r = db_execf(db, sql_lease_insert, "lease insert", "tgttbuiIzttt", l->domain_name,
+                     l->domid, db_lease_state_to_string(l->state),
+                     db_lease_state_to_string(l->target_state), l->forced, l->uid, (int)l->pid,
+                     db_now(), l->expires_at, l->error, l->plan, l->options);
+        if (r < 0)
+                return r;
+        new_id = sqlite3_last_insert_rowid(db->conn);
+        for (size_t i = 0; i < l->n_devices; i++) {
+                r = db_execf(db, sql_lease_device_insert, "lease device insert", "Iit", new_id,
+                             (int)i, l->devices[i]);
+                if (r < 0)
+                        return r;
+        }
+        *id = new_id;
+        return 0;
+}
+
+int db_lease_create(struct db *db, const struct db_lease *l, int64_t *id)
+{
+        int64_t new_id;
+        int r;
+
+        if (!db || !l)
+                return -EINVAL;
+        r = check_new_lease(l);
+        if (r < 0)
+                return r;
+        r = DB_TX(db, lease_create(db, l, &new_id));
+        if (r < 0)
+                return r;
+        if (id)
+                *id = new_id;
+        return 0;
+}
+
+static int lease_update(struct db *db, int64_t id, enum db_lease_state state, const char *plan,
+                        const char *error)
+{
+        int r;
+
+        r = db_execf(db, sql_lease_update, "lease update", "ItttI", id,
+                     db_lease_state_to_string(state), plan, error, db_now());
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db->conn) > 0 ? 0 : -ENOENT;
+}
+
+int db_lease_update(struct db *db, int64_t id, enum db_lease_state state, const char *plan,
+                    const char *error)
+{
+        if (!db)
+                return -EINVAL;
+        if (state != DB_LEASE_NONE && !db_lease_state_to_string(state))
+                return -EINVAL;
+        return DB_TX(db, lease_update(db, id, state, plan, error));
+}
+
+static int lease_set_target(struct db *db, int64_t id, enum db_lease_state target)
+{
+        int r;
+
+        r = db_execf(db, sql_lease_target, "lease target", "ItI", id,
+                     db_lease_state_to_string(target), db_now());
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db->conn) > 0 ? 0 : -ENOENT;
+}
+
+int db_lease_set_target(struct db *db, int64_t id, enum db_lease_state target)
+{
+        if (!db)
+                return -EINVAL;
+        if (target != DB_LEASE_NONE && !db_lease_state_to_string(target))
+                return -EINVAL;
+        return DB_TX(db, lease_set_target(db, id, target));
+}
+
+static int lease_bind(struct db *db, int64_t id, int domid)
+{
+        int r;
+
+        r = db_execf(db, sql_lease_bind, "lease bind", "IgI", id, domid, db_now());
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db->conn) > 0 ? 0 : -ENOENT;
+}
+
+int db_lease_bind_domid(struct db *db, int64_t id, int domid)
+{
+        if (!db || domid < -1 || domid > 65535)
+                return -EINVAL;
+        return DB_TX(db, lease_bind(db, id, domid));
+}

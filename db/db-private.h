@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Internals shared by the db/ source files: the connection object, the
+ * statement cache, SQLite-to-errno translation and the small bind/column
+ * helpers that keep the per-table code short.  Not installed, not used
+ * outside db/.
+ */
+#ifndef ASSIGND_DB_PRIVATE_H
+#define ASSIGND_DB_PRIVATE_H
+
+#include <sqlite3.h>
+
+#include "db.h"
+
+/* Statements are few and static; a small linear cache is enough. */
+#define DB_STMT_CACHE_MAX 64
+/* How long a writer waits for another connection's lock (ms). */
+#define DB_BUSY_TIMEOUT_MS 5000
+
+struct db_cached_stmt {
+        const char *sql;        /* identity: the static SQL string's address */
+        sqlite3_stmt *stmt;
+};
+
+struct db {
+        sqlite3 *conn;
+        char *path;
+        uint32_t tx_depth;      /* 0: autocommit; 1: BEGIN; >1: savepoints */
+        uint32_t read_depth;    /* nesting of db_read_begin() snapshots */
+        char *last_error;
+        struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
+        size_t n_cache;
+};
+
+/* Map a (possibly extended) SQLite result code to a negative errno. */
+int db_errno(int rc);
+
+/*
+ * Record SQLite's message for rc (see db_last_error), log it at debug
+ * level and return the matching negative errno.
+ */
+int db_fail(struct db *db, int rc, const char *what);
+
+/*
+ * A prepared statement for sql, which must be a string with static
+ * storage: its address is the cache key.  The statement comes back reset
+ * with its bindings cleared; reset it again when done (_cleanup_stmt_) so
+ * it does not pin a read snapshot of the WAL.
+ */
+int db_stmt(struct db *db, const char *sql, sqlite3_stmt **ret);
+
+static inline void db_stmt_resetp(sqlite3_stmt **s)
+{
+        if (*s) {
+                sqlite3_reset(*s);
+                sqlite3_clear_bindings(*s);
+        }
+}
+#define _cleanup_stmt_ _cleanup_(db_stmt_resetp)
+
+/* Run SQL that returns no rows (schema, pragmas, transaction control). */
+int db_exec(struct db *db, const char *sql);
+
+/* Step a statement that must finish without a row. */
+int db_step_done(struct db *db, sqlite3_stmt *s, const char *what);
+
+/* Step once: 1 for a row, 0 when done, negative errno on error. */
+int db_step_row(struct db *db, sqlite3_stmt *s, const char *what);
+
+/*
+ * Bind parameters 1..n from a format: 't' const char * (NULL binds NULL),
+ * 'I' int64_t, 'i' int, 'u' uint32_t, 'b' bool, 'g' an int where a
+ * negative value binds NULL, 'z' an int64_t where 0 or less binds NULL.
+ */
+int db_bindf(struct db *db, sqlite3_stmt *s, const char *fmt, ...);
+/* The cached statement for sql, bound with db_bindf and stepped to the end. */
+int db_execf(struct db *db, const char *sql, const char *what, const char *fmt, ...);
+
+int db_bind_text(struct db *db, sqlite3_stmt *s, int i, const char *v);
+int db_bind_int64(struct db *db, sqlite3_stmt *s, int i, int64_t v);
+int db_bind_null(struct db *db, sqlite3_stmt *s, int i);
+
+/* Copy a TEXT column (NULL stays NULL).  -ENOMEM. */
+int db_column_strdup(sqlite3_stmt *s, int i, char **ret);
+/* Read integer columns with a range check: stored data outside the range is -EUCLEAN. */
+int db_column_u32(sqlite3_stmt *s, int i, uint32_t *ret);
+int db_column_bool(sqlite3_stmt *s, int i, bool *ret);
+
+int64_t db_now(void);
+
+/*
+ * One consistent snapshot for a read made of several queries (another
+ * process may write between them).  Inside a write transaction there is
+ * nothing to do.  Pair every successful db_read_begin() with db_read_end().
+ */
+int db_read_begin(struct db *db);
+void db_read_end(struct db *db);
+
+/* Run fn inside its own transaction (a savepoint when the caller holds one). */
+#define DB_TX(db, expr)                                         \
+        ({                                                      \
+                int _r_ = db_begin(db);                         \
+                if (_r_ >= 0) {                                 \
+                        _r_ = (expr);                           \
+                        if (_r_ < 0)                            \
+                                (void)db_rollback(db);          \
+                        else {                                  \
+                                int _c_ = db_commit(db);        \
+                                if (_c_ < 0)                    \
+                                        _r_ = _c_;              \
+                        }                                       \
+                }                                               \
+                _r_;                                            \
+        })
+
+#endif

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The schema, as an ordered list of migrations.  Migration i takes a
+ * database from PRAGMA user_version i to i + 1 and runs in one
+ * transaction together with the version bump, so a crash leaves either the
+ * old or the new schema.  Never edit a migration that has shipped: append
+ * a new one.
+ *
+ * Conventions: uint64 values (addresses, sizes) are stored as the INTEGER
+ * with the same 64 bits, so anything at or above 2^63 reads back negative
+ * in SQL but exact in C; enums are stored by their wire names so that the
+ * file can be read with the sqlite3 shell; lists belong to child tables
+ * keyed (owner, idx) so the order is kept.
+ */
+#include "db-private.h"
+#include "db-schema.h"
+
+/* v1: the inventory of the host device tree and the administrator's policy. */
+static const char migration_1[] =
+        /* dtb_sha256, tables_digest, scanned_at, model */
+        "CREATE TABLE meta (\n"
+        "        key TEXT PRIMARY KEY NOT NULL,\n"
+        "        value TEXT\n"
+        ");\n"
+        "CREATE TABLE groups (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        why TEXT\n"
+        ");\n"
+        /* id is the device's index in the inventory, which groups refer to. */
+        "CREATE TABLE devices (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        path TEXT NOT NULL UNIQUE,\n"
+        "        node_name TEXT,\n"
+        "        reg_note TEXT,\n"
+        "        pci_host INTEGER NOT NULL CHECK (pci_host IN (0, 1)),\n"
+        "        has_iommu_map_mask INTEGER NOT NULL CHECK (has_iommu_map_mask IN (0, 1)),\n"
+        "        iommu_map_mask INTEGER NOT NULL,\n"
+        "        is_interrupt_controller INTEGER NOT NULL CHECK (is_interrupt_controller IN (0, 1)),\n"
+        "        is_iommu INTEGER NOT NULL CHECK (is_iommu IN (0, 1)),\n"
+        "        is_xen_console INTEGER NOT NULL CHECK (is_xen_console IN (0, 1)),\n"
+        "        xen_passthrough INTEGER NOT NULL CHECK (xen_passthrough IN (0, 1)),\n"
+        "        coverage TEXT NOT NULL,\n"
+        "        dma TEXT NOT NULL,\n"
+        "        dma_source TEXT,\n"
+        "        assignable INTEGER NOT NULL CHECK (assignable IN (0, 1)),\n"
+        "        reason TEXT,\n"
+        "        group_id INTEGER REFERENCES groups(id)\n"
+        ");\n"
+        "CREATE INDEX devices_group ON devices(group_id);\n"
+        "CREATE TABLE device_compatible (\n"
+        "        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        value TEXT NOT NULL,\n"
+        "        PRIMARY KEY (device_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE regions (\n"
+        "        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        base INTEGER NOT NULL,\n"
+        "        size INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (device_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE interrupts (\n"
+        "        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        class TEXT NOT NULL,\n"
+        "        hwirq INTEGER NOT NULL,\n"
+        "        type INTEGER NOT NULL,\n"
+        "        controller TEXT,\n"
+        "        PRIMARY KEY (device_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE iommus (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        path TEXT NOT NULL UNIQUE,\n"
+        "        enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),\n"
+        "        kind TEXT NOT NULL,\n"
+        "        iommu_cells INTEGER NOT NULL\n"
+        ");\n"
+        "CREATE TABLE iommu_compatible (\n"
+        "        iommu_id INTEGER NOT NULL REFERENCES iommus(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        value TEXT NOT NULL,\n"
+        "        PRIMARY KEY (iommu_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        /* ids: JSON array of the specifiers' first cells. */
+        "CREATE TABLE iommu_links (\n"
+        "        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        iommu TEXT,\n"
+        "        ids TEXT NOT NULL CHECK (json_valid(ids) AND json_type(ids) = 'array'),\n"
+        "        PRIMARY KEY (device_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE iommu_map (\n"
+        "        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        rid_base INTEGER NOT NULL,\n"
+        "        iommu TEXT,\n"
+        "        iommu_base INTEGER NOT NULL,\n"
+        "        length INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (device_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE rid_gaps (\n"
+        "        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        rid_base INTEGER NOT NULL,\n"
+        "        count INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (device_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TABLE group_members (\n"
+        "        group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,\n"
+        "        PRIMARY KEY (group_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE INDEX group_members_device ON group_members(device_id);\n"
+        /*
+         * Keyed by path and deliberately not a foreign key to devices: the
+         * administrator's word must survive a rescan in which the device
+         * disappears for a while (a DTB overlay, a firmware update).
+         */
+        "CREATE TABLE policy (\n"
+        "        path TEXT PRIMARY KEY NOT NULL,\n"
+        "        dma TEXT,\n"
+        "        assignable INTEGER CHECK (assignable IS NULL OR assignable IN (0, 1)),\n"
+        "        note TEXT,\n"
+        "        set_by_uid INTEGER NOT NULL,\n"
+        "        set_at INTEGER NOT NULL,\n"
+        "        CHECK (dma IS NOT NULL OR assignable IS NOT NULL)\n"
+        ");\n";
+
+/*
+ * v2: leases (the owner of record of every device) and the audit log.
+ *
+ * One active lease per device is enforced by SQLite itself: lease_devices
+ * carries an "active" copy of "the lease is not final", and a partial
+ * UNIQUE index over the active rows makes a second holder a constraint
+ * violation inside the same transaction that tries it, with no
+ * check-then-insert race.  Triggers keep "active" in step with the lease
+ * state whatever statement changes it: rows are inserted active only for a
+ * non-final lease, a final state deactivates them, nothing reactivates
+ * them, and a final lease cannot be revived (that would need the
+ * uniqueness check again; make a new lease instead).
+ */
+static const char migration_2[] =
+        "CREATE TABLE leases (\n"
+        "        id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+        "        domain_name TEXT,\n"
+        "        domid INTEGER CHECK (domid IS NULL OR domid BETWEEN 0 AND 65535),\n"
+        "        state TEXT NOT NULL CHECK (state IN\n"
+        "                ('reserved', 'assigning', 'assigned', 'releasing', 'free', 'failed')),\n"
+        "        target_state TEXT CHECK (target_state IS NULL OR target_state IN\n"
+        "                ('reserved', 'assigning', 'assigned', 'releasing', 'free', 'failed')),\n"
+        "        forced INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1)),\n"
+        "        uid INTEGER NOT NULL,\n"
+        "        pid INTEGER NOT NULL,\n"
+        "        created_at INTEGER NOT NULL,\n"
+        "        updated_at INTEGER NOT NULL,\n"
+        "        expires_at INTEGER,\n"
+        "        error TEXT,\n"
+        "        plan TEXT CHECK (plan IS NULL OR json_valid(plan)),\n"
+        "        options TEXT CHECK (options IS NULL OR json_valid(options)),\n"
+        "        CHECK (domain_name IS NOT NULL OR domid IS NOT NULL)\n"
+        ");\n"
+        "CREATE INDEX leases_state ON leases(state);\n"
+        "CREATE INDEX leases_domid ON leases(domid);\n"
+        "CREATE TABLE lease_devices (\n"
+        "        lease_id INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL,\n"
+        "        path TEXT NOT NULL,\n"
+        "        active INTEGER NOT NULL CHECK (active IN (0, 1)),\n"
+        "        PRIMARY KEY (lease_id, idx),\n"
+        "        UNIQUE (lease_id, path)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE UNIQUE INDEX lease_devices_one_owner ON lease_devices(path) WHERE active = 1;\n"
+        "CREATE TRIGGER lease_devices_insert_active BEFORE INSERT ON lease_devices\n"
+        "WHEN NEW.active IS NOT (SELECT state NOT IN ('free', 'failed') FROM leases\n"
+        "                        WHERE id = NEW.lease_id)\n"
+        "BEGIN\n"
+        "        SELECT RAISE(ABORT, 'lease_devices.active must match the lease state');\n"
+        "END;\n"
+        "CREATE TRIGGER lease_devices_no_reactivation BEFORE UPDATE OF active ON lease_devices\n"
+        "WHEN NEW.active = 1 AND OLD.active = 0\n"
+        "BEGIN\n"
+        "        SELECT RAISE(ABORT, 'a released lease device cannot be reactivated');\n"
+        "END;\n"
+        "CREATE TRIGGER leases_final_is_final BEFORE UPDATE OF state ON leases\n"
+        "WHEN OLD.state IN ('free', 'failed') AND NEW.state NOT IN ('free', 'failed')\n"
+        "BEGIN\n"
+        "        SELECT RAISE(ABORT, 'a lease in a final state cannot be revived');\n"
+        "END;\n"
+        "CREATE TRIGGER leases_release_devices AFTER UPDATE OF state ON leases\n"
+        "WHEN NEW.state IN ('free', 'failed')\n"
+        "BEGIN\n"
+        "        UPDATE lease_devices SET active = 0 WHERE lease_id = NEW.id AND active = 1;\n"
+        "END;\n"
+        "CREATE TABLE audit (\n"
+        "        id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+        "        at INTEGER NOT NULL,\n"
+        "        uid INTEGER NOT NULL,\n"
+        "        pid INTEGER NOT NULL,\n"
+        "        action TEXT NOT NULL,\n"
+        "        target TEXT,\n"
+        "        result TEXT NOT NULL,\n"
+        "        detail TEXT,\n"
+        "        severity TEXT NOT NULL DEFAULT 'info' CHECK (severity IN ('info', 'warning'))\n"
+        ");\n";
+
+const char *const db_migrations[] = {
+        migration_1,
+        migration_2,
+};
+const size_t db_n_migrations = ARRAY_SIZE(db_migrations);
+
+_Static_assert(ARRAY_SIZE(db_migrations) == DB_SCHEMA_VERSION,
+               "DB_SCHEMA_VERSION must equal the number of migrations");
