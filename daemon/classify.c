@@ -429,10 +429,10 @@ static const char *fixed_reason(const struct dt_device *d)
                 return "firmware interface";
         if (d->is_iommu)
                 return "IOMMU";
-        if (compat_match(d, gic_parts))
-                return "part of the GIC";
         if (d->is_interrupt_controller && !d->is_gpio_controller)
                 return "interrupt controller";
+        if (compat_match(d, gic_parts))
+                return "part of the GIC";
         if (compat_match(d, timers))
                 return "architected timer (used by Xen)";
         if (compat_match(d, pmu))
@@ -507,24 +507,47 @@ static uint64_t span_end(const struct dt_region *r)
         return (last | 0xfff) + 1;      /* wraps to 0 only at the very top */
 }
 
+static bool overlaps(const struct span *a, const struct span *b)
+{
+        uint64_t ae = a->end ? a->end : UINT64_MAX, be = b->end ? b->end : UINT64_MAX;
+
+        return a->start < be && b->start < ae;
+}
+
+static bool is_descendant(const struct dt_device *child, const struct dt_device *anc)
+{
+        size_t l = strlen(anc->path);
+
+        return strncmp(child->path, anc->path, l) == 0 && (child->path[l] == '/' || l == 1);
+}
+
 static int group_pages(const struct dt_inventory *inv, struct grouping *g)
 {
-        struct span *spans = NULL;
-        size_t n = 0, cap = 0, cur = 0;
+        struct span *spans = NULL, *bus = NULL;
+        size_t n = 0, cap = 0, n_bus = 0, cap_bus = 0, cur = 0;
         uint64_t cur_end = 0;
         bool have = false;
         int r = 0;
 
+        /*
+         * A bus node's own reg often spans its whole window (i.MX AIPS),
+         * which describes containment, not two devices sharing a page:
+         * bus regions only conflict with devices outside that bus.
+         */
         for (size_t i = 0; i < inv->n_devices; i++)
                 for (size_t j = 0; j < inv->devices[i].n_regions; j++) {
                         const struct dt_region *reg = &inv->devices[i].regions[j];
+                        struct span sp = { .start = reg->base & ~(uint64_t)0xfff, .end = span_end(reg), .dev = i };
 
-                        if (GROW(spans, cap, n) < 0) {
-                                free(spans);
-                                return -ENOMEM;
+                        if (inv->devices[i].is_bus) {
+                                if (GROW(bus, cap_bus, n_bus) < 0)
+                                        goto oom;
+                                bus[n_bus++] = sp;
+                        } else {
+                                if (GROW(spans, cap, n) < 0)
+                                        goto oom;
+                                spans[n++] = sp;
                         }
-                        spans[n++] = (struct span){ .start = reg->base & ~(uint64_t)0xfff,
-                                                    .end = span_end(reg), .dev = i };
                 }
         qsort(spans, n, sizeof(*spans), cmp_span);
         /*
@@ -535,20 +558,38 @@ static int group_pages(const struct dt_inventory *inv, struct grouping *g)
         for (size_t i = 0; i < n && r >= 0; i++) {
                 uint64_t e = spans[i].end ? spans[i].end : UINT64_MAX;
 
-                if (have && spans[i].start < cur_end && spans[i].dev != spans[cur].dev) {
-                        uint64_t lo = spans[i].start;
-
+                if (have && spans[i].start < cur_end && spans[i].dev != spans[cur].dev)
                         r = link_devices(g, spans[cur].dev, spans[i].dev,
-                                         strdup_printf("share page 0x%" PRIx64, lo));
-                }
+                                         strdup_printf("share page 0x%" PRIx64, spans[i].start));
                 if (!have || e > cur_end) {
                         cur = i;
                         cur_end = e;
                         have = true;
                 }
         }
+        /* Buses are few: compare each with every span (and every other bus) directly. */
+        for (size_t b = 0; b < n_bus && r >= 0; b++) {
+                const struct dt_device *bd = &inv->devices[bus[b].dev];
+
+                for (size_t i = 0; i < n + n_bus && r >= 0; i++) {
+                        const struct span *o = i < n ? &spans[i] : &bus[i - n];
+                        const struct dt_device *od = &inv->devices[o->dev];
+
+                        if (o->dev == bus[b].dev || !overlaps(&bus[b], o) ||
+                            is_descendant(od, bd) || is_descendant(bd, od))
+                                continue;
+                        r = link_devices(g, bus[b].dev, o->dev,
+                                         strdup_printf("share page 0x%" PRIx64,
+                                                       o->start > bus[b].start ? o->start : bus[b].start));
+                }
+        }
         free(spans);
+        free(bus);
         return r;
+oom:
+        free(spans);
+        free(bus);
+        return -ENOMEM;
 }
 
 struct key {

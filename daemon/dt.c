@@ -1072,6 +1072,7 @@ static int scan_device(struct scan *s, int idx)
         d.is_xen_console = idx == s->console_idx;
         d.xen_passthrough = has_prop(s, idx, "xen,passthrough");
         d.is_gpio_controller = has_prop(s, idx, "gpio-controller");
+        d.is_bus = has_prop(s, idx, "ranges");
         {
                 const char *t = prop_string(s, idx, "device_type");
 

@@ -127,6 +127,7 @@ struct dt_device {
         bool xen_passthrough;   /* has the xen,passthrough property */
         bool is_gpio_controller;        /* gpio-controller: an interrupt controller that a guest may own */
         bool is_memory;         /* device_type = "memory" */
+        bool is_bus;            /* has "ranges": its children are separate devices */
 
         /* Filled in by classify.c (the detected values; admin policy overlays them). */
         enum dt_coverage coverage;
