@@ -1,1 +1,588 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The real hypervisor backend: libxenctrl for the domctls and sysctls,
+ * libxenstore for domain names and the domain lifecycle watch.  Compiled
+ * only when libxenctrl is found (meson adds this file and its entry in the
+ * generated backend list).
+ *
+ * Every libxenctrl call returns -1 and sets errno; hv_errno_from_xc()
+ * turns that into -errno right at the call.  Where Xen's errno is
+ * ambiguous the backend gathers what it can learn (Xen version, the
+ * domain's state, whether it has the IOMMU) and asks the pure helpers in
+ * hv.c for the reason and the sentence.  What Xen 4.17 on Arm does not
+ * tell dom0, and so stays "unknown" here:
+ * - a domain's nr_spis: getdomaininfo's arch_config is not filled on Arm
+ *   (arch_get_domain_info sets only the HAP flag and gpaddr_bits) and xl
+ *   does not write it to xenstore;
+ * - who holds a routed SPI: there is no query for it;
+ * - whether the domain has the IOMMU enabled: not in getdomaininfo, but
+ *   learnable: iommu_do_domctl answers XEN_DOMCTL_test_assign_device with
+ *   EOPNOTSUPP exactly when the domain lacks it, so a test_assign of the
+ *   root node ("/", never protected, so the answer has no side effect)
+ *   tells.
+ * - whether the domain has run (Xen's creation_finished): approximated as
+ *   "not paused, or has used CPU time".  A domain unpaused and paused
+ *   again before its first vCPU ran would be misreported as not run.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xenctrl.h>
+#include <xenstore.h>
+#include <xentoollog.h>
+
+#include "hv.h"
+#include "log.h"
+
+_Static_assert(HV_DOMID_INVALID == DOMID_INVALID, "DOMID_INVALID");
+_Static_assert(HV_DOMID_IO == DOMID_IO, "DOMID_IO");
+
+#define XEN_LIST_BATCH 256
+
+struct xen {
+        xentoollog_logger logger;       /* first: libxenctrl hands it back */
+        xc_interface *xch;
+        struct xs_handle *xsh;
+        unsigned major, minor;
+        bool iommu;
+        bool watching;
+};
+
+/* libxenctrl takes frame numbers as unsigned long (32 bits on arm32). */
+static bool fits_ulong(uint64_t v)
+{
+        return (unsigned long)v == v;
+}
+
+static struct xen *X(struct hv *hv)
+{
+        return hv_priv(hv);
+}
+
+/* libxenctrl's own messages go to our log at debug level. */
+static void hvx_vmessage(struct xentoollog_logger *l, xentoollog_level level, int errnoval,
+                         const char *context, const char *format, va_list al)
+{
+        _cleanup_free_ char *msg = NULL;
+
+        if (vasprintf(&msg, format, al) < 0)
+                return;
+        log_debug("%s: %s%s%s", context ? context : "xen", msg, errnoval >= 0 ? ": " : "",
+                  errnoval >= 0 ? strerror(errnoval) : "");
+}
+
+static void hvx_progress(struct xentoollog_logger *l, const char *context, const char *doing,
+                         int percent, unsigned long done, unsigned long total)
+{
+}
+
+static void hvx_destroy(struct xentoollog_logger *l)
+{
+}
+
+static void xen_close(struct hv *hv)
+{
+        struct xen *x = X(hv);
+
+        if (!x)
+                return;
+        if (x->xsh)
+                xs_close(x->xsh);
+        if (x->xch)
+                xc_interface_close(x->xch);
+        free(x);
+        hv_set_priv(hv, NULL);
+}
+
+static int xen_open(struct hv *hv, const struct hv_options *o, char **err)
+{
+        struct xen *x = calloc(1, sizeof(*x));
+        xc_physinfo_t info;
+        int r, v;
+
+        if (!x)
+                return set_error(err, -ENOMEM, "out of memory");
+        hv_set_priv(hv, x);
+        x->logger.vmessage = hvx_vmessage;
+        x->logger.progress = hvx_progress;
+        x->logger.destroy = hvx_destroy;
+
+        errno = 0;
+        x->xch = xc_interface_open(&x->logger, &x->logger, 0);
+        if (!x->xch) {
+                r = errno > 0 ? -errno : -ENODEV;
+                xen_close(hv);
+                return set_error(err, r, "cannot open the Xen control interface: %s (is this "
+                                 "dom0 of a Xen host, with /dev/xen/privcmd, and running as "
+                                 "root?)", strerror(-r));
+        }
+        v = xc_version(x->xch, XENVER_version, NULL);
+        if (v < 0) {
+                r = hv_errno_from_xc(v, errno);
+                xen_close(hv);
+                return set_error(err, r, "cannot read the Xen version: %s", strerror(-r));
+        }
+        x->major = (unsigned)v >> 16;
+        x->minor = (unsigned)v & 0xffff;
+
+        memset(&info, 0, sizeof(info));
+        r = hv_errno_from_xc(xc_physinfo(x->xch, &info), errno);
+        if (r < 0) {
+                xen_close(hv);
+                return set_error(err, r, "cannot read Xen's physinfo: %s", strerror(-r));
+        }
+        /* Xen sets directio exactly when it has an IOMMU enabled. */
+        x->iommu = info.capabilities & XEN_SYSCTL_PHYSCAP_directio;
+
+        errno = 0;
+        x->xsh = xs_open(0);
+        if (!x->xsh) {
+                r = errno > 0 ? -errno : -ECONNREFUSED;
+                xen_close(hv);
+                return set_error(err, r, "cannot connect to xenstore: %s (is xenstored "
+                                 "running?)", strerror(-r));
+        }
+        log_debug("hv-xen: Xen %u.%u, IOMMU %s", x->major, x->minor,
+                  x->iommu ? "enabled" : "not enabled");
+        return 0;
+}
+
+static int xen_version(struct hv *hv, unsigned *major, unsigned *minor, char **err)
+{
+        *major = X(hv)->major;
+        *minor = X(hv)->minor;
+        return 0;
+}
+
+static int xen_platform_has_iommu(struct hv *hv, bool *ret, char **err)
+{
+        *ret = X(hv)->iommu;
+        return 0;
+}
+
+/* Does the domain have the IOMMU enabled?  See the top of the file. */
+static int probe_passthrough(struct xen *x, uint32_t domid)
+{
+        char root[] = "/";
+        int r;
+
+        if (!x->iommu)
+                return HV_NO;   /* creating one with the IOMMU fails there */
+        r = hv_errno_from_xc(xc_test_assign_dt_device(x->xch, domid, root), errno);
+        if (r == -EOPNOTSUPP)
+                return HV_NO;
+        if (r >= 0 || r == -EINVAL || r == -ESRCH)
+                return HV_YES;
+        return HV_UNKNOWN;
+}
+
+static void read_name(struct xen *x, uint32_t domid, char *buf, size_t size)
+{
+        char path[64];
+        unsigned int len = 0;
+        char *v;
+
+        buf[0] = '\0';
+        snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+        v = xs_read(x->xsh, XBT_NULL, path, &len);
+        if (!v)
+                return;
+        snprintf(buf, size, "%.*s", (int)len, v);
+        free(v);
+}
+
+static void info_from_xc(struct xen *x, const xc_domaininfo_t *di, struct hv_domain_info *i)
+{
+        memset(i, 0, sizeof(*i));
+        i->domid = di->domain;
+        i->dying = di->flags & XEN_DOMINF_dying;
+        i->shutdown = di->flags & XEN_DOMINF_shutdown;
+        i->paused = di->flags & XEN_DOMINF_paused;
+        i->has_run = (!i->paused || di->cpu_time > 0) ? HV_YES : HV_NO;
+        i->passthrough = probe_passthrough(x, di->domain);
+        i->nr_spis = -1;
+        read_name(x, di->domain, i->name, sizeof(i->name));
+}
+
+static int getinfo(struct hv *hv, uint32_t domid, xc_domaininfo_t *di, char **err)
+{
+        int r;
+
+        memset(di, 0, sizeof(*di));
+        r = hv_errno_from_xc(xc_domain_getinfolist(X(hv)->xch, domid, 1, di), errno);
+        if (r < 0)
+                return set_error(err, r, "cannot get information on domain %u: %s", domid,
+                                 strerror(-r));
+        /* getinfolist returns the next domain at or above domid. */
+        if (r == 0 || di->domain != domid) {
+                hv_set_reason(hv, HV_REASON_NO_DOMAIN);
+                return set_error(err, -ESRCH, "domain %u does not exist", domid);
+        }
+        return 0;
+}
+
+static int xen_domain_info(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err)
+{
+        xc_domaininfo_t di;
+        int r = getinfo(hv, domid, &di, err);
+
+        if (r < 0)
+                return r;
+        info_from_xc(X(hv), &di, ret);
+        return 0;
+}
+
+static int xen_list_domains(struct hv *hv, struct hv_domain_info **ret, size_t *n, char **err)
+{
+        struct xen *x = X(hv);
+        _cleanup_free_ xc_domaininfo_t *batch = calloc(XEN_LIST_BATCH, sizeof(*batch));
+        _cleanup_free_ struct hv_domain_info *v = NULL;
+        size_t count = 0, cap = 0;
+        uint32_t first = 0;
+
+        if (!batch)
+                return set_error(err, -ENOMEM, "out of memory");
+        for (;;) {
+                int k = hv_errno_from_xc(xc_domain_getinfolist(x->xch, first, XEN_LIST_BATCH,
+                                                               batch), errno);
+
+                if (k < 0)
+                        return set_error(err, k, "cannot list domains: %s", strerror(-k));
+                for (int i = 0; i < k; i++) {
+                        if (GROW(v, cap, count) < 0)
+                                return set_error(err, -ENOMEM, "out of memory");
+                        info_from_xc(x, &batch[i], &v[count++]);
+                }
+                if (k < XEN_LIST_BATCH)
+                        break;
+                first = batch[k - 1].domain + 1;
+        }
+        *ret = steal_ptr(v);
+        if (!*ret)
+                *ret = calloc(1, sizeof(**ret));
+        if (!*ret)
+                return set_error(err, -ENOMEM, "out of memory");
+        *n = count;
+        return 0;
+}
+
+static int xen_domain_name(struct hv *hv, uint32_t domid, char **ret, char **err)
+{
+        char name[HV_NAME_MAX + 1];
+        char *p;
+
+        read_name(X(hv), domid, name, sizeof(name));
+        if (!name[0])
+                return set_error(err, -ENOENT, "xenstore has no name for domain %u", domid);
+        p = strdup(name);
+        if (!p)
+                return set_error(err, -ENOMEM, "out of memory");
+        *ret = p;
+        return 0;
+}
+
+/* The reasons shared by every domctl: no domain, bad range, permission. */
+static int generic_fail(struct hv *hv, const char *what, uint32_t domid, int r, char **err)
+{
+        if (r == -ESRCH) {
+                hv_set_reason(hv, HV_REASON_NO_DOMAIN);
+                return set_error(err, r, "%s: domain %u does not exist", what, domid);
+        }
+        return set_error(err, r, "%s for domain %u failed: %s", what, domid, strerror(-r));
+}
+
+static int xen_iomem_permission(struct hv *hv, uint32_t domid, uint64_t mfn, uint64_t nr,
+                                bool allow, char **err)
+{
+        int r;
+
+        if (nr == 0 || mfn + nr - 1 < mfn || !fits_ulong(mfn) || !fits_ulong(nr)) {
+                hv_set_reason(hv, HV_REASON_BAD_RANGE);
+                return set_error(err, -EINVAL, "iomem range of %" PRIu64 " frames at 0x%" PRIx64
+                                 " is empty or wraps", nr, mfn);
+        }
+        r = hv_errno_from_xc(xc_domain_iomem_permission(X(hv)->xch, domid, (unsigned long)mfn,
+                                                        (unsigned long)nr, allow), errno);
+        if (r >= 0)
+                return 0;
+        if (r == -EPERM) {
+                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
+                return set_error(err, r, "dom0 has no permission over frames 0x%" PRIx64
+                                 "-0x%" PRIx64 " to %s", mfn, mfn + nr - 1,
+                                 allow ? "grant" : "revoke");
+        }
+        return generic_fail(hv, allow ? "iomem_permission" : "iomem_revoke", domid, r, err);
+}
+
+static int xen_memory_mapping(struct hv *hv, uint32_t domid, uint64_t gfn, uint64_t mfn,
+                              uint64_t nr, bool add, char **err)
+{
+        int r;
+
+        if (nr == 0 || mfn + nr - 1 < mfn || gfn + nr - 1 < gfn || !fits_ulong(mfn) ||
+            !fits_ulong(gfn) || !fits_ulong(nr)) {
+                hv_set_reason(hv, HV_REASON_BAD_RANGE);
+                return set_error(err, -EINVAL, "mapping of %" PRIu64 " frames 0x%" PRIx64
+                                 " -> 0x%" PRIx64 " is empty or wraps", nr, mfn, gfn);
+        }
+        r = hv_errno_from_xc(xc_domain_memory_mapping(X(hv)->xch, domid, (unsigned long)gfn,
+                                                      (unsigned long)mfn, (unsigned long)nr,
+                                                      add ? DPCI_ADD_MAPPING
+                                                          : DPCI_REMOVE_MAPPING), errno);
+        if (r >= 0)
+                return 0;
+        if (r == -EPERM) {
+                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
+                return set_error(err, r, "domain %u has no iomem permission for frames 0x%"
+                                 PRIx64 "-0x%" PRIx64 " (%s)", domid, mfn, mfn + nr - 1,
+                                 add ? "grant iomem_permission first"
+                                     : "remove the mapping before revoking the permission");
+        }
+        if (r == -EINVAL) {
+                hv_set_reason(hv, HV_REASON_BAD_RANGE);
+                return set_error(err, r, "Xen refused the mapping of frames 0x%" PRIx64 "-0x%"
+                                 PRIx64 " at 0x%" PRIx64 ": out of range", mfn, mfn + nr - 1, gfn);
+        }
+        return generic_fail(hv, add ? "memory_mapping" : "unmap", domid, r, err);
+}
+
+static int xen_irq_permission(struct hv *hv, uint32_t domid, uint32_t irq, bool allow,
+                              char **err)
+{
+        int r = hv_errno_from_xc(xc_domain_irq_permission(X(hv)->xch, domid, irq, allow), errno);
+
+        if (r >= 0)
+                return 0;
+        if (r == -EPERM) {
+                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
+                return set_error(err, r, "dom0 has no permission over IRQ %u to %s (Xen uses it, "
+                                 "or it is not an interrupt of this platform)", irq,
+                                 allow ? "grant" : "revoke");
+        }
+        if (r == -EINVAL) {
+                hv_set_reason(hv, HV_REASON_BAD_RANGE);
+                return set_error(err, r, "IRQ %u is out of range", irq);
+        }
+        return generic_fail(hv, allow ? "irq_permission" : "irq_revoke", domid, r, err);
+}
+
+static int bind_fail(struct hv *hv, uint32_t domid, uint32_t irq, int r, char **err)
+{
+        struct xen *x = X(hv);
+
+        switch (r) {
+        case -EINVAL:
+                hv_set_reason(hv, HV_REASON_NOT_SPI);
+                return set_error(err, r, "IRQ %u cannot be routed to domain %u: Xen routes only "
+                                 "SPIs (32 and up, within the GIC's lines), 1:1", irq, domid);
+        case -EPERM:
+                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
+                return set_error(err, r, "dom0 has no permission over IRQ %u", irq);
+        case -EIO:
+                return set_error(err, r, "Xen has not configured IRQ %u (no trigger type): is "
+                                 "it described in the host device tree?", irq);
+        case -EBUSY: {
+                struct hv_bind_facts f = {
+                        .domid = domid,
+                        .irq = irq,
+                        .xen_major = x->major,
+                        .xen_minor = x->minor,
+                        .nr_spis = -1,
+                        .has_run = HV_UNKNOWN,
+                        .routed_here = HV_UNKNOWN,
+                        .owner = -1,
+                        .owner_known = HV_NO,
+                };
+                xc_domaininfo_t di;
+                _cleanup_free_ char *why = NULL;
+
+                if (getinfo(hv, domid, &di, NULL) >= 0) {
+                        struct hv_domain_info i;
+
+                        info_from_xc(x, &di, &i);
+                        f.has_run = i.has_run;
+                }
+                hv_set_reason(hv, hv_explain_bind_busy(&f, &why));
+                return set_error(err, r, "%s", why ? why : "SPI busy");
+        }
+        default:
+                return generic_fail(hv, "bind_spi", domid, r, err);
+        }
+}
+
+static int xen_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err)
+{
+        int r;
+
+        if (virq > UINT16_MAX || irq > UINT16_MAX) {
+                hv_set_reason(hv, HV_REASON_NOT_SPI);
+                return set_error(err, -EINVAL, "IRQ %u is out of range", irq);
+        }
+        r = hv_errno_from_xc(xc_domain_bind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
+                                                       (uint16_t)irq), errno);
+        return r >= 0 ? 0 : bind_fail(hv, domid, irq, r, err);
+}
+
+static int xen_unbind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err)
+{
+        int r;
+
+        if (virq > UINT16_MAX || irq > UINT16_MAX) {
+                hv_set_reason(hv, HV_REASON_NOT_SPI);
+                return set_error(err, -EINVAL, "IRQ %u is out of range", irq);
+        }
+        r = hv_errno_from_xc(xc_domain_unbind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
+                                                         (uint16_t)irq), errno);
+        if (r >= 0)
+                return 0;
+        switch (r) {
+        case -EBUSY:
+                /* gic_remove_irq_from_guest() is the only EBUSY here. */
+                hv_set_reason(hv, HV_REASON_UNBIND_LIVE_DOMAIN);
+                return set_error(err, r, "SPI %u cannot be unbound from domain %u: Xen removes a "
+                                 "routed SPI only from a dying domain (it is freed when the "
+                                 "domain is destroyed)", irq, domid);
+        case -EINVAL:
+                hv_set_reason(hv, HV_REASON_SPI_NOT_ROUTED);
+                return set_error(err, r, "SPI %u is not routed to domain %u", irq, domid);
+        case -EPERM:
+                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
+                return set_error(err, r, "dom0 has no permission over IRQ %u", irq);
+        default:
+                return generic_fail(hv, "unbind_spi", domid, r, err);
+        }
+}
+
+static int dt_fail(struct hv *hv, enum hv_step step, uint32_t domid, const char *path, int r,
+                   char **err)
+{
+        struct xen *x = X(hv);
+        _cleanup_free_ char *why = NULL;
+        int exists = HV_UNKNOWN, passthrough = HV_UNKNOWN;
+        xc_domaininfo_t di;
+
+        if (domid != HV_DOMID_INVALID) {
+                int q = getinfo(hv, domid, &di, NULL);
+
+                if (q >= 0) {
+                        exists = HV_YES;
+                        if (r == -EINVAL && (di.flags & XEN_DOMINF_dying)) {
+                                hv_set_reason(hv, HV_REASON_DOMAIN_DYING);
+                                return set_error(err, r, "domain %u is dying", domid);
+                        }
+                        passthrough = probe_passthrough(x, domid);
+                } else if (q == -ESRCH)
+                        exists = HV_NO;
+        }
+        hv_set_reason(hv, hv_explain_dt_error(step, r, domid, path, x->iommu ? HV_YES : HV_NO,
+                                              passthrough, exists, &why));
+        return set_error(err, r, "%s", why ? why : strerror(-r));
+}
+
+static int dt_call(struct hv *hv, enum hv_step step, uint32_t domid, const char *path,
+                   char **err)
+{
+        struct xen *x = X(hv);
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        if (!path)
+                return set_error(err, -EINVAL, "no device path");
+        /* libxenctrl takes a non-const path. */
+        p = strdup(path);
+        if (!p)
+                return set_error(err, -ENOMEM, "out of memory");
+        switch (step) {
+        case HV_STEP_ASSIGN_DT:
+                r = xc_assign_dt_device(x->xch, domid, p);
+                break;
+        case HV_STEP_DEASSIGN_DT:
+                r = xc_deassign_dt_device(x->xch, domid, p);
+                break;
+        default:
+                r = xc_test_assign_dt_device(x->xch, domid, p);
+                break;
+        }
+        r = hv_errno_from_xc(r, errno);
+        return r >= 0 ? 0 : dt_fail(hv, step, domid, path, r, err);
+}
+
+static int xen_assign_dt(struct hv *hv, uint32_t domid, const char *path, char **err)
+{
+        return dt_call(hv, HV_STEP_ASSIGN_DT, domid, path, err);
+}
+
+static int xen_deassign_dt(struct hv *hv, uint32_t domid, const char *path, char **err)
+{
+        return dt_call(hv, HV_STEP_DEASSIGN_DT, domid, path, err);
+}
+
+static int xen_test_assign_dt(struct hv *hv, uint32_t domid, const char *path, char **err)
+{
+        return dt_call(hv, HV_STEP_TEST_ASSIGN_DT, domid, path, err);
+}
+
+static int xen_watch_fd(struct hv *hv, char **err)
+{
+        struct xen *x = X(hv);
+        int fd;
+
+        if (!x->watching) {
+                /* xenstored fires these on every domain creation and death. */
+                if (!xs_watch(x->xsh, "@introduceDomain", "assignd-introduce") ||
+                    !xs_watch(x->xsh, "@releaseDomain", "assignd-release"))
+                        return set_error(err, errno > 0 ? -errno : -EIO,
+                                         "cannot watch xenstore for domain changes: %m");
+                x->watching = true;
+        }
+        fd = xs_fileno(x->xsh);
+        if (fd < 0)
+                return set_error(err, errno > 0 ? -errno : -EIO,
+                                 "cannot get xenstore's watch fd: %m");
+        return fd;
+}
+
+static int xen_watch_drain(struct hv *hv, bool *changed, char **err)
+{
+        struct xen *x = X(hv);
+        bool any = false;
+
+        for (;;) {
+                char **v;
+
+                errno = 0;
+                v = xs_check_watch(x->xsh);
+                if (!v) {
+                        if (errno == EAGAIN || errno == 0)
+                                break;
+                        return set_error(err, -errno, "reading xenstore watch events: %m");
+                }
+                free(v);
+                any = true;
+        }
+        *changed = any;
+        return 0;
+}
+
+const struct hv_ops hv_xen_ops = {
+        .name = "xen",
+        .open = xen_open,
+        .close = xen_close,
+        .version = xen_version,
+        .platform_has_iommu = xen_platform_has_iommu,
+        .domain_info = xen_domain_info,
+        .list_domains = xen_list_domains,
+        .domain_name = xen_domain_name,
+        .iomem_permission = xen_iomem_permission,
+        .memory_mapping = xen_memory_mapping,
+        .irq_permission = xen_irq_permission,
+        .bind_spi = xen_bind_spi,
+        .unbind_spi = xen_unbind_spi,
+        .assign_dt = xen_assign_dt,
+        .deassign_dt = xen_deassign_dt,
+        .test_assign_dt = xen_test_assign_dt,
+        .watch_fd = xen_watch_fd,
+        .watch_drain = xen_watch_drain,
+};

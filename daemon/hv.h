@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The hypervisor interface: the only way the rest of assignd talks to Xen.
+ *
+ * One narrow set of calls with two implementations behind an ops table:
+ * "xen" (hv-xen.c, real hypercalls through libxenctrl and libxenstore,
+ * compiled only when libxenctrl is found) and "sim" (hv-sim.c, an
+ * in-process model of Xen 4.17+ on Arm that follows Xen's rules and error
+ * codes and keeps its state in a file so that it survives kill -9 of the
+ * daemon the way Xen's state does).
+ *
+ * Conventions: every call returns 0 (or a positive count) or a negative
+ * errno, never -1.  Errnos are Xen's own (libxenctrl's -1 + errno is turned
+ * into -errno at the call site).  On failure *err (if non-NULL and unset)
+ * gets a sentence for the user, and hv_last_reason() tells the caller which
+ * of the known ambiguous cases it was (Xen returns EBUSY from
+ * bind_pt_spi_irq for four different reasons, EOPNOTSUPP from
+ * assign_device for two), so the broker can map it to a named error.
+ *
+ * Facts from Xen's source that shape this interface (Xen 4.17, Arm):
+ * - XEN_DOMCTL_iomem_permission / memory_mapping: a mapping (add and
+ *   remove alike) needs the target domain to hold permission for every
+ *   page, else -EPERM; so release unmaps before it revokes.
+ * - XEN_DOMCTL_bind_pt_irq (Arm): SPIs only, vIRQ must equal the host IRQ
+ *   (-EINVAL); the *caller* (dom0) must be permitted the IRQ (-EPERM);
+ *   -EBUSY when the vIRQ is beyond the domain's nr_spis or already
+ *   reserved, when another domain (or Xen) uses the IRQ, and, before Xen
+ *   4.19, once the domain has been unpaused for the first time
+ *   (gic_route_irq_to_guest checks d->creation_finished).
+ * - XEN_DOMCTL_unbind_pt_irq: -EINVAL if the SPI is not routed to that
+ *   domain, -EBUSY unless the domain is dying (gic_remove_irq_from_guest;
+ *   unchanged upstream).
+ * - XEN_DOMCTL_{test_,de}assign_device with a DT path: iommu_do_domctl
+ *   returns -EOPNOTSUPP when the domain was created without
+ *   XEN_DOMCTL_CDF_iommu, or, for test_assign with DOMID_INVALID, when the
+ *   platform has no IOMMU (a domain cannot have the IOMMU enabled on such
+ *   a platform: creation fails).  Then: dying domain -EINVAL, unknown path
+ *   -ESRCH, unprotected device -EINVAL (assign), device already in some
+ *   domain's list -EBUSY (assign) / -EINVAL (test_assign), deassign of a
+ *   device not attached to that domain -ESRCH (SMMU and IPMMU drivers).
+ *   test_assign answers 0 for an unprotected device.
+ * - getdomaininfo on Arm does not report nr_spis nor whether the domain
+ *   has the IOMMU enabled; the xen backend learns the latter with a
+ *   harmless test_assign probe and reports nr_spis as unknown.
+ */
+#ifndef ASSIGND_HV_H
+#define ASSIGND_HV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct json_object;
+
+#define HV_DOMID_INVALID 0x7FF4u        /* Xen's DOMID_INVALID */
+#define HV_DOMID_IO 0x7FF1u             /* Xen's DOMID_IO: "nobody" */
+#define HV_NAME_MAX 127                 /* longest domain name we handle */
+#define HV_MAX_SPIS 988                 /* 1020 GIC lines minus 32 local */
+#define HV_PAGE_SHIFT 12
+
+enum hv_tristate {
+        HV_UNKNOWN = -1,
+        HV_NO = 0,
+        HV_YES = 1,
+};
+
+struct hv_domain_info {
+        uint32_t domid;
+        bool dying;
+        bool paused;
+        bool shutdown;
+        int has_run;            /* enum hv_tristate: unpaused at least once */
+        int passthrough;        /* enum hv_tristate: created with the IOMMU */
+        int nr_spis;            /* SPIs of its vGIC, -1 if unknown */
+        char name[HV_NAME_MAX + 1];     /* "" if unknown */
+};
+
+/*
+ * Why the last call failed, for the cases where Xen's errno alone is
+ * ambiguous or where the broker wants a named error.  HV_REASON_NONE
+ * after a success or an error with nothing more to say.
+ */
+enum hv_reason {
+        HV_REASON_NONE = 0,
+        HV_REASON_FAILPOINT,            /* injected by hv_set_failpoint() */
+        HV_REASON_NO_DOMAIN,            /* domid does not exist */
+        HV_REASON_DOMAIN_DYING,
+        HV_REASON_NO_PERMISSION,        /* iomem/irq permission missing */
+        HV_REASON_NOT_SPI,              /* not a routable SPI, or vIRQ != IRQ */
+        HV_REASON_SPI_BEYOND_NR_SPIS,   /* vIRQ >= 32 + the domain's nr_spis */
+        HV_REASON_SPI_ROUTED_HERE,      /* already routed to this domain */
+        HV_REASON_SPI_ROUTED_ELSEWHERE, /* another domain (or Xen) uses it */
+        HV_REASON_SPI_DOMAIN_HAS_RUN,   /* Xen < 4.19, domain unpaused once */
+        HV_REASON_SPI_BUSY_UNKNOWN,     /* EBUSY, cause could not be told */
+        HV_REASON_SPI_NOT_ROUTED,       /* unbind of an SPI not routed here */
+        HV_REASON_UNBIND_LIVE_DOMAIN,   /* unbind refused: domain not dying */
+        HV_REASON_NO_IOMMU,             /* platform has no (enabled) IOMMU */
+        HV_REASON_DOMAIN_NO_IOMMU,      /* domain created without the IOMMU */
+        HV_REASON_DEVICE_UNPROTECTED,   /* no IOMMU protects the device */
+        HV_REASON_DEVICE_NOT_FOUND,     /* path unknown to Xen */
+        HV_REASON_DEVICE_ASSIGNED,      /* assigned to some domain already */
+        HV_REASON_DEVICE_NOT_ATTACHED,  /* deassign: not in that domain */
+        HV_REASON_BAD_RANGE,            /* empty, wrapping or too wide */
+        HV_REASON__MAX,
+};
+
+const char *hv_reason_name(enum hv_reason r);
+
+/*
+ * The hypercall steps of an assignment and of a release, in the order the
+ * broker makes them; also the names failpoints use.
+ */
+enum hv_step {
+        HV_STEP_IOMEM_PERMISSION,       /* "iomem_permission" */
+        HV_STEP_MEMORY_MAPPING,         /* "memory_mapping" */
+        HV_STEP_IRQ_PERMISSION,         /* "irq_permission" */
+        HV_STEP_BIND_SPI,               /* "bind_spi" */
+        HV_STEP_ASSIGN_DT,              /* "assign_dt" */
+        HV_STEP_DEASSIGN_DT,            /* "deassign_dt" */
+        HV_STEP_UNBIND_SPI,             /* "unbind_spi" */
+        HV_STEP_IRQ_REVOKE,             /* "irq_revoke" */
+        HV_STEP_UNMAP,                  /* "unmap" */
+        HV_STEP_IOMEM_REVOKE,           /* "iomem_revoke" */
+        HV_STEP_TEST_ASSIGN_DT,         /* "test_assign_dt" (no side effect) */
+        HV_STEP__MAX,
+};
+
+const char *hv_step_name(enum hv_step s);
+int hv_step_from_name(const char *name);       /* enum hv_step or -EINVAL */
+/* The step that undoes s (assign side <-> release side); -EINVAL if none. */
+int hv_step_undo(enum hv_step s);
+/*
+ * The canonical orders.  Release is the exact reverse of assign; unmap
+ * comes before iomem_revoke because Xen checks the domain's iomem
+ * permission on removal too.
+ */
+extern const enum hv_step hv_assign_order[5];
+extern const enum hv_step hv_release_order[5];
+/* Position of s in its order (0..4), or -EINVAL for test_assign_dt. */
+int hv_step_rank(enum hv_step s);
+
+/* Page frames covering [base, base + size): -EINVAL for size 0 or wrap. */
+int hv_region_to_frames(uint64_t base, uint64_t size, uint64_t *first, uint64_t *nr);
+
+struct hv_options {
+        /* sim: state file; NULL keeps the state in memory only. */
+        const char *sim_state_path;
+        /* sim: the simulated Xen version (default 4.17). */
+        unsigned sim_xen_major;
+        unsigned sim_xen_minor;
+        /* sim: does the platform have an IOMMU Xen drives (default yes)? */
+        bool sim_iommu;
+        /* sim: DT paths the IOMMU protects (the inventory's protected set). */
+        const char *const *sim_protected;
+        size_t sim_n_protected;
+        /* sim: SPIs of the host GIC (default HV_MAX_SPIS). */
+        unsigned sim_platform_spis;
+        /*
+         * sim: SPIs a new domain gets when CreateDomain does not say; < 0
+         * (the default) means sim_platform_spis.  Note that xl 4.17 derives
+         * it from irqs= (0 without), so real domains often have fewer.
+         */
+        int sim_default_nr_spis;
+        /*
+         * sim: refuse bind_spi with -EPERM unless the target domain holds
+         * the IRQ permission (default yes).  Stricter than Xen, which only
+         * checks the caller's (dom0's) permission; it keeps the broker
+         * honest about the xl ordering (permission, then bind).
+         */
+        bool sim_bind_needs_permission;
+};
+
+/* Fill o with the defaults documented above. */
+void hv_options_init(struct hv_options *o);
+
+struct hv;
+
+/*
+ * Open backend "xen" or "sim".  -EOPNOTSUPP if this build lacks it,
+ * -EINVAL for an unknown name; the xen backend fails with a clear message
+ * on a machine that is not a Xen dom0.  Failpoints from the environment
+ * variable ASSIGND_FAILPOINTS ("step=action,step:N=action,...") are armed
+ * here.
+ */
+int hv_open(const char *backend, const struct hv_options *opts, struct hv **ret, char **err);
+void hv_free(struct hv *hv);
+DEFINE_FREE_FUNC(struct hv, hv_free)
+
+/* Whether this build has the named backend. */
+bool hv_backend_available(const char *name);
+const char *hv_backend_name(const struct hv *hv);
+bool hv_is_sim(const struct hv *hv);
+
+enum hv_reason hv_last_reason(const struct hv *hv);
+
+/* Hypervisor facts. */
+int hv_version(struct hv *hv, unsigned *major, unsigned *minor, char **err);
+/* XEN_SYSCTL_PHYSCAP_directio: the platform has an IOMMU Xen uses. */
+int hv_platform_has_iommu(struct hv *hv, bool *ret, char **err);
+
+/* Domains.  -ESRCH for a domid that does not exist. */
+int hv_domain_info(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err);
+/* Every domain, dom0 included, sorted by domid; *ret is malloc'ed. */
+int hv_list_domains(struct hv *hv, struct hv_domain_info **ret, size_t *n, char **err);
+/* -ENOENT when no live domain has that name. */
+int hv_domid_by_name(struct hv *hv, const char *name, uint32_t *domid, char **err);
+/* *ret is malloc'ed; -ENOENT when the domain has no name recorded. */
+int hv_domain_name(struct hv *hv, uint32_t domid, char **ret, char **err);
+
+/* The hypercalls of an assignment; frames are 4 KiB page numbers. */
+int hv_iomem_permission(struct hv *hv, uint32_t domid, uint64_t mfn, uint64_t nr, bool allow,
+                        char **err);
+int hv_memory_mapping(struct hv *hv, uint32_t domid, uint64_t gfn, uint64_t mfn, uint64_t nr,
+                      bool add, char **err);
+int hv_irq_permission(struct hv *hv, uint32_t domid, uint32_t irq, bool allow, char **err);
+int hv_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err);
+int hv_unbind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err);
+int hv_assign_dt(struct hv *hv, uint32_t domid, const char *path, char **err);
+int hv_deassign_dt(struct hv *hv, uint32_t domid, const char *path, char **err);
+/* domid may be HV_DOMID_INVALID to ask about the platform only. */
+int hv_test_assign_dt(struct hv *hv, uint32_t domid, const char *path, char **err);
+
+/*
+ * Domain lifecycle watch: an fd for the event loop (readable when domains
+ * appeared, died or changed state), and a drain call that empties it and
+ * sets *changed.  The fd belongs to the hv.
+ */
+int hv_watch_fd(struct hv *hv, char **err);
+int hv_watch_drain(struct hv *hv, bool *changed, char **err);
+
+/*
+ * Failpoints (tests only; both backends).  step is a hv_step name,
+ * optionally ":N" to fire on the Nth call of that step only (counting
+ * from 1, from the moment it is set); action is "error:ENAME" (any errno
+ * name, or a number), "crash-before" (_exit(137) before the call),
+ * "crash-after" (_exit(137) right after the call succeeded), or "off".
+ */
+int hv_set_failpoint(struct hv *hv, const char *step, const char *action, char **err);
+/* Parse "step=action,..." as in ASSIGND_FAILPOINTS and arm each. */
+int hv_set_failpoints_from_string(struct hv *hv, const char *spec, char **err);
+/* Errno from a name such as "EBUSY" (or a decimal number): -EINVAL if unknown. */
+int hv_errno_from_name(const char *name);
+
+/* ---- sim only: -EOPNOTSUPP with a message on any other backend ---- */
+
+/*
+ * Create a domain as the toolstack would (paused, never run).  nr_spis < 0
+ * takes the default; 0 is a real value (xl 4.17 without irqs= gives 0).
+ * -EEXIST for a name in use, -EINVAL for passthrough on a platform without
+ * IOMMU (Xen refuses XEN_DOMCTL_CDF_iommu there) or nr_spis > HV_MAX_SPIS.
+ */
+int hv_sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
+                         int nr_spis, uint32_t *domid, char **err);
+/* Start destruction: the domain is dying but still holds its resources. */
+int hv_sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
+/*
+ * Destroy completely: protected devices go back to nobody (DOMID_IO),
+ * permissions, mappings and routed SPIs vanish.  -EPERM for dom0.
+ */
+int hv_sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
+int hv_sim_populate_memory(struct hv *hv, uint32_t domid, char **err);
+/* Unpause: the domain runs (Xen's creation_finished becomes true). */
+int hv_sim_unpause(struct hv *hv, uint32_t domid, char **err);
+int hv_sim_pause(struct hv *hv, uint32_t domid, char **err);
+/*
+ * The hypervisor's view as JSON: {"platform": {...}, "next_domid": N,
+ * "domains": [{"domid", "name", "passthrough", "populated", "nr_spis",
+ * "paused", "has_run", "dying", "iomem": [{"mfn","nr"}],
+ * "mappings": [{"gfn","mfn","nr"}], "irqs": [irq...] (permissions),
+ * "spis": [irq...] (routed), "dt_devices": [path...]}...],
+ * "dt_owners": {path: domid}}.  Stable ordering, so two states compare
+ * with json_object_equal().
+ */
+int hv_sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);
+
+/*
+ * ---- pure decision helpers (no hypervisor needed; unit-tested) ----
+ */
+
+/* libxenctrl convention (-1 and errno) to -errno; r >= 0 passes through. */
+int hv_errno_from_xc(int r, int saved_errno);
+
+/* What is known when bind_pt_spi_irq returned EBUSY. */
+struct hv_bind_facts {
+        uint32_t domid;
+        uint32_t irq;
+        unsigned xen_major, xen_minor;
+        int nr_spis;            /* -1 unknown */
+        int has_run;            /* enum hv_tristate */
+        int routed_here;        /* enum hv_tristate: this domain has it */
+        int owner;              /* domid using it, -1 none/unknown */
+        int owner_known;        /* enum hv_tristate: is owner authoritative */
+};
+/*
+ * Work out which of Xen's EBUSY cases happened, in the order Xen checks
+ * them (vgic_reserve_virq, route_irq_to_guest, gic_route_irq_to_guest),
+ * and say it in a sentence (*why, malloc'ed, may be NULL).
+ */
+enum hv_reason hv_explain_bind_busy(const struct hv_bind_facts *f, char **why);
+
+/* Whether Xen x.y refuses to route SPIs once the domain has run. */
+bool hv_version_routes_only_before_run(unsigned major, unsigned minor);
+
+/*
+ * Explain an error of assign/test_assign/deassign given what is known:
+ * platform_iommu (tristate), the domain's passthrough (tristate),
+ * domain_exists (tristate).
+ */
+enum hv_reason hv_explain_dt_error(enum hv_step step, int r, uint32_t domid, const char *path,
+                                   int platform_iommu, int passthrough, int domain_exists,
+                                   char **why);
+
+/* ---- backend interface (hv.c dispatches; backends implement) ---- */
+
+struct hv_ops {
+        const char *name;
+        int (*open)(struct hv *hv, const struct hv_options *o, char **err);
+        void (*close)(struct hv *hv);
+        int (*version)(struct hv *hv, unsigned *major, unsigned *minor, char **err);
+        int (*platform_has_iommu)(struct hv *hv, bool *ret, char **err);
+        int (*domain_info)(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err);
+        int (*list_domains)(struct hv *hv, struct hv_domain_info **ret, size_t *n, char **err);
+        int (*domain_name)(struct hv *hv, uint32_t domid, char **ret, char **err);
+        int (*iomem_permission)(struct hv *hv, uint32_t domid, uint64_t mfn, uint64_t nr,
+                                bool allow, char **err);
+        int (*memory_mapping)(struct hv *hv, uint32_t domid, uint64_t gfn, uint64_t mfn,
+                              uint64_t nr, bool add, char **err);
+        int (*irq_permission)(struct hv *hv, uint32_t domid, uint32_t irq, bool allow, char **err);
+        int (*bind_spi)(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err);
+        int (*unbind_spi)(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err);
+        int (*assign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
+        int (*deassign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
+        int (*test_assign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
+        int (*watch_fd)(struct hv *hv, char **err);
+        int (*watch_drain)(struct hv *hv, bool *changed, char **err);
+};
+
+/* Backend-private state and the reason slot, for the backends. */
+void *hv_priv(const struct hv *hv);
+void hv_set_priv(struct hv *hv, void *priv);
+void hv_set_reason(struct hv *hv, enum hv_reason r);
+
+extern const struct hv_ops hv_sim_ops;
+extern const struct hv_ops hv_xen_ops;
+
+/* Sim entry points behind the hv_sim_* wrappers (hv-sim.c). */
+int sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
+                      int nr_spis, uint32_t *domid, char **err);
+int sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
+int sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
+int sim_populate_memory(struct hv *hv, uint32_t domid, char **err);
+int sim_set_paused(struct hv *hv, uint32_t domid, bool paused, char **err);
+int sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);
+
+#endif
