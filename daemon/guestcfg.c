@@ -838,7 +838,7 @@ static void mark_references(struct gen *g, int node, int depth)
                 if (!val || !name || len <= 0 || len % 4 || host_only_prop(name))
                         continue;
                 pp = find_phandle_prop(name);
-                if (!pp)
+                if (!pp || fdt_getprop(g->host, node, "gpio-hog", NULL))
                         continue;
                 if (parse_specs(g->host, val, (size_t)len / 4, pp->cells, &s, &n) < 0)
                         continue;
@@ -1022,6 +1022,8 @@ static const struct phandle_prop *companion_owner(const char *name)
 static int copy_common_props(struct gen *g, void *fdt, int hnode, const char *path, bool top,
                              struct sbuf *dropped, char **err)
 {
+        /* A gpio-hog's "gpios" holds line numbers, not phandles. */
+        bool hog = fdt_getprop(g->host, hnode, "gpio-hog", NULL) != NULL;
         int prop, r;
 
         fdt_for_each_property_offset(prop, g->host, hnode) {
@@ -1036,21 +1038,23 @@ static int copy_common_props(struct gen *g, void *fdt, int hnode, const char *pa
                         sb_printf(dropped, " %s", name);
                         continue;
                 }
+                if (!top && (streq(name, "interrupts") || streq(name, "interrupts-extended"))) {
+                        note(g, path, "%s dropped: interrupts of child nodes are not routed to the guest", name);
+                        continue;
+                }
+                if (!top && streq(name, "interrupt-names"))
+                        continue;
                 if (silent_drop_prop(name) || streq(name, "clocks") || streq(name, "clock-names"))
                         continue;
                 if (top && (streq(name, "reg") || streq(name, "interrupts")))
                         continue;
-                if (!top && (streq(name, "interrupts") || streq(name, "interrupt-names"))) {
-                        note(g, path, "%s dropped: interrupts of child nodes are not routed to the guest", name);
-                        continue;
-                }
                 if (is_companion_names(name)) {
                         pp = companion_owner(name);
                         /* Written together with its owner, or dropped with it. */
                         if (pp && fdt_getprop(g->host, hnode, pp->name, NULL))
                                 continue;
                 }
-                pp = find_phandle_prop(name);
+                pp = hog ? NULL : find_phandle_prop(name);
                 if (pp) {
                         r = write_phandle_prop(g, fdt, hnode, path, name, val, len, pp, err);
                         if (r < 0)
