@@ -1,1 +1,900 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The dispatch table and the one path every Varlink call takes: lookup,
+ * permission check (the flags live in the table, the check in one
+ * function), "more" rules, validation of the parameters against the
+ * embedded .varlink definitions before any handler runs, validation of
+ * every reply and error against the declared types (a mismatch is a bug
+ * and becomes InternalError instead of a malformed answer), the errno to
+ * error-name table, and exactly one log line per call.
+ *
+ * Also the handlers of org.varlink.service and of the read/policy part of
+ * io.assignd.Broker; issue 3's methods register themselves through
+ * methods_register().
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../config.h"
+#include "inventory.h"
+#include "log.h"
+#include "methods.h"
+#include "varlink.h"
+
+#define BROKER_IFACE "io.assignd.Broker"
+#define SIM_IFACE "io.assignd.Simulator"
+#define SERVICE_IFACE "org.varlink.service"
+
+/* Varlink's GetInfo wants a URL; the manual page is the documentation we ship. */
+#define METHODS_URL "man:assignd(8)"
+
+struct registered {
+        const struct method_entry *entry;
+        const struct vl_interface *iface;
+        const struct vl_method *method;
+};
+
+struct methods {
+        struct methods_context ctx;
+        struct vl_interface **ifaces;
+        size_t n_ifaces, cap_ifaces;
+        struct registered *regs;
+        size_t n_regs, cap_regs;
+};
+
+struct method_call {
+        struct methods *m;
+        struct server_call *call;
+        const struct registered *reg;
+        struct timespec t0;
+        bool finished;
+        /* Details of a failure, filled by method_call_fail(). */
+        char *err_name;
+        char *err_message;
+        char *err_key;
+        char *err_value;
+        void (*on_disconnect)(struct method_call *mc, void *userdata);
+        void *disconnect_userdata;
+};
+
+/*
+ * Expected outcomes, by errno, to error names.  A name is looked up in the
+ * method's own interface first, then in io.assignd.Broker; an errno not
+ * listed (or a name neither declares) is io.assignd.Broker.InternalError.
+ */
+static const struct {
+        int r;
+        const char *name;
+} errno_table[] = {
+        { -ENOENT, "DeviceNotFound" },
+        { -EINVAL, "InvalidArgument" },
+        { -EPERM, "PermissionDenied" },
+        { -EACCES, "PermissionDenied" },
+        { -EBUSY, "DeviceBusy" },
+        { -ESRCH, "DomainNotFound" },
+};
+
+/* ---- tables ---------------------------------------------------------------- */
+
+static const struct vl_interface *find_iface(const struct methods *m, const char *name)
+{
+        for (size_t i = 0; i < m->n_ifaces; i++)
+                if (streq(vl_interface_name(m->ifaces[i]), name))
+                        return m->ifaces[i];
+        return NULL;
+}
+
+static const struct registered *find_reg(const struct methods *m, const char *qualified)
+{
+        for (size_t i = 0; i < m->n_regs; i++)
+                if (streq(m->regs[i].entry->name, qualified))
+                        return &m->regs[i];
+        return NULL;
+}
+
+bool methods_has_interface(const struct methods *m, const char *name)
+{
+        return find_iface(m, name) != NULL;
+}
+
+int methods_add_interface(struct methods *m, const char *name, const char *text, char **err)
+{
+        struct vl_interface *iface = NULL;
+        int r;
+
+        if (find_iface(m, name))
+                return set_error(err, -EEXIST, "interface %s is served already", name);
+        if (!text)
+                text = vl_embedded_find(name);
+        if (!text)
+                return set_error(err, -ENOENT, "interface %s is not built in", name);
+        r = vl_interface_parse(text, &iface, err);
+        if (r < 0)
+                return r;
+        if (!streq(vl_interface_name(iface), name)) {
+                r = set_error(err, -EINVAL, "the text defines %s, not %s",
+                              vl_interface_name(iface), name);
+                vl_interface_free(iface);
+                return r;
+        }
+        if (GROW(m->ifaces, m->cap_ifaces, m->n_ifaces) < 0) {
+                vl_interface_free(iface);
+                return -ENOMEM;
+        }
+        m->ifaces[m->n_ifaces++] = iface;
+        return 0;
+}
+
+int methods_register(struct methods *m, const struct method_entry *entries, size_t n,
+                     char **err)
+{
+        bool sim = streq(m->ctx.backend, "sim");
+
+        /* Check the whole table first so a bad entry leaves nothing half-registered. */
+        for (size_t i = 0; i < n; i++) {
+                const struct method_entry *e = &entries[i];
+                _cleanup_free_ char *iname = NULL;
+                const char *short_name;
+                const struct vl_interface *iface;
+
+                if (!e->handler || vl_split_method(e->name, &iname, &short_name) < 0)
+                        return set_error(err, -EINVAL, "bad table entry \"%s\"",
+                                         e->name ? e->name : "(null)");
+                if ((e->flags & METHOD_SIM) && !sim)
+                        continue;
+                if (!(e->flags & (METHOD_PUBLIC | METHOD_READ | METHOD_WRITE | METHOD_ROOT)))
+                        return set_error(err, -EINVAL, "%s has no permission flag", e->name);
+                iface = find_iface(m, iname);
+                if (!iface || !vl_interface_method(iface, short_name))
+                        return set_error(err, -ENOENT, "%s is not declared by a served interface",
+                                         e->name);
+                if (find_reg(m, e->name))
+                        return set_error(err, -EEXIST, "%s is registered twice", e->name);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(entries[j].name, e->name))
+                                return set_error(err, -EEXIST, "%s is registered twice",
+                                                 e->name);
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                const struct method_entry *e = &entries[i];
+                _cleanup_free_ char *iname = NULL;
+                const char *short_name;
+                const struct vl_interface *iface;
+
+                if ((e->flags & METHOD_SIM) && !sim)
+                        continue;
+                if (vl_split_method(e->name, &iname, &short_name) < 0)
+                        return -ENOMEM;
+                iface = find_iface(m, iname);
+                if (GROW(m->regs, m->cap_regs, m->n_regs) < 0)
+                        return -ENOMEM;
+                m->regs[m->n_regs++] = (struct registered){
+                        .entry = e,
+                        .iface = iface,
+                        .method = vl_interface_method(iface, short_name),
+                };
+        }
+        return 0;
+}
+
+const char *methods_error_name(const struct methods *m, const char *iface_name, int r)
+{
+        static char buf[256];
+        const struct vl_interface *iface = find_iface(m, iface_name);
+        const struct vl_interface *broker = find_iface(m, BROKER_IFACE);
+
+        for (size_t i = 0; i < ARRAY_SIZE(errno_table); i++) {
+                if (errno_table[i].r != r)
+                        continue;
+                if (iface && vl_interface_has_error(iface, errno_table[i].name)) {
+                        snprintf(buf, sizeof(buf), "%s.%s", iface_name, errno_table[i].name);
+                        return buf;
+                }
+                if (broker && vl_interface_has_error(broker, errno_table[i].name)) {
+                        snprintf(buf, sizeof(buf), "%s.%s", BROKER_IFACE, errno_table[i].name);
+                        return buf;
+                }
+        }
+        return BROKER_IFACE ".InternalError";
+}
+
+/* ---- logging and sending --------------------------------------------------- */
+
+static double elapsed_ms(const struct timespec *t0)
+{
+        struct timespec t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* The one line per call. */
+static void log_outcome(struct server_call *call, const struct timespec *t0, int level,
+                        const char *outcome, const char *detail)
+{
+        const struct server_peer *p = server_call_peer(call);
+        const struct vl_request *req = server_call_request(call);
+
+        log_msg(level, "call %s uid=%u pid=%d: %s%s%s (%.2f ms)", req->method, (unsigned)p->uid,
+                (int)p->pid, outcome, detail ? ": " : "", detail ? detail : "", elapsed_ms(t0));
+}
+
+/*
+ * Send an error whose parameters are checked against the declaration of
+ * the error in its interface; "message" is dropped for errors that do not
+ * declare it (org.varlink.service's).  If the error is not declared or
+ * the parameters do not fit, that is a bug: InternalError goes out instead.
+ */
+static void send_error(struct methods *m, struct server_call *call, const struct timespec *t0,
+                       const char *error, struct json_object *params, int level)
+{
+        _cleanup_free_ char *iname = NULL;
+        _cleanup_free_ char *bad = NULL;
+        const char *short_name;
+        const struct vl_interface *iface = NULL;
+        const char *msg = NULL;
+        struct json_object *v;
+        int r = -ENOENT;
+
+        if (params && vl_split_method(error, &iname, &short_name) >= 0)
+                iface = find_iface(m, iname);
+        if (iface) {
+                r = vl_validate_error(iface, short_name, params, &bad);
+                if (r == -EINVAL && streq(bad, "message")) {
+                        json_object_object_del(params, "message");
+                        free(bad);
+                        bad = NULL;
+                        r = vl_validate_error(iface, short_name, params, &bad);
+                }
+        }
+        if (json_object_object_get_ex(params, "message", &v))
+                msg = json_object_get_string(v);
+
+        if (r < 0) {
+                _cleanup_(vl_json_unrefp) struct json_object *p = json_object_new_object();
+
+                log_outcome(call, t0, LOG_ERR, "bug: undeclared or malformed error", error);
+                json_object_object_add(p, "message",
+                                       json_object_new_string("the daemon produced a malformed "
+                                                              "error reply; see its log"));
+                server_call_error(call, BROKER_IFACE ".InternalError", p);
+                return;
+        }
+        log_outcome(call, t0, level, error, msg);
+        server_call_error(call, error, params);
+}
+
+/* Build {key: value} (value may be NULL: no parameters) and send it as error. */
+static void send_std_error(struct methods *m, struct server_call *call, const struct timespec *t0,
+                           const char *error, const char *key, const char *value, int level)
+{
+        _cleanup_(vl_json_unrefp) struct json_object *p = json_object_new_object();
+
+        if (p && key && value)
+                json_object_object_add(p, key, json_object_new_string(value));
+        send_error(m, call, t0, error, p, level);
+}
+
+static void mc_free(struct method_call *mc)
+{
+        if (!mc)
+                return;
+        free(mc->err_name);
+        free(mc->err_message);
+        free(mc->err_key);
+        free(mc->err_value);
+        free(mc);
+}
+
+static const char *mc_iface_name(const struct method_call *mc)
+{
+        return vl_interface_name(mc->reg->iface);
+}
+
+static void mc_send_failure(struct method_call *mc, int r)
+{
+        _cleanup_(vl_json_unrefp) struct json_object *p = json_object_new_object();
+        _cleanup_free_ char *qualified = NULL;
+        const char *name;
+        int level = LOG_INFO;
+
+        if (mc->err_name)
+                name = strchr(mc->err_name, '.')
+                               ? mc->err_name
+                               : (qualified = strdup_printf("%s.%s", mc_iface_name(mc),
+                                                            mc->err_name));
+        else
+                name = methods_error_name(mc->m, mc_iface_name(mc), r);
+        if (!name)
+                name = BROKER_IFACE ".InternalError";
+
+        if (strstr(name, ".InternalError")) {
+                level = LOG_ERR;
+        } else if (strstr(name, "PermissionDenied")) {
+                level = LOG_NOTICE;
+        }
+
+        if (p) {
+                json_object_object_add(p, "message",
+                                       json_object_new_string(mc->err_message
+                                                                      ? mc->err_message
+                                                                      : strerror(r < 0 ? -r : r)));
+                if (mc->err_key && mc->err_value)
+                        json_object_object_add(p, mc->err_key,
+                                               json_object_new_string(mc->err_value));
+                if (strstr(name, "PermissionDenied") &&
+                    !json_object_object_get_ex(p, "method", NULL))
+                        json_object_object_add(
+                                p, "method",
+                                json_object_new_string(server_call_request(mc->call)->method));
+        }
+        send_error(mc->m, mc->call, &mc->t0, name, p, level);
+}
+
+/* Validate a reply against the method's output type, then send it. */
+static int mc_send_reply(struct method_call *mc, struct json_object *reply, bool continues)
+{
+        _cleanup_free_ char *bad = NULL;
+        int r;
+
+        r = vl_validate_output(mc->reg->iface, mc->reg->method, reply, &bad);
+        if (r < 0) {
+                _cleanup_free_ char *detail = strdup_printf("reply field \"%s\" does not match "
+                                                            "the interface",
+                                                            bad ? bad : "?");
+
+                free(mc->err_message);
+                mc->err_message = strdup("the daemon produced a malformed reply; see its log");
+                free(mc->err_name);
+                mc->err_name = strdup(BROKER_IFACE ".InternalError");
+                log_outcome(mc->call, &mc->t0, LOG_ERR, "bug", detail);
+                mc_send_failure(mc, -EPROTO);
+                return -EPROTO;
+        }
+        if (!continues)
+                log_outcome(mc->call, &mc->t0,
+                            (mc->reg->entry->flags & METHOD_WRITE) ? LOG_INFO : LOG_DEBUG, "ok",
+                            NULL);
+        return server_call_reply(mc->call, reply, continues);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+/* The only place that decides who may call what. */
+static bool permitted(const struct methods *m, unsigned flags, const struct server_peer *peer)
+{
+        bool in_group;
+
+        if (flags & METHOD_PUBLIC)
+                return true;
+        if (peer->uid == 0)
+                return true;
+        if (flags & METHOD_ROOT)
+                return false;
+        in_group = m->ctx.access_gid != (gid_t)-1 && server_peer_in_group(peer, m->ctx.access_gid);
+        if (flags & METHOD_WRITE)
+                return in_group && m->ctx.group_may_write;
+        if (flags & METHOD_READ)
+                return in_group;
+        return false;
+}
+
+static void on_call_disconnect(struct server_call *call, void *userdata)
+{
+        struct method_call *mc = userdata;
+        struct timespec t0 = mc->t0;
+
+        log_outcome(call, &t0, LOG_DEBUG, "peer disconnected", NULL);
+        if (mc->on_disconnect)
+                mc->on_disconnect(mc, mc->disconnect_userdata);
+        mc_free(mc);
+}
+
+void methods_dispatch(struct server_call *call, void *userdata)
+{
+        struct methods *m = userdata;
+        const struct vl_request *req = server_call_request(call);
+        const struct server_peer *peer = server_call_peer(call);
+        _cleanup_free_ char *iname = NULL;
+        _cleanup_free_ char *bad = NULL;
+        _cleanup_(vl_json_unrefp) struct json_object *reply = NULL;
+        const char *short_name;
+        const struct vl_interface *iface;
+        const struct registered *reg;
+        struct method_call *mc;
+        struct timespec t0;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+
+        if (vl_split_method(req->method, &iname, &short_name) < 0) {
+                /* vl_request_parse guarantees the form; only allocation can fail here. */
+                send_std_error(m, call, &t0, BROKER_IFACE ".InternalError", "message",
+                               "out of memory", LOG_ERR);
+                return;
+        }
+        iface = find_iface(m, iname);
+        if (!iface) {
+                send_std_error(m, call, &t0, VL_ERR_INTERFACE_NOT_FOUND, "interface", iname,
+                               LOG_INFO);
+                return;
+        }
+        if (!vl_interface_method(iface, short_name)) {
+                send_std_error(m, call, &t0, VL_ERR_METHOD_NOT_FOUND, "method", req->method,
+                               LOG_INFO);
+                return;
+        }
+        reg = find_reg(m, req->method);
+        if (!reg) {
+                send_std_error(m, call, &t0, VL_ERR_METHOD_NOT_IMPLEMENTED, "method", req->method,
+                               LOG_WARNING);
+                return;
+        }
+        if (!permitted(m, reg->entry->flags, peer)) {
+                _cleanup_(vl_json_unrefp) struct json_object *p = json_object_new_object();
+                _cleanup_free_ char *msg = strdup_printf(
+                        "uid %u may not call %s%s", (unsigned)peer->uid, short_name,
+                        (reg->entry->flags & (METHOD_WRITE | METHOD_ROOT))
+                                ? ": it changes state and is reserved to root"
+                                : ": only root and members of the assignd group may");
+
+                json_object_object_add(p, "message", json_object_new_string(msg ? msg : ""));
+                json_object_object_add(p, "method", json_object_new_string(req->method));
+                send_error(m, call, &t0, BROKER_IFACE ".PermissionDenied", p, LOG_NOTICE);
+                return;
+        }
+        if ((reg->entry->flags & METHOD_STREAM) && !req->more) {
+                send_std_error(m, call, &t0, VL_ERR_EXPECTED_MORE, NULL, NULL, LOG_INFO);
+                return;
+        }
+        if (!(reg->entry->flags & METHOD_STREAM) && req->more) {
+                /* There is no standard error for this; the flag is what is invalid. */
+                send_std_error(m, call, &t0, VL_ERR_INVALID_PARAMETER, "parameter", "more",
+                               LOG_INFO);
+                return;
+        }
+        r = vl_validate_input(iface, reg->method, req->parameters, &bad);
+        if (r < 0) {
+                send_std_error(m, call, &t0, VL_ERR_INVALID_PARAMETER, "parameter",
+                               bad ? bad : "", LOG_INFO);
+                return;
+        }
+
+        mc = calloc(1, sizeof(*mc));
+        if (!mc) {
+                send_std_error(m, call, &t0, BROKER_IFACE ".InternalError", "message",
+                               "out of memory", LOG_ERR);
+                return;
+        }
+        mc->m = m;
+        mc->call = call;
+        mc->reg = reg;
+        mc->t0 = t0;
+
+        r = reg->entry->handler(mc, req->parameters, &reply);
+        if (r == METHOD_DEFERRED) {
+                server_call_set_data(call, mc);
+                server_call_on_disconnect(call, on_call_disconnect, mc);
+                return;
+        }
+        if (r < 0)
+                mc_send_failure(mc, r);
+        else
+                mc_send_reply(mc, reply, false);
+        mc_free(mc);
+}
+
+/* ---- handler helpers ------------------------------------------------------- */
+
+const struct methods_context *method_call_context(const struct method_call *mc)
+{
+        return &mc->m->ctx;
+}
+
+const struct server_peer *method_call_peer(const struct method_call *mc)
+{
+        return server_call_peer(mc->call);
+}
+
+const char *method_call_method(const struct method_call *mc)
+{
+        return vl_method_name(mc->reg->method);
+}
+
+bool method_call_more(const struct method_call *mc)
+{
+        return server_call_request(mc->call)->more;
+}
+
+static int vfail(struct method_call *mc, int r, const char *error, const char *key,
+                 const char *value, const char *fmt, va_list ap)
+{
+        char *msg = NULL;
+
+        if (fmt && vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        free(mc->err_message);
+        mc->err_message = msg;
+        free(mc->err_name);
+        mc->err_name = error ? strdup(error) : NULL;
+        free(mc->err_key);
+        mc->err_key = key ? strdup(key) : NULL;
+        free(mc->err_value);
+        mc->err_value = value ? strdup(value) : NULL;
+        return r;
+}
+
+int method_call_fail(struct method_call *mc, int r, const char *key, const char *value,
+                     const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        r = vfail(mc, r, NULL, key, value, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int method_call_fail_named(struct method_call *mc, int r, const char *error, const char *key,
+                           const char *value, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        r = vfail(mc, r, error, key, value, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int method_call_reply(struct method_call *mc, struct json_object *reply, bool continues)
+{
+        int r;
+
+        if (mc->finished)
+                return -EALREADY;
+        if (continues)
+                return mc_send_reply(mc, reply, true);
+        mc->finished = true;
+        r = mc_send_reply(mc, reply, false);
+        /* The call is over: the server forgets it, so must we. */
+        mc_free(mc);
+        return r;
+}
+
+int method_call_finish_error(struct method_call *mc, int r)
+{
+        if (mc->finished)
+                return -EALREADY;
+        mc->finished = true;
+        mc_send_failure(mc, r);
+        mc_free(mc);
+        return 0;
+}
+
+void method_call_on_disconnect(struct method_call *mc,
+                               void (*fn)(struct method_call *mc, void *userdata),
+                               void *userdata)
+{
+        mc->on_disconnect = fn;
+        mc->disconnect_userdata = userdata;
+}
+
+/* ---- org.varlink.service ---------------------------------------------------- */
+
+static int add_string(struct json_object *o, const char *key, const char *value)
+{
+        struct json_object *v = value ? json_object_new_string(value) : NULL;
+
+        if (value && !v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_int(struct json_object *o, const char *key, int64_t value)
+{
+        struct json_object *v = json_object_new_int64(value);
+
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_obj(struct json_object *o, const char *key, struct json_object *v)
+{
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int get_info(struct method_call *mc, struct json_object *params,
+                    struct json_object **reply)
+{
+        _cleanup_(vl_json_unrefp) struct json_object *o = json_object_new_object();
+        struct json_object *list = json_object_new_array();
+        const struct methods *m = mc->m;
+
+        if (!o || add_obj(o, "interfaces", list) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_ifaces; i++)
+                if (json_object_array_add(list,
+                                          json_object_new_string(vl_interface_name(m->ifaces[i]))) < 0)
+                        return -ENOMEM;
+        if (add_string(o, "vendor", "assignd") < 0 || add_string(o, "product", "assignd") < 0 ||
+            add_string(o, "version", ASSIGND_VERSION) < 0 || add_string(o, "url", METHODS_URL) < 0)
+                return -ENOMEM;
+        *reply = steal_ptr(o);
+        return 0;
+}
+
+static int get_interface_description(struct method_call *mc, struct json_object *params,
+                                     struct json_object **reply)
+{
+        _cleanup_(vl_json_unrefp) struct json_object *o = json_object_new_object();
+        const char *name = json_object_get_string(json_object_object_get(params, "interface"));
+        const struct vl_interface *iface = find_iface(mc->m, name);
+
+        if (!iface)
+                return method_call_fail_named(mc, -ENOENT, VL_ERR_INTERFACE_NOT_FOUND, "interface",
+                                              name, "interface %s is not served here", name);
+        if (!o || add_string(o, "description", vl_interface_text(iface)) < 0)
+                return -ENOMEM;
+        *reply = steal_ptr(o);
+        return 0;
+}
+
+/* ---- io.assignd.Broker: inventory ------------------------------------------- */
+
+static struct inventory *need_inventory(struct method_call *mc)
+{
+        if (!mc->m->ctx.inv)
+                method_call_fail(mc, -ENODATA, NULL, NULL, "no inventory is loaded");
+        return mc->m->ctx.inv;
+}
+
+/* A string parameter that may be absent or null: NULL then. */
+static const char *opt_string(struct json_object *params, const char *key)
+{
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(params, key, &v) || !v)
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int opt_bool(struct json_object *params, const char *key)
+{
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(params, key, &v) || !v)
+                return -1;
+        return json_object_get_boolean(v) ? 1 : 0;
+}
+
+static int parse_coverage(struct method_call *mc, const char *s, int *ret)
+{
+        int r = dt_coverage_from_string(s);
+
+        if (r < 0)
+                return method_call_fail(mc, -EINVAL, "field", "coverage",
+                                        "coverage \"%s\" is not one of protected, "
+                                        "iommu-unsupported, iommu-disabled, none",
+                                        s);
+        *ret = r;
+        return 0;
+}
+
+static int parse_dma(struct method_call *mc, const char *s, int *ret)
+{
+        int r = dt_dma_from_string(s);
+
+        if (r < 0)
+                return method_call_fail(mc, -EINVAL, "field", "dma",
+                                        "dma \"%s\" is not one of master, none, unknown", s);
+        *ret = r;
+        return 0;
+}
+
+static int broker_get_status(struct method_call *mc, struct json_object *params,
+                             struct json_object **reply)
+{
+        const struct methods_context *ctx = &mc->m->ctx;
+        struct inventory *inv = need_inventory(mc);
+        _cleanup_(vl_json_unrefp) struct json_object *o = json_object_new_object();
+        struct json_object *dtb, *devs;
+        const struct dt_inventory *dt;
+        struct inventory_counts c;
+        time_t now = time(NULL);
+
+        if (!inv)
+                return -ENODATA;
+        if (!o)
+                return -ENOMEM;
+        dt = inventory_dt(inv);
+        inventory_count(inv, &c);
+
+        dtb = json_object_new_object();
+        if (add_obj(o, "dtb", dtb) < 0 || add_string(dtb, "path", ctx->dtb_path ? ctx->dtb_path : "") < 0 ||
+            add_string(dtb, "sha256", dt->sha256) < 0 || add_string(dtb, "model", dt->model) < 0)
+                return -ENOMEM;
+        devs = json_object_new_object();
+        if (add_obj(o, "devices", devs) < 0 || add_int(devs, "total", (int64_t)c.devices) < 0 ||
+            add_int(devs, "assignable", (int64_t)c.assignable) < 0 ||
+            add_int(devs, "protected", (int64_t)c.protected_) < 0 ||
+            add_int(devs, "unprotected_dma", (int64_t)c.unprotected_dma) < 0 ||
+            add_int(devs, "groups", (int64_t)c.groups) < 0 ||
+            add_int(devs, "iommus", (int64_t)c.iommus) < 0)
+                return -ENOMEM;
+        if (add_string(o, "version", ASSIGND_VERSION) < 0 ||
+            add_string(o, "backend", ctx->backend ? ctx->backend : "") < 0 ||
+            add_int(o, "started_at", (int64_t)ctx->started_at) < 0 ||
+            add_int(o, "uptime_seconds",
+                    now > ctx->started_at ? (int64_t)(now - ctx->started_at) : 0) < 0 ||
+            add_int(o, "connections",
+                    ctx->server ? (int64_t)server_n_connections(ctx->server) : 0) < 0)
+                return -ENOMEM;
+        *reply = steal_ptr(o);
+        return 0;
+}
+
+static int broker_list_devices(struct method_call *mc, struct json_object *params,
+                               struct json_object **reply)
+{
+        struct inventory *inv = need_inventory(mc);
+        struct inventory_filter f = { .coverage = -1, .dma = -1, .assignable = -1 };
+        _cleanup_(vl_json_unrefp) struct json_object *o = NULL;
+        struct json_object *list = NULL;
+        const char *s;
+        int r;
+
+        if (!inv)
+                return -ENODATA;
+        if ((s = opt_string(params, "coverage")) && (r = parse_coverage(mc, s, &f.coverage)) < 0)
+                return r;
+        if ((s = opt_string(params, "dma")) && (r = parse_dma(mc, s, &f.dma)) < 0)
+                return r;
+        f.assignable = opt_bool(params, "assignable");
+        f.owner = opt_string(params, "owner");
+
+        r = inventory_list_json(inv, &f, &list);
+        if (r < 0)
+                return method_call_fail(mc, r, NULL, NULL, "listing devices: %s", strerror(-r));
+        o = json_object_new_object();
+        if (!o || add_obj(o, "devices", list) < 0)
+                return -ENOMEM;
+        *reply = steal_ptr(o);
+        return 0;
+}
+
+static int device_reply(struct method_call *mc, struct inventory *inv, const char *path,
+                        struct json_object **reply)
+{
+        _cleanup_(vl_json_unrefp) struct json_object *o = NULL;
+        const struct dt_device *d = dt_inventory_find(inventory_dt(inv), path);
+
+        if (!d)
+                return method_call_fail(mc, -ENOENT, "path", path, "no device has the path %s",
+                                        path);
+        o = json_object_new_object();
+        if (!o || add_obj(o, "device", inventory_device_to_json(inv, d)) < 0)
+                return -ENOMEM;
+        *reply = steal_ptr(o);
+        return 0;
+}
+
+static int broker_get_device(struct method_call *mc, struct json_object *params,
+                             struct json_object **reply)
+{
+        struct inventory *inv = need_inventory(mc);
+
+        if (!inv)
+                return -ENODATA;
+        return device_reply(mc, inv, opt_string(params, "path"), reply);
+}
+
+static int broker_set_device_policy(struct method_call *mc, struct json_object *params,
+                                    struct json_object **reply)
+{
+        struct inventory *inv = need_inventory(mc);
+        const char *path = opt_string(params, "path");
+        const char *s;
+        int dma = DB_POLICY_UNSET, assignable = DB_POLICY_UNSET, r;
+
+        if (!inv)
+                return -ENODATA;
+        if (!dt_inventory_find(inventory_dt(inv), path))
+                return method_call_fail(mc, -ENOENT, "path", path, "no device has the path %s",
+                                        path);
+        if ((s = opt_string(params, "dma")) && (r = parse_dma(mc, s, &dma)) < 0)
+                return r;
+        r = opt_bool(params, "assignable");
+        if (r >= 0)
+                assignable = r;
+
+        r = inventory_set_policy(inv, path, dma, assignable, opt_string(params, "note"),
+                                 (uint32_t)method_call_peer(mc)->uid);
+        if (r == -ENOENT)
+                return method_call_fail(mc, r, "path", path, "no device has the path %s", path);
+        if (r < 0)
+                return method_call_fail(mc, r, NULL, NULL, "storing the policy of %s: %s", path,
+                                        strerror(-r));
+        return device_reply(mc, inv, path, reply);
+}
+
+static const struct method_entry builtin_methods[] = {
+        { SERVICE_IFACE ".GetInfo", METHOD_PUBLIC, get_info },
+        { SERVICE_IFACE ".GetInterfaceDescription", METHOD_PUBLIC, get_interface_description },
+        { BROKER_IFACE ".GetStatus", METHOD_READ, broker_get_status },
+        { BROKER_IFACE ".ListDevices", METHOD_READ, broker_list_devices },
+        { BROKER_IFACE ".GetDevice", METHOD_READ, broker_get_device },
+        { BROKER_IFACE ".SetDevicePolicy", METHOD_WRITE, broker_set_device_policy },
+};
+
+/* ---- lifetime -------------------------------------------------------------- */
+
+void methods_free(struct methods *m)
+{
+        if (!m)
+                return;
+        for (size_t i = 0; i < m->n_ifaces; i++)
+                vl_interface_free(m->ifaces[i]);
+        free(m->ifaces);
+        free(m->regs);
+        free(m);
+}
+
+void methods_set_context(struct methods *m, const struct methods_context *ctx)
+{
+        m->ctx = *ctx;
+}
+
+int methods_new(const struct methods_context *ctx, struct methods **ret, char **err)
+{
+        _cleanup_(methods_freep) struct methods *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->ctx = *ctx;
+
+        /*
+         * Every embedded definition must parse, served or not: one that does
+         * not is a build bug, and start-up is the place to find it.
+         */
+        for (size_t i = 0; i < vl_n_embedded_interfaces; i++) {
+                struct vl_interface *iface = NULL;
+                _cleanup_free_ char *perr = NULL;
+
+                r = vl_interface_parse(vl_embedded_interfaces[i].text, &iface, &perr);
+                if (r < 0)
+                        return set_error(err, r, "built-in interface %s: %s",
+                                         vl_embedded_interfaces[i].name, perr ? perr : "?");
+                vl_interface_free(iface);
+        }
+
+        r = methods_add_interface(m, SERVICE_IFACE, NULL, err);
+        if (r >= 0)
+                r = methods_add_interface(m, BROKER_IFACE, NULL, err);
+        /* The simulator's control interface exists only where the simulator does. */
+        if (r >= 0 && streq(ctx->backend, "sim") && vl_embedded_find(SIM_IFACE))
+                r = methods_add_interface(m, SIM_IFACE, NULL, err);
+        if (r >= 0)
+                r = methods_register(m, builtin_methods, ARRAY_SIZE(builtin_methods), err);
+        if (r < 0)
+                return r;
+
+        *ret = steal_ptr(m);
+        return 0;
+}

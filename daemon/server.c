@@ -1,1 +1,954 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The Varlink socket server.  Each connection is a small state machine
+ * (open -> draining -> dead) with its own input buffer, a queue of parsed
+ * calls, at most one call in progress (Varlink answers calls on one
+ * connection in order) and a bounded output buffer.  Every limit of
+ * limits.h is checked before the descriptor or memory it guards is taken;
+ * a client that breaks one, or sends something that is not a Varlink
+ * call, loses its own connection and nothing else.  Connections are freed
+ * from a deferred event, never from inside a callback that may still be
+ * using them, so handlers can reply, and peers can vanish, at any time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "limits.h"
+#include "log.h"
+#include "server.h"
+
+enum conn_state {
+        CONN_OPEN,      /* reading and answering calls */
+        CONN_DRAINING,  /* a protocol error was queued: no more reading, close once flushed */
+        CONN_DEAD,      /* waiting to be freed by the deferred process event */
+};
+
+struct conn;
+
+struct server_call {
+        struct server *server;
+        struct conn *conn;              /* NULL once the connection is gone */
+        struct server_call *next;       /* pending queue */
+        struct vl_request req;
+        char *protocol_error;           /* a queued protocol error instead of a call */
+        bool finished;
+        bool in_dispatch;
+        void (*on_disconnect)(struct server_call *call, void *userdata);
+        void *disconnect_userdata;
+        void *data;
+};
+
+struct conn {
+        struct server *server;
+        struct conn *prev, *next;
+        enum conn_state state;
+        bool eof;                       /* the peer will send nothing more */
+        int fd;
+        unsigned long id;
+        struct server_peer peer;
+
+        struct vl_rbuf in;
+        char *out;
+        size_t out_off, out_len, out_cap;
+
+        struct server_call *current;
+        struct server_call *pending_head, *pending_tail;
+        size_t n_pending;
+
+        struct event *read_ev, *write_ev, *idle_ev, *process_ev;
+        bool idle_armed;
+        bool active;                    /* a call started since the idle clock was set */
+};
+
+struct server {
+        struct event_base *base;
+        struct server_limits lim;
+        server_dispatch_fn dispatch;
+        void *userdata;
+
+        int listen_fd;
+        struct event *listen_ev;
+        struct event *pause_ev;
+        char *bound_path;
+        dev_t bound_dev;
+        ino_t bound_ino;
+
+        struct conn *conns;
+        size_t n_conns;
+        unsigned long next_id;
+};
+
+void server_limits_default(struct server_limits *l)
+{
+        *l = (struct server_limits){
+                .connections = LIMIT_CONNECTIONS,
+                .connections_root_reserve = LIMIT_CONNECTIONS_ROOT_RESERVE,
+                .connections_per_uid = LIMIT_CONNECTIONS_PER_UID,
+                .pending_calls = LIMIT_PENDING_CALLS,
+                .output_backlog = LIMIT_OUTPUT_BACKLOG,
+                .output_low_water = LIMIT_OUTPUT_LOW_WATER,
+                .reply_size = LIMIT_REPLY_SIZE,
+                .idle_timeout_msec = LIMIT_IDLE_TIMEOUT_SEC * 1000u,
+                .accept_pause_msec = LIMIT_ACCEPT_PAUSE_MSEC,
+        };
+}
+
+bool server_peer_in_group(const struct server_peer *peer, gid_t gid)
+{
+        if (peer->gid == gid)
+                return true;
+        for (size_t i = 0; i < peer->n_groups; i++)
+                if (peer->groups[i] == gid)
+                        return true;
+        return false;
+}
+
+static struct timeval msec_tv(unsigned msec)
+{
+        return (struct timeval){ .tv_sec = msec / 1000, .tv_usec = (msec % 1000) * 1000 };
+}
+
+/* ---- calls ---------------------------------------------------------------- */
+
+static void call_free(struct server_call *call)
+{
+        if (!call)
+                return;
+        vl_request_clear(&call->req);
+        free(call->protocol_error);
+        free(call);
+}
+
+const struct vl_request *server_call_request(const struct server_call *call)
+{
+        return &call->req;
+}
+
+const struct server_peer *server_call_peer(const struct server_call *call)
+{
+        static const struct server_peer nobody = { .uid = (uid_t)-1, .gid = (gid_t)-1,
+                                                   .pid = 0 };
+
+        return call->conn ? &call->conn->peer : &nobody;
+}
+
+struct server *server_call_server(const struct server_call *call)
+{
+        return call->server;
+}
+
+void server_call_on_disconnect(struct server_call *call,
+                               void (*fn)(struct server_call *call, void *userdata),
+                               void *userdata)
+{
+        call->on_disconnect = fn;
+        call->disconnect_userdata = userdata;
+}
+
+void server_call_set_data(struct server_call *call, void *data)
+{
+        call->data = data;
+}
+
+void *server_call_get_data(const struct server_call *call)
+{
+        return call->data;
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+static void conn_schedule(struct conn *c)
+{
+        event_active(c->process_ev, EV_TIMEOUT, 0);
+}
+
+/* Mark the connection for freeing; the deferred process event does it. */
+static void conn_kill(struct conn *c, const char *why)
+{
+        if (c->state == CONN_DEAD)
+                return;
+        log_debug("connection %lu (uid %u pid %d): closing: %s", c->id, (unsigned)c->peer.uid,
+                  (int)c->peer.pid, why);
+        c->state = CONN_DEAD;
+        event_del(c->read_ev);
+        event_del(c->write_ev);
+        event_del(c->idle_ev);
+        conn_schedule(c);
+}
+
+static void conn_free(struct conn *c)
+{
+        struct server *s;
+        struct server_call *call;
+
+        if (!c)
+                return;
+        s = c->server;
+
+        /* The handler of an unfinished call learns of the disconnect, then the call goes. */
+        call = c->current;
+        c->current = NULL;
+        if (call) {
+                call->conn = NULL;
+                if (call->on_disconnect)
+                        call->on_disconnect(call, call->disconnect_userdata);
+                call_free(call);
+        }
+        while (c->pending_head) {
+                call = c->pending_head;
+                c->pending_head = call->next;
+                call_free(call);
+        }
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else if (s && s->conns == c)
+                s->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        if (s)
+                s->n_conns--;
+
+        if (c->read_ev)
+                event_free(c->read_ev);
+        if (c->write_ev)
+                event_free(c->write_ev);
+        if (c->idle_ev)
+                event_free(c->idle_ev);
+        if (c->process_ev)
+                event_free(c->process_ev);
+        if (c->fd >= 0)
+                close(c->fd);
+        vl_rbuf_clear(&c->in);
+        free(c->out);
+        free(c->peer.groups);
+        free(c);
+}
+
+static size_t conn_out_pending(const struct conn *c)
+{
+        return c->out_len - c->out_off;
+}
+
+static void conn_flush(struct conn *c)
+{
+        while (c->state != CONN_DEAD && conn_out_pending(c) > 0) {
+                ssize_t n = send(c->fd, c->out + c->out_off, conn_out_pending(c),
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                                event_add(c->write_ev, NULL);
+                                return;
+                        }
+                        conn_kill(c, strerror(errno));
+                        return;
+                }
+                c->out_off += (size_t)n;
+        }
+        if (c->state == CONN_DEAD)
+                return;
+
+        event_del(c->write_ev);
+        c->out_off = c->out_len = 0;
+        /* Do not keep a large reply's buffer on an idle connection. */
+        if (c->out_cap > LIMIT_OUTPUT_LOW_WATER) {
+                free(c->out);
+                c->out = NULL;
+                c->out_cap = 0;
+        }
+        /* Calls held back by the low-water mark, or a drain that is now complete. */
+        conn_schedule(c);
+}
+
+/*
+ * Queue one message (and its NUL) for the peer.  The backlog limit is
+ * checked before the buffer grows; a peer that lets replies pile up is
+ * not reading and is disconnected.
+ */
+static int conn_send(struct conn *c, const char *msg)
+{
+        const struct server_limits *lim = &c->server->lim;
+        size_t len = strlen(msg) + 1, pending = conn_out_pending(c);
+
+        if (c->state == CONN_DEAD)
+                return -ECONNRESET;
+        if (pending > 0 && pending + len > lim->output_backlog) {
+                log_notice("connection %lu (uid %u pid %d): more than %zu bytes of replies "
+                           "unread, disconnecting",
+                           c->id, (unsigned)c->peer.uid, (int)c->peer.pid, lim->output_backlog);
+                conn_kill(c, "output backlog limit");
+                return -ECONNRESET;
+        }
+
+        if (c->out_off > 0) {
+                memmove(c->out, c->out + c->out_off, pending);
+                c->out_len = pending;
+                c->out_off = 0;
+        }
+        if (c->out_len + len > c->out_cap) {
+                size_t ncap = c->out_cap ? c->out_cap : 4096;
+                char *p;
+
+                while (ncap < c->out_len + len)
+                        ncap *= 2;
+                p = realloc(c->out, ncap);
+                if (!p) {
+                        conn_kill(c, "out of memory");
+                        return -ENOMEM;
+                }
+                c->out = p;
+                c->out_cap = ncap;
+        }
+        memcpy(c->out + c->out_len, msg, len);
+        c->out_len += len;
+        conn_flush(c);
+        return c->state == CONN_DEAD ? -ECONNRESET : 0;
+}
+
+/* A call is done: let the connection move on to the next one. */
+static void call_finish(struct server_call *call)
+{
+        struct conn *c = call->conn;
+
+        call->finished = true;
+        if (call->in_dispatch)
+                return; /* conn_process frees it when dispatch returns */
+        if (c) {
+                if (c->current == call)
+                        c->current = NULL;
+                conn_schedule(c);
+                call_free(call);
+        }
+        /* Without a connection, conn_free owns the call and frees it after on_disconnect. */
+}
+
+static int call_send(struct server_call *call, char *msg, bool final)
+{
+        struct conn *c = call->conn;
+        int r = 0;
+
+        if (!msg) {
+                r = -ENOMEM;
+        } else if (!c) {
+                r = -ECONNRESET;
+        } else if (strlen(msg) > c->server->lim.reply_size) {
+                _cleanup_(vl_json_unrefp) struct json_object *p = json_object_new_object();
+
+                log_error("reply to %s is %zu bytes, more than the %zu allowed",
+                          call->req.method, strlen(msg), c->server->lim.reply_size);
+                free(msg);
+                json_object_object_add(p, "message",
+                                       json_object_new_string("the reply is too large to send"));
+                msg = vl_error_serialize("io.assignd.Broker.InternalError", p);
+                if (!call->req.oneway && msg)
+                        conn_send(c, msg);
+                final = true;
+                r = -EMSGSIZE;
+        } else if (!call->req.oneway) {
+                r = conn_send(c, msg);
+        }
+        free(msg);
+        if (final && c)
+                call_finish(call);
+        return r;
+}
+
+int server_call_reply(struct server_call *call, struct json_object *params, bool continues)
+{
+        if (call->finished)
+                return -EALREADY;
+        if (continues && !call->req.more)
+                return -EINVAL;
+        return call_send(call, vl_reply_serialize(params, continues), !continues);
+}
+
+int server_call_error(struct server_call *call, const char *error, struct json_object *params)
+{
+        if (call->finished)
+                return -EALREADY;
+        return call_send(call, vl_error_serialize(error, params), true);
+}
+
+static void conn_queue(struct conn *c, struct server_call *call)
+{
+        call->next = NULL;
+        if (c->pending_tail)
+                c->pending_tail->next = call;
+        else
+                c->pending_head = call;
+        c->pending_tail = call;
+        c->n_pending++;
+}
+
+static struct server_call *conn_dequeue(struct conn *c)
+{
+        struct server_call *call = c->pending_head;
+
+        if (call) {
+                c->pending_head = call->next;
+                if (!c->pending_head)
+                        c->pending_tail = NULL;
+                c->n_pending--;
+                call->next = NULL;
+        }
+        return call;
+}
+
+/*
+ * Queue a protocol error behind the calls already queued, so that replies
+ * still come out in order; reading stops for good.
+ */
+static void conn_protocol_error(struct conn *c, const char *why)
+{
+        struct server_call *call = calloc(1, sizeof(*call));
+
+        log_notice("connection %lu (uid %u pid %d): protocol error: %s", c->id,
+                   (unsigned)c->peer.uid, (int)c->peer.pid, why);
+        c->state = CONN_DRAINING;
+        event_del(c->read_ev);
+        if (!call || !(call->protocol_error = strdup(why))) {
+                free(call);
+                conn_kill(c, "out of memory");
+                return;
+        }
+        call->server = c->server;
+        call->conn = c;
+        conn_queue(c, call);
+}
+
+/* Take complete messages out of the input buffer while the queue has room. */
+static void conn_parse_input(struct conn *c)
+{
+        while (c->state == CONN_OPEN && c->n_pending < c->server->lim.pending_calls) {
+                _cleanup_free_ char *msg = NULL;
+                _cleanup_free_ char *err = NULL;
+                struct server_call *call;
+                int r;
+
+                r = vl_rbuf_next(&c->in, &msg);
+                if (r < 0) {
+                        conn_kill(c, "out of memory");
+                        return;
+                }
+                if (r == 0)
+                        return;
+
+                call = calloc(1, sizeof(*call));
+                if (!call) {
+                        conn_kill(c, "out of memory");
+                        return;
+                }
+                r = vl_request_parse(msg, &call->req, &err);
+                if (r < 0) {
+                        free(call);
+                        conn_protocol_error(c, err ? err : "cannot parse the request");
+                        return;
+                }
+                call->server = c->server;
+                call->conn = c;
+                conn_queue(c, call);
+        }
+}
+
+static void send_protocol_error(struct conn *c, const char *why)
+{
+        _cleanup_(vl_json_unrefp) struct json_object *p = json_object_new_object();
+        _cleanup_free_ char *msg = NULL;
+
+        if (p)
+                json_object_object_add(p, "message", json_object_new_string(why));
+        msg = vl_error_serialize(SERVER_ERR_PROTOCOL, p);
+        if (msg)
+                conn_send(c, msg);
+}
+
+static void conn_update_events(struct conn *c)
+{
+        const struct server_limits *lim = &c->server->lim;
+        bool idle;
+
+        if (c->state == CONN_DEAD)
+                return;
+
+        if (c->state == CONN_OPEN && !c->eof && c->n_pending < lim->pending_calls)
+                event_add(c->read_ev, NULL);
+        else
+                event_del(c->read_ev);
+
+        /* Idle: nothing in progress or queued.  A draining connection uses the same clock. */
+        idle = !c->current && c->n_pending == 0;
+        if (c->state == CONN_DRAINING)
+                idle = true;
+        if (idle && (!c->idle_armed || c->active)) {
+                struct timeval tv = msec_tv(lim->idle_timeout_msec);
+
+                event_add(c->idle_ev, &tv);
+                c->idle_armed = true;
+                c->active = false;
+        } else if (!idle && c->idle_armed) {
+                event_del(c->idle_ev);
+                c->idle_armed = false;
+        }
+}
+
+static void conn_process(struct conn *c)
+{
+        struct server *s = c->server;
+
+        if (c->state == CONN_DEAD) {
+                conn_free(c);
+                return;
+        }
+
+        conn_parse_input(c);
+
+        while (c->state != CONN_DEAD && !c->current && c->pending_head &&
+               conn_out_pending(c) <= s->lim.output_low_water) {
+                struct server_call *call = conn_dequeue(c);
+
+                if (call->protocol_error) {
+                        send_protocol_error(c, call->protocol_error);
+                        call_free(call);
+                        /* Whatever was queued after a broken message is not answered. */
+                        while ((call = conn_dequeue(c)))
+                                call_free(call);
+                        break;
+                }
+
+                c->current = call;
+                c->active = true;
+                call->in_dispatch = true;
+                s->dispatch(call, s->userdata);
+                call->in_dispatch = false;
+                if (call->finished) {
+                        c->current = NULL;
+                        call_free(call);
+                        /* Room in the queue again: take more buffered messages. */
+                        conn_parse_input(c);
+                }
+        }
+
+        if (c->state == CONN_DEAD) {
+                conn_free(c);
+                return;
+        }
+
+        /* A peer that stopped sending (or a drained protocol error) is done once answered. */
+        if ((c->eof || c->state == CONN_DRAINING) && !c->current && !c->pending_head &&
+            conn_out_pending(c) == 0) {
+                conn_kill(c, c->eof ? "peer closed" : "protocol error");
+                conn_free(c);
+                return;
+        }
+        conn_update_events(c);
+}
+
+static void on_process(evutil_socket_t fd, short what, void *userdata)
+{
+        conn_process(userdata);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *userdata)
+{
+        struct conn *c = userdata;
+        int r;
+
+        r = vl_rbuf_read(&c->in, c->fd);
+        if (r == -EAGAIN || r == -ENOBUFS)
+                return;
+        if (r == -EMSGSIZE) {
+                char why[96];
+
+                snprintf(why, sizeof(why), "message larger than %u bytes", VL_MAX_MESSAGE);
+                /* Calls that arrived whole before it are still answered, in order. */
+                conn_parse_input(c);
+                if (c->state == CONN_OPEN)
+                        conn_protocol_error(c, why);
+                vl_rbuf_clear(&c->in);
+        } else if (r == 0) {
+                c->eof = true;
+                /* A stream nobody can ask to stop is a stream nobody reads. */
+                if (c->current && c->current->req.more)
+                        conn_kill(c, "peer closed during a \"more\" call");
+        } else if (r < 0) {
+                conn_kill(c, strerror(-r));
+        }
+        conn_process(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *userdata)
+{
+        conn_flush(userdata);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *userdata)
+{
+        struct conn *c = userdata;
+
+        c->idle_armed = false;
+        conn_kill(c, "idle timeout");
+        conn_process(c);
+}
+
+/* ---- accepting ------------------------------------------------------------ */
+
+static size_t count_uid(const struct server *s, uid_t uid)
+{
+        size_t n = 0;
+
+        for (const struct conn *c = s->conns; c; c = c->next)
+                if (c->peer.uid == uid)
+                        n++;
+        return n;
+}
+
+static int peer_groups(int fd, struct server_peer *peer)
+{
+        gid_t buf[LIMIT_PEER_GROUPS];
+        socklen_t len = sizeof(buf);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &len) < 0)
+                return -errno;
+        if (len == 0)
+                return 0;
+        peer->groups = malloc(len);
+        if (!peer->groups)
+                return -ENOMEM;
+        memcpy(peer->groups, buf, len);
+        peer->n_groups = len / sizeof(gid_t);
+        return 0;
+}
+
+static int server_add_conn(struct server *s, int fd)
+{
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        struct conn *c;
+        size_t limit;
+        int r;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return -errno;
+
+        limit = s->lim.connections;
+        if (cred.uid != 0)
+                limit = limit > s->lim.connections_root_reserve
+                                ? limit - s->lim.connections_root_reserve
+                                : 0;
+        if (s->n_conns >= limit) {
+                log_notice("refusing connection from uid %u pid %d: %zu connections open",
+                           (unsigned)cred.uid, (int)cred.pid, s->n_conns);
+                return -EUSERS;
+        }
+        if (count_uid(s, cred.uid) >= s->lim.connections_per_uid) {
+                log_notice("refusing connection from uid %u pid %d: it has %zu connections open",
+                           (unsigned)cred.uid, (int)cred.pid, s->lim.connections_per_uid);
+                return -EUSERS;
+        }
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->server = s;
+        c->fd = fd;
+        c->id = ++s->next_id;
+        c->peer.uid = cred.uid;
+        c->peer.gid = cred.gid;
+        c->peer.pid = cred.pid;
+        vl_rbuf_init(&c->in);
+
+        r = peer_groups(fd, &c->peer);
+        if (r < 0)
+                /* Only the primary group counts for this caller then; say so once. */
+                log_notice("uid %u pid %d: supplementary groups unavailable (%s); using the "
+                           "primary group only",
+                           (unsigned)cred.uid, (int)cred.pid, strerror(-r));
+
+        c->read_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
+        c->write_ev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+        c->idle_ev = evtimer_new(s->base, on_idle, c);
+        c->process_ev = event_new(s->base, -1, 0, on_process, c);
+        if (!c->read_ev || !c->write_ev || !c->idle_ev || !c->process_ev) {
+                c->fd = -1; /* the caller closes it */
+                c->server = NULL; /* never linked into the server */
+                conn_free(c);
+                return -ENOMEM;
+        }
+
+        c->next = s->conns;
+        if (s->conns)
+                s->conns->prev = c;
+        s->conns = c;
+        s->n_conns++;
+        log_debug("connection %lu from uid %u gid %u pid %d", c->id, (unsigned)cred.uid,
+                  (unsigned)cred.gid, (int)cred.pid);
+        conn_update_events(c);
+        return 0;
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *userdata)
+{
+        struct server *s = userdata;
+
+        event_add(s->listen_ev, NULL);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *userdata)
+{
+        struct server *s = userdata;
+
+        /* Bounded, so one burst of connections cannot starve existing clients. */
+        for (int i = 0; i < 16; i++) {
+                int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+                if (fd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                            errno == ENOMEM) {
+                                struct timeval tv = msec_tv(s->lim.accept_pause_msec);
+
+                                /* Retrying now would spin: nothing frees a descriptor by itself. */
+                                log_warning("accept: %s; pausing for %u ms", strerror(errno),
+                                            s->lim.accept_pause_msec);
+                                event_del(s->listen_ev);
+                                evtimer_add(s->pause_ev, &tv);
+                                return;
+                        }
+                        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                log_error("accept: %s", strerror(errno));
+                        return;
+                }
+                if (server_add_conn(s, fd) < 0)
+                        close(fd);
+        }
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+int server_new(struct event_base *base, const struct server_limits *limits,
+               server_dispatch_fn dispatch, void *userdata, struct server **ret)
+{
+        struct server *s;
+
+        if (!base || !dispatch)
+                return -EINVAL;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->base = base;
+        if (limits)
+                s->lim = *limits;
+        else
+                server_limits_default(&s->lim);
+        s->dispatch = dispatch;
+        s->userdata = userdata;
+        s->listen_fd = -1;
+        s->pause_ev = evtimer_new(base, on_accept_resume, s);
+        if (!s->pause_ev) {
+                free(s);
+                return -ENOMEM;
+        }
+        *ret = s;
+        return 0;
+}
+
+void server_free(struct server *s)
+{
+        struct stat st;
+
+        if (!s)
+                return;
+        while (s->conns)
+                conn_free(s->conns);
+        if (s->listen_ev)
+                event_free(s->listen_ev);
+        if (s->pause_ev)
+                event_free(s->pause_ev);
+        if (s->listen_fd >= 0)
+                close(s->listen_fd);
+        /* Only remove the socket if it is still ours, not a successor's. */
+        if (s->bound_path && lstat(s->bound_path, &st) == 0 && st.st_dev == s->bound_dev &&
+            st.st_ino == s->bound_ino)
+                unlink(s->bound_path);
+        free(s->bound_path);
+        free(s);
+}
+
+size_t server_n_connections(const struct server *s)
+{
+        return s->n_conns;
+}
+
+static int start_listening(struct server *s, int fd)
+{
+        s->listen_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_accept, s);
+        if (!s->listen_ev)
+                return -ENOMEM;
+        s->listen_fd = fd;
+        event_add(s->listen_ev, NULL);
+        return 0;
+}
+
+int server_listen_fd(struct server *s, int fd, char **err)
+{
+        int flags, r;
+
+        if (s->listen_fd >= 0)
+                return set_error(err, -EBUSY, "the server is already listening");
+        r = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0);
+        if (r < 0)
+                return set_error(err, r, "fd %d: %s", fd, strerror(-r));
+        if (r == 0)
+                return set_error(err, -ENOTSOCK, "fd %d is not a listening UNIX stream socket",
+                                 fd);
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+            fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+                return set_error(err, -errno, "fd %d: %s", fd, strerror(errno));
+        r = start_listening(s, fd);
+        if (r < 0)
+                return set_error(err, r, "cannot watch fd %d", fd);
+        return 0;
+}
+
+int server_listen_systemd(struct server *s, char **err)
+{
+        int n, r;
+
+        n = sd_listen_fds(1);
+        if (n < 0)
+                return set_error(err, n, "sd_listen_fds: %s", strerror(-n));
+        if (n == 0)
+                return 0;
+        if (n > 1)
+                return set_error(err, -EINVAL,
+                                 "systemd passed %d sockets; assignd.socket must have exactly one",
+                                 n);
+        r = server_listen_fd(s, SD_LISTEN_FDS_START, err);
+        return r < 0 ? r : 1;
+}
+
+/* mkdir -p for the socket's directory, 0755 so that any local user can reach the socket. */
+static int mkdir_parents(const char *path)
+{
+        _cleanup_free_ char *dir = strdup(path);
+        char *slash;
+
+        if (!dir)
+                return -ENOMEM;
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = '\0';
+        for (char *p = dir + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* Is something accepting connections on this socket path? */
+static int socket_in_use(const struct sockaddr_un *sa)
+{
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+                return 1;
+        if (errno == ECONNREFUSED || errno == ENOENT)
+                return 0;
+        return -errno;
+}
+
+int server_listen_path(struct server *s, const char *path, char **err)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        if (s->listen_fd >= 0)
+                return set_error(err, -EBUSY, "the server is already listening");
+        if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+                return set_error(err, -ENAMETOOLONG, "socket path \"%s\" is too long (max %zu)",
+                                 path ? path : "", sizeof(sa.sun_path) - 1);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+
+        r = mkdir_parents(path);
+        if (r < 0)
+                return set_error(err, r, "cannot create the directory of %s: %s", path,
+                                 strerror(-r));
+
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return set_error(err, -EEXIST, "%s exists and is not a socket", path);
+                r = socket_in_use(&sa);
+                if (r < 0)
+                        return set_error(err, r, "cannot probe %s: %s", path, strerror(-r));
+                if (r > 0)
+                        return set_error(err, -EADDRINUSE,
+                                         "%s: another process is listening on it (is assignd "
+                                         "already running?)",
+                                         path);
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return set_error(err, -errno, "cannot remove stale socket %s: %s", path,
+                                         strerror(errno));
+                log_info("removed stale socket %s", path);
+        } else if (errno != ENOENT) {
+                return set_error(err, -errno, "%s: %s", path, strerror(errno));
+        }
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return set_error(err, -errno, "socket: %s", strerror(errno));
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return set_error(err, -errno, "bind %s: %s", path, strerror(errno));
+        if (chmod(path, 0666) < 0 || lstat(path, &st) < 0) {
+                r = -errno;
+                unlink(path);
+                return set_error(err, r, "%s: %s", path, strerror(-r));
+        }
+        if (listen(fd, LIMIT_LISTEN_BACKLOG) < 0) {
+                r = -errno;
+                unlink(path);
+                return set_error(err, r, "listen %s: %s", path, strerror(-r));
+        }
+
+        s->bound_path = strdup(path);
+        if (!s->bound_path) {
+                unlink(path);
+                return -ENOMEM;
+        }
+        s->bound_dev = st.st_dev;
+        s->bound_ino = st.st_ino;
+        r = start_listening(s, fd);
+        if (r < 0) {
+                unlink(path);
+                free(s->bound_path);
+                s->bound_path = NULL;
+                return set_error(err, r, "cannot watch the socket");
+        }
+        fd = -1;
+        return 0;
+}

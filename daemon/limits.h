@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Every resource limit of assignd's socket server, as named constants in
+ * one place, so that what a client can make the daemon spend is visible at
+ * a glance and each limit is checked before the memory or descriptor it
+ * guards is allocated.  A client that exceeds one loses its own connection
+ * (or is refused one) and nothing else.
+ */
+#ifndef ASSIGND_LIMITS_H
+#define ASSIGND_LIMITS_H
+
+#include "varlink.h"
+
+/* Largest request, without its NUL (the Varlink framing cap). */
+#define LIMIT_MESSAGE_SIZE VL_MAX_MESSAGE
+
+/* Largest single reply the daemon sends; a bigger one becomes InternalError. */
+#define LIMIT_REPLY_SIZE VL_MAX_REPLY
+
+/* Connections open at once, over all callers. */
+#define LIMIT_CONNECTIONS 256
+
+/*
+ * Of LIMIT_CONNECTIONS, how many only uid 0 may use, so that other users
+ * filling the daemon up cannot lock the administrator out.
+ */
+#define LIMIT_CONNECTIONS_ROOT_RESERVE 16
+
+/* Connections open at once by one uid (root included: a runaway script is still one). */
+#define LIMIT_CONNECTIONS_PER_UID 32
+
+/*
+ * Requests a connection may have queued behind the one in progress (Varlink
+ * answers calls on one connection in order).  Past this the server stops
+ * reading from that connection until the queue drains.
+ */
+#define LIMIT_PENDING_CALLS 16
+
+/*
+ * Bytes of replies waiting to be written to one connection.  A reply that
+ * would take the backlog past this closes the connection (its client is
+ * not reading), except that one reply always fits into an empty backlog.
+ */
+#define LIMIT_OUTPUT_BACKLOG (4u * 1024 * 1024)
+
+/*
+ * While more than this is waiting to be written, no further queued call is
+ * started on that connection: a client pipelining requests it reads slowly
+ * is slowed down rather than disconnected.
+ */
+#define LIMIT_OUTPUT_LOW_WATER (256u * 1024)
+
+/*
+ * Seconds a connection may stay open with no call in progress, no "more"
+ * stream and no complete request (a half-sent request does not count as
+ * activity, so trickling bytes does not keep a connection alive).
+ */
+#define LIMIT_IDLE_TIMEOUT_SEC 60
+
+/* How long accepting pauses after EMFILE/ENFILE/ENOBUFS/ENOMEM, in milliseconds. */
+#define LIMIT_ACCEPT_PAUSE_MSEC 250
+
+/* Supplementary groups recorded per peer (SO_PEERGROUPS); more are ignored. */
+#define LIMIT_PEER_GROUPS 256
+
+/* Backlog of the listening socket. */
+#define LIMIT_LISTEN_BACKLOG 64
+
+#endif
