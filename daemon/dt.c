@@ -27,7 +27,23 @@
 
 typedef unsigned __int128 u128;
 
+/*
+ * The properties the scanner reads, cached per node in one pass over the
+ * node's property list: libfdt's getprop is a linear walk, and the
+ * interrupt and ranges lookups ask the same nodes again and again.
+ */
+static const char *const cached_props[] = {
+        "status", "#address-cells", "#size-cells", "phandle", "linux,phandle", "reg", "ranges",
+        "interrupts", "interrupts-extended", "interrupt-parent", "#interrupt-cells",
+        "interrupt-controller", "interrupt-map", "interrupt-map-mask", "compatible",
+        "device_type", "#iommu-cells", "iommus", "iommu-map", "iommu-map-mask", "bus-range",
+        "xen,passthrough", "gpio-controller", "model", "stdout-path", "linux,stdout-path",
+};
+#define N_CACHED (sizeof(cached_props) / sizeof(cached_props[0]))
+
 struct node {
+        const void *pv[N_CACHED];       /* NULL if absent */
+        int pl[N_CACHED];
         int off;
         int parent;             /* index, -1 for the root */
         char *path;
@@ -66,13 +82,29 @@ static const char *fdt_strerr(int r)
         return fdt_strerror(r);
 }
 
+static int prop_index(const char *name)
+{
+        for (size_t i = 0; i < N_CACHED; i++)
+                if (strcmp(cached_props[i], name) == 0)
+                        return (int)i;
+        return -1;
+}
+
 static const void *prop(const struct scan *s, int idx, const char *name, int *len)
 {
-        int l = 0;
-        const void *p = fdt_getprop(s->fdt, s->nodes[idx].off, name, &l);
+        int k = prop_index(name);
+        const void *p = NULL;
+        int l = -1;
 
-        if (!p)
-                l = -1;
+        if (k >= 0 && s->nodes[idx].pv[k]) {
+                p = s->nodes[idx].pv[k];
+                l = s->nodes[idx].pl[k];
+        } else if (k < 0) {
+                /* Not cached (a caller outside the list): ask libfdt. */
+                p = fdt_getprop(s->fdt, s->nodes[idx].off, name, &l);
+                if (!p)
+                        l = -1;
+        }
         if (len)
                 *len = l;
         return p;
@@ -80,7 +112,31 @@ static const void *prop(const struct scan *s, int idx, const char *name, int *le
 
 static bool has_prop(const struct scan *s, int idx, const char *name)
 {
-        return fdt_getprop(s->fdt, s->nodes[idx].off, name, NULL) != NULL;
+        return prop(s, idx, name, NULL) != NULL;
+}
+
+static int cache_props(struct scan *s, struct node *n)
+{
+        int po;
+
+        fdt_for_each_property_offset(po, s->fdt, n->off) {
+                const char *name = NULL;
+                int len = 0, k;
+                const void *v = fdt_getprop_by_offset(s->fdt, po, &name, &len);
+
+                if (!v || !name)
+                        return set_error(s->err, -EINVAL, "node %s: unreadable property: %s", n->path,
+                                         fdt_strerror(len));
+                k = prop_index(name);
+                /* The first occurrence wins, as with fdt_getprop. */
+                if (k >= 0 && !n->pv[k]) {
+                        n->pv[k] = v;
+                        n->pl[k] = len;
+                }
+        }
+        if (po < 0 && po != -FDT_ERR_NOTFOUND)
+                return set_error(s->err, -EINVAL, "node %s: walking properties: %s", n->path, fdt_strerror(po));
+        return 0;
 }
 
 /* A one-cell property: 0 and *v on success, -ENOENT if absent, -EINVAL (with message) if malformed. */
@@ -295,6 +351,8 @@ static int build_nodes(struct scan *s)
                                                 namelen, name);
                 if (!n->path)
                         return -ENOMEM;
+                if (cache_props(s, n) < 0)
+                        return -EINVAL;
 
                 n->enabled = (parent < 0 || s->nodes[parent].enabled) && status_ok(s, idx);
 
@@ -311,7 +369,16 @@ static int build_nodes(struct scan *s)
                 if (present)
                         s->nodes[idx].ns = v;
 
-                v = fdt_get_phandle(s->fdt, off);
+                {
+                        int r = prop_u32(s, idx, "phandle", &v);
+
+                        if (r == -ENOENT)
+                                r = prop_u32(s, idx, "linux,phandle", &v);
+                        if (r == -ENOENT)
+                                v = 0;
+                        else if (r < 0)
+                                return r;
+                }
                 if (v != 0 && v != (uint32_t)-1) {
                         if (GROW(s->ph, s->cap_ph, s->n_ph) < 0)
                                 return -ENOMEM;
