@@ -19,8 +19,10 @@
  *
  * Facts from Xen's source that shape this interface (Xen 4.17, Arm):
  * - XEN_DOMCTL_iomem_permission / memory_mapping: a mapping (add and
- *   remove alike) needs the target domain to hold permission for every
- *   page, else -EPERM; so release unmaps before it revokes.
+ *   remove alike, in 4.17's common/domctl.c) needs the target domain to
+ *   hold permission for every page, else -EPERM; so release unmaps before
+ *   it revokes (a later upstream change checks the target only on add;
+ *   the order stays right either way).
  * - XEN_DOMCTL_bind_pt_irq (Arm): SPIs only, vIRQ must equal the host IRQ
  *   (-EINVAL); the *caller* (dom0) must be permitted the IRQ (-EPERM);
  *   -EBUSY when the vIRQ is beyond the domain's nr_spis or already
@@ -224,7 +226,10 @@ int hv_test_assign_dt(struct hv *hv, uint32_t domid, const char *path, char **er
 /*
  * Domain lifecycle watch: an fd for the event loop (readable when domains
  * appeared, died or changed state), and a drain call that empties it and
- * sets *changed.  The fd belongs to the hv.
+ * sets *changed.  The fd belongs to the hv.  xen: xenstore watches on
+ * @introduceDomain and @releaseDomain (xenstored fires each once when it
+ * is set up, so the first drain reports a change); sim: an eventfd
+ * signalled on create, kill and destroy.  The consumer re-lists domains.
  */
 int hv_watch_fd(struct hv *hv, char **err);
 int hv_watch_drain(struct hv *hv, bool *changed, char **err);
