@@ -23,7 +23,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
-#include "limits.h"
+#include "limit.h"
 #include "log.h"
 #include "server.h"
 

@@ -3,7 +3,7 @@
  * assignd's Varlink socket server: a libevent UNIX stream listener (bound
  * to a path or handed over by systemd socket activation), per-connection
  * state with its own input buffer and bounded output queue, the limits of
- * limits.h, caller identity from SO_PEERCRED, and calls answered in order
+ * limit.h, caller identity from SO_PEERCRED, and calls answered in order
  * per connection.  It knows nothing about methods: every request goes to
  * one dispatch function (methods.c), which answers through a server_call.
  */
@@ -44,7 +44,7 @@ bool server_peer_in_group(const struct server_peer *peer, gid_t gid);
 
 /*
  * The limits the server enforces; server_limits_default() fills in those
- * of limits.h.  Tests shrink them to exercise the limits quickly.
+ * of limit.h.  Tests shrink them to exercise the limits quickly.
  */
 struct server_limits {
         size_t connections;

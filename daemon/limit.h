@@ -6,8 +6,8 @@
  * guards is allocated.  A client that exceeds one loses its own connection
  * (or is refused one) and nothing else.
  */
-#ifndef ASSIGND_LIMITS_H
-#define ASSIGND_LIMITS_H
+#ifndef ASSIGND_LIMIT_H
+#define ASSIGND_LIMIT_H
 
 #include "varlink.h"
 
