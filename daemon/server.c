@@ -4,7 +4,7 @@
  * (open -> draining -> dead) with its own input buffer, a queue of parsed
  * calls, at most one call in progress (Varlink answers calls on one
  * connection in order) and a bounded output buffer.  Every limit of
- * limits.h is checked before the descriptor or memory it guards is taken;
+ * limit.h is checked before the descriptor or memory it guards is taken;
  * a client that breaks one, or sends something that is not a Varlink
  * call, loses its own connection and nothing else.  Connections are freed
  * from a deferred event, never from inside a callback that may still be
