@@ -713,12 +713,20 @@ static char *group_why(const struct grouping *g, size_t root)
  */
 static int poison_groups(struct dt_inventory *inv, const struct grouping *g)
 {
+        bool *blocked = calloc(inv->n_devices, sizeof(bool));
+
+        if (!blocked)
+                return -ENOMEM;
+        /* Only devices blocked for their own reasons count: the result must not depend on order. */
+        for (size_t i = 0; i < inv->n_devices; i++)
+                blocked[i] = !inv->devices[i].assignable;
+
         for (size_t i = 0; i < inv->n_devices; i++) {
                 struct dt_device *d = &inv->devices[i];
                 const struct edge *best = NULL;
                 size_t other = 0;
 
-                if (!d->assignable || d->group < 0)
+                if (blocked[i] || d->group < 0)
                         continue;
                 /* Prefer a direct edge to a blocked device, else any blocked member. */
                 for (size_t e = 0; e < g->n_edges && !best; e++) {
@@ -730,38 +738,39 @@ static int poison_groups(struct dt_inventory *inv, const struct grouping *g)
                                 o = g->edges[e].a;
                         else
                                 continue;
-                        if (!inv->devices[o].assignable && inv->devices[o].reason &&
-                            !startswith(inv->devices[o].reason, "in a group with")) {
+                        if (blocked[o]) {
                                 best = &g->edges[e];
                                 other = o;
                         }
                 }
                 if (best) {
-                        char *why = best->why;
                         /* "share X" -> "shares X with P which cannot be assigned" */
-                        const char *rest = startswith(why, "share ") ? why + 6 : why;
+                        const char *rest = startswith(best->why, "share ") ? best->why + 6 : best->why;
 
                         d->reason = strdup_printf("shares %s with %s which cannot be assigned (%s)", rest,
                                                   inv->devices[other].path, inv->devices[other].reason);
-                        if (!d->reason)
-                                return -ENOMEM;
-                        d->assignable = false;
-                        continue;
-                }
-                for (size_t k = 0; k < inv->groups[d->group].n_members; k++) {
-                        const struct dt_device *o = &inv->devices[inv->groups[d->group].members[k]];
+                } else {
+                        for (size_t k = 0; k < inv->groups[d->group].n_members; k++) {
+                                size_t o = inv->groups[d->group].members[k];
 
-                        if (o != d && !o->assignable && !startswith(o->reason, "in a group with") &&
-                            !startswith(o->reason, "shares ")) {
+                                if (!blocked[o])
+                                        continue;
                                 d->reason = strdup_printf("in a group with %s which cannot be assigned (%s)",
-                                                          o->path, o->reason);
-                                if (!d->reason)
-                                        return -ENOMEM;
-                                d->assignable = false;
+                                                          inv->devices[o].path, inv->devices[o].reason);
+                                other = o;
+                                best = g->edges;        /* mark as handled */
                                 break;
                         }
                 }
+                if (!best)
+                        continue;
+                if (!d->reason) {
+                        free(blocked);
+                        return -ENOMEM;
+                }
+                d->assignable = false;
         }
+        free(blocked);
         return 0;
 }
 
