@@ -30,8 +30,9 @@ static const char sql_ins_group[] = "INSERT INTO groups (id, why) VALUES (?1, ?2
 static const char sql_ins_device[] =
         "INSERT INTO devices (id, path, node_name, reg_note, pci_host, has_iommu_map_mask, "
         "iommu_map_mask, is_interrupt_controller, is_iommu, is_xen_console, xen_passthrough, "
-        "coverage, dma, dma_source, assignable, reason, group_id) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+        "is_gpio_controller, is_memory, coverage, dma, dma_source, assignable, reason, group_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+        "?18, ?19)";
 static const char sql_ins_compat[] =
         "INSERT INTO device_compatible (device_id, idx, value) VALUES (?1, ?2, ?3)";
 static const char sql_ins_region[] =
@@ -63,8 +64,9 @@ static const char sql_count_groups[] =
         "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), -1) FROM groups";
 static const char sql_load_devices[] =
         "SELECT id, path, node_name, reg_note, pci_host, has_iommu_map_mask, iommu_map_mask, "
-        "is_interrupt_controller, is_iommu, is_xen_console, xen_passthrough, coverage, dma, "
-        "dma_source, assignable, reason, group_id FROM devices ORDER BY id";
+        "is_interrupt_controller, is_iommu, is_xen_console, xen_passthrough, is_gpio_controller, "
+        "is_memory, coverage, dma, dma_source, assignable, reason, group_id "
+        "FROM devices ORDER BY id";
 static const char sql_load_compat[] =
         "SELECT device_id, idx, value FROM device_compatible ORDER BY device_id, idx";
 static const char sql_load_regions[] =
@@ -155,10 +157,11 @@ static int store_device(struct db *db, int64_t id, const struct dt_device *d)
 {
         int r;
 
-        r = db_execf(db, sql_ins_device, "insert device", "Itttbbubbbbttbtg", id, d->path,
+        r = db_execf(db, sql_ins_device, "insert device", "Itttbbubbbbbbtttbtg", id, d->path,
                      d->node_name, d->reg_note, d->pci_host, d->has_iommu_map_mask,
                      d->iommu_map_mask, d->is_interrupt_controller, d->is_iommu,
-                     d->is_xen_console, d->xen_passthrough, dt_coverage_to_string(d->coverage),
+                     d->is_xen_console, d->xen_passthrough, d->is_gpio_controller, d->is_memory,
+                     dt_coverage_to_string(d->coverage),
                      dt_dma_to_string(d->dma), d->dma_source, d->assignable, d->reason, d->group);
         if (r < 0)
                 return r;
@@ -462,24 +465,28 @@ static int load_devices(struct db *db, struct dt_inventory *inv)
                         r = db_column_bool(s, 9, &d->is_xen_console);
                 if (r >= 0)
                         r = db_column_bool(s, 10, &d->xen_passthrough);
-                if (r >= 0 && (r = v = enum_column(s, 11, dt_coverage_from_string)) >= 0)
+                if (r >= 0)
+                        r = db_column_bool(s, 11, &d->is_gpio_controller);
+                if (r >= 0)
+                        r = db_column_bool(s, 12, &d->is_memory);
+                if (r >= 0 && (r = v = enum_column(s, 13, dt_coverage_from_string)) >= 0)
                         d->coverage = v;
-                if (r >= 0 && (r = v = enum_column(s, 12, dt_dma_from_string)) >= 0)
+                if (r >= 0 && (r = v = enum_column(s, 14, dt_dma_from_string)) >= 0)
                         d->dma = v;
                 if (r >= 0)
-                        r = db_column_strdup(s, 13, &d->dma_source);
+                        r = db_column_strdup(s, 15, &d->dma_source);
                 if (r >= 0)
-                        r = db_column_bool(s, 14, &d->assignable);
+                        r = db_column_bool(s, 16, &d->assignable);
                 if (r >= 0)
-                        r = db_column_strdup(s, 15, &d->reason);
+                        r = db_column_strdup(s, 17, &d->reason);
                 if (r < 0)
                         return r;
                 if (!d->path)
                         return -EUCLEAN;
-                if (sqlite3_column_type(s, 16) == SQLITE_NULL)
+                if (sqlite3_column_type(s, 18) == SQLITE_NULL)
                         d->group = -1;
                 else {
-                        int64_t g = sqlite3_column_int64(s, 16);
+                        int64_t g = sqlite3_column_int64(s, 18);
 
                         if (g < 0 || (uint64_t)g >= inv->n_groups)
                                 return -EUCLEAN;

@@ -39,6 +39,8 @@ static const char migration_1[] =
         "        is_iommu INTEGER NOT NULL CHECK (is_iommu IN (0, 1)),\n"
         "        is_xen_console INTEGER NOT NULL CHECK (is_xen_console IN (0, 1)),\n"
         "        xen_passthrough INTEGER NOT NULL CHECK (xen_passthrough IN (0, 1)),\n"
+        "        is_gpio_controller INTEGER NOT NULL CHECK (is_gpio_controller IN (0, 1)),\n"
+        "        is_memory INTEGER NOT NULL CHECK (is_memory IN (0, 1)),\n"
         "        coverage TEXT NOT NULL,\n"
         "        dma TEXT NOT NULL,\n"
         "        dma_source TEXT,\n"
