@@ -50,6 +50,9 @@ struct method_call {
         struct server_call *call;
         const struct registered *reg;
         struct timespec t0;
+        /* Copies for the log line: a final reply frees the server's call. */
+        uid_t uid;
+        pid_t pid;
         bool finished;
         /* Details of a failure, filled by method_call_fail(). */
         char *err_name;
@@ -212,15 +215,20 @@ static double elapsed_ms(const struct timespec *t0)
         return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* The one line per call. */
+static void log_line(const char *method, uid_t uid, pid_t pid, const struct timespec *t0,
+                     int level, const char *outcome, const char *detail)
+{
+        log_msg(level, "call %s uid=%u pid=%d: %s%s%s (%.2f ms)", method, (unsigned)uid, (int)pid,
+                outcome, detail ? ": " : "", detail ? detail : "", elapsed_ms(t0));
+}
+
+/* The one line per call (call must still be alive). */
 static void log_outcome(struct server_call *call, const struct timespec *t0, int level,
                         const char *outcome, const char *detail)
 {
         const struct server_peer *p = server_call_peer(call);
-        const struct vl_request *req = server_call_request(call);
 
-        log_msg(level, "call %s uid=%u pid=%d: %s%s%s (%.2f ms)", req->method, (unsigned)p->uid,
-                (int)p->pid, outcome, detail ? ": " : "", detail ? detail : "", elapsed_ms(t0));
+        log_line(server_call_request(call)->method, p->uid, p->pid, t0, level, outcome, detail);
 }
 
 /*
@@ -355,11 +363,20 @@ static int mc_send_reply(struct method_call *mc, struct json_object *reply, bool
                 mc_send_failure(mc, -EPROTO);
                 return -EPROTO;
         }
-        if (!continues)
-                log_outcome(mc->call, &mc->t0,
-                            (mc->reg->entry->flags & METHOD_WRITE) ? LOG_INFO : LOG_DEBUG, "ok",
-                            NULL);
-        return server_call_reply(mc->call, reply, continues);
+        {
+                /* A final reply frees the server's call: keep the method name for the log. */
+                _cleanup_free_ char *method = strdup(server_call_request(mc->call)->method);
+
+                r = server_call_reply(mc->call, reply, continues);
+                if (r == -EMSGSIZE)
+                        log_line(method, mc->uid, mc->pid, &mc->t0, LOG_ERR,
+                                 "reply too large, sent InternalError", NULL);
+                else if (!continues)
+                        log_line(method, mc->uid, mc->pid, &mc->t0,
+                                 (mc->reg->entry->flags & METHOD_WRITE) ? LOG_INFO : LOG_DEBUG,
+                                 r == -ECONNRESET ? "ok, but the peer is gone" : "ok", NULL);
+        }
+        return r;
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
@@ -474,6 +491,8 @@ void methods_dispatch(struct server_call *call, void *userdata)
         mc->call = call;
         mc->reg = reg;
         mc->t0 = t0;
+        mc->uid = peer->uid;
+        mc->pid = peer->pid;
 
         r = reg->entry->handler(mc, req->parameters, &reply);
         if (r == METHOD_DEFERRED) {

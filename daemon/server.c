@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -579,9 +580,20 @@ static void on_read(evutil_socket_t fd, short what, void *userdata)
                         conn_protocol_error(c, why);
                 vl_rbuf_clear(&c->in);
         } else if (r == 0) {
+                struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+
                 c->eof = true;
+                /*
+                 * A peer that only shut down its sending side (socat, shell
+                 * pipelines) still waits for its answers; one that closed the
+                 * socket does not, and its unfinished call must hear of it now,
+                 * not when the reply fails.  On a UNIX socket only the full
+                 * close raises POLLHUP.
+                 */
+                if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+                        conn_kill(c, "peer closed");
                 /* A stream nobody can ask to stop is a stream nobody reads. */
-                if (c->current && c->current->req.more)
+                else if (c->current && c->current->req.more)
                         conn_kill(c, "peer closed during a \"more\" call");
         } else if (r < 0) {
                 conn_kill(c, strerror(-r));
