@@ -202,7 +202,11 @@ static void test_speed(void)
                 clock_gettime(CLOCK_MONOTONIC, &b);
                 ms = ((b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6) / rounds;
                 printf("scan of %s (%zu bytes): %.2f ms\n", best, len, ms);
-                CHECK_MSG(ms < 50.0, "scan took %.2f ms", ms);
+                /* Under valgrind or sanitizers the figure means nothing: report it only. */
+                if (getenv("ASSIGND_NO_TIMING") || (getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload")))
+                        printf("timing not checked (instrumented run)\n");
+                else
+                        CHECK_MSG(ms < 50.0, "scan took %.2f ms", ms);
                 free(blob);
                 free(err);
         }
