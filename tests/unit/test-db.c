@@ -445,6 +445,55 @@ static void test_open_migrate(void)
         db_close(NULL);  /* takes NULL */
 }
 
+/*
+ * Upgrade from schema 1 (made by dropping what migration 2 adds): only the
+ * missing migration runs and existing data stays.  A migration that fails
+ * leaves the previous version and content exactly as they were.
+ */
+static void test_upgrade(void)
+{
+        _cleanup_free_ char *path = tpath("v1.db");
+        _cleanup_free_ char *path2 = tpath("v1-broken.db");
+        _cleanup_free_ char *err = NULL;
+        static const char to_v1[] =
+                "BEGIN; DROP TABLE lease_devices; DROP TABLE leases; DROP TABLE audit;"
+                "PRAGMA user_version = 1; COMMIT;";
+        struct db *db = NULL;
+        struct db_policy p;
+
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        CHECK_INT(db_policy_set(db, "/kept", DT_DMA_MASTER, 1, "v1 data", 0), 0);
+        db_close(db);
+        db = NULL;
+        CHECK_INT(raw_exec(path, to_v1), SQLITE_OK);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'leases'"), 0);
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (db) {
+                CHECK_INT(db_schema_version(db), DB_SCHEMA_VERSION);
+                CHECK_INT(db_policy_get(db, "/kept", &p), 0);
+                CHECK_STR(p.note, "v1 data");
+                db_policy_clear(&p);
+                db_close(db);
+                db = NULL;
+        }
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'leases'"), 1);
+
+        CHECK_INT(db_open(path2, &db, NULL), 0);
+        db_close(db);
+        db = NULL;
+        CHECK_INT(raw_exec(path2, to_v1), SQLITE_OK);
+        /* Something in the way of migration 2: its CREATE TABLE fails. */
+        CHECK_INT(raw_exec(path2, "CREATE TABLE audit (x); INSERT INTO audit VALUES (42);"),
+                  SQLITE_OK);
+        CHECK(db_open(path2, &db, &err) < 0);
+        CHECK(db == NULL);
+        CHECK_MSG(err && strstr(err, "migration to schema version 2"), "err = %s",
+                  err ? err : "");
+        CHECK_INT(raw_int(path2, "PRAGMA user_version"), 1);
+        CHECK_INT(raw_int(path2, "SELECT count(*) FROM sqlite_master WHERE name = 'leases'"), 0);
+        CHECK_INT(raw_int(path2, "SELECT x FROM audit"), 42);
+}
+
 static void test_future_version(void)
 {
         _cleanup_free_ char *path = tpath("future.db");
@@ -1235,6 +1284,7 @@ int main(void)
         umask(022);
 
         test_open_migrate();
+        test_upgrade();
         test_future_version();
         test_corrupt();
         test_inventory_roundtrip();
