@@ -457,7 +457,7 @@ void methods_dispatch(struct server_call *call, void *userdata)
                         "uid %u may not call %s%s", (unsigned)peer->uid, short_name,
                         (reg->entry->flags & (METHOD_WRITE | METHOD_ROOT))
                                 ? ": it changes state and is reserved to root"
-                                : ": only root and members of the assignd group may");
+                                : ": only root and members of the access group may");
 
                 json_object_object_add(p, "message", json_object_new_string(msg ? msg : ""));
                 json_object_object_add(p, "method", json_object_new_string(req->method));
