@@ -317,12 +317,17 @@ static int count_dense(struct db *db, const char *sql, size_t *ret)
         return 0;
 }
 
-/* Grow *arr of *n elements by one zeroed element. */
-static int append(void *arr, size_t *n, size_t elsz)
+/*
+ * Append one zeroed element to *arr (of *n elements) at position idx,
+ * which must be exactly *n: stored lists are dense and in order.
+ */
+static int push(void *arr, size_t *n, size_t elsz, size_t idx)
 {
         void **a = arr;
         void *p;
 
+        if (idx != *n)
+                return -EUCLEAN;
         if (*n >= SIZE_MAX / elsz - 1)
                 return -ENOMEM;
         p = realloc(*a, (*n + 1) * elsz);
@@ -333,20 +338,7 @@ static int append(void *arr, size_t *n, size_t elsz)
         (*n)++;
         return 0;
 }
-
-/*
- * Check a child row's (owner, idx) against what was loaded so far: owner
- * must be an existing index and idx the next position of its list.
- */
-static int child_pos(sqlite3_stmt *s, size_t n_owners, size_t have, size_t *owner)
-{
-        int64_t o = sqlite3_column_int64(s, 0), idx = sqlite3_column_int64(s, 1);
-
-        if (o < 0 || (uint64_t)o >= n_owners || idx < 0 || (uint64_t)idx != have)
-                return -EUCLEAN;
-        *owner = (size_t)o;
-        return 0;
-}
+#define PUSH(arr, n, idx) push(&(arr), &(n), sizeof(*(arr)), (idx))
 
 /* Parse the strict "[n,n,...]" produced by ids_to_json. */
 static int ids_from_json(const char *s, uint32_t **ret, size_t *n)
@@ -373,7 +365,7 @@ static int ids_from_json(const char *s, uint32_t **ret, size_t *n)
                         if (v > UINT32_MAX)
                                 goto bad;
                 }
-                if (append(&ids, &cnt, sizeof(*ids)) < 0) {
+                if (PUSH(ids, cnt, cnt) < 0) {
                         free(ids);
                         return -ENOMEM;
                 }
@@ -407,27 +399,182 @@ static int enum_column(sqlite3_stmt *s, int i, int (*from_string)(const char *))
         return r < 0 ? -EUCLEAN : r;
 }
 
-/* Append a string to a NULL-terminated vector of which *n entries are filled. */
-static int strv_push(char ***v, size_t *n, sqlite3_stmt *s, int col)
+/* Append column col to the NULL-terminated vector *v at position idx. */
+static int strv_push(char ***v, size_t idx, sqlite3_stmt *s, int col)
 {
+        size_t n = 0;
         char **p;
         char *c;
         int r;
 
+        while (*v && (*v)[n])
+                n++;
+        if (idx != n)
+                return -EUCLEAN;
         r = db_column_strdup(s, col, &c);
         if (r < 0)
                 return r;
         if (!c)
                 return -EUCLEAN;
-        p = realloc(*v, (*n + 2) * sizeof(char *));
+        p = realloc(*v, (n + 2) * sizeof(char *));
         if (!p) {
                 free(c);
                 return -ENOMEM;
         }
-        p[(*n)++] = c;
-        p[*n] = NULL;
+        p[n] = c;
+        p[n + 1] = NULL;
         *v = p;
         return 0;
+}
+
+/* dt.h promises a NULL-terminated vector, empty included. */
+static int strv_ensure(char ***v)
+{
+        if (!*v) {
+                *v = calloc(1, sizeof(char *));
+                if (!*v)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/*
+ * Rows of a child table come as (owner, idx, values...) ordered by owner
+ * and idx; add() appends the values to the owner's list at idx.
+ */
+typedef int (*child_add_fn)(struct dt_inventory *inv, size_t owner, size_t idx, sqlite3_stmt *s);
+
+static int load_children(struct db *db, struct dt_inventory *inv, const char *sql,
+                         size_t n_owners, child_add_fn add)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = db_stmt(db, sql, &s);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "load inventory")) > 0) {
+                int64_t o = sqlite3_column_int64(s, 0), idx = sqlite3_column_int64(s, 1);
+
+                if (o < 0 || (uint64_t)o >= n_owners || idx < 0)
+                        return -EUCLEAN;
+                r = add(inv, (size_t)o, (size_t)idx, s);
+                if (r < 0)
+                        return r;
+        }
+        return r;
+}
+
+static int add_compat(struct dt_inventory *inv, size_t o, size_t idx, sqlite3_stmt *s)
+{
+        return strv_push(&inv->devices[o].compatible, idx, s, 2);
+}
+
+static int add_region(struct dt_inventory *inv, size_t o, size_t idx, sqlite3_stmt *s)
+{
+        struct dt_device *d = &inv->devices[o];
+        int r;
+
+        if (sqlite3_column_type(s, 2) != SQLITE_INTEGER ||
+            sqlite3_column_type(s, 3) != SQLITE_INTEGER)
+                return -EUCLEAN;
+        r = PUSH(d->regions, d->n_regions, idx);
+        if (r < 0)
+                return r;
+        /* The same 64 bits that were stored: negative INTEGERs are addresses >= 2^63. */
+        d->regions[idx].base = (uint64_t)sqlite3_column_int64(s, 2);
+        d->regions[idx].size = (uint64_t)sqlite3_column_int64(s, 3);
+        return 0;
+}
+
+static int add_irq(struct dt_inventory *inv, size_t o, size_t idx, sqlite3_stmt *s)
+{
+        struct dt_device *d = &inv->devices[o];
+        struct dt_irq *q;
+        int r, cls;
+
+        r = PUSH(d->irqs, d->n_irqs, idx);
+        if (r < 0)
+                return r;
+        q = &d->irqs[idx];
+        cls = enum_column(s, 2, dt_irq_class_from_string);
+        if (cls < 0)
+                return cls;
+        q->cls = cls;
+        r = db_column_u32(s, 3, &q->hwirq);
+        if (r >= 0)
+                r = db_column_u32(s, 4, &q->type);
+        if (r >= 0)
+                r = db_column_strdup(s, 5, &q->controller);
+        return r;
+}
+
+static int add_link(struct dt_inventory *inv, size_t o, size_t idx, sqlite3_stmt *s)
+{
+        struct dt_device *d = &inv->devices[o];
+        struct dt_iommu_link *l;
+        int r;
+
+        r = PUSH(d->iommus, d->n_iommus, idx);
+        if (r < 0)
+                return r;
+        l = &d->iommus[idx];
+        r = db_column_strdup(s, 2, &l->iommu);
+        if (r >= 0)
+                r = ids_from_json((const char *)sqlite3_column_text(s, 3), &l->ids, &l->n_ids);
+        return r;
+}
+
+static int add_map(struct dt_inventory *inv, size_t o, size_t idx, sqlite3_stmt *s)
+{
+        struct dt_device *d = &inv->devices[o];
+        struct dt_iommu_map_entry *m;
+        int r;
+
+        r = PUSH(d->iommu_map, d->n_iommu_map, idx);
+        if (r < 0)
+                return r;
+        m = &d->iommu_map[idx];
+        r = db_column_u32(s, 2, &m->rid_base);
+        if (r >= 0)
+                r = db_column_strdup(s, 3, &m->iommu);
+        if (r >= 0)
+                r = db_column_u32(s, 4, &m->iommu_base);
+        if (r >= 0)
+                r = db_column_u32(s, 5, &m->length);
+        return r;
+}
+
+static int add_gap(struct dt_inventory *inv, size_t o, size_t idx, sqlite3_stmt *s)
+{
+        struct dt_device *d = &inv->devices[o];
+        int r;
+
+        r = PUSH(d->rid_gaps, d->n_rid_gaps, idx);
+        if (r >= 0)
+                r = db_column_u32(s, 2, &d->rid_gaps[idx].rid_base);
+        if (r >= 0)
+                r = db_column_u32(s, 3, &d->rid_gaps[idx].count);
+        return r;
+}
+
+static int add_iommu_compat(struct dt_inventory *inv, size_t o, size_t idx, sqlite3_stmt *s)
+{
+        return strv_push(&inv->iommus[o].compatible, idx, s, 2);
+}
+
+static int add_member(struct dt_inventory *inv, size_t o, size_t idx, sqlite3_stmt *s)
+{
+        struct dt_group *g = &inv->groups[o];
+        int64_t dev = sqlite3_column_int64(s, 2);
+        int r;
+
+        if (dev < 0 || (uint64_t)dev >= inv->n_devices)
+                return -EUCLEAN;
+        r = PUSH(g->members, g->n_members, idx);
+        if (r >= 0)
+                g->members[idx] = (size_t)dev;
+        return r;
 }
 
 static int load_devices(struct db *db, struct dt_inventory *inv)
@@ -498,321 +645,92 @@ static int load_devices(struct db *db, struct dt_inventory *inv)
         return i == inv->n_devices ? 0 : -EUCLEAN;
 }
 
-static int load_device_children(struct db *db, struct dt_inventory *inv)
-{
-        _cleanup_free_ size_t *n_compat = NULL;
-        sqlite3_stmt *s;
-        size_t o;
-        int r;
-
-        n_compat = calloc(inv->n_devices ? inv->n_devices : 1, sizeof(size_t));
-        if (!n_compat)
-                return -ENOMEM;
-        {
-                _cleanup_stmt_ sqlite3_stmt *c = NULL;
-
-                r = db_stmt(db, sql_load_compat, &c);
-                if (r < 0)
-                        return r;
-                s = c;
-                while ((r = db_step_row(db, s, "load compatible")) > 0) {
-                        o = (size_t)sqlite3_column_int64(s, 0);
-                        r = child_pos(s, inv->n_devices, o < inv->n_devices ? n_compat[o] : 0,
-                                      &o);
-                        if (r >= 0)
-                                r = strv_push(&inv->devices[o].compatible, &n_compat[o], s, 2);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-        }
-        /* dt.h promises a NULL-terminated vector, empty included. */
-        for (size_t i = 0; i < inv->n_devices; i++)
-                if (!inv->devices[i].compatible) {
-                        inv->devices[i].compatible = calloc(1, sizeof(char *));
-                        if (!inv->devices[i].compatible)
-                                return -ENOMEM;
-                }
-        {
-                _cleanup_stmt_ sqlite3_stmt *c = NULL;
-
-                r = db_stmt(db, sql_load_regions, &c);
-                if (r < 0)
-                        return r;
-                s = c;
-                while ((r = db_step_row(db, s, "load regions")) > 0) {
-                        struct dt_device *d;
-
-                        o = (size_t)sqlite3_column_int64(s, 0);
-                        r = child_pos(s, inv->n_devices,
-                                      o < inv->n_devices ? inv->devices[o].n_regions : 0, &o);
-                        if (r < 0)
-                                return r;
-                        d = &inv->devices[o];
-                        if (sqlite3_column_type(s, 2) != SQLITE_INTEGER ||
-                            sqlite3_column_type(s, 3) != SQLITE_INTEGER)
-                                return -EUCLEAN;
-                        r = append(&d->regions, &d->n_regions, sizeof(*d->regions));
-                        if (r < 0)
-                                return r;
-                        d->regions[d->n_regions - 1] = (struct dt_region){
-                                .base = (uint64_t)sqlite3_column_int64(s, 2),
-                                .size = (uint64_t)sqlite3_column_int64(s, 3),
-                        };
-                }
-                if (r < 0)
-                        return r;
-        }
-        {
-                _cleanup_stmt_ sqlite3_stmt *c = NULL;
-
-                r = db_stmt(db, sql_load_irqs, &c);
-                if (r < 0)
-                        return r;
-                s = c;
-                while ((r = db_step_row(db, s, "load interrupts")) > 0) {
-                        struct dt_device *d;
-                        struct dt_irq *q;
-                        int cls;
-
-                        o = (size_t)sqlite3_column_int64(s, 0);
-                        r = child_pos(s, inv->n_devices,
-                                      o < inv->n_devices ? inv->devices[o].n_irqs : 0, &o);
-                        if (r < 0)
-                                return r;
-                        d = &inv->devices[o];
-                        r = append(&d->irqs, &d->n_irqs, sizeof(*d->irqs));
-                        if (r < 0)
-                                return r;
-                        q = &d->irqs[d->n_irqs - 1];
-                        cls = enum_column(s, 2, dt_irq_class_from_string);
-                        if (cls < 0)
-                                return cls;
-                        q->cls = cls;
-                        r = db_column_u32(s, 3, &q->hwirq);
-                        if (r >= 0)
-                                r = db_column_u32(s, 4, &q->type);
-                        if (r >= 0)
-                                r = db_column_strdup(s, 5, &q->controller);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-        }
-        {
-                _cleanup_stmt_ sqlite3_stmt *c = NULL;
-
-                r = db_stmt(db, sql_load_links, &c);
-                if (r < 0)
-                        return r;
-                s = c;
-                while ((r = db_step_row(db, s, "load iommu links")) > 0) {
-                        struct dt_device *d;
-                        struct dt_iommu_link *l;
-
-                        o = (size_t)sqlite3_column_int64(s, 0);
-                        r = child_pos(s, inv->n_devices,
-                                      o < inv->n_devices ? inv->devices[o].n_iommus : 0, &o);
-                        if (r < 0)
-                                return r;
-                        d = &inv->devices[o];
-                        r = append(&d->iommus, &d->n_iommus, sizeof(*d->iommus));
-                        if (r < 0)
-                                return r;
-                        l = &d->iommus[d->n_iommus - 1];
-                        r = db_column_strdup(s, 2, &l->iommu);
-                        if (r >= 0)
-                                r = ids_from_json((const char *)sqlite3_column_text(s, 3),
-                                                  &l->ids, &l->n_ids);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-        }
-        {
-                _cleanup_stmt_ sqlite3_stmt *c = NULL;
-
-                r = db_stmt(db, sql_load_map, &c);
-                if (r < 0)
-                        return r;
-                s = c;
-                while ((r = db_step_row(db, s, "load iommu-map")) > 0) {
-                        struct dt_device *d;
-                        struct dt_iommu_map_entry *m;
-
-                        o = (size_t)sqlite3_column_int64(s, 0);
-                        r = child_pos(s, inv->n_devices,
-                                      o < inv->n_devices ? inv->devices[o].n_iommu_map : 0, &o);
-                        if (r < 0)
-                                return r;
-                        d = &inv->devices[o];
-                        r = append(&d->iommu_map, &d->n_iommu_map, sizeof(*d->iommu_map));
-                        if (r < 0)
-                                return r;
-                        m = &d->iommu_map[d->n_iommu_map - 1];
-                        r = db_column_u32(s, 2, &m->rid_base);
-                        if (r >= 0)
-                                r = db_column_strdup(s, 3, &m->iommu);
-                        if (r >= 0)
-                                r = db_column_u32(s, 4, &m->iommu_base);
-                        if (r >= 0)
-                                r = db_column_u32(s, 5, &m->length);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-        }
-        {
-                _cleanup_stmt_ sqlite3_stmt *c = NULL;
-
-                r = db_stmt(db, sql_load_gaps, &c);
-                if (r < 0)
-                        return r;
-                s = c;
-                while ((r = db_step_row(db, s, "load rid gaps")) > 0) {
-                        struct dt_device *d;
-                        struct dt_rid_gap *g;
-
-                        o = (size_t)sqlite3_column_int64(s, 0);
-                        r = child_pos(s, inv->n_devices,
-                                      o < inv->n_devices ? inv->devices[o].n_rid_gaps : 0, &o);
-                        if (r < 0)
-                                return r;
-                        d = &inv->devices[o];
-                        r = append(&d->rid_gaps, &d->n_rid_gaps, sizeof(*d->rid_gaps));
-                        if (r < 0)
-                                return r;
-                        g = &d->rid_gaps[d->n_rid_gaps - 1];
-                        r = db_column_u32(s, 2, &g->rid_base);
-                        if (r >= 0)
-                                r = db_column_u32(s, 3, &g->count);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static int load_iommus(struct db *db, struct dt_inventory *inv)
 {
-        _cleanup_free_ size_t *n_compat = NULL;
-        size_t i = 0, o;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        size_t i = 0;
         int r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        r = db_stmt(db, sql_load_iommus, &s);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "load iommus")) > 0) {
+                struct dt_iommu *m;
+                int kind;
 
-                r = db_stmt(db, sql_load_iommus, &s);
+                if (i >= inv->n_iommus || sqlite3_column_int64(s, 0) != (int64_t)i)
+                        return -EUCLEAN;
+                m = &inv->iommus[i++];
+                r = db_column_strdup(s, 1, &m->path);
+                if (r >= 0)
+                        r = db_column_bool(s, 2, &m->enabled);
+                if (r >= 0 && (r = kind = enum_column(s, 3, dt_iommu_kind_from_string)) >= 0)
+                        m->kind = kind;
+                if (r >= 0)
+                        r = db_column_u32(s, 4, &m->iommu_cells);
                 if (r < 0)
                         return r;
-                while ((r = db_step_row(db, s, "load iommus")) > 0) {
-                        struct dt_iommu *m;
-                        int kind;
-
-                        if (i >= inv->n_iommus || sqlite3_column_int64(s, 0) != (int64_t)i)
-                                return -EUCLEAN;
-                        m = &inv->iommus[i++];
-                        r = db_column_strdup(s, 1, &m->path);
-                        if (r >= 0)
-                                r = db_column_bool(s, 2, &m->enabled);
-                        if (r >= 0 && (r = kind = enum_column(s, 3, dt_iommu_kind_from_string)) >= 0)
-                                m->kind = kind;
-                        if (r >= 0)
-                                r = db_column_u32(s, 4, &m->iommu_cells);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-                if (i != inv->n_iommus)
+                if (!m->path)
                         return -EUCLEAN;
         }
-        n_compat = calloc(inv->n_iommus ? inv->n_iommus : 1, sizeof(size_t));
-        if (!n_compat)
-                return -ENOMEM;
-        {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-
-                r = db_stmt(db, sql_load_iommu_compat, &s);
-                if (r < 0)
-                        return r;
-                while ((r = db_step_row(db, s, "load iommu compatible")) > 0) {
-                        o = (size_t)sqlite3_column_int64(s, 0);
-                        r = child_pos(s, inv->n_iommus, o < inv->n_iommus ? n_compat[o] : 0, &o);
-                        if (r >= 0)
-                                r = strv_push(&inv->iommus[o].compatible, &n_compat[o], s, 2);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-        }
-        for (i = 0; i < inv->n_iommus; i++)
-                if (!inv->iommus[i].compatible) {
-                        inv->iommus[i].compatible = calloc(1, sizeof(char *));
-                        if (!inv->iommus[i].compatible)
-                                return -ENOMEM;
-                }
-        return 0;
+        if (r < 0)
+                return r;
+        return i == inv->n_iommus ? 0 : -EUCLEAN;
 }
 
 static int load_groups(struct db *db, struct dt_inventory *inv)
 {
-        size_t i = 0, o;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        size_t i = 0;
         int r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-
-                r = db_stmt(db, sql_load_groups, &s);
-                if (r < 0)
-                        return r;
-                while ((r = db_step_row(db, s, "load groups")) > 0) {
-                        if (i >= inv->n_groups || sqlite3_column_int64(s, 0) != (int64_t)i)
-                                return -EUCLEAN;
-                        r = db_column_strdup(s, 1, &inv->groups[i++].why);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-                if (i != inv->n_groups)
+        r = db_stmt(db, sql_load_groups, &s);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "load groups")) > 0) {
+                if (i >= inv->n_groups || sqlite3_column_int64(s, 0) != (int64_t)i)
                         return -EUCLEAN;
-        }
-        {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
-
-                r = db_stmt(db, sql_load_members, &s);
-                if (r < 0)
-                        return r;
-                while ((r = db_step_row(db, s, "load group members")) > 0) {
-                        struct dt_group *g;
-                        int64_t dev;
-
-                        o = (size_t)sqlite3_column_int64(s, 0);
-                        r = child_pos(s, inv->n_groups,
-                                      o < inv->n_groups ? inv->groups[o].n_members : 0, &o);
-                        if (r < 0)
-                                return r;
-                        g = &inv->groups[o];
-                        dev = sqlite3_column_int64(s, 2);
-                        if (dev < 0 || (uint64_t)dev >= inv->n_devices)
-                                return -EUCLEAN;
-                        r = append(&g->members, &g->n_members, sizeof(*g->members));
-                        if (r < 0)
-                                return r;
-                        g->members[g->n_members - 1] = (size_t)dev;
-                }
+                r = db_column_strdup(s, 1, &inv->groups[i++].why);
                 if (r < 0)
                         return r;
         }
-        return 0;
+        if (r < 0)
+                return r;
+        return i == inv->n_groups ? 0 : -EUCLEAN;
+}
+
+static int load_all(struct db *db, struct dt_inventory *inv)
+{
+        size_t nd = inv->n_devices;
+        int r;
+
+        r = load_devices(db, inv);
+        if (r >= 0)
+                r = load_iommus(db, inv);
+        if (r >= 0)
+                r = load_groups(db, inv);
+        if (r >= 0)
+                r = load_children(db, inv, sql_load_compat, nd, add_compat);
+        if (r >= 0)
+                r = load_children(db, inv, sql_load_regions, nd, add_region);
+        if (r >= 0)
+                r = load_children(db, inv, sql_load_irqs, nd, add_irq);
+        if (r >= 0)
+                r = load_children(db, inv, sql_load_links, nd, add_link);
+        if (r >= 0)
+                r = load_children(db, inv, sql_load_map, nd, add_map);
+        if (r >= 0)
+                r = load_children(db, inv, sql_load_gaps, nd, add_gap);
+        if (r >= 0)
+                r = load_children(db, inv, sql_load_iommu_compat, inv->n_iommus,
+                                  add_iommu_compat);
+        if (r >= 0)
+                r = load_children(db, inv, sql_load_members, inv->n_groups, add_member);
+        for (size_t i = 0; r >= 0 && i < inv->n_devices; i++)
+                r = strv_ensure(&inv->devices[i].compatible);
+        for (size_t i = 0; r >= 0 && i < inv->n_iommus; i++)
+                r = strv_ensure(&inv->iommus[i].compatible);
+        return r;
 }
 
 static int inventory_load(struct db *db, struct dt_inventory **ret)
@@ -863,13 +781,7 @@ static int inventory_load(struct db *db, struct dt_inventory **ret)
         if (r < 0)
                 return r;
 
-        r = load_devices(db, inv);
-        if (r >= 0)
-                r = load_device_children(db, inv);
-        if (r >= 0)
-                r = load_iommus(db, inv);
-        if (r >= 0)
-                r = load_groups(db, inv);
+        r = load_all(db, inv);
         if (r < 0)
                 return r;
         *ret = steal_ptr(inv);

@@ -90,7 +90,7 @@ static int policy_get(struct db *db, const char *path, struct db_policy *ret)
         r = db_stmt(db, sql_policy_get, &s);
         if (r < 0)
                 return r;
-        r = db_bind_text(db, s, 1, path);
+        r = db_bindf(db, s, "t", path);
         if (r < 0)
                 return r;
         r = db_step_row(db, s, "policy get");
@@ -110,16 +110,9 @@ int db_policy_get(struct db *db, const char *path, struct db_policy *ret)
 
 static int policy_delete(struct db *db, const char *path)
 {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r;
 
-        r = db_stmt(db, sql_policy_delete, &s);
-        if (r < 0)
-                return r;
-        r = db_bind_text(db, s, 1, path);
-        if (r < 0)
-                return r;
-        r = db_step_done(db, s, "policy delete");
+        r = db_execf(db, sql_policy_delete, "policy delete", "t", path);
         if (r < 0)
                 return r;
         return sqlite3_changes(db->conn) > 0 ? 0 : -ENOENT;
@@ -130,7 +123,6 @@ static int policy_set(struct db *db, const char *path, int dma, int assignable, 
 {
         _cleanup_(db_policy_clear) struct db_policy old = { .dma = DB_POLICY_UNSET,
                                                             .assignable = DB_POLICY_UNSET };
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
         const char *new_note;
         int r;
 
@@ -153,24 +145,9 @@ static int policy_set(struct db *db, const char *path, int dma, int assignable, 
                 return r == -ENOENT ? 0 : r;
         }
 
-        r = db_stmt(db, sql_policy_upsert, &s);
-        if (r < 0)
-                return r;
-        r = db_bind_text(db, s, 1, path);
-        if (r >= 0)
-                r = db_bind_text(db, s, 2, dma == DB_POLICY_UNSET ? NULL : dt_dma_to_string(dma));
-        if (r >= 0)
-                r = assignable == DB_POLICY_UNSET ? db_bind_null(db, s, 3)
-                                                  : db_bind_int64(db, s, 3, assignable);
-        if (r >= 0)
-                r = db_bind_text(db, s, 4, new_note);
-        if (r >= 0)
-                r = db_bind_int64(db, s, 5, uid);
-        if (r >= 0)
-                r = db_bind_int64(db, s, 6, db_now());
-        if (r >= 0)
-                r = db_step_done(db, s, "policy set");
-        return r;
+        return db_execf(db, sql_policy_upsert, "policy set", "ttgtuI", path,
+                        dma == DB_POLICY_UNSET ? NULL : dt_dma_to_string(dma), assignable,
+                        new_note, uid, db_now());
 }
 
 int db_policy_set(struct db *db, const char *path, int dma, int assignable, const char *note,

@@ -76,10 +76,6 @@ int db_bindf(struct db *db, sqlite3_stmt *s, const char *fmt, ...);
 /* The cached statement for sql, bound with db_bindf and stepped to the end. */
 int db_execf(struct db *db, const char *sql, const char *what, const char *fmt, ...);
 
-int db_bind_text(struct db *db, sqlite3_stmt *s, int i, const char *v);
-int db_bind_int64(struct db *db, sqlite3_stmt *s, int i, int64_t v);
-int db_bind_null(struct db *db, sqlite3_stmt *s, int i);
-
 /* Copy a TEXT column (NULL stays NULL).  -ENOMEM. */
 int db_column_strdup(sqlite3_stmt *s, int i, char **ret);
 /* Read integer columns with a range check: stored data outside the range is -EUCLEAN. */

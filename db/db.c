@@ -135,27 +135,6 @@ int db_step_row(struct db *db, sqlite3_stmt *s, const char *what)
         return db_fail(db, rc, what);
 }
 
-int db_bind_text(struct db *db, sqlite3_stmt *s, int i, const char *v)
-{
-        int rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
-
-        return rc == SQLITE_OK ? 0 : db_fail(db, rc, "bind");
-}
-
-int db_bind_int64(struct db *db, sqlite3_stmt *s, int i, int64_t v)
-{
-        int rc = sqlite3_bind_int64(s, i, v);
-
-        return rc == SQLITE_OK ? 0 : db_fail(db, rc, "bind");
-}
-
-int db_bind_null(struct db *db, sqlite3_stmt *s, int i)
-{
-        int rc = sqlite3_bind_null(s, i);
-
-        return rc == SQLITE_OK ? 0 : db_fail(db, rc, "bind");
-}
-
 static int bindv(struct db *db, sqlite3_stmt *s, const char *fmt, va_list ap)
 {
         int i = 1, rc = SQLITE_OK;
