@@ -408,6 +408,12 @@ static void test_open_migrate(void)
         CHECK(stat(dir, &st) == 0 && (st.st_mode & 07777) == 0750);
         CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640);
         CHECK_INT(db_policy_set(db, "/marker", DT_DMA_NONE, DB_POLICY_UNSET, "x", 0), 0);
+        {
+                /* SQLite gives the WAL the database file's mode. */
+                _cleanup_free_ char *wal = tpath("a/b/c/inventory.db-wal");
+
+                CHECK(stat(wal, &st) == 0 && (st.st_mode & 07777) == 0640);
+        }
         db_close(db);
         db = NULL;
 
