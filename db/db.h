@@ -10,7 +10,8 @@
  * SQLITE_BUSY/LOCKED -> -EBUSY, a UNIQUE or PRIMARY KEY constraint ->
  * -EEXIST, any other constraint (CHECK, NOT NULL, FOREIGN KEY, a trigger's
  * refusal) -> -EINVAL, SQLITE_NOMEM -> -ENOMEM, SQLITE_CORRUPT/NOTADB and
- * stored values that do not decode -> -EUCLEAN, anything else -> -EIO.
+ * stored values that do not decode -> -EUCLEAN, SQLITE_FULL -> -ENOSPC,
+ * SQLITE_READONLY -> -EROFS, anything else -> -EIO.
  * Outputs are untouched on failure.  Nothing here logs above debug; the
  * SQLite message of the last failure is kept for db_last_error().
  *
@@ -71,12 +72,19 @@ int db_rollback(struct db *db);
  * Replace the stored inventory with inv (already classified) in one
  * transaction.  Admin policy is keyed by path and is kept; policy rows
  * whose device vanished are kept too (reported by db_policy_list with
- * present = false).  Also stores inv->sha256 and tables_digest.
+ * present = false).  Also stores inv->sha256 and tables_digest (NULL is
+ * stored as "").  An inconsistent inventory (group or member index out of
+ * range, an enum without a name, no sha256) is -EINVAL and a duplicate
+ * device path -EEXIST, with the stored inventory unchanged.
  */
 int db_inventory_replace(struct db *db, const struct dt_inventory *inv,
                          const char *tables_digest);
 
-/* Load the stored inventory; -ENOENT if none was ever stored. */
+/*
+ * Load the stored inventory; -ENOENT if none was ever stored.  The result
+ * equals what was stored field by field, in the same order; compatible
+ * vectors are always allocated (an empty one is {NULL}).
+ */
 int db_inventory_load(struct db *db, struct dt_inventory **ret);
 
 /* sha256 and tables digest of the stored inventory; -ENOENT if none. */
