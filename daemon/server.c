@@ -80,6 +80,7 @@ struct server {
         int listen_fd;
         struct event *listen_ev;
         struct event *pause_ev;
+        bool pause_logged;              /* one warning per run of EMFILE pauses */
         char *bound_path;
         dev_t bound_dev;
         ino_t bound_ino;
@@ -734,8 +735,11 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
                                 struct timeval tv = msec_tv(s->lim.accept_pause_msec);
 
                                 /* Retrying now would spin: nothing frees a descriptor by itself. */
-                                log_warning("accept: %s; pausing for %u ms", strerror(errno),
-                                            s->lim.accept_pause_msec);
+                                if (!s->pause_logged)
+                                        log_warning("accept: %s; pausing new connections "
+                                                    "(retrying every %u ms)",
+                                                    strerror(errno), s->lim.accept_pause_msec);
+                                s->pause_logged = true;
                                 event_del(s->listen_ev);
                                 evtimer_add(s->pause_ev, &tv);
                                 return;
@@ -743,6 +747,10 @@ static void on_accept(evutil_socket_t lfd, short what, void *userdata)
                         if (errno != EAGAIN && errno != EWOULDBLOCK)
                                 log_error("accept: %s", strerror(errno));
                         return;
+                }
+                if (s->pause_logged) {
+                        log_notice("accepting connections again");
+                        s->pause_logged = false;
                 }
                 if (server_add_conn(s, fd) < 0)
                         close(fd);

@@ -13,6 +13,7 @@ permission rules for callers that are not root.
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import time
@@ -301,6 +302,53 @@ def case_connection_limit_per_uid():
     alive()
 
 
+def proc_cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])    # utime + stime
+
+
+def case_emfile():
+    """Out of descriptors: accepting pauses (no busy loop) and resumes."""
+    if not shutil.which("prlimit"):
+        raise Skip("prlimit not installed")
+    d = Daemon()
+    plain_args = d.args
+    d.args = lambda: ["prlimit", "--nofile=24", "--"] + plain_args()
+    with d:
+        conns = []
+        served = 0
+        try:
+            for _ in range(30):
+                c = d.connect()
+                c.sock.settimeout(0.1)
+                conns.append(c)
+            for c in conns:
+                try:
+                    c.send("org.varlink.service.GetInfo")
+                    if c.recv_raw():
+                        served += 1
+                except (socket.timeout, OSError):
+                    pass
+            check(0 < served < 30, "served %d of 30 with 24 descriptors" % served)
+            # The daemon's own pid is prlimit's: prlimit execs it.
+            t0 = proc_cpu_ticks(d.proc.pid)
+            time.sleep(1.0)
+            ticks = proc_cpu_ticks(d.proc.pid) - t0
+            check(ticks < 20, "daemon used %d ticks of CPU in 1 s while out of fds" % ticks)
+        finally:
+            for c in conns:
+                c.close()
+        time.sleep(0.6)
+        c = d.connect()
+        try:
+            check("interfaces" in c.call("org.varlink.service.GetInfo"),
+                  "not served after descriptors were freed")
+        finally:
+            c.close()
+        check("pausing new connections" in d.log(), "no pause was logged")
+
+
 def as_nobody(fn, gid=65534, groups=()):
     """Run fn() in a child as uid 65534; returns its exit status (0 = passed)."""
     if os.geteuid() != 0:
@@ -396,6 +444,7 @@ def main():
         ("pipelined calls answered in order", case_pipelined),
         ("client disconnecting mid-call", case_disconnect_mid_call),
         ("connection limit per uid", case_connection_limit_per_uid),
+        ("EMFILE pauses accepting", case_emfile),
         ("non-root callers", case_non_root),
     ]
     try:
