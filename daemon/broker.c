@@ -1,0 +1,1281 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The assignment engine (see broker.h for the model).  Everything that can
+ * be refused is refused before the first hypercall; everything after that
+ * is recorded in the lease's plan one step at a time, so that a failure is
+ * undone from the plan in memory and a crash is undone from the plan in
+ * the database, by the same code (undo_steps).
+ *
+ * Undoing is tolerant of steps that never happened, because a crash right
+ * after a hypercall leaves one step done in Xen but not in the plan:
+ * revoking a permission that is not granted and removing a mapping that
+ * is not there succeed in Xen; unbinding an SPI that is not routed is
+ * -EINVAL (checked before the live-domain -EBUSY, release_guest_irq), and
+ * deassigning a device that is not attached is -ESRCH.  Those answers mark
+ * the step undone; -EBUSY from unbind on a live domain leaves the SPI to
+ * the domain's death.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "db.h"
+#include "guestcfg.h"
+#include "lease.h"
+#include "log.h"
+
+struct broker {
+        struct inventory *inv;
+        struct hv *hv;
+        struct db *db;
+        struct broker_options opts;
+};
+
+/* Where undoing a plan got to. */
+struct undo_result {
+        bool stuck;             /* an SPI stays routed until the domain dies */
+        int r;                  /* first failure, or 0 */
+        enum hv_step step;      /* the release-side step that failed */
+        const char *device;
+        enum hv_reason reason;
+        char *message;
+};
+
+static void undo_result_clear(struct undo_result *u)
+{
+        free(u->message);
+        *u = (struct undo_result){ 0 };
+}
+
+void broker_error_clear(struct broker_error *e)
+{
+        if (!e)
+                return;
+        free(e->message);
+        json_object_put(e->fields);
+        *e = (struct broker_error){ 0 };
+}
+
+/* Fill e (fields is taken over; may be NULL) and return r. */
+_printf_(5, 6) static int fail(struct broker_error *e, int r, const char *name,
+                               struct json_object *fields, const char *fmt, ...)
+{
+        va_list ap;
+        char *msg = NULL;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (!e) {
+                free(msg);
+                json_object_put(fields);
+                return r;
+        }
+        broker_error_clear(e);
+        e->name = name;
+        e->message = msg;
+        e->fields = fields ? fields : json_object_new_object();
+        return r;
+}
+
+/* Build an object from key/value pairs: "s" string, "i" int64, "n" null, "j" json. */
+static struct json_object *fields(const char *spec, ...)
+{
+        struct json_object *o = json_object_new_object();
+        va_list ap;
+
+        if (!o)
+                return NULL;
+        va_start(ap, spec);
+        for (const char *c = spec; *c; c++) {
+                const char *k = va_arg(ap, const char *);
+                struct json_object *v = NULL;
+
+                switch (*c) {
+                case 's': {
+                        const char *s = va_arg(ap, const char *);
+                        v = s ? json_object_new_string(s) : NULL;
+                        break;
+                }
+                case 'i':
+                        v = json_object_new_int64(va_arg(ap, int64_t));
+                        break;
+                case 'j':
+                        v = va_arg(ap, struct json_object *);
+                        break;
+                case 'n':
+                        break;
+                }
+                json_object_object_add(o, k, v);
+        }
+        va_end(ap);
+        return o;
+}
+
+static int oom(struct broker_error *e)
+{
+        return fail(e, -ENOMEM, "InternalError", NULL, "out of memory");
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+int broker_new(struct inventory *inv, struct hv *hv, const struct broker_options *o,
+               struct broker **ret)
+{
+        struct broker *b;
+
+        if (!inv || !hv)
+                return -EINVAL;
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->inv = inv;
+        b->hv = hv;
+        b->db = inventory_db(inv);
+        if (o)
+                b->opts = *o;
+        *ret = b;
+        return 0;
+}
+
+void broker_free(struct broker *b)
+{
+        free(b);
+}
+
+/* ---- audit --------------------------------------------------------------- */
+
+int broker_audit(struct broker *b, const struct broker_caller *who, const char *action,
+                 const char *target, const char *result, const char *detail, bool warning)
+{
+        struct db_audit a = {
+                .uid = who ? (uint32_t)who->uid : 0,
+                .pid = who ? (int32_t)who->pid : (int32_t)getpid(),
+                .action = (char *)action,
+                .target = (char *)target,
+                .result = (char *)result,
+                .detail = (char *)detail,
+                .severity = warning ? "warning" : "info",
+        };
+        int r = db_audit_append(b->db, &a);
+
+        if (r < 0)
+                log_error("cannot append to the audit log (%s %s): %s", action,
+                          target ? target : "", strerror(-r));
+        return r;
+}
+
+static char *join_paths(const char *const *paths, size_t n)
+{
+        size_t len = 1;
+        char *s, *p;
+
+        for (size_t i = 0; i < n; i++)
+                len += strlen(paths[i]) + 1;
+        s = p = malloc(len);
+        if (!s)
+                return NULL;
+        *s = 0;
+        for (size_t i = 0; i < n; i++)
+                p += sprintf(p, "%s%s", i ? " " : "", paths[i]);
+        return s;
+}
+
+static void audit_call(struct broker *b, const struct broker_caller *who, const char *action,
+                       const char *domain, const char *const *paths, size_t n, int r,
+                       const struct broker_error *e, const char *ok_detail)
+{
+        _cleanup_free_ char *devs = join_paths(paths, n);
+        _cleanup_free_ char *target = strdup_printf("domain %s%s%s", domain ? domain : "?",
+                                                    n ? ": " : "", devs ? devs : "");
+
+        broker_audit(b, who, action, target, r < 0 ? (e && e->name ? e->name : "InternalError")
+                                                   : "ok",
+                     r < 0 ? (e ? e->message : NULL) : ok_detail, false);
+}
+
+/* ---- the hypervisor side ------------------------------------------------- */
+
+static enum hv_step undo_of(enum hv_step s)
+{
+        return (enum hv_step)hv_step_undo(s);
+}
+
+/* Make one assign-side step. */
+static int do_step(struct broker *b, uint32_t domid, const struct lease_step *s, char **err)
+{
+        switch (s->step) {
+        case HV_STEP_IOMEM_PERMISSION:
+                return hv_iomem_permission(b->hv, domid, s->mfn, s->nr, true, err);
+        case HV_STEP_MEMORY_MAPPING:
+                return hv_memory_mapping(b->hv, domid, s->gfn, s->mfn, s->nr, true, err);
+        case HV_STEP_IRQ_PERMISSION:
+                return hv_irq_permission(b->hv, domid, s->irq, true, err);
+        case HV_STEP_BIND_SPI:
+                return hv_bind_spi(b->hv, domid, s->irq, s->irq, err);
+        case HV_STEP_ASSIGN_DT:
+                return hv_assign_dt(b->hv, domid, s->device, err);
+        default:
+                return set_error(err, -EINVAL, "step %s is not an assignment step",
+                                 hv_step_name(s->step));
+        }
+}
+
+/*
+ * Undo one step.  Returns 1 when it is undone (or was never there), 0 when
+ * the SPI stays routed until the domain dies, or a negative errno.
+ */
+static int undo_step(struct broker *b, uint32_t domid, const struct lease_step *s, char **err)
+{
+        enum hv_reason why;
+        int r;
+
+        switch (s->step) {
+        case HV_STEP_IOMEM_PERMISSION:
+                r = hv_iomem_permission(b->hv, domid, s->mfn, s->nr, false, err);
+                break;
+        case HV_STEP_MEMORY_MAPPING:
+                r = hv_memory_mapping(b->hv, domid, s->gfn, s->mfn, s->nr, false, err);
+                break;
+        case HV_STEP_IRQ_PERMISSION:
+                r = hv_irq_permission(b->hv, domid, s->irq, false, err);
+                break;
+        case HV_STEP_BIND_SPI:
+                r = hv_unbind_spi(b->hv, domid, s->irq, s->irq, err);
+                why = hv_last_reason(b->hv);
+                if (r == -EINVAL && why == HV_REASON_SPI_NOT_ROUTED)
+                        r = 0;
+                else if (r == -EBUSY && why != HV_REASON_FAILPOINT)
+                        return 0;
+                break;
+        case HV_STEP_ASSIGN_DT:
+                r = hv_deassign_dt(b->hv, domid, s->device, err);
+                why = hv_last_reason(b->hv);
+                if (r == -ESRCH && why == HV_REASON_DEVICE_NOT_ATTACHED)
+                        r = 0;
+                break;
+        default:
+                return set_error(err, -EINVAL, "step %s cannot be undone",
+                                 hv_step_name(s->step));
+        }
+        return r < 0 ? r : 1;
+}
+
+/*
+ * Undo, in reverse, every step of plan that is done and not undone, and
+ * also step maybe (the first step not marked done of an interrupted
+ * assignment; -1: none).  Each success is written to the lease (id > 0)
+ * before the next call.  Stops at the first failure.
+ */
+static void undo_steps(struct broker *b, int64_t id, uint32_t domid, struct lease_plan *plan,
+                       ssize_t maybe, struct undo_result *u)
+{
+        for (size_t k = plan->n_steps; k-- > 0;) {
+                struct lease_step *s = &plan->steps[k];
+                _cleanup_free_ char *err = NULL;
+                int r;
+
+                if (s->undone || !(s->done || (ssize_t)k == maybe))
+                        continue;
+                r = undo_step(b, domid, s, &err);
+                if (r == 0) {
+                        u->stuck = true;
+                        log_debug("lease %" PRId64 ": SPI %u stays routed to domain %u until it "
+                                  "dies", id, s->irq, domid);
+                        continue;
+                }
+                if (r < 0) {
+                        u->r = r;
+                        u->step = undo_of(s->step);
+                        u->device = s->device;
+                        u->reason = hv_last_reason(b->hv);
+                        u->message = err ? steal_ptr(err) : strdup(strerror(-r));
+                        return;
+                }
+                s->undone = true;
+                if (id > 0) {
+                        r = lease_save_plan(b->db, id, plan);
+                        if (r < 0) {
+                                u->r = r;
+                                u->step = undo_of(s->step);
+                                u->device = s->device;
+                                u->reason = HV_REASON_NONE;
+                                u->message = strdup_printf("cannot record the step in the "
+                                                           "database: %s", strerror(-r));
+                                return;
+                        }
+                }
+        }
+}
+
+/* Whether the plan still has steps the hypervisor may hold. */
+static bool plan_outstanding(const struct lease_plan *p)
+{
+        for (size_t i = 0; i < p->n_steps; i++)
+                if (p->steps[i].done && !p->steps[i].undone)
+                        return true;
+        return false;
+}
+
+/* ---- domains ------------------------------------------------------------- */
+
+static bool parse_domid(const char *s, uint32_t *ret)
+{
+        char *end;
+        unsigned long v;
+
+        if (!s || !*s || strspn(s, "0123456789") != strlen(s))
+                return false;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno || v >= HV_DOMID_IO)
+                return false;
+        *ret = (uint32_t)v;
+        return true;
+}
+
+/* Resolve "7" or "guest1" to a live domain. */
+static int resolve_domain(struct broker *b, const char *text, struct hv_domain_info *info,
+                          struct broker_error *e)
+{
+        _cleanup_free_ char *err = NULL;
+        uint32_t domid;
+        int r;
+
+        if (!text || !*text)
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "domain"),
+                            "no domain given");
+        if (!parse_domid(text, &domid)) {
+                r = hv_domid_by_name(b->hv, text, &domid, &err);
+                if (r == -ENOENT)
+                        return fail(e, -ESRCH, "DomainNotFound", fields("s", "domain", text),
+                                    "no live domain is named \"%s\"", text);
+                if (r < 0)
+                        return fail(e, r, "InternalError", NULL, "cannot look up domain %s: %s",
+                                    text, err ? err : strerror(-r));
+        }
+        r = hv_domain_info(b->hv, domid, info, &err);
+        if (r == -ESRCH)
+                return fail(e, -ESRCH, "DomainNotFound", fields("s", "domain", text),
+                            "domain %s does not exist", text);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot get the state of domain %s: %s",
+                            text, err ? err : strerror(-r));
+        return 0;
+}
+
+/*
+ * The state of a lease's domain: 1 alive, 0 gone (or its domid now names
+ * another domain), or a negative errno.  *dying is set for a live one.
+ */
+static int lease_domain_state(struct broker *b, const struct db_lease *l, bool *dying)
+{
+        struct hv_domain_info info;
+        int r;
+
+        *dying = false;
+        if (l->domid < 0)
+                return 1;
+        r = hv_domain_info(b->hv, (uint32_t)l->domid, &info, NULL);
+        if (r == -ESRCH)
+                return 0;
+        if (r < 0)
+                return r;
+        if (l->domain_name && info.name[0] && !streq(info.name, l->domain_name))
+                return 0;
+        *dying = info.dying;
+        return 1;
+}
+
+/* ---- settling leases (reconcile, domain death, retried releases) --------- */
+
+/*
+ * Finish or undo one non-final lease.  Returns 1 if the lease changed, 0
+ * if not, negative on failure (*u says which step).
+ */
+static int settle_lease(struct broker *b, const struct db_lease *l, struct undo_result *u,
+                        const char **outcome)
+{
+        _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
+        _cleanup_free_ char *perr = NULL;
+        bool dying = false;
+        ssize_t maybe = -1;
+        int r, alive;
+
+        *outcome = NULL;
+        if (l->state != DB_LEASE_ASSIGNING && l->state != DB_LEASE_ASSIGNED &&
+            l->state != DB_LEASE_RELEASING)
+                return 0;       /* reservations wait for their domain elsewhere */
+
+        alive = lease_domain_state(b, l, &dying);
+        if (alive < 0)
+                return alive;
+        if (!alive) {
+                /* Xen dropped the domain's permissions, mappings, SPIs and devices. */
+                r = lease_set_state(b->db, l->id, DB_LEASE_FREE, NULL,
+                                    "the domain is gone; Xen released its resources");
+                *outcome = "domain gone: free";
+                return r < 0 ? r : 1;
+        }
+        if (l->state == DB_LEASE_ASSIGNED)
+                return 0;
+        r = lease_plan_from_string(l->plan, &plan, &perr);
+        if (r < 0) {
+                u->r = r;
+                u->message = steal_ptr(perr);
+                return r;
+        }
+        if (l->state == DB_LEASE_ASSIGNING) {
+                /* The first step not marked done may have run before a crash. */
+                for (size_t i = 0; i < plan.n_steps; i++)
+                        if (!plan.steps[i].done) {
+                                maybe = (ssize_t)i;
+                                break;
+                        }
+                /* From now on it is a release: a second crash carries it forward. */
+                if (maybe >= 0 && !plan.steps[maybe].undone) {
+                        /* Record the possibly-run step as done so the release covers it. */
+                        plan.steps[maybe].done = true;
+                        maybe = -1;
+                }
+                r = lease_set_state(b->db, l->id, DB_LEASE_RELEASING, &plan,
+                                    "interrupted assignment rolled back");
+                if (r < 0)
+                        return r;
+        }
+        undo_steps(b, l->id, (uint32_t)l->domid, &plan, maybe, u);
+        if (u->r < 0)
+                return u->r;
+        if (u->stuck || plan_outstanding(&plan)) {
+                *outcome = dying ? "releasing (SPI still routed)"
+                                 : "releasing until the domain dies";
+                return 1;
+        }
+        r = lease_set_state(b->db, l->id,
+                            l->state == DB_LEASE_ASSIGNING ? DB_LEASE_FAILED : DB_LEASE_FREE,
+                            &plan, NULL);
+        *outcome = l->state == DB_LEASE_ASSIGNING ? "rolled back: failed" : "released: free";
+        return r < 0 ? r : 1;
+}
+
+/*
+ * Settle every non-final lease; only_changed_domains limits the work to
+ * leases whose domain is gone or dying (the cheap check before requests).
+ */
+static int settle_all(struct broker *b, bool only_changed_domains, const char *action)
+{
+        struct db_lease *ls = NULL;
+        size_t n = 0;
+        int r, changed = 0;
+
+        r = db_lease_list(b->db, NULL, &ls, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                struct undo_result u = { 0 };
+                const char *outcome = NULL;
+                bool dying;
+                int alive;
+
+                if (only_changed_domains) {
+                        alive = lease_domain_state(b, &ls[i], &dying);
+                        if (alive < 0 || (alive && !(dying && ls[i].state == DB_LEASE_RELEASING)))
+                                continue;
+                }
+                r = settle_lease(b, &ls[i], &u, &outcome);
+                if (r < 0) {
+                        _cleanup_free_ char *t = strdup_printf("lease %" PRId64, ls[i].id);
+                        _cleanup_free_ char *d = strdup_printf(
+                                "%s failed on %s: %s", hv_step_name(u.step),
+                                u.device ? u.device : "?",
+                                u.message ? u.message : strerror(-r));
+
+                        log_warning("%s of lease %" PRId64 ": %s", action, ls[i].id,
+                                    d ? d : "failed");
+                        broker_audit(b, NULL, action, t, "HypervisorError", d, true);
+                        undo_result_clear(&u);
+                        continue;
+                }
+                if (r > 0) {
+                        _cleanup_free_ char *t = strdup_printf(
+                                "lease %" PRId64 " (domain %d)", ls[i].id, ls[i].domid);
+
+                        changed++;
+                        log_info("%s: lease %" PRId64 " of domain %d: %s", action, ls[i].id,
+                                 ls[i].domid, outcome ? outcome : "changed");
+                        broker_audit(b, NULL, action, t, "ok", outcome, false);
+                }
+                undo_result_clear(&u);
+        }
+        db_lease_array_free(ls, n);
+        return changed;
+}
+
+int broker_reconcile(struct broker *b, char **err)
+{
+        int r = settle_all(b, false, "Reconcile");
+
+        if (r < 0)
+                return set_error(err, r, "cannot read the leases: %s", strerror(-r));
+        return r;
+}
+
+int broker_domains_changed(struct broker *b)
+{
+        return settle_all(b, true, "DomainChanged");
+}
+
+/* ---- assign -------------------------------------------------------------- */
+
+static struct json_object *json_strv(char **v, size_t n)
+{
+        struct json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < n; i++)
+                json_object_array_add(a, json_object_new_string(v[i]));
+        return a;
+}
+
+static char *irq_text(const struct dt_irq *q)
+{
+        switch (q->cls) {
+        case DT_IRQ_PPI:
+                return strdup_printf("PPI (INTID %u) of %s", q->hwirq,
+                                     q->controller ? q->controller : "?");
+        case DT_IRQ_NOT_GIC:
+                return strdup_printf("an interrupt of %s, which is not the GIC",
+                                     q->controller ? q->controller : "?");
+        default:
+                return strdup_printf("SPI %u", q->hwirq);
+        }
+}
+
+static bool in_list(const char *const *v, size_t n, const char *s)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i], s))
+                        return true;
+        return false;
+}
+
+/* DeviceBusy for a device some lease holds. */
+static int busy_error(const struct db_lease *l, const char *path, struct broker_error *e)
+{
+        const char *st = db_lease_state_to_string(l->state);
+
+        return fail(e, -EBUSY, "DeviceBusy",
+                    fields("sjsi", "path", path, "domid",
+                           l->domid >= 0 ? json_object_new_int(l->domid) : NULL, "state", st,
+                           "lease", (int64_t)l->id),
+                    "%s is held by domain %s%s%d%s (lease %" PRId64 ", %s)%s", path,
+                    l->domain_name ? l->domain_name : "", l->domain_name ? " (" : "", l->domid,
+                    l->domain_name ? ")" : "", l->id, st,
+                    l->state == DB_LEASE_RELEASING
+                            ? ": it is being released and stays held until its SPIs are "
+                              "unbound, which Xen allows only once that domain is dying"
+                            : "");
+}
+
+/* Place the devices and turn the layout into the ordered step plan. */
+static int build_plan(struct broker *b, const struct dt_device *const *devs, size_t n,
+                      enum broker_layout layout, struct lease_plan *plan,
+                      struct broker_error *e)
+{
+        _cleanup_(guestcfg_layout_freep) struct guestcfg_layout *l = NULL;
+        _cleanup_free_ char *err = NULL;
+        _cleanup_free_ bool *claimed = NULL;
+        _cleanup_free_ uint32_t *spis = NULL;
+        _cleanup_free_ const char **spi_dev = NULL;
+        struct guestcfg_target target = GUESTCFG_TARGET_DEFAULT;
+        size_t n_spis = 0, cap = 0;
+        unsigned maj, min;
+        int r;
+
+        if (hv_version(b->hv, &maj, &min, NULL) >= 0)
+                target = (struct guestcfg_target){ maj, min };
+        r = guestcfg_layout(devs, n, layout == BROKER_LAYOUT_AUTO ? GUESTCFG_AUTO
+                                                                  : GUESTCFG_IDENTITY,
+                            &target, &l, &err);
+        if (r == -EOPNOTSUPP && (target.xen_major != 4 || target.xen_minor != 17)) {
+                /* A Xen release whose guest map guestcfg does not know: 4.17's has not moved. */
+                free(err);
+                err = NULL;
+                target = GUESTCFG_TARGET_DEFAULT;
+                r = guestcfg_layout(devs, n, layout == BROKER_LAYOUT_AUTO ? GUESTCFG_AUTO
+                                                                          : GUESTCFG_IDENTITY,
+                                    &target, &l, &err);
+        }
+        if (r == -EADDRINUSE) {
+                const char *path = NULL;
+
+                for (size_t i = 0; i < n && err; i++)
+                        if (strstr(err, devs[i]->path))
+                                path = devs[i]->path;
+                return fail(e, r, "GuestAddressConflict", fields("s", "path", path),
+                            "%s; use layout \"auto\" to relocate the device in the guest",
+                            err ? err : "a 1:1 guest address clashes with Xen's guest memory map");
+        }
+        if (r < 0)
+                return fail(e, r, r == -EINVAL ? "DeviceNotAssignable" : "InternalError",
+                            r == -EINVAL ? fields("ss", "path", n ? devs[0]->path : "",
+                                                  "reason", err ? err : "cannot be placed")
+                                         : NULL,
+                            "cannot place the devices in the guest: %s",
+                            err ? err : strerror(-r));
+
+        claimed = calloc(l->n_mappings + 1, sizeof(*claimed));
+        if (!claimed)
+                return oom(e);
+        plan->layout = strdup(layout == BROKER_LAYOUT_AUTO ? "auto" : "identity");
+        if (!plan->layout)
+                return oom(e);
+        for (size_t i = 0; i < l->n_devices; i++) {
+                const struct guestcfg_device *gd = &l->devices[i];
+                const struct dt_device *d = gd->dev;
+
+                for (size_t j = 0; j < gd->n_regions; j++) {
+                        uint64_t first, nr;
+
+                        if (hv_region_to_frames(gd->regions[j].host, gd->regions[j].size, &first,
+                                                &nr) < 0)
+                                continue;
+                        for (size_t m = 0; m < l->n_mappings; m++) {
+                                const struct guestcfg_mapping *mp = &l->mappings[m];
+
+                                if (claimed[m] || mp->host_pfn + mp->nr_pages <= first ||
+                                    mp->host_pfn >= first + nr)
+                                        continue;
+                                claimed[m] = true;
+                                if (lease_plan_add(plan, HV_STEP_IOMEM_PERMISSION, d->path,
+                                                   mp->host_pfn, 0, mp->nr_pages, 0) < 0 ||
+                                    lease_plan_add(plan, HV_STEP_MEMORY_MAPPING, d->path,
+                                                   mp->host_pfn, mp->guest_pfn, mp->nr_pages,
+                                                   0) < 0)
+                                        return oom(e);
+                        }
+                }
+                for (size_t j = 0; j < d->n_irqs; j++) {
+                        uint32_t irq = d->irqs[j].hwirq;
+                        bool seen = false;
+
+                        if (d->irqs[j].cls != DT_IRQ_SPI)
+                                continue;
+                        for (size_t k = 0; k < n_spis; k++)
+                                seen |= spis[k] == irq;
+                        if (seen)
+                                continue;
+                        if (GROW(spis, cap, n_spis) < 0)
+                                return oom(e);
+                        {
+                                const char **t = realloc(spi_dev, cap * sizeof(*spi_dev));
+
+                                if (!t)
+                                        return oom(e);
+                                spi_dev = t;
+                        }
+                        spi_dev[n_spis] = d->path;
+                        spis[n_spis++] = irq;
+                        if (lease_plan_add(plan, HV_STEP_IRQ_PERMISSION, d->path, 0, 0, 0, irq) < 0)
+                                return oom(e);
+                }
+                if (d->coverage == DT_COV_PROTECTED &&
+                    lease_plan_add(plan, HV_STEP_ASSIGN_DT, d->path, 0, 0, 0, 0) < 0)
+                        return oom(e);
+        }
+        /* Binding last: the one step a live domain cannot give back. */
+        for (size_t k = 0; k < n_spis; k++)
+                if (lease_plan_add(plan, HV_STEP_BIND_SPI, spi_dev[k], 0, 0, 0, spis[k]) < 0)
+                        return oom(e);
+        return 0;
+}
+
+/* Every refusal, in the documented order, before anything is changed. */
+static int check_request(struct broker *b, const struct broker_assign_request *req,
+                         const struct dt_device **devs, struct hv_domain_info *info,
+                         bool *forced, struct broker_error *e)
+{
+        const struct dt_inventory *dt = inventory_dt(b->inv);
+        bool any_protected = false;
+        int r;
+
+        *forced = false;
+        if (req->n_devices == 0)
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "devices"),
+                            "no device given");
+        for (size_t i = 0; i < req->n_devices; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (streq(req->devices[i], req->devices[j]))
+                                return fail(e, -EINVAL, "InvalidArgument",
+                                            fields("s", "field", "devices"),
+                                            "%s is listed twice", req->devices[i]);
+
+        for (size_t i = 0; i < req->n_devices; i++) {
+                devs[i] = dt_inventory_find(dt, req->devices[i]);
+                if (!devs[i])
+                        return fail(e, -ENOENT, "DeviceNotFound",
+                                    fields("s", "path", req->devices[i]),
+                                    "no device has the path %s", req->devices[i]);
+        }
+        for (size_t i = 0; i < req->n_devices; i++) {
+                const char *why = NULL;
+
+                if (!inventory_effective_assignable(b->inv, devs[i], &why))
+                        return fail(e, -EPERM, "DeviceNotAssignable",
+                                    fields("ss", "path", devs[i]->path, "reason",
+                                           why ? why : "not assignable"),
+                                    "%s may not be assigned: %s", devs[i]->path,
+                                    why ? why : "not assignable");
+        }
+        for (size_t i = 0; i < req->n_devices; i++) {
+                struct db_lease l = { 0 };
+
+                r = db_lease_find_by_device(b->db, devs[i]->path, &l);
+                if (r == 0) {
+                        r = busy_error(&l, devs[i]->path, e);
+                        db_lease_clear(&l);
+                        return r;
+                }
+                if (r != -ENOENT)
+                        return fail(e, r, "InternalError", NULL, "cannot read the leases: %s",
+                                    strerror(-r));
+        }
+        for (size_t i = 0; i < req->n_devices; i++) {
+                const struct dt_group *g;
+                _cleanup_free_ char **missing = NULL;
+                _cleanup_free_ char *list = NULL;
+                size_t n_missing = 0;
+
+                if (devs[i]->group < 0 || (size_t)devs[i]->group >= dt->n_groups)
+                        continue;
+                g = &dt->groups[devs[i]->group];
+                missing = calloc(g->n_members + 1, sizeof(*missing));
+                if (!missing)
+                        return oom(e);
+                for (size_t k = 0; k < g->n_members; k++) {
+                        const char *p = dt->devices[g->members[k]].path;
+
+                        if (!in_list(req->devices, req->n_devices, p))
+                                missing[n_missing++] = (char *)p;
+                }
+                if (!n_missing)
+                        continue;
+                list = join_paths((const char *const *)missing, n_missing);
+                return fail(e, -EINVAL, "GroupIncomplete",
+                            fields("sj", "path", devs[i]->path, "missing",
+                                   json_strv(missing, n_missing)),
+                            "%s must be assigned together with %s (%s)", devs[i]->path,
+                            list ? list : "the rest of its group", g->why ? g->why : "group");
+        }
+        for (size_t i = 0; i < req->n_devices; i++)
+                for (size_t k = 0; k < devs[i]->n_irqs; k++) {
+                        _cleanup_free_ char *t = NULL;
+
+                        if (devs[i]->irqs[k].cls == DT_IRQ_SPI)
+                                continue;
+                        t = irq_text(&devs[i]->irqs[k]);
+                        return fail(e, -EINVAL, "InterruptNotRoutable",
+                                    fields("ss", "path", devs[i]->path, "interrupt", t ? t : "?"),
+                                    "%s uses %s: Xen on Arm can route only GIC SPIs to a guest",
+                                    devs[i]->path, t ? t : "an interrupt that is not an SPI");
+                }
+        for (size_t i = 0; i < req->n_devices; i++) {
+                const struct dt_device *d = devs[i];
+                enum dt_dma dma = inventory_effective_dma(b->inv, d);
+
+                if (d->coverage == DT_COV_PROTECTED) {
+                        any_protected = true;
+                        continue;
+                }
+                if (dma == DT_DMA_NONE)
+                        continue;
+                if (req->force_unprotected && !b->opts.forbid_force) {
+                        *forced = true;
+                        continue;
+                }
+                return fail(e, -EPERM, "UnprotectedDevice",
+                            fields("sss", "path", d->path, "coverage",
+                                   dt_coverage_to_string(d->coverage), "dma",
+                                   dt_dma_to_string(dma)),
+                            "%s is not protected by an IOMMU Xen drives (coverage %s) and its "
+                            "DMA capability is \"%s\": a guest could read and write any host "
+                            "memory through it. %s",
+                            d->path, dt_coverage_to_string(d->coverage), dt_dma_to_string(dma),
+                            req->force_unprotected
+                                    ? "force_unprotected is refused: the daemon runs with "
+                                      "--forbid-force."
+                                    : "Declare dma=none if it cannot do DMA, or pass "
+                                      "force_unprotected to take the risk.");
+        }
+
+        r = resolve_domain(b, req->domain, info, e);
+        if (r < 0)
+                return r;
+        if (info->domid == 0)
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "domain"),
+                            "domain 0 is the hardware domain: its devices are not leased");
+        if (info->dying)
+                return fail(e, -ESRCH, "DomainNotFound", fields("s", "domain", req->domain),
+                            "domain %s (%u) is dying", req->domain, info->domid);
+        if (any_protected && info->passthrough == HV_NO) {
+                const char *p = NULL;
+
+                for (size_t i = 0; i < req->n_devices && !p; i++)
+                        if (devs[i]->coverage == DT_COV_PROTECTED)
+                                p = devs[i]->path;
+                return fail(e, -EOPNOTSUPP, "IommuNotEnabled",
+                            fields("is", "domid", (int64_t)info->domid, "path", p),
+                            "domain %u was created without the IOMMU, so %s (IOMMU-protected) "
+                            "cannot be assigned to it: create the domain with "
+                            "passthrough=\"enabled\" in its xl.cfg",
+                            info->domid, p);
+        }
+        return 0;
+}
+
+/* The error for a failed step, after the rollback. */
+static int step_error(struct broker *b, int r, const struct lease_step *s, uint32_t domid,
+                      enum hv_reason why, const char *msg, int64_t id,
+                      const struct undo_result *u, struct broker_error *e)
+{
+        const char *ename = strerrorname_np(-r);
+        _cleanup_free_ char *rb = NULL;
+
+        if (u->r < 0)
+                rb = strdup_printf(" Rolling back failed too: %s on %s: %s; the lease stays "
+                                   "\"releasing\" and is retried by Release and at start-up.",
+                                   hv_step_name(u->step), u->device ? u->device : "?",
+                                   u->message ? u->message : "?");
+        else if (u->stuck)
+                rb = strdup(" Its SPIs cannot be unbound from a live domain: the lease stays "
+                            "\"releasing\" until the domain dies.");
+        else
+                rb = strdup(" Every finished step was undone.");
+
+        if (s->step == HV_STEP_ASSIGN_DT && why == HV_REASON_DOMAIN_NO_IOMMU)
+                return fail(e, -EOPNOTSUPP, "IommuNotEnabled",
+                            fields("is", "domid", (int64_t)domid, "path", s->device),
+                            "domain %u was created without the IOMMU, so %s cannot be assigned "
+                            "to it: create the domain with passthrough=\"enabled\".%s",
+                            domid, s->device, rb ? rb : "");
+        return fail(e, r, "HypervisorError",
+                    fields("ssisij", "step", hv_step_name(s->step), "device", s->device, "errno",
+                           (int64_t)-r, "errno_name", ename ? ename : "?", "lease", (int64_t)id,
+                           "reason", json_object_new_string(hv_reason_name(why))),
+                    "%s for %s failed with %s: %s.%s", hv_step_name(s->step), s->device,
+                    ename ? ename : "?", msg ? msg : strerror(-r), rb ? rb : "");
+}
+
+static double now_ms(void)
+{
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static struct json_object *lease_json_by_id(struct broker *b, int64_t id)
+{
+        struct db_lease l = { 0 };
+        struct json_object *o;
+
+        if (db_lease_get(b->db, id, &l) < 0)
+                return NULL;
+        o = lease_to_json(&l);
+        db_lease_clear(&l);
+        return o;
+}
+
+static int do_assign(struct broker *b, const struct broker_caller *who,
+                     const struct broker_assign_request *req, struct json_object **ret,
+                     struct broker_error *e)
+{
+        _cleanup_free_ const struct dt_device **devs = NULL;
+        _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
+        _cleanup_free_ char *options = NULL;
+        struct hv_domain_info info;
+        struct json_object *o;
+        double t_writes = 0;
+        int64_t id = 0;
+        bool forced;
+        int r;
+
+        devs = calloc(req->n_devices + 1, sizeof(*devs));
+        if (!devs)
+                return oom(e);
+        r = check_request(b, req, devs, &info, &forced, e);
+        if (r < 0)
+                return r;
+        r = build_plan(b, devs, req->n_devices, req->layout, &plan, e);
+        if (r < 0)
+                return r;
+
+        if (req->dry_run) {
+                o = fields("nj", "lease", "steps", lease_plan_steps_json(&plan));
+                if (!o)
+                        return oom(e);
+                *ret = o;
+                return 0;
+        }
+
+        options = strdup_printf("{\"force_unprotected\":%s,\"layout\":\"%s\"}",
+                                req->force_unprotected ? "true" : "false", plan.layout);
+        r = lease_begin(b->db, info.name[0] ? info.name : NULL, info.domid,
+                        (char *const *)req->devices, req->n_devices, forced, (uint32_t)who->uid,
+                        (int32_t)who->pid, &plan, options, &id);
+        if (r == -EEXIST) {
+                /* Another lease took a device between the check and here. */
+                for (size_t i = 0; i < req->n_devices; i++) {
+                        struct db_lease l = { 0 };
+
+                        if (db_lease_find_by_device(b->db, req->devices[i], &l) == 0) {
+                                r = busy_error(&l, req->devices[i], e);
+                                db_lease_clear(&l);
+                                return r;
+                        }
+                }
+                return fail(e, -EBUSY, "DeviceBusy", fields("snsn", "path", req->devices[0],
+                                                          "domid", "state", "assigning", "lease"),
+                            "a device is held by another lease");
+        }
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot record the lease: %s",
+                            strerror(-r));
+
+        for (size_t i = 0; i < req->n_devices; i++)
+                if (forced && devs[i]->coverage != DT_COV_PROTECTED &&
+                    inventory_effective_dma(b->inv, devs[i]) != DT_DMA_NONE) {
+                        _cleanup_free_ char *d = strdup_printf(
+                                "forced assignment of %s (coverage %s, dma %s) to domain %u: "
+                                "its DMA is not confined",
+                                devs[i]->path, dt_coverage_to_string(devs[i]->coverage),
+                                dt_dma_to_string(inventory_effective_dma(b->inv, devs[i])),
+                                info.domid);
+
+                        log_warning("%s", d ? d : "forced assignment");
+                        broker_audit(b, who, "ForceUnprotected", devs[i]->path, "ok", d, true);
+                }
+
+        for (size_t i = 0; i < plan.n_steps; i++) {
+                struct lease_step *s = &plan.steps[i];
+                _cleanup_free_ char *err = NULL;
+                double t0;
+
+                r = do_step(b, info.domid, s, &err);
+                if (r >= 0) {
+                        s->done = true;
+                        t0 = now_ms();
+                        r = lease_save_plan(b->db, id, &plan);
+                        t_writes += now_ms() - t0;
+                        if (r < 0) {
+                                free(err);
+                                err = strdup_printf("the step succeeded but cannot be recorded: %s",
+                                                    strerror(-r));
+                        }
+                }
+                if (r < 0) {
+                        struct undo_result u = { 0 };
+                        enum hv_reason why = hv_last_reason(b->hv);
+
+                        undo_steps(b, id, info.domid, &plan, -1, &u);
+                        step_error(b, r, s, info.domid, why, err, id, &u, e);
+                        if (u.r < 0 || u.stuck)
+                                lease_set_state(b->db, id, DB_LEASE_RELEASING, &plan, e->message);
+                        else
+                                lease_set_state(b->db, id, DB_LEASE_FAILED, &plan, e->message);
+                        undo_result_clear(&u);
+                        return r;
+                }
+        }
+        r = lease_set_state(b->db, id, DB_LEASE_ASSIGNED, &plan, "");
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL,
+                            "the devices are assigned but the lease cannot be marked so: %s "
+                            "(start-up reconciliation will roll it back)", strerror(-r));
+        log_debug("lease %" PRId64 ": %zu steps, %.3f ms of plan writes (%.3f ms per step)", id,
+                  plan.n_steps, t_writes, plan.n_steps ? t_writes / (double)plan.n_steps : 0.0);
+        o = fields("jj", "lease", lease_json_by_id(b, id), "steps", lease_plan_steps_json(&plan));
+        if (!o)
+                return oom(e);
+        *ret = o;
+        return 0;
+}
+
+int broker_assign(struct broker *b, const struct broker_caller *who,
+                  const struct broker_assign_request *req, struct json_object **ret,
+                  struct broker_error *e)
+{
+        int r;
+
+        broker_domains_changed(b);
+        r = do_assign(b, who, req, ret, e);
+        if (!req->dry_run)
+                audit_call(b, who, "Assign", req->domain, req->devices, req->n_devices, r, e,
+                           NULL);
+        return r;
+}
+
+/* ---- release ------------------------------------------------------------- */
+
+static int release_lease(struct broker *b, const struct db_lease *l, struct broker_error *e)
+{
+        _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
+        _cleanup_free_ char *perr = NULL;
+        struct undo_result u = { 0 };
+        const char *outcome;
+        bool dying;
+        int r, alive;
+
+        alive = l->state == DB_LEASE_ASSIGNED ? lease_domain_state(b, l, &dying) : 0;
+        if (alive < 0)
+                return fail(e, alive, "InternalError", NULL, "cannot get the domain's state: %s",
+                            strerror(-alive));
+        if (!alive) {
+                /* Unfinished leases, and leases of dead domains, are settled, not redone. */
+                r = settle_lease(b, l, &u, &outcome);
+                goto out;
+        }
+        if (l->state != DB_LEASE_ASSIGNED)
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "domain"),
+                            "lease %" PRId64 " is %s, not assigned", l->id,
+                            db_lease_state_to_string(l->state));
+        r = lease_plan_from_string(l->plan, &plan, &perr);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "lease %" PRId64 ": %s", l->id,
+                            perr ? perr : strerror(-r));
+        /* Intent first: from here on a crash carries the release forward. */
+        r = lease_set_state(b->db, l->id, DB_LEASE_RELEASING, &plan, "");
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot record the release: %s",
+                            strerror(-r));
+        undo_steps(b, l->id, (uint32_t)l->domid, &plan, -1, &u);
+        r = u.r;
+        if (r >= 0 && !u.stuck && !plan_outstanding(&plan))
+                r = lease_set_state(b->db, l->id, DB_LEASE_FREE, &plan, NULL);
+out:
+        if (r < 0 && u.r < 0) {
+                const char *ename = strerrorname_np(-u.r);
+
+                lease_set_state(b->db, l->id, DB_LEASE_RELEASING, NULL, u.message);
+                r = fail(e, u.r, "HypervisorError",
+                         fields("ssisij", "step", hv_step_name(u.step), "device", u.device,
+                                "errno", (int64_t)-u.r, "errno_name", ename ? ename : "?",
+                                "lease", (int64_t)l->id, "reason",
+                                json_object_new_string(hv_reason_name(u.reason))),
+                         "%s for %s failed with %s: %s. The lease stays \"releasing\"; call "
+                         "Release again to carry it forward.",
+                         hv_step_name(u.step), u.device ? u.device : "?", ename ? ename : "?",
+                         u.message ? u.message : "?");
+        } else if (r < 0) {
+                r = fail(e, r, "InternalError", NULL, "releasing lease %" PRId64 ": %s", l->id,
+                         strerror(-r));
+        }
+        undo_result_clear(&u);
+        return r < 0 ? r : 0;
+}
+
+static int do_release(struct broker *b, const char *domain, const char *const *devices,
+                      size_t n, struct json_object **ret, struct broker_error *e)
+{
+        struct hv_domain_info info;
+        struct db_lease *ls = NULL;
+        size_t nl = 0;
+        _cleanup_free_ bool *pick = NULL;
+        struct json_object *arr = NULL;
+        bool by_domid = parse_domid(domain, &info.domid);
+        size_t n_pick = 0;
+        int r;
+
+        /* A dead domain may be released by domid or by the name its leases carry. */
+        r = resolve_domain(b, domain, &info, NULL);
+        if (r < 0 && !by_domid)
+                info.domid = UINT32_MAX;
+        r = db_lease_list(b->db, NULL, &ls, &nl);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot read the leases: %s",
+                            strerror(-r));
+        pick = calloc(nl + 1, sizeof(*pick));
+        if (!pick) {
+                r = oom(e);
+                goto out;
+        }
+        for (size_t i = 0; i < nl; i++) {
+                bool mine = (ls[i].domid >= 0 && (uint32_t)ls[i].domid == info.domid) ||
+                            (!by_domid && streq(ls[i].domain_name, domain));
+
+                if (!mine)
+                        continue;
+                if (n == 0) {
+                        pick[i] = true;
+                        continue;
+                }
+                for (size_t k = 0; k < ls[i].n_devices; k++)
+                        if (in_list(devices, n, ls[i].devices[k]))
+                                pick[i] = true;
+        }
+        for (size_t k = 0; k < n; k++) {
+                bool held = false;
+
+                for (size_t i = 0; i < nl; i++)
+                        if (pick[i] && in_list((const char *const *)ls[i].devices,
+                                               ls[i].n_devices, devices[k]))
+                                held = true;
+                if (held)
+                        continue;
+                if (!dt_inventory_find(inventory_dt(b->inv), devices[k]))
+                        r = fail(e, -ENOENT, "DeviceNotFound", fields("s", "path", devices[k]),
+                                 "no device has the path %s", devices[k]);
+                else
+                        r = fail(e, -ENOENT, "NotAssigned",
+                                 fields("ss", "path", devices[k], "domain", domain),
+                                 "%s is not held by domain %s", devices[k], domain);
+                goto out;
+        }
+        /* A lease goes whole: naming part of one would split a group or an assignment. */
+        for (size_t i = 0; i < nl && n; i++) {
+                _cleanup_free_ char **missing = NULL;
+                size_t nm = 0;
+
+                if (!pick[i])
+                        continue;
+                missing = calloc(ls[i].n_devices + 1, sizeof(*missing));
+                if (!missing) {
+                        r = oom(e);
+                        goto out;
+                }
+                for (size_t k = 0; k < ls[i].n_devices; k++)
+                        if (!in_list(devices, n, ls[i].devices[k]))
+                                missing[nm++] = ls[i].devices[k];
+                if (nm) {
+                        _cleanup_free_ char *list = join_paths((const char *const *)missing, nm);
+
+                        r = fail(e, -EINVAL, "GroupIncomplete",
+                                 fields("sj", "path", ls[i].devices[0], "missing",
+                                        json_strv(missing, nm)),
+                                 "lease %" PRId64 " assigned %s together with %s: release them "
+                                 "together", ls[i].id, ls[i].devices[0], list ? list : "others");
+                        goto out;
+                }
+        }
+        for (size_t i = 0; i < nl; i++)
+                n_pick += pick[i];
+        if (!n_pick) {
+                r = fail(e, -ENOENT, "NotAssigned", fields("ns", "path", "domain", domain),
+                         "domain %s holds no device", domain);
+                goto out;
+        }
+        arr = json_object_new_array();
+        if (!arr) {
+                r = oom(e);
+                goto out;
+        }
+        for (size_t i = 0; i < nl; i++) {
+                if (!pick[i])
+                        continue;
+                r = release_lease(b, &ls[i], e);
+                if (r < 0)
+                        goto out;
+                json_object_array_add(arr, lease_json_by_id(b, ls[i].id));
+        }
+        *ret = fields("j", "leases", steal_ptr(arr));
+        r = *ret ? 0 : oom(e);
+out:
+        json_object_put(arr);
+        db_lease_array_free(ls, nl);
+        return r;
+}
+
+int broker_release(struct broker *b, const struct broker_caller *who, const char *domain,
+                   const char *const *devices, size_t n_devices, struct json_object **ret,
+                   struct broker_error *e)
+{
+        int r;
+
+        broker_domains_changed(b);
+        r = do_release(b, domain, devices, n_devices, ret, e);
+        audit_call(b, who, "Release", domain, devices, n_devices, r, e, NULL);
+        return r;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+int broker_list_leases(struct broker *b, bool all, struct json_object **ret,
+                       struct broker_error *e)
+{
+        struct db_lease_filter f = { .state = DB_LEASE_NONE, .domid = -1, .include_final = all };
+        struct db_lease *ls = NULL;
+        struct json_object *arr;
+        size_t n = 0;
+        int r;
+
+        broker_domains_changed(b);
+        r = db_lease_list(b->db, &f, &ls, &n);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot read the leases: %s",
+                            strerror(-r));
+        arr = json_object_new_array();
+        for (size_t i = 0; arr && i < n; i++) {
+                struct json_object *o = lease_to_json(&ls[i]);
+
+                if (!o || json_object_array_add(arr, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(arr);
+                        arr = NULL;
+                }
+        }
+        db_lease_array_free(ls, n);
+        if (!arr || !(*ret = fields("j", "leases", arr)))
+                return oom(e);
+        return 0;
+}
+
+int broker_audit_log(struct broker *b, size_t limit, struct json_object **ret,
+                     struct broker_error *e)
+{
+        struct db_audit *a = NULL;
+        struct json_object *arr;
+        size_t n = 0;
+        int r;
+
+        r = db_audit_tail(b->db, limit, &a, &n);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot read the audit log: %s",
+                            strerror(-r));
+        arr = json_object_new_array();
+        for (size_t i = 0; arr && i < n; i++) {
+                struct json_object *o = fields("iiiisssss", "id", a[i].id, "at", a[i].at, "uid",
+                                               (int64_t)a[i].uid, "pid", (int64_t)a[i].pid,
+                                               "action", a[i].action, "target", a[i].target,
+                                               "result", a[i].result, "detail", a[i].detail,
+                                               "severity",
+                                               a[i].severity ? a[i].severity : "info");
+
+                if (!o || json_object_array_add(arr, o) < 0) {
+                        json_object_put(o);
+                        json_object_put(arr);
+                        arr = NULL;
+                }
+        }
+        db_audit_array_free(a, n);
+        if (!arr || !(*ret = fields("j", "entries", arr)))
+                return oom(e);
+        return 0;
+}
+
+struct json_object *broker_owner(void *userdata, const char *path)
+{
+        struct broker *b = userdata;
+        struct db_lease l = { 0 };
+        struct json_object *o;
+
+        if (db_lease_find_by_device(b->db, path, &l) < 0)
+                return NULL;
+        o = fields("jss", "domid", l.domid >= 0 ? json_object_new_int(l.domid) : NULL, "domain",
+                   l.domain_name, "state", db_lease_state_to_string(l.state));
+        db_lease_clear(&l);
+        return o;
+}

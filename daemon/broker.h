@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The assignment engine: gives devices to domains and takes them back,
+ * with the database as the owner of record.
+ *
+ * Assign checks everything it can before the first hypercall (in a fixed
+ * order, each refusal naming the device and the reason), commits a lease
+ * with its full step plan, makes the hypercalls marking each step done,
+ * and on a failure undoes the finished steps in reverse.  Release undoes a
+ * lease's steps in reverse.  broker_reconcile() brings every unfinished
+ * lease in line with the hypervisor after a crash.
+ *
+ * Order of the hypercalls: per device, per page run iomem permission then
+ * mapping, per SPI the IRQ permission, the IOMMU assignment of a protected
+ * device; then every SPI binding, last.  Binding goes last because it is
+ * the one step Xen cannot undo on a live domain (unbind_pt_irq is -EBUSY
+ * until the domain is dying): a failure anywhere before it is undone
+ * completely.
+ *
+ * Releasing a device of a live domain: its MMIO is unmapped, its iomem and
+ * IRQ permissions are revoked and its IOMMU assignment is removed at once,
+ * but its SPIs stay routed until the domain dies, so the lease is held in
+ * state "releasing" (the device is not reassignable, DeviceBusy says why)
+ * until the domain is dying or gone; then the SPIs are unbound (or Xen has
+ * dropped them) and the lease becomes free.  On a dying or dead domain
+ * everything is released at once.
+ *
+ * A failed assignment whose rollback completed ends in state "failed" with
+ * the error recorded (the devices are free); one whose rollback could not
+ * unbind an SPI is held as "releasing" like a live release.
+ */
+#ifndef ASSIGND_BROKER_H
+#define ASSIGND_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "hv.h"
+#include "inventory.h"
+
+struct broker;
+
+struct broker_options {
+        bool forbid_force;      /* --forbid-force: refuse force_unprotected */
+};
+
+/*
+ * A refusal or failure: the Varlink error's short name (e.g. "DeviceBusy"),
+ * the sentence, and the error's other parameters (an object, may be NULL).
+ */
+struct broker_error {
+        const char *name;
+        char *message;
+        struct json_object *fields;
+};
+void broker_error_clear(struct broker_error *e);
+
+/* Who is asking (SO_PEERCRED), for the lease and the audit log. */
+struct broker_caller {
+        uid_t uid;
+        pid_t pid;
+};
+
+int broker_new(struct inventory *inv, struct hv *hv, const struct broker_options *o,
+               struct broker **ret);
+void broker_free(struct broker *b);
+DEFINE_FREE_FUNC(struct broker, broker_free)
+
+/*
+ * Bring every lease that is not final in line with the hypervisor: an
+ * assigning lease is rolled back, a releasing lease carried forward,
+ * leases of domains that are gone released.  Returns how many leases it
+ * changed.  Run at start-up before serving.
+ */
+int broker_reconcile(struct broker *b, char **err);
+
+/*
+ * The same for domains that died or started dying while running: called
+ * when the hypervisor's domain watch fires (and before each request).
+ */
+int broker_domains_changed(struct broker *b);
+
+enum broker_layout {
+        BROKER_LAYOUT_IDENTITY,
+        BROKER_LAYOUT_AUTO,
+};
+
+struct broker_assign_request {
+        const char *domain;             /* domid as text, or a name */
+        const char *const *devices;
+        size_t n_devices;
+        bool force_unprotected;
+        enum broker_layout layout;
+        bool dry_run;
+};
+
+/*
+ * Assign.  On success *ret is {"lease": Lease or null, "steps": [Step]}
+ * (lease null for a dry run).  On failure a negative errno and *e.
+ */
+int broker_assign(struct broker *b, const struct broker_caller *who,
+                  const struct broker_assign_request *req, struct json_object **ret,
+                  struct broker_error *e);
+
+/*
+ * Release the named devices of domain (every lease of the domain when
+ * n_devices is 0).  A named device must be held by that domain, and a
+ * lease is released whole (naming part of one is GroupIncomplete).  *ret is
+ * {"leases": [Lease]} as they are afterwards.
+ */
+int broker_release(struct broker *b, const struct broker_caller *who, const char *domain,
+                   const char *const *devices, size_t n_devices, struct json_object **ret,
+                   struct broker_error *e);
+
+/* {"leases": [Lease]}: the non-final leases, or all of them. */
+int broker_list_leases(struct broker *b, bool all, struct json_object **ret,
+                       struct broker_error *e);
+
+/* {"entries": [AuditEntry]}: the newest limit entries (0: all), oldest first. */
+int broker_audit_log(struct broker *b, size_t limit, struct json_object **ret,
+                     struct broker_error *e);
+
+/* Append an audit entry for a write done elsewhere (SetDevicePolicy). */
+int broker_audit(struct broker *b, const struct broker_caller *who, const char *action,
+                 const char *target, const char *result, const char *detail, bool warning);
+
+/* The inventory's owner function: {"domid", "domain", "state"} or NULL. */
+struct json_object *broker_owner(void *userdata, const char *path);
+
+#endif
