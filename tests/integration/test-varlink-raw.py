@@ -349,6 +349,28 @@ def case_emfile():
         check("pausing new connections" in d.log(), "no pause was logged")
 
 
+def case_socket_activation():
+    """Started by systemd socket activation: serves the socket it was given."""
+    tool = shutil.which("systemd-socket-activate")
+    if not tool:
+        raise Skip("systemd-socket-activate not installed")
+    d = Daemon()
+    unused = d.socket + ".unused"
+    plain_args = d.args
+
+    def activated_args():
+        a = plain_args()
+        a[a.index("--socket") + 1] = unused
+        return [tool, "-l", d.socket, "--"] + a
+    d.args = activated_args
+    with d:
+        r = d.call("io.assignd.Broker.GetStatus")
+        check(err(r) is None and params(r)["devices"]["total"] > 0, "GetStatus: %r" % r)
+        check(not os.path.exists(unused), "the daemon bound --socket despite activation")
+        d.stop()
+        check(os.path.exists(d.socket), "the daemon removed the socket systemd owns")
+
+
 def as_nobody(fn, gid=65534, groups=()):
     """Run fn() in a child as uid 65534; returns its exit status (0 = passed)."""
     if os.geteuid() != 0:
@@ -445,6 +467,7 @@ def main():
         ("client disconnecting mid-call", case_disconnect_mid_call),
         ("connection limit per uid", case_connection_limit_per_uid),
         ("EMFILE pauses accepting", case_emfile),
+        ("systemd socket activation", case_socket_activation),
         ("non-root callers", case_non_root),
     ]
     try:
