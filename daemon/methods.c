@@ -474,6 +474,12 @@ void methods_dispatch(struct server_call *call, void *userdata)
                                LOG_INFO);
                 return;
         }
+        if (req->upgrade) {
+                /* No method here hands the connection over to another protocol. */
+                send_std_error(m, call, &t0, VL_ERR_INVALID_PARAMETER, "parameter", "upgrade",
+                               LOG_INFO);
+                return;
+        }
         r = vl_validate_input(iface, reg->method, req->parameters, &bad);
         if (r < 0) {
                 send_std_error(m, call, &t0, VL_ERR_INVALID_PARAMETER, "parameter",

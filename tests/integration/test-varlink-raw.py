@@ -176,6 +176,9 @@ def case_parameters():
     # "more" on a method that does not stream.
     r = D.call("io.assignd.Broker.GetStatus", more=True)
     check(err(r) == IP and params(r).get("parameter") == "more", "more accepted: %r" % r)
+    # Nothing here supports "upgrade".
+    r = json.loads(D.raw(b'{"method": "io.assignd.Broker.GetStatus", "upgrade": true}\0'))
+    check(err(r) == IP and params(r).get("parameter") == "upgrade", "upgrade accepted: %r" % r)
     # Null for a nullable filter is "any".
     r = D.call("io.assignd.Broker.ListDevices", {"coverage": None, "owner": None})
     check(err(r) is None, "null filters refused: %r" % r)
