@@ -20,6 +20,7 @@
  * - The p2m-populated flag is recorded and reported; Xen's results do not
  *   depend on it because the IOMMU is a creation-time property.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -241,6 +242,7 @@ static ssize_t dt_index(const struct sim_domain *d, const char *path)
 
 static int dt_add(struct sim_domain *d, const char *path)
 {
+        size_t pos;
         char *p;
         int r = GROW(d->dt, d->cap_dt, d->n_dt);
 
@@ -249,7 +251,12 @@ static int dt_add(struct sim_domain *d, const char *path)
         p = strdup(path);
         if (!p)
                 return -ENOMEM;
-        d->dt[d->n_dt++] = p;
+        /* Sorted, so that GetState does not depend on the order of calls. */
+        for (pos = 0; pos < d->n_dt && strcmp(d->dt[pos], path) < 0; pos++)
+                ;
+        memmove(&d->dt[pos + 1], &d->dt[pos], (d->n_dt - pos) * sizeof(char *));
+        d->dt[pos] = p;
+        d->n_dt++;
         return 0;
 }
 
@@ -646,6 +653,30 @@ static int sim_save(struct sim *s, char **err)
         return 0;
 }
 
+/* A kill -9 inside sim_save() can leave its temp file: remove such. */
+static void remove_stale_temps(const char *state_path)
+{
+        _cleanup_free_ char *dcopy = strdup(state_path), *bcopy = strdup(state_path);
+        _cleanup_free_ char *prefix = NULL;
+        const char *dir;
+        DIR *dp;
+        struct dirent *de;
+
+        if (!dcopy || !bcopy)
+                return;
+        prefix = strdup_printf("%s.tmp.", basename(bcopy));
+        dir = dirname(dcopy);
+        if (!prefix || !(dp = opendir(dir)))
+                return;
+        while ((de = readdir(dp))) {
+                if (!startswith(de->d_name, prefix) || strlen(de->d_name) != strlen(prefix) + 6)
+                        continue;
+                if (unlinkat(dirfd(dp), de->d_name, 0) < 0)
+                        log_debug("hv-sim: cannot remove %s/%s: %m", dir, de->d_name);
+        }
+        closedir(dp);
+}
+
 /* Load the state file into fresh arrays; -ENOENT if there is none. */
 static int sim_load(struct sim *s, char **err)
 {
@@ -820,6 +851,7 @@ static int sim_open(struct hv *hv, const struct hv_options *o, char **err)
                         sim_close(hv);
                         return set_error(err, -ENOMEM, "out of memory");
                 }
+                remove_stale_temps(s->state_path);
                 r = sim_load(s, err);
                 if (r >= 0) {
                         log_debug("hv-sim: loaded %zu domains from %s", s->n_doms,

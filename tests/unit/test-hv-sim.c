@@ -655,12 +655,22 @@ static void test_persistence(void)
         CHECK_INT(hv_memory_mapping(hv, a, 0x9010, 0x9010, 1, true, NULL), 0);
         CHECK_INT(hv_irq_permission(hv, a, 36, true, NULL), 0);
         CHECK_INT(hv_bind_spi(hv, a, 36, 36, NULL), 0);
+        CHECK_INT(hv_assign_dt(hv, a, "/soc/usb@3000", NULL), 0);
         CHECK_INT(hv_assign_dt(hv, a, "/soc/gpu@2000", NULL), 0);
         CHECK_INT(hv_sim_populate_memory(hv, a, NULL), 0);
         CHECK_INT(hv_sim_unpause(hv, b, NULL), 0);
         CHECK_INT(hv_sim_destroy_domain(hv, b, NULL), 0);
         s1 = state_of(hv);
         hv_free(hv);
+        {
+                /* Devices are listed sorted, whatever the order of calls. */
+                struct json_object *devs = NULL;
+
+                CHECK(json_object_object_get_ex(dom_state(s1, a), "dt_devices", &devs));
+                CHECK(devs && json_object_array_length(devs) == 2 &&
+                      streq(json_object_get_string(json_object_array_get_idx(devs, 0)),
+                            "/soc/gpu@2000"));
+        }
 
         hv = open_sim(state, 4, 17, true);
         s2 = state_of(hv);
@@ -703,6 +713,17 @@ static void test_persistence(void)
         /* kill -9 in the middle of a sequence: every finished call is kept. */
         status = in_child(state, child_sigkill_mid_sequence);
         CHECK_INT(status, 128 + SIGKILL);
+        {
+                /* As if killed inside a save: the temp file is cleaned up. */
+                char stale[300];
+                int fd;
+
+                snprintf(stale, sizeof(stale), "%s.tmp.AbC123", state);
+                fd = open(stale, O_WRONLY | O_CREAT, 0600);
+                CHECK(fd >= 0);
+                if (fd >= 0)
+                        close(fd);
+        }
         hv = open_sim(state, 4, 17, true);
         s1 = state_of(hv);
         CHECK(dom_state(s1, 2) != NULL);
