@@ -45,7 +45,7 @@ int vl_client_connect(const char *path, struct vl_client **ret)
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        vl_rbuf_init(&c->rb);
+        vl_rbuf_init_max(&c->rb, VL_MAX_REPLY);
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
                 return -errno;

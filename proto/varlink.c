@@ -15,7 +15,7 @@
 #include "../daemon/util.h"
 
 /* Room for one maximal message and its terminating NUL. */
-#define RBUF_MAX ((size_t)VL_MAX_MESSAGE + 1)
+#define RBUF_MAX(b) (((b)->max ? (b)->max : (size_t)VL_MAX_MESSAGE) + 1)
 #define RBUF_MIN 4096u
 /* An idle connection does not keep a large buffer around. */
 #define RBUF_KEEP (16u * 1024)
@@ -25,10 +25,15 @@ void vl_rbuf_init(struct vl_rbuf *b)
         *b = (struct vl_rbuf){ 0 };
 }
 
+void vl_rbuf_init_max(struct vl_rbuf *b, size_t max)
+{
+        *b = (struct vl_rbuf){ .max = max };
+}
+
 void vl_rbuf_clear(struct vl_rbuf *b)
 {
         free(b->data);
-        vl_rbuf_init(b);
+        vl_rbuf_init_max(b, b->max);
 }
 
 static void rbuf_compact(struct vl_rbuf *b)
@@ -57,15 +62,15 @@ int vl_rbuf_read(struct vl_rbuf *b, int fd)
         ssize_t n;
 
         rbuf_compact(b);
-        if (b->len >= RBUF_MAX)
+        if (b->len >= RBUF_MAX(b))
                 return rbuf_has_nul(b) ? -ENOBUFS : -EMSGSIZE;
 
         if (b->len == b->cap) {
                 size_t ncap = b->cap ? b->cap * 2 : RBUF_MIN;
                 char *p;
 
-                if (ncap > RBUF_MAX)
-                        ncap = RBUF_MAX;
+                if (ncap > RBUF_MAX(b))
+                        ncap = RBUF_MAX(b);
                 p = realloc(b->data, ncap);
                 if (!p)
                         return -ENOMEM;
@@ -82,7 +87,7 @@ int vl_rbuf_read(struct vl_rbuf *b, int fd)
                 return 0;
 
         b->len += (size_t)n;
-        if (b->len >= RBUF_MAX && !rbuf_has_nul(b))
+        if (b->len >= RBUF_MAX(b) && !rbuf_has_nul(b))
                 return -EMSGSIZE;
         return (int)n;
 }

@@ -15,8 +15,13 @@
 
 #include <json-c/json.h>
 
-/* Largest message (request or reply, without the NUL) either side accepts. */
+/*
+ * Largest request (without the NUL) the daemon accepts.  Replies may be
+ * larger (ListDevices on a big SoC's device tree is), up to VL_MAX_REPLY,
+ * which is what the client accepts.
+ */
 #define VL_MAX_MESSAGE (64u * 1024)
+#define VL_MAX_REPLY (16u * 1024 * 1024)
 
 /* Standard org.varlink.service error names. */
 #define VL_ERR_INTERFACE_NOT_FOUND "org.varlink.service.InterfaceNotFound"
@@ -91,7 +96,8 @@ const char *vl_embedded_find(const char *name);
  * unconsumed bytes are data[off..len); len is 0 whenever nothing is
  * buffered.  scan marks how far the bytes are known to hold no NUL, so a
  * peer trickling one byte at a time costs linear, not quadratic, work.
- * Zero-initialising the struct is equivalent to vl_rbuf_init().
+ * max is the message size cap (0 means VL_MAX_MESSAGE).  Zero-initialising
+ * the struct is equivalent to vl_rbuf_init().
  */
 struct vl_rbuf {
         char *data;
@@ -99,17 +105,20 @@ struct vl_rbuf {
         size_t cap;
         size_t off;
         size_t scan;
+        size_t max;
 };
 
 void vl_rbuf_init(struct vl_rbuf *b);
+/* A buffer whose messages may be up to max bytes (the client uses VL_MAX_REPLY). */
+void vl_rbuf_init_max(struct vl_rbuf *b, size_t max);
 void vl_rbuf_clear(struct vl_rbuf *b);
 /*
  * Read what is available from fd (non-blocking or blocking).  Returns the
  * number of bytes read, 0 on EOF, -EAGAIN when nothing is there, -EMSGSIZE
- * once more than VL_MAX_MESSAGE bytes are buffered without a NUL (checked
+ * once more than the cap (VL_MAX_MESSAGE) is buffered without a NUL (checked
  * before growing), -ENOBUFS when the buffer is full of complete messages
  * the caller has not taken out with vl_rbuf_next() yet, other -errno on
- * failure.  The buffer never grows beyond VL_MAX_MESSAGE + 1 bytes.
+ * failure.  The buffer never grows beyond the cap + 1 bytes.
  */
 int vl_rbuf_read(struct vl_rbuf *b, int fd);
 /*
