@@ -148,6 +148,11 @@ void broker_free(struct broker *b)
         free(b);
 }
 
+struct hv *broker_hv(const struct broker *b)
+{
+        return b->hv;
+}
+
 /* ---- audit --------------------------------------------------------------- */
 
 int broker_audit(struct broker *b, const struct broker_caller *who, const char *action,

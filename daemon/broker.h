@@ -68,6 +68,7 @@ int broker_new(struct inventory *inv, struct hv *hv, const struct broker_options
                struct broker **ret);
 void broker_free(struct broker *b);
 DEFINE_FREE_FUNC(struct broker, broker_free)
+struct hv *broker_hv(const struct broker *b);
 
 /*
  * Bring every lease that is not final in line with the hypervisor: an

@@ -26,6 +26,7 @@ enum {
         OPT_CONFIG_DIR,
         OPT_GROUP,
         OPT_GROUP_MAY_WRITE,
+        OPT_FORBID_FORCE,
         OPT_LOG_LEVEL,
 };
 
@@ -62,6 +63,8 @@ void config_print_help(const char *argv0)
                "                          (default %s)\n"
                "  --group NAME            group whose members may read and watch (default assignd)\n"
                "  --group-may-write       also let that group assign, release and set policy\n"
+               "  --forbid-force          refuse force_unprotected: no device without IOMMU\n"
+               "                          protection that may do DMA is ever assigned\n"
                "  --foreground            log to stderr in plain text instead of journal format\n"
                "  --log-level LEVEL       error, warning, notice, info or debug (default info)\n"
                "  -h, --help              show this help\n"
@@ -81,6 +84,7 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
                 { "config-dir", required_argument, NULL, OPT_CONFIG_DIR },
                 { "group", required_argument, NULL, OPT_GROUP },
                 { "group-may-write", no_argument, NULL, OPT_GROUP_MAY_WRITE },
+                { "forbid-force", no_argument, NULL, OPT_FORBID_FORCE },
                 { "foreground", no_argument, NULL, 'f' },
                 { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
                 { "help", no_argument, NULL, 'h' },
@@ -128,6 +132,9 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
                         break;
                 case OPT_GROUP_MAY_WRITE:
                         cfg->group_may_write = true;
+                        break;
+                case OPT_FORBID_FORCE:
+                        cfg->forbid_force = true;
                         break;
                 case 'f':
                         cfg->foreground = true;

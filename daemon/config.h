@@ -19,6 +19,7 @@ struct config {
         const char *config_dir;         /* dma.d/ tables live here */
         const char *group;              /* members may read and watch */
         bool group_may_write;
+        bool forbid_force;              /* refuse Assign's force_unprotected */
         bool foreground;
         int log_level;
 };

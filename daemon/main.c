@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "broker.h"
 #include "classify.h"
 #include "config.h"
 #include "db.h"
@@ -104,6 +105,23 @@ static int open_hypervisor(const struct config *cfg, const struct inventory *inv
         return 0;
 }
 
+/* The hypervisor's domain watch fired: settle leases of domains that died. */
+static void on_domains(evutil_socket_t fd, short events, void *arg)
+{
+        struct broker *b = arg;
+        _cleanup_free_ char *err = NULL;
+        bool changed = false;
+        int r;
+
+        r = hv_watch_drain(broker_hv(b), &changed, &err);
+        if (r < 0) {
+                log_warning("domain watch: %s", err ? err : strerror(-r));
+                return;
+        }
+        if (changed)
+                broker_domains_changed(b);
+}
+
 static int make_parent_dir(const char *path)
 {
         _cleanup_free_ char *copy = strdup(path);
@@ -123,10 +141,11 @@ static int run(const struct config *cfg)
         _cleanup_(classify_tables_freep) struct classify_tables *tables = NULL;
         _cleanup_(inventory_freep) struct inventory *inv = NULL;
         _cleanup_(hv_freep) struct hv *hv = NULL;
+        _cleanup_(broker_freep) struct broker *broker = NULL;
         _cleanup_(methods_freep) struct methods *methods = NULL;
         _cleanup_(server_freep) struct server *server = NULL;
         _cleanup_(event_base_freep) struct event_base *base = NULL;
-        _cleanup_(event_freep) struct event *sigterm = NULL, *sigint = NULL;
+        _cleanup_(event_freep) struct event *sigterm = NULL, *sigint = NULL, *watch = NULL;
         _cleanup_free_ char *err = NULL, *dma_dir = NULL;
         struct server_limits limits;
         struct methods_context ctx = {
@@ -171,6 +190,18 @@ static int run(const struct config *cfg)
         if (r < 0)
                 return r;
 
+        r = broker_new(inv, hv, &(struct broker_options){ .forbid_force = cfg->forbid_force },
+                       &broker);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the broker: %s", strerror(-r));
+        /* Before serving: no request may see a lease a crash left half-done. */
+        r = broker_reconcile(broker, &err);
+        if (r < 0)
+                return log_error_errno(r, "cannot reconcile the leases: %s",
+                                       err ? err : strerror(-r));
+        log_info("reconciled leases with the hypervisor: %d changed", r);
+        inventory_set_owner_fn(inv, broker_owner, broker);
+
         gr = getgrnam(cfg->group);
         if (gr)
                 ctx.access_gid = gr->gr_gid;
@@ -183,6 +214,7 @@ static int run(const struct config *cfg)
 
         ctx.inv = inv;
         ctx.hv = hv;
+        ctx.broker = broker;
         r = methods_new(&ctx, &methods, &err);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the Varlink methods: %s",
@@ -200,6 +232,18 @@ static int run(const struct config *cfg)
                 return log_error_errno(r, "cannot listen: %s", err ? err : strerror(-r));
         ctx.server = server;
         methods_set_context(methods, &ctx);
+
+        r = hv_watch_fd(hv, &err);
+        if (r >= 0) {
+                watch = event_new(base, r, EV_READ | EV_PERSIST, on_domains, broker);
+                if (!watch || event_add(watch, NULL) < 0)
+                        return log_error_errno(-ENOMEM, "cannot watch domains");
+        } else {
+                log_warning("no domain watch (%s): leases of dead domains are settled at the "
+                            "next request", err ? err : strerror(-r));
+                free(err);
+                err = NULL;
+        }
 
         sigterm = evsignal_new(base, SIGTERM, on_signal, base);
         sigint = evsignal_new(base, SIGINT, on_signal, base);

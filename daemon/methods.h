@@ -22,6 +22,7 @@
 
 struct inventory;
 struct hv;
+struct broker;
 struct methods;
 struct method_call;
 
@@ -30,6 +31,7 @@ struct methods_context {
         struct inventory *inv;
         const char *backend;            /* "xen" or "sim" */
         struct hv *hv;                  /* opaque; NULL until the broker uses it */
+        struct broker *broker;          /* the assignment engine; NULL: Assign etc. fail */
         const char *dtb_path;           /* for GetStatus */
         gid_t access_gid;               /* group that may read; (gid_t)-1: none */
         bool group_may_write;           /* that group may also write */
