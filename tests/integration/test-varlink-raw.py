@@ -64,6 +64,15 @@ def alive():
     check(err(r) is None, "GetInfo after the case failed: %r" % r)
 
 
+def served_anew(d, what):
+    """A new connection to d gets an answer."""
+    c = d.connect()
+    try:
+        check("interfaces" in c.call("org.varlink.service.GetInfo"), what)
+    finally:
+        c.close()
+
+
 def device_paths():
     devs = D.broker("ListDevices")["devices"]
     check(len(devs) >= 2, "demo board has fewer than 2 devices")
@@ -292,12 +301,7 @@ def case_connection_limit_per_uid():
             extra.close()
         conns.pop().close()
         time.sleep(0.1)
-        again = D.connect()
-        try:
-            check("interfaces" in again.call("org.varlink.service.GetInfo"),
-                  "a freed slot cannot be used again")
-        finally:
-            again.close()
+        served_anew(D, "a freed slot cannot be used again")
     finally:
         for c in conns:
             c.close()
@@ -343,12 +347,7 @@ def case_emfile():
             for c in conns:
                 c.close()
         time.sleep(0.6)
-        c = d.connect()
-        try:
-            check("interfaces" in c.call("org.varlink.service.GetInfo"),
-                  "not served after descriptors were freed")
-        finally:
-            c.close()
+        served_anew(d, "not served after descriptors were freed")
         check("pausing new connections" in d.log(), "no pause was logged")
 
 

@@ -469,6 +469,20 @@ static void client_ordering(void)
         cl_close(c);
 }
 
+/* The call before a broken message is answered, then ProtocolError, then the close. */
+static void expect_echo_then_protocol_error(struct cl *c, const char *text)
+{
+        struct json_object *o = cl_recv(c);
+
+        CHECK_STR(param_of(o, "text"), text);
+        json_object_put(o);
+        o = cl_recv(c);
+        CHECK_STR(err_of(o), SERVER_ERR_PROTOCOL);
+        json_object_put(o);
+        CHECK(is_closed(c));
+        cl_close(c);
+}
+
 static void client_limits(void)
 {
         struct cl *cs[8], *extra, *c;
@@ -539,14 +553,7 @@ static void client_limits(void)
         c = cl_connect();
         cl_send(c, "{\"method\":\"org.example.test.Echo\",\"parameters\":{\"text\":\"before\"}}");
         cl_write(c, big, VL_MAX_MESSAGE + 1);
-        o = cl_recv(c);
-        CHECK_STR(param_of(o, "text"), "before");
-        json_object_put(o);
-        o = cl_recv(c);
-        CHECK_STR(err_of(o), SERVER_ERR_PROTOCOL);
-        json_object_put(o);
-        CHECK(is_closed(c));
-        cl_close(c);
+        expect_echo_then_protocol_error(c, "before");
         free(big);
 
         /* Malformed JSON after a good call: the good one is answered, then the error. */
@@ -566,14 +573,7 @@ static void client_limits(void)
                 }
                 cl_write(c, buf, n);
         }
-        o = cl_recv(c);
-        CHECK_STR(param_of(o, "text"), "ok");
-        json_object_put(o);
-        o = cl_recv(c);
-        CHECK_STR(err_of(o), SERVER_ERR_PROTOCOL);
-        json_object_put(o);
-        CHECK(is_closed(c));
-        cl_close(c);
+        expect_echo_then_protocol_error(c, "ok");
 
         /* Not a request object. */
         c = cl_connect();
