@@ -1032,25 +1032,39 @@ static int sim_irq_permission(struct hv *hv, uint32_t domid, uint32_t irq, bool 
         return commit(hv, err);
 }
 
+/* The checks XEN_DOMCTL_{bind,unbind}_pt_irq share on Arm, in Xen's order. */
+static struct sim_domain *spi_domctl_checks(struct hv *hv, uint32_t domid, uint32_t virq,
+                                            uint32_t irq, char **err, int *r)
+{
+        struct sim *s = S(hv);
+        struct sim_domain *d = get_domain(hv, domid, err, r);
+
+        if (!d)
+                return NULL;
+        if (virq != irq) {
+                hv_set_reason(hv, HV_REASON_NOT_SPI);
+                *r = set_error(err, -EINVAL, "Xen on Arm routes SPIs 1:1 only (vIRQ %u != IRQ "
+                               "%u)", virq, irq);
+                return NULL;
+        }
+        if (!caller_irq_permitted(s, irq)) {
+                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
+                *r = set_error(err, -EPERM, "IRQ %u is not an SPI dom0 may route (platform "
+                               "SPIs are 32-%u)", irq, 31 + s->platform_spis);
+                return NULL;
+        }
+        return d;
+}
+
 static int sim_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err)
 {
         struct sim *s = S(hv);
         struct sim_domain *owner;
         int r = 0;
-        struct sim_domain *d = get_domain(hv, domid, err, &r);
+        struct sim_domain *d = spi_domctl_checks(hv, domid, virq, irq, err, &r);
 
         if (!d)
                 return r;
-        if (virq != irq) {
-                hv_set_reason(hv, HV_REASON_NOT_SPI);
-                return set_error(err, -EINVAL, "Xen on Arm routes SPIs 1:1 only (vIRQ %u != IRQ "
-                                 "%u)", virq, irq);
-        }
-        if (!caller_irq_permitted(s, irq)) {
-                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
-                return set_error(err, -EPERM, "IRQ %u is not an SPI dom0 may route (platform "
-                                 "SPIs are 32-%u)", irq, 31 + s->platform_spis);
-        }
         if (s->bind_needs_perm && !rs_contains(&d->irqs, irq, irq)) {
                 hv_set_reason(hv, HV_REASON_NO_PERMISSION);
                 return set_error(err, -EPERM, "domain %u has no permission for IRQ %u (grant "
@@ -1089,21 +1103,11 @@ static int sim_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t i
 
 static int sim_unbind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err)
 {
-        struct sim *s = S(hv);
         int r = 0;
-        struct sim_domain *d = get_domain(hv, domid, err, &r);
+        struct sim_domain *d = spi_domctl_checks(hv, domid, virq, irq, err, &r);
 
         if (!d)
                 return r;
-        if (virq != irq) {
-                hv_set_reason(hv, HV_REASON_NOT_SPI);
-                return set_error(err, -EINVAL, "Xen on Arm routes SPIs 1:1 only (vIRQ %u != IRQ "
-                                 "%u)", virq, irq);
-        }
-        if (!caller_irq_permitted(s, irq)) {
-                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
-                return set_error(err, -EPERM, "IRQ %u is not an SPI dom0 may route", irq);
-        }
         if (irq >= 32 + d->nr_spis || !spi_routed(d, irq)) {
                 hv_set_reason(hv, HV_REASON_SPI_NOT_ROUTED);
                 return set_error(err, -EINVAL, "SPI %u is not routed to domain %u", irq, domid);
