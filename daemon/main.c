@@ -137,6 +137,8 @@ static int make_parent_dir(const char *path)
 
 static int run(const struct config *cfg)
 {
+        /* Declared first so it is freed last: the server's events live in it. */
+        _cleanup_(event_base_freep) struct event_base *base = NULL;
         _cleanup_(db_closep) struct db *db = NULL;
         _cleanup_(classify_tables_freep) struct classify_tables *tables = NULL;
         _cleanup_(inventory_freep) struct inventory *inv = NULL;
@@ -144,7 +146,6 @@ static int run(const struct config *cfg)
         _cleanup_(broker_freep) struct broker *broker = NULL;
         _cleanup_(methods_freep) struct methods *methods = NULL;
         _cleanup_(server_freep) struct server *server = NULL;
-        _cleanup_(event_base_freep) struct event_base *base = NULL;
         _cleanup_(event_freep) struct event *sigterm = NULL, *sigint = NULL, *watch = NULL;
         _cleanup_free_ char *err = NULL, *dma_dir = NULL;
         struct server_limits limits;
