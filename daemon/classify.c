@@ -549,7 +549,8 @@ static int group_pages(const struct dt_inventory *inv, struct grouping *g)
                                 spans[n++] = sp;
                         }
                 }
-        qsort(spans, n, sizeof(*spans), cmp_span);
+        if (n > 1)
+                qsort(spans, n, sizeof(*spans), cmp_span);
         /*
          * Sweep: a span starting before the furthest end seen so far
          * overlaps the span owning that end, and spans sharing a point
@@ -612,7 +613,9 @@ static int cmp_key(const void *x, const void *y)
 
 static int group_keys(struct grouping *g, struct key *keys, size_t n)
 {
-        qsort(keys, n, sizeof(*keys), cmp_key);
+        /* qsort must not see a NULL array, even empty. */
+        if (n > 1)
+                qsort(keys, n, sizeof(*keys), cmp_key);
         for (size_t i = 1; i < n; i++) {
                 const struct key *p = &keys[i - 1], *k = &keys[i];
                 char *why;

@@ -391,7 +391,8 @@ static int build_nodes(struct scan *s)
         if (s->n_nodes == 0)
                 return set_error(s->err, -EINVAL, "device tree has no root node");
 
-        qsort(s->ph, s->n_ph, sizeof(*s->ph), cmp_phent);
+        if (s->n_ph > 1)
+                qsort(s->ph, s->n_ph, sizeof(*s->ph), cmp_phent);
         for (size_t i = 1; i < s->n_ph; i++)
                 if (s->ph[i].phandle == s->ph[i - 1].phandle)
                         return set_error(s->err, -EINVAL, "phandle 0x%" PRIx32 " used by both %s and %s",
