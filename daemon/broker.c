@@ -1200,7 +1200,7 @@ int broker_release(struct broker *b, const struct broker_caller *who, const char
 {
         int r;
 
-        broker_domains_changed(b);
+        /* No sweep first: do_release settles the domain's unfinished leases itself. */
         r = do_release(b, domain, devices, n_devices, ret, e);
         audit_call(b, who, "Release", domain, devices, n_devices, r, e, NULL);
         return r;

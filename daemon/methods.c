@@ -13,12 +13,15 @@
  * methods_register().
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../config.h"
+#include "broker.h"
+#include "hv.h"
 #include "inventory.h"
 #include "log.h"
 #include "methods.h"
@@ -59,6 +62,7 @@ struct method_call {
         char *err_message;
         char *err_key;
         char *err_value;
+        struct json_object *err_params; /* more error parameters (broker errors) */
         void (*on_disconnect)(struct method_call *mc, void *userdata);
         void *disconnect_userdata;
 };
@@ -295,6 +299,7 @@ static void mc_free(struct method_call *mc)
         free(mc->err_message);
         free(mc->err_key);
         free(mc->err_value);
+        json_object_put(mc->err_params);
         free(mc);
 }
 
@@ -334,6 +339,10 @@ static void mc_send_failure(struct method_call *mc, int r)
                 if (mc->err_key && mc->err_value)
                         json_object_object_add(p, mc->err_key,
                                                json_object_new_string(mc->err_value));
+                if (mc->err_params) {
+                        json_object_object_foreach(mc->err_params, k, v)
+                                json_object_object_add(p, k, json_object_get(v));
+                }
                 if (strstr(name, "PermissionDenied") &&
                     !json_object_object_get_ex(p, "method", NULL))
                         json_object_object_add(
@@ -854,6 +863,16 @@ static int broker_set_device_policy(struct method_call *mc, struct json_object *
         if (r < 0)
                 return method_call_fail(mc, r, NULL, NULL, "storing the policy of %s: %s", path,
                                         strerror(-r));
+        if (mc->m->ctx.broker) {
+                const struct server_peer *p = method_call_peer(mc);
+                struct broker_caller who = { .uid = p->uid, .pid = p->pid };
+                _cleanup_free_ char *d = strdup_printf(
+                        "dma=%s assignable=%s note=%s", opt_string(params, "dma") ?: "-",
+                        assignable == DB_POLICY_UNSET ? "-" : assignable ? "yes" : "no",
+                        opt_string(params, "note") ?: "-");
+
+                broker_audit(mc->m->ctx.broker, &who, "SetDevicePolicy", path, "ok", d, false);
+        }
         return device_reply(mc, inv, path, reply);
 }
 
@@ -864,6 +883,321 @@ static const struct method_entry builtin_methods[] = {
         { BROKER_IFACE ".ListDevices", METHOD_READ, broker_list_devices },
         { BROKER_IFACE ".GetDevice", METHOD_READ, broker_get_device },
         { BROKER_IFACE ".SetDevicePolicy", METHOD_WRITE, broker_set_device_policy },
+};
+
+/* ---- io.assignd.Broker: assignment ------------------------------------------ */
+
+static struct broker *need_broker(struct method_call *mc)
+{
+        if (!mc->m->ctx.broker)
+                method_call_fail(mc, -ENODATA, NULL, NULL, "the assignment engine is not running");
+        return mc->m->ctx.broker;
+}
+
+/* Hand a broker's structured error to the dispatcher. */
+static int broker_fail(struct method_call *mc, int r, struct broker_error *e)
+{
+        free(mc->err_message);
+        mc->err_message = e->message ? strdup(e->message) : NULL;
+        free(mc->err_name);
+        mc->err_name = e->name ? strdup(e->name) : NULL;
+        free(mc->err_key);
+        free(mc->err_value);
+        mc->err_key = mc->err_value = NULL;
+        json_object_put(mc->err_params);
+        mc->err_params = e->fields ? json_object_get(e->fields) : NULL;
+        broker_error_clear(e);
+        return r < 0 ? r : -EIO;
+}
+
+static struct broker_caller caller_of(struct method_call *mc)
+{
+        const struct server_peer *p = method_call_peer(mc);
+
+        return (struct broker_caller){ .uid = p->uid, .pid = p->pid };
+}
+
+/* A []string parameter (absent or null: none) as a NULL-terminated vector. */
+static int opt_strv(struct json_object *params, const char *key, const char ***ret, size_t *n)
+{
+        struct json_object *a;
+        const char **v;
+        size_t len;
+
+        *ret = NULL;
+        *n = 0;
+        if (!json_object_object_get_ex(params, key, &a) || !a)
+                return 0;
+        len = json_object_array_length(a);
+        v = calloc(len + 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < len; i++)
+                v[i] = json_object_get_string(json_object_array_get_idx(a, i));
+        *ret = v;
+        *n = len;
+        return 0;
+}
+
+static int broker_assign_call(struct method_call *mc, struct json_object *params,
+                              struct json_object **reply)
+{
+        struct broker *b = need_broker(mc);
+        struct broker_error e = { 0 };
+        struct broker_caller who = caller_of(mc);
+        _cleanup_free_ const char **devs = NULL;
+        struct broker_assign_request req = { 0 };
+        const char *layout = opt_string(params, "layout");
+        int r;
+
+        if (!b)
+                return -ENODATA;
+        r = opt_strv(params, "devices", &devs, &req.n_devices);
+        if (r < 0)
+                return r;
+        req.domain = opt_string(params, "domain");
+        req.devices = devs;
+        req.force_unprotected = opt_bool(params, "force_unprotected") > 0;
+        req.dry_run = opt_bool(params, "dry_run") > 0;
+        if (!layout || streq(layout, "identity"))
+                req.layout = BROKER_LAYOUT_IDENTITY;
+        else if (streq(layout, "auto"))
+                req.layout = BROKER_LAYOUT_AUTO;
+        else
+                return method_call_fail(mc, -EINVAL, "field", "layout",
+                                        "layout \"%s\" is not one of identity, auto", layout);
+        r = broker_assign(b, &who, &req, reply, &e);
+        if (r < 0)
+                return broker_fail(mc, r, &e);
+        return 0;
+}
+
+static int broker_release_call(struct method_call *mc, struct json_object *params,
+                               struct json_object **reply)
+{
+        struct broker *b = need_broker(mc);
+        struct broker_error e = { 0 };
+        struct broker_caller who = caller_of(mc);
+        _cleanup_free_ const char **devs = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!b)
+                return -ENODATA;
+        r = opt_strv(params, "devices", &devs, &n);
+        if (r < 0)
+                return r;
+        r = broker_release(b, &who, opt_string(params, "domain"), devs, n, reply, &e);
+        if (r < 0)
+                return broker_fail(mc, r, &e);
+        return 0;
+}
+
+static int broker_list_leases_call(struct method_call *mc, struct json_object *params,
+                                   struct json_object **reply)
+{
+        struct broker *b = need_broker(mc);
+        struct broker_error e = { 0 };
+        int r;
+
+        if (!b)
+                return -ENODATA;
+        r = broker_list_leases(b, opt_bool(params, "all") > 0, reply, &e);
+        if (r < 0)
+                return broker_fail(mc, r, &e);
+        return 0;
+}
+
+static int broker_get_audit_log_call(struct method_call *mc, struct json_object *params,
+                                     struct json_object **reply)
+{
+        struct broker *b = need_broker(mc);
+        struct broker_error e = { 0 };
+        struct json_object *v;
+        int64_t limit = 100;
+        int r;
+
+        if (!b)
+                return -ENODATA;
+        if (json_object_object_get_ex(params, "limit", &v) && v)
+                limit = json_object_get_int64(v);
+        if (limit < 0)
+                return method_call_fail(mc, -EINVAL, "field", "limit",
+                                        "limit must not be negative");
+        r = broker_audit_log(b, (size_t)limit, reply, &e);
+        if (r < 0)
+                return broker_fail(mc, r, &e);
+        return 0;
+}
+
+/* ---- io.assignd.Simulator --------------------------------------------------- */
+
+/* The simulator's refusals, by errno, with the parameter each error needs. */
+static int sim_fail(struct method_call *mc, int r, int64_t domid, const char *name,
+                    const char *msg)
+{
+        _cleanup_free_ char *m = strdup(msg ? msg : strerror(-r));
+        const char *ename;
+
+        switch (r) {
+        case -ESRCH:
+                if (domid >= 0) {
+                        json_object_put(mc->err_params);
+                        mc->err_params = json_object_new_object();
+                        json_object_object_add(mc->err_params, "domid",
+                                               json_object_new_int64(domid));
+                        return method_call_fail_named(mc, r, SIM_IFACE ".DomainNotFound", NULL,
+                                                      NULL, "%s", m ? m : "no such domain");
+                }
+                break;
+        case -EEXIST:
+                return method_call_fail_named(mc, r, SIM_IFACE ".DomainExists", "name", name,
+                                              "%s", m ? m : "name in use");
+        case -EINVAL:
+                if (msg && strstr(msg, "IOMMU"))
+                        return method_call_fail_named(mc, r, SIM_IFACE ".IommuNotAvailable",
+                                                      NULL, NULL, "%s", m);
+                break;
+        }
+        ename = strerrorname_np(-r);
+        return method_call_fail_named(mc, r, SIM_IFACE ".SimulatorError", "errno",
+                                      ename ? ename : "EIO", "%s", m ? m : "failed");
+}
+
+static int64_t param_int(struct json_object *params, const char *key, int64_t dflt)
+{
+        struct json_object *v;
+
+        if (!json_object_object_get_ex(params, key, &v) || !v)
+                return dflt;
+        return json_object_get_int64(v);
+}
+
+/* Check a domid parameter's range; -1 (and a failure set) if it is out of range. */
+static int64_t domid_param(struct method_call *mc, struct json_object *params)
+{
+        int64_t d = param_int(params, "domid", -1);
+
+        if (d < 0 || d >= HV_DOMID_IO) {
+                method_call_fail_named(mc, -EINVAL, SIM_IFACE ".InvalidArgument", "field",
+                                       "domid", "domid %" PRId64 " is out of range", d);
+                return -1;
+        }
+        return d;
+}
+
+static int sim_create_domain_call(struct method_call *mc, struct json_object *params,
+                                  struct json_object **reply)
+{
+        const char *name = opt_string(params, "name");
+        int64_t nr_spis = param_int(params, "nr_spis", -1);
+        _cleanup_free_ char *err = NULL;
+        _cleanup_(vl_json_unrefp) struct json_object *o = NULL;
+        uint32_t domid;
+        int r;
+
+        if (nr_spis > HV_MAX_SPIS || nr_spis < -1)
+                return method_call_fail_named(mc, -EINVAL, SIM_IFACE ".InvalidArgument", "field",
+                                              "nr_spis", "nr_spis must be 0..%d", HV_MAX_SPIS);
+        r = hv_sim_create_domain(mc->m->ctx.hv, name, opt_bool(params, "passthrough") > 0,
+                                 opt_bool(params, "populated") > 0, (int)nr_spis, &domid, &err);
+        if (r < 0)
+                return sim_fail(mc, r, -1, name, err);
+        o = json_object_new_object();
+        if (!o || add_int(o, "domid", domid) < 0)
+                return -ENOMEM;
+        *reply = steal_ptr(o);
+        return 0;
+}
+
+typedef int (*sim_domid_fn)(struct hv *hv, uint32_t domid, char **err);
+
+static int sim_domid_call(struct method_call *mc, struct json_object *params, sim_domid_fn fn)
+{
+        _cleanup_free_ char *err = NULL;
+        int64_t domid = domid_param(mc, params);
+        int r;
+
+        if (domid < 0)
+                return -EINVAL;
+        r = fn(mc->m->ctx.hv, (uint32_t)domid, &err);
+        if (r < 0)
+                return sim_fail(mc, r, domid, NULL, err);
+        /* The hypervisor changed: settle leases of a domain that died now, not later. */
+        if (mc->m->ctx.broker)
+                broker_domains_changed(mc->m->ctx.broker);
+        return 0;
+}
+
+static int sim_destroy_domain_call(struct method_call *mc, struct json_object *params,
+                                   struct json_object **reply)
+{
+        return sim_domid_call(mc, params, hv_sim_destroy_domain);
+}
+
+static int sim_kill_domain_call(struct method_call *mc, struct json_object *params,
+                                struct json_object **reply)
+{
+        return sim_domid_call(mc, params, hv_sim_kill_domain);
+}
+
+static int sim_populate_memory_call(struct method_call *mc, struct json_object *params,
+                                    struct json_object **reply)
+{
+        return sim_domid_call(mc, params, hv_sim_populate_memory);
+}
+
+static int sim_unpause_domain_call(struct method_call *mc, struct json_object *params,
+                                   struct json_object **reply)
+{
+        return sim_domid_call(mc, params, hv_sim_unpause);
+}
+
+static int sim_set_failpoint_call(struct method_call *mc, struct json_object *params,
+                                  struct json_object **reply)
+{
+        _cleanup_free_ char *err = NULL;
+        int r = hv_set_failpoint(mc->m->ctx.hv, opt_string(params, "step"),
+                                 opt_string(params, "action"), &err);
+
+        if (r < 0)
+                return method_call_fail_named(mc, r, SIM_IFACE ".InvalidArgument", "field",
+                                              err && strstr(err, "action") ? "action" : "step",
+                                              "%s", err ? err : "bad failpoint");
+        return 0;
+}
+
+static int sim_get_state_call(struct method_call *mc, struct json_object *params,
+                              struct json_object **reply)
+{
+        _cleanup_free_ char *err = NULL;
+        _cleanup_(vl_json_unrefp) struct json_object *o = json_object_new_object();
+        struct json_object *state = NULL;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = hv_sim_get_state_json(mc->m->ctx.hv, &state, &err);
+        if (r < 0)
+                return sim_fail(mc, r, -1, NULL, err);
+        if (add_obj(o, "state", state) < 0)
+                return -ENOMEM;
+        *reply = steal_ptr(o);
+        return 0;
+}
+
+static const struct method_entry engine_methods[] = {
+        { BROKER_IFACE ".Assign", METHOD_WRITE, broker_assign_call },
+        { BROKER_IFACE ".Release", METHOD_WRITE, broker_release_call },
+        { BROKER_IFACE ".ListLeases", METHOD_READ, broker_list_leases_call },
+        { BROKER_IFACE ".GetAuditLog", METHOD_READ, broker_get_audit_log_call },
+        { SIM_IFACE ".CreateDomain", METHOD_ROOT | METHOD_SIM, sim_create_domain_call },
+        { SIM_IFACE ".DestroyDomain", METHOD_ROOT | METHOD_SIM, sim_destroy_domain_call },
+        { SIM_IFACE ".KillDomain", METHOD_ROOT | METHOD_SIM, sim_kill_domain_call },
+        { SIM_IFACE ".PopulateMemory", METHOD_ROOT | METHOD_SIM, sim_populate_memory_call },
+        { SIM_IFACE ".UnpauseDomain", METHOD_ROOT | METHOD_SIM, sim_unpause_domain_call },
+        { SIM_IFACE ".SetFailpoint", METHOD_ROOT | METHOD_SIM, sim_set_failpoint_call },
+        { SIM_IFACE ".GetState", METHOD_ROOT | METHOD_SIM, sim_get_state_call },
 };
 
 /* ---- lifetime -------------------------------------------------------------- */
@@ -917,6 +1251,8 @@ int methods_new(const struct methods_context *ctx, struct methods **ret, char **
                 r = methods_add_interface(m, SIM_IFACE, NULL, err);
         if (r >= 0)
                 r = methods_register(m, builtin_methods, ARRAY_SIZE(builtin_methods), err);
+        if (r >= 0)
+                r = methods_register(m, engine_methods, ARRAY_SIZE(engine_methods), err);
         if (r < 0)
                 return r;
 
