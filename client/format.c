@@ -156,6 +156,23 @@ static int cmp_int64(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* Append sorted numbers with runs of consecutive ones folded ("64-79"). */
+static void sb_runs(struct sbuf *b, int64_t *v, size_t n, const char *prefix)
+{
+        size_t i, j;
+
+        qsort(v, n, sizeof(*v), cmp_int64);
+        for (i = 0; i < n; i = j + 1) {
+                j = i;
+                while (j + 1 < n && v[j + 1] == v[j] + 1)
+                        j++;
+                if (j > i)
+                        sb_printf(b, "%s%s%" PRId64 "-%" PRId64, b->len ? "," : "", prefix, v[i], v[j]);
+                else
+                        sb_printf(b, "%s%s%" PRId64, b->len ? "," : "", prefix, v[i]);
+        }
+}
+
 /*
  * SPIs as hardware IRQ numbers (what xl's irqs= takes), runs of consecutive
  * numbers folded ("64-79") because DMA engines carry a dozen or more; PPIs
@@ -165,41 +182,32 @@ char *fmt_spis_short(struct json_object *dev)
 {
         struct json_object *irqs = jarr(dev, "interrupts");
         size_t n = irqs ? json_object_array_length(irqs) : 0;
-        size_t n_spi = 0, n_not_gic = 0, i;
+        size_t n_spi = 0, n_ppi = 0, n_not_gic = 0, i;
         struct sbuf b = { 0 };
-        int64_t *spi;
+        int64_t *spi, *ppi;
 
         spi = calloc(n ? n : 1, sizeof(*spi));
-        if (!spi)
+        ppi = calloc(n ? n : 1, sizeof(*ppi));
+        if (!spi || !ppi) {
+                free(spi);
+                free(ppi);
                 return NULL;
+        }
         for (i = 0; i < n; i++) {
                 struct json_object *irq = json_object_array_get_idx(irqs, i);
                 const char *cls = jstr(irq, "class", "?");
 
                 if (ctl_streq(cls, "spi"))
                         spi[n_spi++] = jint(irq, "hwirq", -1);
+                else if (ctl_streq(cls, "ppi"))
+                        ppi[n_ppi++] = jint(irq, "hwirq", -1);
                 else if (ctl_streq(cls, "not-gic"))
                         n_not_gic++;
         }
-        qsort(spi, n_spi, sizeof(*spi), cmp_int64);
-        for (i = 0; i < n_spi;) {
-                size_t j = i;
-
-                while (j + 1 < n_spi && spi[j + 1] == spi[j] + 1)
-                        j++;
-                if (j > i)
-                        sb_printf(&b, "%s%" PRId64 "-%" PRId64, b.len ? "," : "", spi[i], spi[j]);
-                else
-                        sb_printf(&b, "%s%" PRId64, b.len ? "," : "", spi[i]);
-                i = j + 1;
-        }
+        sb_runs(&b, spi, n_spi, "");
+        sb_runs(&b, ppi, n_ppi, "ppi:");
         free(spi);
-        for (i = 0; i < n; i++) {
-                struct json_object *irq = json_object_array_get_idx(irqs, i);
-
-                if (ctl_streq(jstr(irq, "class", NULL), "ppi"))
-                        sb_printf(&b, "%sppi:%" PRId64, b.len ? "," : "", jint(irq, "hwirq", -1));
-        }
+        free(ppi);
         if (n_not_gic == 1)
                 sb_printf(&b, "%snot-gic", b.len ? "," : "");
         else if (n_not_gic > 1)
