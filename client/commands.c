@@ -312,6 +312,11 @@ static void show_iommu(struct json_object *dev)
                 size_t n_ids = ids ? json_object_array_length(ids) : 0;
 
                 label("iommu", &first);
+                if (n_ids == 0) {
+                        /* #iommu-cells = 0: the IOMMU serves this one master, no IDs. */
+                        printf("%s, no IDs\n", jstr(link, "iommu", "?"));
+                        continue;
+                }
                 printf("%s, id%s", jstr(link, "iommu", "?"), n_ids == 1 ? "" : "s");
                 for (j = 0; j < n_ids; j++) {
                         /* DMA engines have a dozen IDs or more: keep lines short. */
@@ -325,7 +330,7 @@ static void show_iommu(struct json_object *dev)
                         printf(" 0x%" PRIx64,
                                (uint64_t)json_object_get_int64(json_object_array_get_idx(ids, j)));
                 }
-                printf("%s\n", n_ids ? "" : " -");
+                putchar('\n');
         }
 
         /* Only PCI host bridges with an iommu-map carry the field at all. */
@@ -541,6 +546,371 @@ int cmd_policy(struct ctl *ctl, const struct ctl_args *args)
                 r = ctl_print_json(dev);
         else
                 show_device(dev, true);
+        json_object_put(reply);
+        return r;
+}
+
+/* ---- assign, release, leases, audit (the assignment engine) ----------------- */
+
+static int oom_exit(void)
+{
+        fprintf(stderr, "assignctl: out of memory\n");
+        return CTL_EXIT_REFUSED;
+}
+
+static struct json_object *paths_array(char **paths, int n)
+{
+        struct json_object *a = json_object_new_array();
+
+        for (int i = 0; a && i < n; i++)
+                if (json_object_array_add(a, json_object_new_string(paths[i])) < 0) {
+                        json_object_put(a);
+                        return NULL;
+                }
+        return a;
+}
+
+/* "iomem_permission  /soc/x  mfn 0x9010 +1" lines, with a done mark unless a plan. */
+static void print_steps(struct json_object *steps, bool plan)
+{
+        size_t n = steps ? json_object_array_length(steps) : 0;
+
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *s = json_object_array_get_idx(steps, i);
+                const char *step = jstr(s, "step", "?");
+                char args[96] = "";
+
+                if (jint(s, "nr", -1) >= 0 && jint(s, "gfn", -1) >= 0)
+                        snprintf(args, sizeof(args), "mfn 0x%" PRIx64 " -> gfn 0x%" PRIx64 ", %" PRId64
+                                 " page%s", (uint64_t)jint(s, "mfn", 0), (uint64_t)jint(s, "gfn", 0),
+                                 jint(s, "nr", 0), jint(s, "nr", 0) == 1 ? "" : "s");
+                else if (jint(s, "nr", -1) >= 0)
+                        snprintf(args, sizeof(args), "mfn 0x%" PRIx64 ", %" PRId64 " page%s",
+                                 (uint64_t)jint(s, "mfn", 0), jint(s, "nr", 0),
+                                 jint(s, "nr", 0) == 1 ? "" : "s");
+                else if (jint(s, "irq", -1) >= 0)
+                        snprintf(args, sizeof(args), "IRQ %" PRId64 " (guest IRQ %" PRId64 ")",
+                                 jint(s, "irq", 0), jint(s, "irq", 0));
+                printf("  %2zu. %-17s %-32s %s%s\n", i + 1, step, jstr(s, "device", "?"), args,
+                       plan ? "" : jbool(s, "undone", false) ? "  [undone]"
+                                   : jbool(s, "done", false) ? "" : "  [not done]");
+        }
+}
+
+enum { ASSIGN_OPT_FORCE, ASSIGN_OPT_DRY_RUN, ASSIGN_OPT_LAYOUT };
+
+int cmd_assign(struct ctl *ctl, const struct ctl_args *args)
+{
+        struct json_object *p, *reply = NULL, *lease;
+        const char *layout = args->opt[ASSIGN_OPT_LAYOUT];
+        int r;
+
+        if (layout && !ctl_streq(layout, "identity") && !ctl_streq(layout, "auto"))
+                return ctl_usage_error("assign: --layout must be identity or auto (got '%s')",
+                                       layout);
+        p = json_object_new_object();
+        if (!p)
+                return oom_exit();
+        json_object_object_add(p, "domain", json_object_new_string(args->pos[0]));
+        json_object_object_add(p, "devices", paths_array(args->pos + 1, args->n_pos - 1));
+        if (args->opt[ASSIGN_OPT_FORCE])
+                json_object_object_add(p, "force_unprotected", json_object_new_boolean(1));
+        if (args->opt[ASSIGN_OPT_DRY_RUN])
+                json_object_object_add(p, "dry_run", json_object_new_boolean(1));
+        if (layout)
+                json_object_object_add(p, "layout", json_object_new_string(layout));
+        r = ctl_call(ctl, "Assign", p, &reply);
+        json_object_put(p);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (ctl->json) {
+                r = ctl_print_json(reply);
+                json_object_put(reply);
+                return r;
+        }
+        lease = jobj(reply, "lease");
+        if (!lease) {
+                printf("dry run: nothing was done; the assignment would make these calls:\n");
+                print_steps(jarr(reply, "steps"), true);
+        } else {
+                printf("lease %" PRId64 ": %d device%s assigned to %s (domid %" PRId64 ")%s\n",
+                       jint(lease, "id", 0), args->n_pos - 1, args->n_pos == 2 ? "" : "s",
+                       jstr(lease, "domain", "?"), jint(lease, "domid", -1),
+                       jbool(lease, "forced", false)
+                               ? ", FORCED: unprotected DMA (logged as a warning)" : "");
+                print_steps(jarr(lease, "steps"), false);
+        }
+        json_object_put(reply);
+        return CTL_EXIT_OK;
+}
+
+static void print_lease_outcome(struct json_object *l)
+{
+        const char *st = jstr(l, "state", "?");
+
+        printf("lease %" PRId64 " (%s, domid %" PRId64 "): %s", jint(l, "id", 0),
+               jstr(l, "domain", "?"), jint(l, "domid", -1), st);
+        if (ctl_streq(st, "releasing"))
+                printf(": MMIO unmapped, permissions revoked and IOMMU released; its SPIs stay "
+                       "routed until the domain dies, and its devices are held until then");
+        printf("\n");
+}
+
+int cmd_release(struct ctl *ctl, const struct ctl_args *args)
+{
+        struct json_object *p, *reply = NULL, *ls;
+        size_t n;
+        int r;
+
+        p = json_object_new_object();
+        if (!p)
+                return oom_exit();
+        json_object_object_add(p, "domain", json_object_new_string(args->pos[0]));
+        if (args->n_pos > 1)
+                json_object_object_add(p, "devices", paths_array(args->pos + 1, args->n_pos - 1));
+        r = ctl_call(ctl, "Release", p, &reply);
+        json_object_put(p);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (ctl->json) {
+                r = ctl_print_json(reply);
+                json_object_put(reply);
+                return r;
+        }
+        ls = jarr(reply, "leases");
+        n = ls ? json_object_array_length(ls) : 0;
+        for (size_t i = 0; i < n; i++)
+                print_lease_outcome(json_object_array_get_idx(ls, i));
+        json_object_put(reply);
+        return CTL_EXIT_OK;
+}
+
+enum { LEASES_OPT_ALL };
+
+int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
+{
+        static const char *const headers[] = { "ID", "DOMAIN", "DOMID", "STATE", "DEVICES",
+                                               "UPDATED", "ERROR" };
+        struct json_object *p, *reply = NULL, *ls;
+        struct table *t;
+        size_t n;
+        int r;
+
+        p = json_object_new_object();
+        if (!p)
+                return oom_exit();
+        if (args->opt[LEASES_OPT_ALL])
+                json_object_object_add(p, "all", json_object_new_boolean(1));
+        r = ctl_call(ctl, "ListLeases", p, &reply);
+        json_object_put(p);
+        if (r != CTL_EXIT_OK)
+                return r;
+        ls = jarr(reply, "leases");
+        if (ctl->json) {
+                r = ctl_print_json(ls ? ls : reply);
+                json_object_put(reply);
+                return r;
+        }
+        n = ls ? json_object_array_length(ls) : 0;
+        t = table_new(ARRAY_SIZE_CTL(headers), headers);
+        if (!t) {
+                json_object_put(reply);
+                return oom_exit();
+        }
+        table_set_squeeze(t, 6, 10, false);
+        table_set_squeeze(t, 4, 20, true);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *l = json_object_array_get_idx(ls, i), *devs = jarr(l, "devices");
+                char id[24], domid[24], *updated = fmt_time(jint(l, "updated_at", 0));
+                char *devlist = NULL;
+                size_t len = 1, nd = devs ? json_object_array_length(devs) : 0;
+
+                for (size_t k = 0; k < nd; k++)
+                        len += strlen(json_object_get_string(json_object_array_get_idx(devs, k))) + 1;
+                devlist = calloc(1, len);
+                for (size_t k = 0; devlist && k < nd; k++) {
+                        if (k)
+                                strcat(devlist, " ");
+                        strcat(devlist, json_object_get_string(json_object_array_get_idx(devs, k)));
+                }
+                snprintf(id, sizeof(id), "%" PRId64, jint(l, "id", 0));
+                if (jint(l, "domid", -1) >= 0)
+                        snprintf(domid, sizeof(domid), "%" PRId64, jint(l, "domid", -1));
+                else
+                        snprintf(domid, sizeof(domid), "-");
+                {
+                        const char *cells[] = { id, jstr(l, "domain", "-"), domid,
+                                                jstr(l, "state", "?"), devlist ? devlist : "?",
+                                                updated ? updated : "?", jstr(l, "error", "-") };
+
+                        table_add_row(t, cells);
+                }
+                free(devlist);
+                free(updated);
+        }
+        table_print(t, stdout, output_width());
+        printf("\n%zu lease%s\n", n, n == 1 ? "" : "s");
+        table_free(t);
+        json_object_put(reply);
+        return CTL_EXIT_OK;
+}
+
+enum { AUDIT_OPT_LIMIT };
+
+int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
+{
+        static const char *const headers[] = { "ID", "TIME", "UID", "PID", "ACTION", "TARGET",
+                                               "RESULT", "DETAIL" };
+        struct json_object *p, *reply = NULL, *es;
+        const char *limit = args->opt[AUDIT_OPT_LIMIT];
+        struct table *t;
+        char *end = NULL;
+        long lim = 20;
+        size_t n;
+        int r;
+
+        if (limit) {
+                lim = strtol(limit, &end, 10);
+                if (!*limit || *end || lim < 0)
+                        return ctl_usage_error("audit: --limit takes a number >= 0 (got '%s')",
+                                               limit);
+        }
+        p = json_object_new_object();
+        if (!p)
+                return oom_exit();
+        json_object_object_add(p, "limit", json_object_new_int64(lim));
+        r = ctl_call(ctl, "GetAuditLog", p, &reply);
+        json_object_put(p);
+        if (r != CTL_EXIT_OK)
+                return r;
+        es = jarr(reply, "entries");
+        if (ctl->json) {
+                r = ctl_print_json(es ? es : reply);
+                json_object_put(reply);
+                return r;
+        }
+        n = es ? json_object_array_length(es) : 0;
+        t = table_new(ARRAY_SIZE_CTL(headers), headers);
+        if (!t) {
+                json_object_put(reply);
+                return oom_exit();
+        }
+        table_set_squeeze(t, 7, 12, false);
+        table_set_squeeze(t, 5, 20, true);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *a = json_object_array_get_idx(es, i);
+                char id[24], uid[24], pid[24], *at = fmt_time(jint(a, "at", 0));
+                char result[96];
+                const char *cells[] = { id, at ? at : "?", uid, pid, jstr(a, "action", "?"),
+                                        jstr(a, "target", "-"), result, jstr(a, "detail", "-") };
+
+                snprintf(id, sizeof(id), "%" PRId64, jint(a, "id", 0));
+                snprintf(uid, sizeof(uid), "%" PRId64, jint(a, "uid", 0));
+                snprintf(pid, sizeof(pid), "%" PRId64, jint(a, "pid", 0));
+                snprintf(result, sizeof(result), "%s%s", jstr(a, "result", "?"),
+                         ctl_streq(jstr(a, "severity", ""), "warning") ? " (WARNING)" : "");
+                table_add_row(t, cells);
+                free(at);
+        }
+        table_print(t, stdout, output_width());
+        table_free(t);
+        json_object_put(reply);
+        return CTL_EXIT_OK;
+}
+
+/* ---- sim: the simulated hypervisor's toolstack part (demo and tests) -------- */
+
+enum { SIM_OPT_NO_PASSTHROUGH, SIM_OPT_UNPOPULATED, SIM_OPT_NR_SPIS };
+
+static int parse_domid_arg(const char *s, int64_t *ret)
+{
+        char *end = NULL;
+        long v = strtol(s, &end, 10);
+
+        if (!*s || *end || v < 0)
+                return ctl_usage_error("sim: DOMID must be a number (got '%s')", s);
+        *ret = v;
+        return CTL_EXIT_OK;
+}
+
+int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
+{
+        const char *sub = args->pos[0];
+        struct json_object *p, *reply = NULL;
+        const char *method;
+        int64_t domid = -1;
+        int r;
+
+        p = json_object_new_object();
+        if (!p)
+                return oom_exit();
+        if (ctl_streq(sub, "create")) {
+                long nr = -1;
+
+                if (args->n_pos != 2) {
+                        json_object_put(p);
+                        return ctl_usage_error("sim create takes a domain NAME");
+                }
+                if (args->opt[SIM_OPT_NR_SPIS]) {
+                        char *end = NULL;
+
+                        nr = strtol(args->opt[SIM_OPT_NR_SPIS], &end, 10);
+                        if (!*args->opt[SIM_OPT_NR_SPIS] || *end || nr < 0) {
+                                json_object_put(p);
+                                return ctl_usage_error("sim create: --nr-spis takes a number");
+                        }
+                }
+                method = "io.assignd.Simulator.CreateDomain";
+                json_object_object_add(p, "name", json_object_new_string(args->pos[1]));
+                json_object_object_add(p, "passthrough",
+                                       json_object_new_boolean(!args->opt[SIM_OPT_NO_PASSTHROUGH]));
+                json_object_object_add(p, "populated",
+                                       json_object_new_boolean(!args->opt[SIM_OPT_UNPOPULATED]));
+                if (nr >= 0)
+                        json_object_object_add(p, "nr_spis", json_object_new_int64(nr));
+        } else if (ctl_streq(sub, "destroy") || ctl_streq(sub, "unpause") ||
+                   ctl_streq(sub, "kill")) {
+                if (args->n_pos != 2) {
+                        json_object_put(p);
+                        return ctl_usage_error("sim %s takes a DOMID", sub);
+                }
+                r = parse_domid_arg(args->pos[1], &domid);
+                if (r != CTL_EXIT_OK) {
+                        json_object_put(p);
+                        return r;
+                }
+                method = ctl_streq(sub, "destroy") ? "io.assignd.Simulator.DestroyDomain"
+                         : ctl_streq(sub, "kill")  ? "io.assignd.Simulator.KillDomain"
+                                                   : "io.assignd.Simulator.UnpauseDomain";
+                json_object_object_add(p, "domid", json_object_new_int64(domid));
+        } else if (ctl_streq(sub, "state")) {
+                if (args->n_pos != 1) {
+                        json_object_put(p);
+                        return ctl_usage_error("sim state takes no argument");
+                }
+                method = "io.assignd.Simulator.GetState";
+        } else {
+                json_object_put(p);
+                return ctl_usage_error("sim: unknown subcommand '%s' (create, destroy, kill, "
+                                       "unpause, state)", sub);
+        }
+        r = ctl_call(ctl, method, p, &reply);
+        json_object_put(p);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (ctl->json || ctl_streq(sub, "state"))
+                r = ctl_print_json(ctl_streq(sub, "state") && jobj(reply, "state")
+                                           ? jobj(reply, "state") : reply);
+        else if (ctl_streq(sub, "create"))
+                printf("created domain %s: domid %" PRId64 " (paused%s)\n", args->pos[1],
+                       jint(reply, "domid", -1),
+                       args->opt[SIM_OPT_NO_PASSTHROUGH] ? ", without the IOMMU"
+                                                         : ", passthrough=\"enabled\"");
+        else
+                printf("domain %" PRId64 ": %s\n", domid,
+                       ctl_streq(sub, "destroy") ? "destroyed"
+                       : ctl_streq(sub, "kill")  ? "dying"
+                                                 : "unpaused");
         json_object_put(reply);
         return r;
 }

@@ -448,6 +448,25 @@ def case_man_page_in_sync():
         check("SYNOPSIS" in r.stdout, "%s rendered without a SYNOPSIS" % page)
 
 
+def case_daemon_man_page_in_sync():
+    """assignd(8) documents every option assignd --help lists, and no other."""
+    from harness import ASSIGND
+    if not ASSIGND or not os.access(ASSIGND, os.X_OK):
+        raise Skip("ASSIGND=%r is not an executable" % ASSIGND)
+    p = subprocess.run([ASSIGND, "--help"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "assignd --help failed: %s" % p.stderr)
+    helped = set(re.findall(r"^\s+(?:-[a-zA-Z], )?--([a-z][a-z-]*)", p.stdout, re.M))
+    check(len(helped) >= 10, "assignd --help lists only %r" % helped)
+    with open(os.path.join(os.path.dirname(MAN_PAGE), "assignd.8")) as f:
+        text = f.read()
+    options = man_section(text, "OPTIONS")
+    documented = set(o.replace("\\-", "-") for o in
+                     re.findall(r"^\.TP\n\.BI?R? \\-\\-((?:[a-z]|\\-)+)", options, re.M))
+    documented |= set(re.findall(r"^\.TP\n\.BR \\-[a-z] \", \" \\-\\-([a-z-]+)", options, re.M))
+    check(helped - documented == set(), "assignd(8) lacks %s" % sorted(helped - documented))
+    check(documented - helped == set(), "assignd(8) documents unknown %s" % sorted(documented - helped))
+
+
 def case_real_dtbs():
     dtbs = shared_dtbs()
     check(dtbs, "no DTB in SHARED_DTB_DIR")
@@ -509,6 +528,7 @@ if __name__ == "__main__":
         ("usage errors exit 2", case_policy_usage_errors),
         ("no daemon exits 3", case_no_daemon),
         ("man page in sync", case_man_page_in_sync),
+        ("assignd(8) in sync", case_daemon_man_page_in_sync),
         ("real DTBs", case_real_dtbs),
         ("R-Car DMACs", case_rcar_dmac),
     ])
