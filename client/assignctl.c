@@ -31,7 +31,30 @@ static const struct ctl_option policy_options[] = {
         { NULL, NULL, NULL },
 };
 
-/* Later commands (assign, release, leases, ...) are added here as rows. */
+static const struct ctl_option assign_options[] = {
+        { "force-unprotected", NULL, "also assign devices no IOMMU protects that may do DMA (logged as a warning; refused with assignd --forbid-force)" },
+        { "dry-run", NULL, "check everything and print the hypercalls, without making them" },
+        { "layout", "L", "identity (default: guest address = host address) or auto (relocate what clashes with Xen's guest map)" },
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option leases_options[] = {
+        { "all", NULL, "also list free and failed leases" },
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option audit_options[] = {
+        { "limit", "N", "show the newest N entries (default 20, 0: all)" },
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option sim_options[] = {
+        { "no-passthrough", NULL, "create: without the IOMMU (xl passthrough not enabled)" },
+        { "unpopulated", NULL, "create: leave the domain's RAM unpopulated" },
+        { "nr-spis", "N", "create: SPIs of the domain's virtual GIC" },
+        { NULL, NULL, NULL },
+};
+
 const struct ctl_command ctl_commands[] = {
         { "status", "", "show the daemon's version, backend, device tree and device counts", NULL,
           0, 0, NULL, cmd_status },
@@ -48,6 +71,26 @@ const struct ctl_command ctl_commands[] = {
           "needed. The declaration overrides what assignd detected and survives restarts "
           "and rescans.",
           2, 3, policy_options, cmd_policy },
+        { "assign", "DOMAIN PATH...", "assign devices to a running domain (domid or name)",
+          "Every check is made before the first hypercall; a refusal names the device and "
+          "why. Then, per device, iomem permission and mapping, IRQ permission and IOMMU "
+          "assignment, and last the SPI bindings; a failure undoes what was done.",
+          2, -1, assign_options, cmd_assign },
+        { "release", "DOMAIN [PATH...]", "take devices back from a domain (all of them without PATH)",
+          "On a live domain the MMIO, permissions and IOMMU assignment go at once, but Xen "
+          "keeps the SPIs routed until the domain dies: the lease stays 'releasing' and the "
+          "devices are held until then.",
+          1, -1, NULL, cmd_release },
+        { "leases", "", "list the leases (who holds which devices)", NULL,
+          0, 0, leases_options, cmd_leases },
+        { "audit", "", "show the audit log of writes (who, what, when, result)", NULL,
+          0, 0, audit_options, cmd_audit },
+        { "sim", "create NAME | destroy DOMID | kill DOMID | unpause DOMID | state",
+          "drive the simulated hypervisor (assignd --hypervisor sim only)",
+          "create makes a paused domain as 'xl create -p' would; destroy removes it (Xen "
+          "takes its devices back); kill leaves it dying; unpause runs it; state prints "
+          "the hypervisor's own view as JSON.",
+          1, 2, sim_options, cmd_sim },
 };
 const size_t ctl_n_commands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
 
@@ -266,7 +309,10 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
         if (r != CTL_EXIT_OK)
                 return r;
 
-        snprintf(qualified, sizeof(qualified), "%s.%s", CTL_INTERFACE, method);
+        if (strchr(method, '.'))
+                snprintf(qualified, sizeof(qualified), "%s", method);
+        else
+                snprintf(qualified, sizeof(qualified), "%s.%s", CTL_INTERFACE, method);
         /* A daemon that goes away mid-call must give an error, not kill us with SIGPIPE. */
         old_pipe = signal(SIGPIPE, SIG_IGN);
         r = vl_client_call(ctl->client, qualified, params, &out, &error);

@@ -76,7 +76,8 @@ static inline bool ctl_streq(const char *a, const char *b)
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * Call io.assignd.Broker.<method>.  On success returns CTL_EXIT_OK and
+ * Call io.assignd.Broker.<method> (a method name with a dot is taken as
+ * fully qualified, e.g. "io.assignd.Simulator.GetState").  On success returns CTL_EXIT_OK and
  * *reply (owned by the caller).  Otherwise prints the error on stderr
  * ("assignctl: NAME: message") and returns the exit status to use.
  */
@@ -92,6 +93,13 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args);
 int cmd_list(struct ctl *ctl, const struct ctl_args *args);
 int cmd_show(struct ctl *ctl, const struct ctl_args *args);
 int cmd_policy(struct ctl *ctl, const struct ctl_args *args);
+int cmd_assign(struct ctl *ctl, const struct ctl_args *args);
+int cmd_release(struct ctl *ctl, const struct ctl_args *args);
+int cmd_leases(struct ctl *ctl, const struct ctl_args *args);
+int cmd_audit(struct ctl *ctl, const struct ctl_args *args);
+int cmd_sim(struct ctl *ctl, const struct ctl_args *args);
+
+#define ARRAY_SIZE_CTL(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- formatting (format.c) ------------------------------------------------ */
 
