@@ -461,6 +461,33 @@ def test_audit_log():
         check(log[1]["result"] == "UnprotectedDevice" and MMC in log[1]["target"], "%s" % log[1])
 
 
+def test_assignctl_commands():
+    with Daemon() as d:
+        p = d.ctl("sim", "create", "g1", check=True)
+        check("domid 1" in p.stdout, p.stdout)
+        p = d.ctl("assign", "g1", SATA, "--dry-run", check=True)
+        check("dry run" in p.stdout and "bind_spi" in p.stdout, p.stdout)
+        check(leases(d) == [], "dry run from assignctl made a lease")
+        p = d.ctl("assign", "g1", MMC)
+        check(p.returncode == 1 and "UnprotectedDevice" in p.stderr, p.stderr)
+        p = d.ctl("assign", "g1", SATA, UART, check=True)
+        check("lease 1" in p.stdout, p.stdout)
+        ls = d.ctl_json("leases")
+        check(len(ls) == 1 and ls[0]["state"] == "assigned", "%s" % ls)
+        p = d.ctl("leases", check=True)
+        check("assigned" in p.stdout and SATA in p.stdout, p.stdout)
+        p = d.ctl("release", "g1", check=True)
+        check("releasing" in p.stdout, p.stdout)
+        d.ctl("sim", "destroy", "1", check=True)
+        check(d.ctl_json("leases", "--all")[0]["state"] == "free", "free after destroy")
+        p = d.ctl("audit", "--limit", "0", check=True)
+        check("UnprotectedDevice" in p.stdout and "Release" in p.stdout, p.stdout)
+        st = json.loads(d.ctl("sim", "state", check=True).stdout)
+        check("domains" in st, "sim state prints the state")
+        p = d.ctl("assign", "g1", SATA, "--layout", "sideways")
+        check(p.returncode == 2, "usage error: %d" % p.returncode)
+
+
 if __name__ == "__main__":
     if os.getuid() != 0:
         # Assign, Release and the simulator are root-only methods.
@@ -483,4 +510,5 @@ if __name__ == "__main__":
         ("two clients race", test_concurrent_assign),
         ("bind after unpause: 4.17 vs 4.20", test_bind_after_unpause_417_vs_420),
         ("audit log", test_audit_log),
+        ("assignctl commands", test_assignctl_commands),
     ])
