@@ -488,6 +488,33 @@ def test_assignctl_commands():
         check(p.returncode == 2, "usage error: %d" % p.returncode)
 
 
+def test_simulator_errors():
+    with Daemon() as d:
+        create(d, "x")
+
+        def sim_error(method, params, error, **fields):
+            try:
+                d.sim(method, params)
+            except VarlinkError as e:
+                check(e.name == "io.assignd.Simulator." + error, "%s: got %s %s" %
+                      (method, e.name, e.parameters))
+                for k, v in fields.items():
+                    check(e.parameters.get(k) == v, "%s: %s=%r" % (error, k, e.parameters.get(k)))
+                return
+            raise Fail("%s %s succeeded" % (method, params))
+
+        sim_error("DestroyDomain", {"domid": 99}, "DomainNotFound", domid=99)
+        sim_error("UnpauseDomain", {"domid": 99}, "DomainNotFound", domid=99)
+        sim_error("CreateDomain", {"name": "x", "passthrough": True}, "DomainExists", name="x")
+        sim_error("SetFailpoint", {"step": "nope", "action": "off"}, "InvalidArgument",
+                  field="step")
+        sim_error("SetFailpoint", {"step": "unmap", "action": "explode"}, "InvalidArgument",
+                  field="action")
+        sim_error("CreateDomain", {"name": "y", "passthrough": True, "nr_spis": 5000},
+                  "InvalidArgument", field="nr_spis")
+        sim_error("DestroyDomain", {"domid": 0}, "SimulatorError", errno="EPERM")
+
+
 if __name__ == "__main__":
     if os.getuid() != 0:
         # Assign, Release and the simulator are root-only methods.
@@ -511,4 +538,5 @@ if __name__ == "__main__":
         ("bind after unpause: 4.17 vs 4.20", test_bind_after_unpause_417_vs_420),
         ("audit log", test_audit_log),
         ("assignctl commands", test_assignctl_commands),
+        ("simulator errors", test_simulator_errors),
     ])
