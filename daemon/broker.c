@@ -951,20 +951,6 @@ static int do_assign(struct broker *b, const struct broker_caller *who,
                 return fail(e, r, "InternalError", NULL, "cannot record the lease: %s",
                             strerror(-r));
 
-        for (size_t i = 0; i < req->n_devices; i++)
-                if (forced && devs[i]->coverage != DT_COV_PROTECTED &&
-                    inventory_effective_dma(b->inv, devs[i]) != DT_DMA_NONE) {
-                        _cleanup_free_ char *d = strdup_printf(
-                                "forced assignment of %s (coverage %s, dma %s) to domain %u: "
-                                "its DMA is not confined",
-                                devs[i]->path, dt_coverage_to_string(devs[i]->coverage),
-                                dt_dma_to_string(inventory_effective_dma(b->inv, devs[i])),
-                                info.domid);
-
-                        log_warning("%s", d ? d : "forced assignment");
-                        broker_audit(b, who, "ForceUnprotected", devs[i]->path, "ok", d, true);
-                }
-
         for (size_t i = 0; i < plan.n_steps; i++) {
                 struct lease_step *s = &plan.steps[i];
                 _cleanup_free_ char *err = NULL;
@@ -1001,6 +987,21 @@ static int do_assign(struct broker *b, const struct broker_caller *who,
                 return fail(e, r, "InternalError", NULL,
                             "the devices are assigned but the lease cannot be marked so: %s "
                             "(start-up reconciliation will roll it back)", strerror(-r));
+        /* Forced devices are named in a warning once they really are in the guest. */
+        for (size_t i = 0; i < req->n_devices; i++)
+                if (forced && devs[i]->coverage != DT_COV_PROTECTED &&
+                    inventory_effective_dma(b->inv, devs[i]) != DT_DMA_NONE) {
+                        _cleanup_free_ char *d = strdup_printf(
+                                "forced assignment of %s (coverage %s, dma %s) to domain %u: "
+                                "its DMA is not confined",
+                                devs[i]->path, dt_coverage_to_string(devs[i]->coverage),
+                                dt_dma_to_string(inventory_effective_dma(b->inv, devs[i])),
+                                info.domid);
+
+                        log_warning("%s", d ? d : "forced assignment");
+                        broker_audit(b, who, "ForceUnprotected", devs[i]->path, "ok", d, true);
+                }
+
         log_debug("lease %" PRId64 ": %zu steps, %.3f ms of plan writes (%.3f ms per step)", id,
                   plan.n_steps, t_writes, plan.n_steps ? t_writes / (double)plan.n_steps : 0.0);
         o = fields("jj", "lease", lease_json_by_id(b, id), "steps", lease_plan_steps_json(&plan));
