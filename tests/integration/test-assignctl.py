@@ -25,7 +25,8 @@ from harness import (ASSIGNCTL, DEMO_DTB, Daemon, Fail, Skip, check, run_cases,
                      shared_dtb, shared_dtbs)
 
 TEST_SRC_DIR = os.environ.get("TEST_SRC_DIR", os.path.join(os.path.dirname(__file__), ".."))
-MAN_PAGE = os.path.join(TEST_SRC_DIR, "..", "man", "assignctl.1")
+MAN_PAGE = os.path.join(TEST_SRC_DIR, "..", "client", "assignctl.1")
+DAEMON_MAN_PAGE = os.path.join(TEST_SRC_DIR, "..", "daemon", "assignd.8")
 
 COVERAGES = {"protected", "iommu-unsupported", "iommu-disabled", "none"}
 DMAS = {"master", "none", "unknown"}
@@ -442,7 +443,7 @@ def case_man_page_in_sync():
     # Renders without warnings.
     if not shutil.which("man"):
         raise Skip("man is not installed; the rendering check did not run")
-    for page in (MAN_PAGE, os.path.join(os.path.dirname(MAN_PAGE), "assignd.8")):
+    for page in (MAN_PAGE, DAEMON_MAN_PAGE):
         r = subprocess.run(["man", "--warnings", "-l", page], capture_output=True, text=True,
                            env=dict(os.environ, MANWIDTH="80", MANPAGER="cat", PAGER="cat"))
         check(r.returncode == 0 and r.stderr == "", "%s renders with warnings: %s" % (page, r.stderr))
@@ -458,7 +459,7 @@ def case_daemon_man_page_in_sync():
     check(p.returncode == 0, "assignd --help failed: %s" % p.stderr)
     helped = set(re.findall(r"^\s+(?:-[a-zA-Z], )?--([a-z][a-z-]*)", p.stdout, re.M))
     check(len(helped) >= 10, "assignd --help lists only %r" % helped)
-    with open(os.path.join(os.path.dirname(MAN_PAGE), "assignd.8")) as f:
+    with open(DAEMON_MAN_PAGE) as f:
         text = f.read()
     options = man_section(text, "OPTIONS")
     documented = set(o.replace("\\-", "-") for o in
