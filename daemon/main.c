@@ -30,6 +30,13 @@
 
 #include "../config.h"
 
+/*
+ * How often reservations are looked at: the domain watch takes them up at
+ * once; the tick drops expired ones and catches a domain xl finished
+ * granting devices to after it was announced.
+ */
+#define RESERVATION_TICK_SECONDS 1
+
 static void on_signal(evutil_socket_t sig, short events, void *arg)
 {
         struct event_base *base = arg;
@@ -105,6 +112,22 @@ static int open_hypervisor(const struct config *cfg, const struct inventory *inv
         return 0;
 }
 
+/* The reservations' clock: take up or drop reservations (see broker.h). */
+static void on_reservation_tick(evutil_socket_t fd, short events, void *arg)
+{
+        broker_reservations_check(arg);
+}
+
+/* Where Reserve writes partial device trees: next to the database. */
+static char *default_guest_dir(const char *db_path)
+{
+        _cleanup_free_ char *copy = strdup(db_path);
+
+        if (!copy)
+                return NULL;
+        return strdup_printf("%s/guests", dirname(copy));
+}
+
 /* The hypervisor's domain watch fired: settle leases of domains that died. */
 static void on_domains(evutil_socket_t fd, short events, void *arg)
 {
@@ -147,7 +170,8 @@ static int run(const struct config *cfg)
         _cleanup_(methods_freep) struct methods *methods = NULL;
         _cleanup_(server_freep) struct server *server = NULL;
         _cleanup_(event_freep) struct event *sigterm = NULL, *sigint = NULL, *watch = NULL;
-        _cleanup_free_ char *err = NULL, *dma_dir = NULL;
+        _cleanup_(event_freep) struct event *tick = NULL;
+        _cleanup_free_ char *err = NULL, *dma_dir = NULL, *guest_dir = NULL;
         struct server_limits limits;
         struct methods_context ctx = {
                 .backend = cfg->hypervisor,
@@ -191,7 +215,12 @@ static int run(const struct config *cfg)
         if (r < 0)
                 return r;
 
-        r = broker_new(inv, hv, &(struct broker_options){ .forbid_force = cfg->forbid_force },
+        guest_dir = default_guest_dir(cfg->db_path);
+        if (!guest_dir)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = broker_new(inv, hv,
+                       &(struct broker_options){ .forbid_force = cfg->forbid_force,
+                                                 .guest_dir = guest_dir },
                        &broker);
         if (r < 0)
                 return log_error_errno(r, "cannot create the broker: %s", strerror(-r));
@@ -201,6 +230,10 @@ static int run(const struct config *cfg)
                 return log_error_errno(r, "cannot reconcile the leases: %s",
                                        err ? err : strerror(-r));
         log_info("reconciled leases with the hypervisor: %d changed", r);
+        /* Reservations whose domain appeared, or that expired, while we were down. */
+        r = broker_reservations_check(broker);
+        if (r > 0)
+                log_info("reservations: %d changed at start-up", r);
         inventory_set_owner_fn(inv, broker_owner, broker);
 
         gr = getgrnam(cfg->group);
@@ -245,6 +278,11 @@ static int run(const struct config *cfg)
                 free(err);
                 err = NULL;
         }
+
+        tick = event_new(base, -1, EV_PERSIST, on_reservation_tick, broker);
+        if (!tick ||
+            event_add(tick, &(struct timeval){ .tv_sec = RESERVATION_TICK_SECONDS }) < 0)
+                return log_error_errno(-ENOMEM, "cannot start the reservation timer");
 
         sigterm = evsignal_new(base, SIGTERM, on_signal, base);
         sigint = evsignal_new(base, SIGINT, on_signal, base);
