@@ -99,6 +99,12 @@ static const struct ctl_option cancel_options[] = {
         { NULL, NULL, NULL },
 };
 
+static const struct ctl_option monitor_options[] = {
+        { "since", "N", "first replay the events after number N, if the daemon still has them" },
+        { "boot-id", "ID", "with --since: the boot ID N came with (a restarted daemon numbers anew)" },
+        { NULL, NULL, NULL },
+};
+
 const struct ctl_command ctl_commands[] = {
         { "status", "", "show the daemon's version, backend, device tree and device counts", NULL,
           0, 0, NULL, cmd_status },
@@ -157,6 +163,14 @@ const struct ctl_command ctl_commands[] = {
           "takes its devices back); kill leaves it dying; unpause runs it; state prints "
           "the hypervisor's own view as JSON.",
           1, 2, sim_options, cmd_sim },
+        { "monitor", "", "print events as they happen, until interrupted",
+          "One line per event: its number, time (UTC), type (device-assigned, "
+          "device-released, reservation-bound, reservation-expired, inventory-changed, "
+          "domain-died), domain, lease, cause, state and devices. With --json, one JSON "
+          "object per line. If events after --since are gone, or the daemon restarted, it "
+          "says so (exit 1): re-read the state with 'list' and 'leases'. A monitor that "
+          "does not keep up is dropped by the daemon (exit 1).",
+          0, 0, monitor_options, cmd_monitor },
 };
 const size_t ctl_n_commands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
 
@@ -363,6 +377,51 @@ static int ensure_connected(struct ctl *ctl)
                                                     : "is assignd running?");
                 return CTL_EXIT_UNREACHABLE;
         }
+        return CTL_EXIT_OK;
+}
+
+int ctl_stream(struct ctl *ctl, const char *method, struct json_object *params, bool *more,
+               struct json_object **reply)
+{
+        struct json_object *out = NULL;
+        char *error = NULL;
+        char qualified[128];
+        int r;
+
+        if (method) {
+                r = ensure_connected(ctl);
+                if (r != CTL_EXIT_OK)
+                        return r;
+                snprintf(qualified, sizeof(qualified), "%s.%s", CTL_INTERFACE, method);
+                r = vl_client_send(ctl->client, qualified, params, VL_CALL_MORE);
+                if (r < 0) {
+                        fprintf(stderr, "assignctl: cannot send %s to %s: %s\n", method,
+                                ctl->socket, strerror(-r));
+                        return CTL_EXIT_UNREACHABLE;
+                }
+                *more = true;
+                return CTL_EXIT_OK;
+        }
+        *reply = NULL;
+        if (!*more)
+                return CTL_EXIT_OK;
+        r = vl_client_recv(ctl->client, &out, &error, more);
+        if (r == -EBADMSG) {
+                fprintf(stderr, "assignctl: malformed message from %s\n", ctl->socket);
+                return CTL_EXIT_REFUSED;
+        }
+        if (r < 0) {
+                fprintf(stderr, "assignctl: lost connection to %s: %s\n", ctl->socket,
+                        r == -ECONNRESET ? "the daemon closed it" : strerror(-r));
+                return CTL_EXIT_UNREACHABLE;
+        }
+        if (error) {
+                print_varlink_error(error, out);
+                free(error);
+                json_object_put(out);
+                return CTL_EXIT_REFUSED;
+        }
+        *reply = out;
         return CTL_EXIT_OK;
 }
 

@@ -42,8 +42,9 @@ static size_t output_width(void)
 
 int cmd_status(struct ctl *ctl, const struct ctl_args *args)
 {
-        struct json_object *reply = NULL, *dtb, *counts;
+        struct json_object *reply = NULL, *dtb, *counts, *leases, *hazards;
         char *up, *started;
+        size_t n_hazards;
         int r;
 
         r = ctl_call(ctl, "GetStatus", NULL, &reply);
@@ -60,7 +61,11 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
         up = fmt_duration(jint(reply, "uptime_seconds", -1));
         started = fmt_time(jint(reply, "started_at", -1));
 
-        printf("assignd %s, backend %s\n", jstr(reply, "version", "?"), jstr(reply, "backend", "?"));
+        printf("assignd %s, backend %s", jstr(reply, "version", "?"), jstr(reply, "backend", "?"));
+        if (jstr(reply, "xen_version", NULL))
+                printf(", Xen %s%s", jstr(reply, "xen_version", ""),
+                       ctl_streq(jstr(reply, "backend", ""), "sim") ? " (simulated)" : "");
+        putchar('\n');
         printf("  %-13s %s\n", "device tree:", jstr(dtb, "path", "?"));
         printf("  %-13s %s\n", "model:", jstr(dtb, "model", "-"));
         printf("  %-13s %s\n", "sha256:", jstr(dtb, "sha256", "?"));
@@ -72,7 +77,22 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
                jint(counts, "groups", 0), jint(counts, "groups", 0) == 1 ? "" : "s",
                jint(counts, "iommus", 0), jint(counts, "iommus", 0) == 1 ? "" : "s");
         printf("  %-13s %s (since %s)\n", "uptime:", up ? up : "?", started ? started : "?");
-        printf("  %-13s %" PRId64 "\n", "connections:", jint(reply, "connections", 0));
+        printf("  %-13s %" PRId64 " (%" PRId64 " monitor%s)\n", "connections:",
+               jint(reply, "connections", 0), jint(reply, "monitors", 0),
+               jint(reply, "monitors", 0) == 1 ? "" : "s");
+        leases = jobj(reply, "leases");
+        printf("  %-13s %" PRId64 " assigned, %" PRId64 " reserved, %" PRId64 " assigning, %" PRId64
+               " releasing\n", "leases:", jint(leases, "assigned", 0), jint(leases, "reserved", 0),
+               jint(leases, "assigning", 0), jint(leases, "releasing", 0));
+        hazards = jarr(reply, "hazards");
+        n_hazards = hazards ? json_object_array_length(hazards) : 0;
+        printf("  %-13s %zu\n", "hazards:", n_hazards);
+        for (size_t i = 0; i < n_hazards; i++) {
+                struct json_object *h = json_object_array_get_idx(hazards, i);
+
+                printf("    %s %s: %s\n", jstr(h, "kind", "?"), jstr(h, "path", "?"),
+                       jstr(h, "message", ""));
+        }
         free(up);
         free(started);
         json_object_put(reply);

@@ -85,6 +85,16 @@ int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
              struct json_object **reply);
 
+/*
+ * A call with "more": with method set, send it (params may be NULL) and
+ * set *more; with method NULL, read the next reply into *reply (owned by
+ * the caller) and update *more, or set *reply to NULL when the previous
+ * reply was the last one.  An error reply is printed as ctl_call does and
+ * gives its exit status.
+ */
+int ctl_stream(struct ctl *ctl, const char *method, struct json_object *params, bool *more,
+               struct json_object **reply);
+
 /* Print a JSON value on stdout as the sole output of a --json command. */
 int ctl_print_json(struct json_object *o);
 
@@ -99,6 +109,7 @@ int cmd_release(struct ctl *ctl, const struct ctl_args *args);
 int cmd_leases(struct ctl *ctl, const struct ctl_args *args);
 int cmd_audit(struct ctl *ctl, const struct ctl_args *args);
 int cmd_sim(struct ctl *ctl, const struct ctl_args *args);
+int cmd_monitor(struct ctl *ctl, const struct ctl_args *args);    /* monitor.c */
 
 /* ---- guest side (guest.c) ---------------------------------------------------- */
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "events.h"
 #include "db.h"
 #include "guestcfg.h"
 #include "lease.h"
@@ -36,6 +37,7 @@ struct broker {
         struct hv *hv;
         struct db *db;
         struct broker_options opts;
+        struct events *events;
 };
 
 /* Where undoing a plan got to. */
@@ -154,6 +156,28 @@ void broker_free(struct broker *b)
 struct hv *broker_hv(const struct broker *b)
 {
         return b->hv;
+}
+
+void broker_set_events(struct broker *b, struct events *ev)
+{
+        b->events = ev;
+}
+
+struct events *broker_events(const struct broker *b)
+{
+        return b->events;
+}
+
+/* Tell monitors about a lease as it is now in the database. */
+static void emit_lease(struct broker *b, const char *type, int64_t id, const char *cause)
+{
+        struct db_lease l = { 0 };
+
+        if (!b->events || db_lease_get(b->db, id, &l) < 0)
+                return;
+        events_emit_lease(b->events, type, (const char *const *)l.devices, l.n_devices, l.domid,
+                          l.domain_name, l.id, cause, db_lease_state_to_string(l.state), NULL);
+        db_lease_clear(&l);
 }
 
 /* ---- audit --------------------------------------------------------------- */
@@ -517,6 +541,9 @@ static int settle_all(struct broker *b, bool only_changed_domains, const char *a
                         log_info("%s: lease %" PRId64 " of domain %d: %s", action, ls[i].id,
                                  ls[i].domid, outcome ? outcome : "changed");
                         broker_audit(b, NULL, action, t, "ok", outcome, false);
+                        emit_lease(b, EVENT_DEVICE_RELEASED, ls[i].id,
+                                   only_changed_domains ? EVENT_CAUSE_DOMAIN_DIED
+                                                        : EVENT_CAUSE_RECONCILE);
                 }
                 undo_result_clear(&u);
         }
@@ -923,10 +950,13 @@ static int check_request(struct broker *b, const struct broker_assign_request *r
                                 p = devs[i]->path;
                 return fail(e, -EOPNOTSUPP, "IommuNotEnabled",
                             fields("is", "domid", (int64_t)info->domid, "path", p),
-                            "domain %u was created without the IOMMU, so %s (IOMMU-protected) "
-                            "cannot be assigned to it: create the domain with "
-                            "passthrough=\"enabled\" in its xl.cfg",
-                            info->domid, p);
+                            "domain %s%s%u%s was created without the IOMMU, so %s "
+                            "(IOMMU-protected) cannot be assigned to it: on Arm the IOMMU "
+                            "shares the domain's p2m from creation and cannot be turned on "
+                            "later; recreate the domain with passthrough=\"enabled\" in its "
+                            "xl.cfg (Reserve yields that fragment)",
+                            info->name, info->name[0] ? " (" : "", info->domid,
+                            info->name[0] ? ")" : "", p);
         }
         return 0;
 }
@@ -954,7 +984,8 @@ static int step_error(struct broker *b, int r, const struct lease_step *s, uint3
                 return fail(e, -EOPNOTSUPP, "IommuNotEnabled",
                             fields("is", "domid", (int64_t)domid, "path", s->device),
                             "domain %u was created without the IOMMU, so %s cannot be assigned "
-                            "to it: create the domain with passthrough=\"enabled\".%s",
+                            "to it: on Arm that is fixed at creation; recreate the domain with "
+                            "passthrough=\"enabled\".%s",
                             domid, s->device, rb ? rb : "");
         return fail(e, r, "HypervisorError",
                     fields("ssisij", "step", hv_step_name(s->step), "device", s->device, "errno",
@@ -1091,6 +1122,7 @@ static int do_assign(struct broker *b, const struct broker_caller *who,
                         broker_audit(b, who, "ForceUnprotected", devs[i]->path, "ok", d, true);
                 }
 
+        emit_lease(b, EVENT_DEVICE_ASSIGNED, id, NULL);
         log_debug("lease %" PRId64 ": %zu steps, %.3f ms of plan writes (%.3f ms per step)", id,
                   plan.n_steps, t_writes, plan.n_steps ? t_writes / (double)plan.n_steps : 0.0);
         o = fields("jj", "lease", lease_json_by_id(b, id), "steps", lease_plan_steps_json(&plan));
@@ -1274,6 +1306,7 @@ static int do_release(struct broker *b, const char *domain, const char *const *d
                 r = release_lease(b, &ls[i], e);
                 if (r < 0)
                         goto out;
+                emit_lease(b, EVENT_DEVICE_RELEASED, ls[i].id, EVENT_CAUSE_REQUEST);
                 json_object_array_add(arr, lease_json_by_id(b, ls[i].id));
         }
         *ret = fields("j", "leases", steal_ptr(arr));
@@ -1808,6 +1841,11 @@ static int do_cancel(struct broker *b, const char *name, int64_t id, struct json
                 goto out;
         }
         remove_reservation_file(&ls[pick]);
+        if (b->events)
+                events_emit_lease(b->events, EVENT_RESERVATION_EXPIRED,
+                                  (const char *const *)ls[pick].devices, ls[pick].n_devices, -1,
+                                  ls[pick].domain_name, ls[pick].id, NULL, "free",
+                                  "reservation cancelled");
         *ret = fields("j", "lease", lease_json_by_id(b, ls[pick].id));
         r = *ret ? 0 : oom(e);
 out:
@@ -2030,6 +2068,10 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
                         remove_reservation_file(l);
                         log_info("%s: %s", target ? target : "lease", msg ? msg : "expired");
                         broker_audit(b, NULL, "ReservationExpired", target, "ok", msg, false);
+                        if (b->events)
+                                events_emit_lease(b->events, EVENT_RESERVATION_EXPIRED,
+                                                  (const char *const *)l->devices, l->n_devices,
+                                                  -1, l->domain_name, l->id, NULL, "free", msg);
                         return 1;
                 }
                 r = db_lease_bind_domid(b->db, l->id, (int)domid);
@@ -2041,6 +2083,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
                 broker_audit(b, NULL, "ReservationBound", target, "ok", msg, false);
                 free(msg);
                 msg = NULL;
+                emit_lease(b, EVENT_RESERVATION_BOUND, l->id, NULL);
         } else {
                 domid = (uint32_t)l->domid;
         }
@@ -2055,6 +2098,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
                         return r;
                 log_warning("%s: %s", target ? target : "lease", msg ? msg : "domain gone");
                 broker_audit(b, NULL, "ReservationFailed", target, "DomainNotFound", msg, true);
+                emit_lease(b, EVENT_DEVICE_RELEASED, l->id, EVENT_CAUSE_DOMAIN_DIED);
                 return 1;
         }
         if (r < 0)
@@ -2077,6 +2121,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
                                               : "IOMMU assignments checked (Xen cannot report "
                                                 "iomem permissions, mappings or SPI routing)",
                              false);
+                emit_lease(b, EVENT_DEVICE_ASSIGNED, l->id, NULL);
                 return 1;
         }
         /*
@@ -2097,6 +2142,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
         log_warning("%s: %s", target ? target : "lease", msg ? msg : why);
         broker_audit(b, NULL, "ReservationFailed", target, "VerificationFailed", msg ? msg : why,
                      true);
+        emit_lease(b, EVENT_DEVICE_RELEASED, l->id, "verification-failed");
         return 1;
 }
 

@@ -43,6 +43,7 @@
 #include "inventory.h"
 
 struct broker;
+struct events;
 
 struct broker_options {
         bool forbid_force;      /* --forbid-force: refuse force_unprotected */
@@ -80,6 +81,12 @@ int broker_new(struct inventory *inv, struct hv *hv, const struct broker_options
 void broker_free(struct broker *b);
 DEFINE_FREE_FUNC(struct broker, broker_free)
 struct hv *broker_hv(const struct broker *b);
+/*
+ * Where lease events go (device-assigned, device-released); NULL (the
+ * default) emits nothing.  The reservation engine emits its own.
+ */
+void broker_set_events(struct broker *b, struct events *ev);
+struct events *broker_events(const struct broker *b);
 
 /*
  * Bring every lease that is not final in line with the hypervisor: an

@@ -66,4 +66,22 @@
 /* Backlog of the listening socket. */
 #define LIMIT_LISTEN_BACKLOG 64
 
+/*
+ * Bytes of events a Monitor stream may have waiting in the daemon (beyond
+ * what the kernel's socket buffer holds) before the monitor is dropped
+ * with MonitorOverflow.  Far below LIMIT_OUTPUT_BACKLOG so that the error
+ * itself still fits, and a few hundred events, fewer than LIMIT_EVENT_RING,
+ * so that a dropped monitor can come back with "since" and miss nothing.
+ */
+#define LIMIT_MONITOR_BACKLOG (64u * 1024)
+
+/* Events kept in memory for Monitor's "since" (the ring of events.c). */
+#define LIMIT_EVENT_RING 1024
+
+/*
+ * Milliseconds a connection that is being closed after a final error (a
+ * dropped monitor) gets to read what is queued for it before it is cut.
+ */
+#define LIMIT_DRAIN_TIMEOUT_MSEC 2000
+
 #endif

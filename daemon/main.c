@@ -22,11 +22,15 @@
 #include "classify.h"
 #include "config.h"
 #include "db.h"
+#include "events.h"
 #include "hv.h"
 #include "inventory.h"
 #include "log.h"
+#include "limit.h"
 #include "methods.h"
+#include "monitor.h"
 #include "server.h"
+#include "watch.h"
 
 #include "../config.h"
 
@@ -128,23 +132,6 @@ static char *default_guest_dir(const char *db_path)
         return strdup_printf("%s/guests", dirname(copy));
 }
 
-/* The hypervisor's domain watch fired: settle leases of domains that died. */
-static void on_domains(evutil_socket_t fd, short events, void *arg)
-{
-        struct broker *b = arg;
-        _cleanup_free_ char *err = NULL;
-        bool changed = false;
-        int r;
-
-        r = hv_watch_drain(broker_hv(b), &changed, &err);
-        if (r < 0) {
-                log_warning("domain watch: %s", err ? err : strerror(-r));
-                return;
-        }
-        if (changed)
-                broker_domains_changed(b);
-}
-
 static int make_parent_dir(const char *path)
 {
         _cleanup_free_ char *copy = strdup(path);
@@ -166,11 +153,12 @@ static int run(const struct config *cfg)
         _cleanup_(classify_tables_freep) struct classify_tables *tables = NULL;
         _cleanup_(inventory_freep) struct inventory *inv = NULL;
         _cleanup_(hv_freep) struct hv *hv = NULL;
+        _cleanup_(events_freep) struct events *events = NULL;
         _cleanup_(broker_freep) struct broker *broker = NULL;
+        _cleanup_(watch_freep) struct watch *watch = NULL;
         _cleanup_(methods_freep) struct methods *methods = NULL;
         _cleanup_(server_freep) struct server *server = NULL;
-        _cleanup_(event_freep) struct event *sigterm = NULL, *sigint = NULL, *watch = NULL;
-        _cleanup_(event_freep) struct event *tick = NULL;
+        _cleanup_(event_freep) struct event *sigterm = NULL, *sigint = NULL, *tick = NULL;
         _cleanup_free_ char *err = NULL, *dma_dir = NULL, *guest_dir = NULL;
         struct server_limits limits;
         struct methods_context ctx = {
@@ -215,6 +203,13 @@ static int run(const struct config *cfg)
         if (r < 0)
                 return r;
 
+        r = events_new(LIMIT_EVENT_RING, &events);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the event bus: %s", strerror(-r));
+        if (rescanned)
+                events_emit_lease(events, EVENT_INVENTORY_CHANGED, NULL, 0, -1, NULL, -1, NULL,
+                                  NULL, "the device tree changed and was rescanned");
+
         guest_dir = default_guest_dir(cfg->db_path);
         if (!guest_dir)
                 return log_error_errno(-ENOMEM, "out of memory");
@@ -224,6 +219,7 @@ static int run(const struct config *cfg)
                        &broker);
         if (r < 0)
                 return log_error_errno(r, "cannot create the broker: %s", strerror(-r));
+        broker_set_events(broker, events);
         /* Before serving: no request may see a lease a crash left half-done. */
         r = broker_reconcile(broker, &err);
         if (r < 0)
@@ -235,6 +231,11 @@ static int run(const struct config *cfg)
         if (r > 0)
                 log_info("reservations: %d changed at start-up", r);
         inventory_set_owner_fn(inv, broker_owner, broker);
+        /* After the reconciliation: deaths before it are not news to anyone. */
+        r = watch_new(hv, broker, events, &watch, &err);
+        if (r < 0)
+                return log_error_errno(r, "cannot list the domains: %s",
+                                       err ? err : strerror(-r));
 
         gr = getgrnam(cfg->group);
         if (gr)
@@ -249,7 +250,11 @@ static int run(const struct config *cfg)
         ctx.inv = inv;
         ctx.hv = hv;
         ctx.broker = broker;
+        ctx.events = events;
+        ctx.watch = watch;
         r = methods_new(&ctx, &methods, &err);
+        if (r >= 0)
+                r = monitor_register(methods, &err);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the Varlink methods: %s",
                                        err ? err : strerror(-r));
@@ -267,12 +272,8 @@ static int run(const struct config *cfg)
         ctx.server = server;
         methods_set_context(methods, &ctx);
 
-        r = hv_watch_fd(hv, &err);
-        if (r >= 0) {
-                watch = event_new(base, r, EV_READ | EV_PERSIST, on_domains, broker);
-                if (!watch || event_add(watch, NULL) < 0)
-                        return log_error_errno(-ENOMEM, "cannot watch domains");
-        } else {
+        r = watch_attach(watch, base, &err);
+        if (r < 0) {
                 log_warning("no domain watch (%s): leases of dead domains are settled at the "
                             "next request", err ? err : strerror(-r));
                 free(err);

@@ -22,11 +22,14 @@
 
 #include "../config.h"
 #include "broker.h"
+#include "events.h"
+#include "hazard.h"
 #include "hv.h"
 #include "inventory.h"
 #include "log.h"
 #include "methods.h"
 #include "varlink.h"
+#include "watch.h"
 
 #define BROKER_IFACE "io.assignd.Broker"
 #define SIM_IFACE "io.assignd.Simulator"
@@ -585,6 +588,19 @@ int method_call_fail_named(struct method_call *mc, int r, const char *error, con
         return r;
 }
 
+int method_call_fail_params(struct method_call *mc, int r, const char *error,
+                            struct json_object *params, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        r = vfail(mc, r, error, NULL, NULL, fmt, ap);
+        va_end(ap);
+        json_object_put(mc->err_params);
+        mc->err_params = params;
+        return r;
+}
+
 int method_call_reply(struct method_call *mc, struct json_object *reply, bool continues)
 {
         int r;
@@ -608,6 +624,19 @@ int method_call_finish_error(struct method_call *mc, int r)
         mc_send_failure(mc, r);
         mc_free(mc);
         return 0;
+}
+
+int method_call_finish_error_close(struct method_call *mc, int r)
+{
+        if (mc->finished)
+                return -EALREADY;
+        server_call_close_connection(mc->call);
+        return method_call_finish_error(mc, r);
+}
+
+size_t method_call_output_pending(const struct method_call *mc)
+{
+        return mc->finished ? 0 : server_call_output_pending(mc->call);
 }
 
 void method_call_on_disconnect(struct method_call *mc,
@@ -741,6 +770,47 @@ static int parse_dma(struct method_call *mc, const char *s, int *ret)
         return 0;
 }
 
+/* GetStatus's hypervisor, lease, monitor and hazard fields. */
+static int status_lifecycle(struct method_call *mc, struct json_object *o)
+{
+        const struct methods_context *ctx = &mc->m->ctx;
+        size_t counts[_DB_LEASE_STATE_MAX] = { 0 };
+        struct json_object *lc, *hazards = NULL;
+        struct db_lease *ls = NULL;
+        unsigned maj, min;
+        size_t n = 0;
+        int r;
+
+        if (ctx->hv && hv_version(ctx->hv, &maj, &min, NULL) >= 0) {
+                _cleanup_free_ char *v = strdup_printf("%u.%u", maj, min);
+
+                if (!v || add_string(o, "xen_version", v) < 0)
+                        return -ENOMEM;
+        } else {
+                json_object_object_add(o, "xen_version", NULL);
+        }
+        r = db_lease_list(inventory_db(ctx->inv), NULL, &ls, &n);
+        if (r < 0)
+                return method_call_fail(mc, r, NULL, NULL, "cannot read the leases: %s",
+                                        strerror(-r));
+        for (size_t i = 0; i < n; i++)
+                if (ls[i].state >= 0 && ls[i].state < _DB_LEASE_STATE_MAX)
+                        counts[ls[i].state]++;
+        db_lease_array_free(ls, n);
+        lc = json_object_new_object();
+        if (add_obj(o, "leases", lc) < 0 ||
+            add_int(lc, "reserved", (int64_t)counts[DB_LEASE_RESERVED]) < 0 ||
+            add_int(lc, "assigning", (int64_t)counts[DB_LEASE_ASSIGNING]) < 0 ||
+            add_int(lc, "assigned", (int64_t)counts[DB_LEASE_ASSIGNED]) < 0 ||
+            add_int(lc, "releasing", (int64_t)counts[DB_LEASE_RELEASING]) < 0 ||
+            add_int(o, "monitors", (int64_t)events_n_subscribers(ctx->events)) < 0)
+                return -ENOMEM;
+        r = hazard_list_json(ctx->inv, &hazards);
+        if (r < 0 || add_obj(o, "hazards", hazards) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 static int broker_get_status(struct method_call *mc, struct json_object *params,
                              struct json_object **reply)
 {
@@ -751,6 +821,7 @@ static int broker_get_status(struct method_call *mc, struct json_object *params,
         const struct dt_inventory *dt;
         struct inventory_counts c;
         time_t now = time(NULL);
+        int r;
 
         if (!inv)
                 return -ENODATA;
@@ -779,6 +850,9 @@ static int broker_get_status(struct method_call *mc, struct json_object *params,
             add_int(o, "connections",
                     ctx->server ? (int64_t)server_n_connections(ctx->server) : 0) < 0)
                 return -ENOMEM;
+        r = status_lifecycle(mc, o);
+        if (r < 0)
+                return r;
         *reply = steal_ptr(o);
         return 0;
 }
@@ -874,6 +948,8 @@ static int broker_set_device_policy(struct method_call *mc, struct json_object *
 
                 broker_audit(mc->m->ctx.broker, &who, "SetDevicePolicy", path, "ok", d, false);
         }
+        events_emit_lease(mc->m->ctx.events, EVENT_INVENTORY_CHANGED, &path, 1, -1, NULL, -1,
+                          NULL, NULL, "the administrator changed the device's policy");
         return device_reply(mc, inv, path, reply);
 }
 
@@ -1350,8 +1426,13 @@ static int sim_domid_call(struct method_call *mc, struct json_object *params, si
         r = fn(mc->m->ctx.hv, (uint32_t)domid, &err);
         if (r < 0)
                 return sim_fail(mc, r, domid, NULL, err);
-        /* The hypervisor changed: settle leases of a domain that died now, not later. */
-        if (mc->m->ctx.broker)
+        /*
+         * The hypervisor changed: announce a death and settle the domain's
+         * leases now, not when the watch's fd is next polled.
+         */
+        if (mc->m->ctx.watch)
+                watch_check(mc->m->ctx.watch);
+        else if (mc->m->ctx.broker)
                 broker_domains_changed(mc->m->ctx.broker);
         return 0;
 }

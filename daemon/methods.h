@@ -23,6 +23,8 @@
 struct inventory;
 struct hv;
 struct broker;
+struct events;
+struct watch;
 struct methods;
 struct method_call;
 
@@ -37,6 +39,8 @@ struct methods_context {
         bool group_may_write;           /* that group may also write */
         time_t started_at;
         struct server *server;          /* for the connection count; may be NULL */
+        struct events *events;          /* the event bus for Monitor; NULL: no Monitor */
+        struct watch *watch;            /* the domain watch; NULL: the broker settles alone */
 };
 
 /* Permission and behaviour flags of a table entry. */
@@ -118,10 +122,26 @@ _printf_(6, 7) int method_call_fail_named(struct method_call *mc, int r, const c
                                           const char *key, const char *value, const char *fmt,
                                           ...);
 
+/*
+ * Same with the error's parameters besides "message" given as an object
+ * (taken over; may be NULL), for errors with non-string fields.
+ */
+_printf_(5, 6) int method_call_fail_params(struct method_call *mc, int r, const char *error,
+                                           struct json_object *params, const char *fmt, ...);
+
 /* For METHOD_DEFERRED calls: send a (validated) reply; continues only with "more". */
 int method_call_reply(struct method_call *mc, struct json_object *reply, bool continues);
 /* For METHOD_DEFERRED calls: finish with the error r (details from method_call_fail). */
 int method_call_finish_error(struct method_call *mc, int r);
+/*
+ * For METHOD_DEFERRED calls: finish with the error r and close the
+ * connection once the error is written (or after the drain timeout if
+ * the peer does not read it).  mc is invalid afterwards.
+ */
+int method_call_finish_error_close(struct method_call *mc, int r);
+/* Bytes queued for the peer and not read yet (see server_call_output_pending). */
+size_t method_call_output_pending(const struct method_call *mc);
+
 /*
  * For METHOD_DEFERRED calls: be told when the peer goes away.  After fn
  * returns, mc is invalid.

@@ -69,6 +69,7 @@ struct conn {
         struct event *read_ev, *write_ev, *idle_ev, *process_ev;
         bool idle_armed;
         bool active;                    /* a call started since the idle clock was set */
+        bool drain_fast;                /* closed by server_call_close_connection */
 };
 
 struct server {
@@ -102,6 +103,7 @@ void server_limits_default(struct server_limits *l)
                 .reply_size = LIMIT_REPLY_SIZE,
                 .idle_timeout_msec = LIMIT_IDLE_TIMEOUT_SEC * 1000u,
                 .accept_pause_msec = LIMIT_ACCEPT_PAUSE_MSEC,
+                .drain_timeout_msec = LIMIT_DRAIN_TIMEOUT_MSEC,
         };
 }
 
@@ -155,6 +157,30 @@ void server_call_on_disconnect(struct server_call *call,
 {
         call->on_disconnect = fn;
         call->disconnect_userdata = userdata;
+}
+
+size_t server_call_output_pending(const struct server_call *call)
+{
+        const struct conn *c = call->conn;
+
+        return c && c->state != CONN_DEAD ? c->out_len - c->out_off : 0;
+}
+
+static struct server_call *conn_dequeue(struct conn *c);
+
+void server_call_close_connection(struct server_call *call)
+{
+        struct conn *c = call->conn;
+        struct server_call *p;
+
+        if (!c || c->state != CONN_OPEN)
+                return;
+        c->state = CONN_DRAINING;
+        c->drain_fast = true;
+        event_del(c->read_ev);
+        /* Requests pipelined behind this call are not answered. */
+        while ((p = conn_dequeue(c)))
+                call_free(p);
 }
 
 void server_call_set_data(struct server_call *call, void *data)
@@ -495,7 +521,8 @@ static void conn_update_events(struct conn *c)
         if (c->state == CONN_DRAINING)
                 idle = true;
         if (idle && (!c->idle_armed || c->active)) {
-                struct timeval tv = msec_tv(lim->idle_timeout_msec);
+                struct timeval tv = msec_tv(c->drain_fast ? lim->drain_timeout_msec
+                                                          : lim->idle_timeout_msec);
 
                 event_add(c->idle_ev, &tv);
                 c->idle_armed = true;
@@ -551,7 +578,8 @@ static void conn_process(struct conn *c)
         /* A peer that stopped sending (or a drained protocol error) is done once answered. */
         if ((c->eof || c->state == CONN_DRAINING) && !c->current && !c->pending_head &&
             conn_out_pending(c) == 0) {
-                conn_kill(c, c->eof ? "peer closed" : "protocol error");
+                conn_kill(c, c->eof ? "peer closed"
+                             : c->drain_fast ? "closed after a final error" : "protocol error");
                 conn_free(c);
                 return;
         }

@@ -56,6 +56,7 @@ struct server_limits {
         size_t reply_size;
         unsigned idle_timeout_msec;
         unsigned accept_pause_msec;
+        unsigned drain_timeout_msec;
 };
 void server_limits_default(struct server_limits *l);
 
@@ -122,6 +123,22 @@ int server_call_error(struct server_call *call, const char *error, struct json_o
 void server_call_on_disconnect(struct server_call *call,
                                void (*fn)(struct server_call *call, void *userdata),
                                void *userdata);
+
+/*
+ * Bytes of replies queued on the call's connection that the peer has not
+ * read yet (0 once the connection is gone), for streams that bound their
+ * own backlog.
+ */
+size_t server_call_output_pending(const struct server_call *call);
+
+/*
+ * Close the call's connection once the call is finished and what is
+ * queued has been written, or after the drain timeout if the peer does
+ * not read it: no further request on it is read or answered.  For a peer
+ * that misbehaves in a way that is not a protocol error (a monitor that
+ * does not keep up): finish the call with an error saying why afterwards.
+ */
+void server_call_close_connection(struct server_call *call);
 
 /* Opaque per-call slot for the dispatcher (for example the method's table entry). */
 void server_call_set_data(struct server_call *call, void *data);

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The event bus: what happened to devices, leases and domains, in order,
+ * for the Monitor stream.  Producers (the broker, the domain watch, the
+ * reservation engine, inventory rescans) call events_emit(); each event
+ * gets the next sequence number and a timestamp, goes into a bounded ring
+ * of recent events (LIMIT_EVENT_RING) and to every subscriber at once.
+ *
+ * Sequence numbers start at 1 with each daemon start and are not
+ * persisted: every event carries the boot id (random, fixed for the life
+ * of the process), so a client that resumes with a number from another
+ * boot can tell, and is told to resynchronise.
+ *
+ * Event types and their fields (see proto/io.assignd.Broker.varlink, type
+ * Event, for the wire form):
+ *   device-assigned     devices, domid, domain, lease
+ *   device-released     devices, domid, domain, lease, cause, state
+ *   reservation-bound   devices, domid, domain, lease
+ *   reservation-expired devices, domain, lease, detail
+ *   inventory-changed   devices (those whose classification or policy changed), detail
+ *   domain-died         domid, domain, state ("dying" or "gone")
+ */
+#ifndef ASSIGND_EVENTS_H
+#define ASSIGND_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "util.h"
+
+#define EVENT_DEVICE_ASSIGNED "device-assigned"
+#define EVENT_DEVICE_RELEASED "device-released"
+#define EVENT_RESERVATION_BOUND "reservation-bound"
+#define EVENT_RESERVATION_EXPIRED "reservation-expired"
+#define EVENT_INVENTORY_CHANGED "inventory-changed"
+#define EVENT_DOMAIN_DIED "domain-died"
+
+/* Causes of device-released. */
+#define EVENT_CAUSE_REQUEST "request"
+#define EVENT_CAUSE_DOMAIN_DIED "domain-died"
+#define EVENT_CAUSE_RECONCILE "reconcile"
+
+struct events;
+struct events_subscription;
+
+/*
+ * A subscriber sees each event after it entered the ring (ev is borrowed:
+ * take a reference to keep it).  It may unsubscribe itself, or others,
+ * from inside the callback.
+ */
+typedef void (*events_fn)(const struct json_object *ev, uint64_t seq, void *userdata);
+
+/* A bus whose ring keeps the newest ring_size events (> 0). */
+int events_new(size_t ring_size, struct events **ret);
+void events_free(struct events *ev);
+DEFINE_FREE_FUNC(struct events, events_free)
+
+/* The random id of this bus (32 hex digits), fixed for its lifetime. */
+const char *events_boot_id(const struct events *ev);
+
+/*
+ * Emit an event of the given type.  fields is an object with the fields
+ * of the type (taken over, even on failure; NULL means none); "seq",
+ * "boot_id", "time" and "type" are added.  Returns the sequence number
+ * (> 0), or -ENOMEM (the number is not used up then).  ev may be NULL:
+ * nothing happens and 0 is returned, so producers need not care whether
+ * anybody set a bus up (the unit tests of the broker do not).
+ */
+int64_t events_emit(struct events *ev, const char *type, struct json_object *fields);
+
+/*
+ * events_emit() with the common fields: devices (n_devices of them, may
+ * be 0), domid (< 0: none), domain, lease (< 0: none), cause, state and
+ * detail (NULL: none).
+ */
+int64_t events_emit_lease(struct events *ev, const char *type, const char *const *devices,
+                          size_t n_devices, int64_t domid, const char *domain, int64_t lease,
+                          const char *cause, const char *state, const char *detail);
+
+/* Sequence numbers of the oldest and newest event in the ring (0, 0 when empty). */
+void events_range(const struct events *ev, uint64_t *oldest, uint64_t *latest);
+
+/*
+ * Call fn for every event in the ring with a number above since, oldest
+ * first.  -ERANGE when events after since have already left the ring
+ * (the caller must resynchronise), or when since is beyond the newest
+ * number (it comes from another boot).
+ */
+int events_replay(const struct events *ev, uint64_t since, events_fn fn, void *userdata);
+
+/* Be called for every new event; *ret identifies the subscription. */
+int events_subscribe(struct events *ev, events_fn fn, void *userdata,
+                     struct events_subscription **ret);
+/* Stop being called (NULL is fine).  Safe from inside any callback. */
+void events_unsubscribe(struct events_subscription *s);
+size_t events_n_subscribers(const struct events *ev);
+
+#endif

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * io.assignd.Broker.Monitor: one subscriber of the event bus per call,
+ * streaming events as "continues" replies.
+ *
+ * The backlog rule: before each event, the bytes still queued on the
+ * connection are compared with LIMIT_MONITOR_BACKLOG.  A replay ("since")
+ * is queued in one go, since the ring is bounded and the client asked for
+ * it; those bytes are an allowance on top of the limit that shrinks as the
+ * client reads them, so a resuming client is not punished for its replay
+ * but one that then stops reading is dropped like any other.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "events.h"
+#include "limit.h"
+#include "log.h"
+#include "monitor.h"
+
+struct monitor {
+        struct method_call *mc;
+        struct events *bus;
+        struct events_subscription *sub;
+        size_t allowance;       /* replayed bytes not read yet */
+        bool in_handler;        /* the dispatcher still holds mc: never finish it now */
+        bool gone;              /* finished or dropped: mc is invalid */
+};
+
+static void monitor_free(struct monitor *mon)
+{
+        if (!mon)
+                return;
+        events_unsubscribe(mon->sub);
+        free(mon);
+}
+
+static struct json_object *monitor_reply(struct monitor *mon, const struct json_object *ev)
+{
+        struct json_object *o = json_object_new_object();
+        uint64_t oldest, latest;
+
+        if (!o)
+                return NULL;
+        events_range(mon->bus, &oldest, &latest);
+        /* json-c's API is not const-correct; the event is only referenced. */
+        json_object_object_add(o, "event", ev ? json_object_get((struct json_object *)ev) : NULL);
+        json_object_object_add(o, "boot_id", json_object_new_string(events_boot_id(mon->bus)));
+        json_object_object_add(o, "latest", json_object_new_int64((int64_t)latest));
+        return o;
+}
+
+/* The client fell behind: tell it (if it ever reads again) and hang up. */
+static void monitor_drop(struct monitor *mon)
+{
+        struct method_call *mc = mon->mc;
+        struct json_object *p = json_object_new_object();
+        uint64_t oldest, latest;
+
+        events_range(mon->bus, &oldest, &latest);
+        if (p) {
+                json_object_object_add(p, "latest", json_object_new_int64((int64_t)latest));
+                json_object_object_add(p, "boot_id",
+                                       json_object_new_string(events_boot_id(mon->bus)));
+        }
+        log_notice("monitor of uid %u pid %d left more than %u bytes of events unread: "
+                   "dropping it", (unsigned)method_call_peer(mc)->uid,
+                   (int)method_call_peer(mc)->pid, LIMIT_MONITOR_BACKLOG);
+        method_call_fail_params(mc, -ENOBUFS, "MonitorOverflow", p,
+                                "this monitor left more than %u bytes of events unread and is "
+                                "dropped; reconnect with since set to the last event read "
+                                "(the newest is %" PRIu64 ")",
+                                LIMIT_MONITOR_BACKLOG, latest);
+        mon->gone = true;
+        events_unsubscribe(mon->sub);
+        mon->sub = NULL;
+        method_call_finish_error_close(mc, -ENOBUFS);
+}
+
+/* Queue one reply; false once the monitor is gone. */
+static bool monitor_send(struct monitor *mon, const struct json_object *ev)
+{
+        _cleanup_(vl_json_unrefp) struct json_object *o = NULL;
+        size_t pending;
+        int r;
+
+        if (mon->gone)
+                return false;
+        pending = method_call_output_pending(mon->mc);
+        if (pending < mon->allowance)
+                mon->allowance = pending;
+        if (!mon->in_handler && pending > (size_t)LIMIT_MONITOR_BACKLOG + mon->allowance) {
+                monitor_drop(mon);
+                free(mon);
+                return false;
+        }
+        o = monitor_reply(mon, ev);
+        if (!o)
+                return true;    /* out of memory: this event is lost, the stream is not */
+        r = method_call_reply(mon->mc, o, true);
+        /* A dead peer: the disconnect callback frees the monitor. */
+        return r != -ECONNRESET;
+}
+
+static void on_event(const struct json_object *ev, uint64_t seq, void *userdata)
+{
+        monitor_send(userdata, ev);
+}
+
+struct replay {
+        struct monitor *mon;
+        bool alive;
+};
+
+static void on_replay(const struct json_object *ev, uint64_t seq, void *userdata)
+{
+        struct replay *rp = userdata;
+
+        if (rp->alive)
+                rp->alive = monitor_send(rp->mon, ev);
+}
+
+static void on_disconnect(struct method_call *mc, void *userdata)
+{
+        monitor_free(userdata);
+}
+
+static int resync_required(struct method_call *mc, struct events *bus, const char *why)
+{
+        struct json_object *p = json_object_new_object();
+        uint64_t oldest, latest;
+
+        events_range(bus, &oldest, &latest);
+        if (p) {
+                json_object_object_add(p, "oldest", json_object_new_int64((int64_t)oldest));
+                json_object_object_add(p, "latest", json_object_new_int64((int64_t)latest));
+                json_object_object_add(p, "boot_id", json_object_new_string(events_boot_id(bus)));
+        }
+        return method_call_fail_params(mc, -ERANGE, "ResyncRequired", p,
+                                       "%s: read the current state with ListDevices and "
+                                       "ListLeases, then monitor from event %" PRIu64,
+                                       why, latest);
+}
+
+static int monitor_call(struct method_call *mc, struct json_object *params,
+                        struct json_object **reply)
+{
+        struct events *bus = method_call_context(mc)->events;
+        struct json_object *v;
+        struct monitor *mon;
+        struct replay rp;
+        int64_t since = -1;
+        uint64_t oldest, latest;
+        const char *boot_id = NULL;
+        int r;
+
+        if (!bus)
+                return method_call_fail(mc, -ENODATA, NULL, NULL, "the daemon has no event bus");
+        if (json_object_object_get_ex(params, "since", &v) && v)
+                since = json_object_get_int64(v);
+        if (json_object_object_get_ex(params, "boot_id", &v) && v)
+                boot_id = json_object_get_string(v);
+        if (since < -1 || (since == -1 && json_object_object_get_ex(params, "since", &v) && v))
+                return method_call_fail(mc, -EINVAL, "field", "since",
+                                        "since must be an event number (0 or more)");
+        events_range(bus, &oldest, &latest);
+        if (boot_id && !streq(boot_id, events_boot_id(bus)))
+                return resync_required(mc, bus, "the daemon was restarted since that boot_id");
+        if (since >= 0) {
+                if ((uint64_t)since > latest)
+                        return resync_required(mc, bus, "that event number is from another "
+                                                        "daemon run");
+                if ((uint64_t)since < latest && (uint64_t)since + 1 < oldest)
+                        return resync_required(mc, bus, "the events after that number are no "
+                                                        "longer kept");
+        }
+
+        mon = calloc(1, sizeof(*mon));
+        if (!mon)
+                return -ENOMEM;
+        mon->mc = mc;
+        mon->bus = bus;
+        mon->in_handler = true;
+        r = events_subscribe(bus, on_event, mon, &mon->sub);
+        if (r < 0) {
+                free(mon);
+                return r;
+        }
+        method_call_on_disconnect(mc, on_disconnect, mon);
+
+        /* From here the call is ours: every answer goes through method_call_reply. */
+        rp = (struct replay){ .mon = mon, .alive = monitor_send(mon, NULL) };
+        if (rp.alive && since >= 0)
+                events_replay(bus, (uint64_t)since, on_replay, &rp);
+        mon->allowance = method_call_output_pending(mc);
+        mon->in_handler = false;
+        return METHOD_DEFERRED;
+}
+
+static const struct method_entry monitor_methods[] = {
+        { "io.assignd.Broker.Monitor", METHOD_READ | METHOD_STREAM, monitor_call },
+};
+
+int monitor_register(struct methods *m, char **err)
+{
+        return methods_register(m, monitor_methods, ARRAY_SIZE(monitor_methods), err);
+}

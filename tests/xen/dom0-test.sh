@@ -1,0 +1,380 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The end-to-end test that runs inside dom0 of a real Xen (tests/xen/boot
+# puts it in the payload as /payload/run).  It drives the real assignd on
+# the real xen backend with assignctl and xl, and checks what the guest
+# sees through its console log.  Each step prints "ok STEP" or
+# "FAIL STEP: why" (or "skip STEP: why" for what the daemon cannot do yet,
+# not counted), a "# time STEP SECONDS" line, and the last line is
+# "N passed, N failed".  Exit status: 0 when nothing failed.
+#
+# The payload directory holds assignd, assignctl, host.dtb (the device tree
+# Xen booted with), qemu.dtb (QEMU's dump before the harness edited it),
+# guest-pl031.dtb, host-epoch (the host's clock when the payload was made)
+# and xen-version.  The guest kit is in /guest.
+
+export PATH=/payload:$PATH
+P=/payload
+XV=$(cat $P/xen-version)
+export ASSIGND_SOCKET=/run/assignd/sock
+DB=/tmp/assignd.db
+LOG=/tmp/assignd.log
+CONLOG=/var/log/xen/console
+passed=0
+failed=0
+cur=
+t_step=0
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+begin() {
+        cur=$1
+        t_step=$(uptime_s)
+}
+ok() {
+        echo "ok $cur"
+        echo "# time $cur $(sub "$t_step" "$(uptime_s)")"
+        passed=$((passed + 1))
+}
+fail() {
+        echo "FAIL $cur: $*"
+        echo "# time $cur $(sub "$t_step" "$(uptime_s)")"
+        failed=$((failed + 1))
+}
+skip() { echo "skip $1: $2"; }
+# Show a command's output indented, so it stays apart from the step lines.
+show() { sed 's/^/    /' "$@"; }
+
+# assignd in the background on the test socket; extra arguments go to it.
+# Waits until the socket answers.  ASSIGND_PID is its pid.
+start_assignd() {
+        rm -f "$ASSIGND_SOCKET"
+        assignd --hypervisor xen --db "$DB" --socket "$ASSIGND_SOCKET" --foreground \
+                --log-level debug "$@" >>"$LOG" 2>&1 &
+        ASSIGND_PID=$!
+        i=0
+        while [ $i -lt 200 ]; do
+                assignctl status >/dev/null 2>&1 && return 0
+                kill -0 $ASSIGND_PID 2>/dev/null || return 1
+                usleep 50000
+                i=$((i + 1))
+        done
+        return 1
+}
+stop_assignd() {
+        [ -n "$ASSIGND_PID" ] || return 0
+        kill $ASSIGND_PID 2>/dev/null
+        wait $ASSIGND_PID 2>/dev/null
+        ASSIGND_PID=
+}
+
+# xl.cfg of a test guest: the kit's kernel and busybox initrd, the pl031's
+# partial DT, and irqs=[39] so that xl 4.17 gives the domain enough SPIs
+# (nr_spis comes only from irqs= there) to cover the pl031's SPI 34.
+guest_cfg() {
+        cat >/tmp/$1.cfg <<EOF
+name = "$1"
+kernel = "/guest/Image"
+ramdisk = "/guest/initrd.cpio"
+extra = "console=hvc0 rdinit=/init"
+memory = 128
+vcpus = 1
+irqs = [ 39 ]
+device_tree = "$P/guest-pl031.dtb"
+on_poweroff = "destroy"
+on_crash = "destroy"
+EOF
+        echo /tmp/$1.cfg
+}
+domid_of() { xl domid "$1" 2>/dev/null; }
+# Wait for a guest's "@@guest done" line; the guest powers off after it.
+wait_guest() {
+        i=0
+        while [ $i -lt 1200 ]; do
+                grep -q '^@@guest done' "$CONLOG/guest-$1.log" 2>/dev/null && return 0
+                usleep 100000
+                i=$((i + 1))
+        done
+        return 1
+}
+guest_line() { sed -n "s/^@@guest $2: //p" "$CONLOG/guest-$1.log" | tr -d '\r' | tail -1; }
+# Wait until a domain is gone.
+wait_gone() {
+        i=0
+        while [ $i -lt 300 ]; do
+                xl domid "$1" >/dev/null 2>&1 || return 0
+                usleep 100000
+                i=$((i + 1))
+        done
+        return 1
+}
+# The owner column of a device in 'assignctl list', "-" when free.
+owner_of() { assignctl list | awk -v p="$1" '$1 == p { print $NF }'; }
+# Wait until assignd says the device is free again.
+wait_free() {
+        i=0
+        while [ $i -lt 100 ]; do
+                [ "$(owner_of "$1")" = "-" ] && return 0
+                usleep 100000
+                i=$((i + 1))
+        done
+        return 1
+}
+# Duration assignd logged for its last call of a method, in ms.
+call_ms() { sed -n "s/.*call io.assignd.Broker.$1 .*(\([0-9.]*\) ms).*/\1/p" "$LOG" | tail -1; }
+
+RTC=/pl031@9010000
+GPIO=/pl061@9030000
+
+echo "# dom0: $(uname -r), Xen $XV expected, $(grep -c ^processor /proc/cpuinfo) vCPUs"
+
+# ---- Xen itself ------------------------------------------------------------
+begin xen-info
+xl info >/tmp/xl-info 2>&1
+ver=$(sed -n 's/^xen_version *: //p' /tmp/xl-info)
+caps=$(sed -n 's/^virt_caps *: //p' /tmp/xl-info)
+case "$ver" in
+"$XV".*) ok ;;
+*) fail "xl info says xen_version '$ver', expected $XV.x"; show /tmp/xl-info ;;
+esac
+echo "# xen_version $ver, virt_caps: $caps"
+
+# ---- step 1: the inventory from dom0's own device tree -------------------------
+begin daemon-start
+if start_assignd --dtb /sys/firmware/fdt; then
+        backend=$(assignctl status | sed -n 's/.*backend \([a-z]*\).*/\1/p' | head -1)
+        if [ "$backend" = xen ]; then ok; else fail "status reports backend '$backend'"; fi
+else
+        fail "assignd --hypervisor xen --dtb /sys/firmware/fdt did not come up"
+        show "$LOG"
+fi
+
+begin inventory-dom0-fdt
+assignctl list >/tmp/list-fdt 2>&1
+missing=
+for d in $RTC $GPIO; do
+        grep -q "^$d " /tmp/list-fdt || missing="$missing $d"
+done
+if [ -z "$missing" ]; then
+        ok
+else
+        st=$(cat /sys/firmware/devicetree/base$RTC/status 2>/dev/null | tr -d '\0')
+        xp=no
+        [ -e /sys/firmware/devicetree/base$RTC/xen,passthrough ] && xp=yes
+        fail "not in the inventory of /sys/firmware/fdt:$missing (Xen wrote $RTC into dom0's DT with status='$st', xen,passthrough present: $xp)"
+fi
+stop_assignd
+
+# ---- the inventory from the host DTB Xen booted with ----------------------
+begin inventory-qemu-dtb
+rm -f "$DB"*
+if start_assignd --dtb $P/qemu.dtb; then
+        ok
+else
+        fail "assignd refuses QEMU's own DTB: $(grep -m1 'error' "$LOG" | sed 's/^assignd: //')"
+fi
+stop_assignd
+
+begin daemon-host-dtb
+rm -f "$DB"*
+if start_assignd --dtb $P/host.dtb; then ok; else fail "assignd did not come up"; show "$LOG"; fi
+
+begin list
+assignctl list >/tmp/list 2>&1
+show /tmp/list | grep -E 'PATH|pl0'
+why=
+line=$(grep "^$RTC " /tmp/list); set -- $line
+[ "$2" = none ] || why="$why; $RTC coverage '$2', expected none"
+[ "$4" = 0x9010000+0x1000 ] || why="$why; $RTC region '$4'"
+[ "$5" = 34 ] || why="$why; $RTC SPIs '$5', expected 34"
+[ "$7" = "-" ] || why="$why; $RTC owner '$7'"
+line=$(grep "^$GPIO " /tmp/list); set -- $line
+[ "$2" = none ] || why="$why; $GPIO coverage '$2', expected none"
+[ "$4" = 0x9030000+0x1000 ] || why="$why; $GPIO region '$4'"
+[ "$5" = 39 ] || why="$why; $GPIO SPIs '$5', expected 39"
+if [ -z "$why" ]; then ok; else fail "${why#; }"; fi
+
+# What Xen itself says: it hid both nodes from dom0 (status disabled in the
+# DT it built for dom0, with the same reg and interrupts), and it runs
+# without an IOMMU, which the inventory's "0 protected" must agree with.
+begin inventory-agrees-with-xen
+why=
+be32() { od -An -tu1 -v "$1" | tr -s ' \n' ' '; }
+for d in $RTC $GPIO; do
+        n=/sys/firmware/devicetree/base$d
+        [ "$(tr -d '\0' <$n/status 2>/dev/null)" = disabled ] || why="$why; Xen did not hide $d from dom0"
+done
+[ "$(be32 /sys/firmware/devicetree/base$RTC/reg)" = " 0 0 0 0 9 1 0 0 0 0 0 0 0 0 16 0 " ] ||
+        why="$why; dom0 DT reg of $RTC is$(be32 /sys/firmware/devicetree/base$RTC/reg)"
+[ "$(be32 /sys/firmware/devicetree/base$RTC/interrupts)" = " 0 0 0 0 0 0 0 2 0 0 0 4 " ] ||
+        why="$why; dom0 DT interrupts of $RTC are$(be32 /sys/firmware/devicetree/base$RTC/interrupts)"
+xl dmesg >/tmp/xl-dmesg 2>&1
+if grep -q 'I/O virtualisation disabled' /tmp/xl-dmesg; then
+        assignctl status | grep -q ' 0 protected' || why="$why; Xen has no IOMMU but status does not say 0 protected"
+        grep -q 'IOMMU not enabled' "$LOG" || why="$why; hv-xen did not detect that the IOMMU is off"
+else
+        why="$why; xl dmesg does not say 'I/O virtualisation disabled'"
+fi
+if [ -z "$why" ]; then ok; else fail "${why#; }"; fi
+
+# ---- step 2: refusals and policy, on a real paused domain ----------------------
+begin create-paused
+xl create -p "$(guest_cfg g1)" >/tmp/xl-create.log 2>&1
+D1=$(domid_of g1)
+if [ -n "$D1" ]; then ok; else fail "xl create -p g1: $(tail -1 /tmp/xl-create.log)"; fi
+
+begin refuse-unprotected
+assignctl policy $RTC dma=unknown --note "e2e: pretend the RTC may do DMA" >/dev/null 2>&1
+assignctl assign g1 $RTC >/tmp/assign.out 2>&1
+rc=$?
+if [ $rc -ne 0 ] && grep -q UnprotectedDevice /tmp/assign.out && [ "$(owner_of $RTC)" = "-" ]; then
+        ok
+else
+        fail "assign without force or dma=none: rc $rc, $(head -1 /tmp/assign.out)"
+fi
+
+begin policy-dma-none
+if assignctl policy $RTC dma=none --note "e2e: the pl031 is not a bus master" >/tmp/policy.out 2>&1 &&
+   grep -q 'dma: *none (from policy)' /tmp/policy.out; then
+        ok
+else
+        fail "policy dma=none: $(head -3 /tmp/policy.out | tr '\n' ' ')"
+fi
+
+# ---- step 3: toolstack mode ------------------------------------------------
+skip toolstack-reserve "io.assignd.Broker has no Reserve method yet (no 'assignctl reserve')"
+
+# ---- step 4: direct mode ---------------------------------------------------
+begin assign-direct
+t0=$(uptime_s)
+assignctl assign g1 $RTC >/tmp/assign.out 2>&1
+rc=$?
+t1=$(uptime_s)
+if [ $rc -eq 0 ] && [ "$(owner_of $RTC)" != "-" ]; then
+        ok
+        echo "# assign latency: $(sub "$t0" "$t1")s for assignctl, $(call_ms Assign) ms inside assignd"
+else
+        fail "assignctl assign g1 $RTC: rc $rc: $(cat /tmp/assign.out | tr '\n' ' ')"
+fi
+
+begin guest-uses-rtc
+xl unpause g1
+if wait_guest g1; then
+        rtc=$(guest_line g1 rtc)
+        epoch=$(guest_line g1 rtc-epoch)
+        irq=$(guest_line g1 rtc-irq)
+        host=$(cat $P/host-epoch)
+        echo "# guest g1: rtc '$rtc', rtc-epoch $epoch (host $host), irq $irq"
+        why=
+        case "$rtc" in *pl031*) ;; *) why="$why; no pl031 RTC in the guest ('$rtc')" ;; esac
+        d=$(( ${epoch:-0} - host ))
+        [ $d -ge -600 ] && [ $d -le 3600 ] || why="$why; hwclock reads $epoch, host clock was $host"
+        b=$(echo "$irq" | sed -n 's/before=\([0-9]*\).*/\1/p')
+        a=$(echo "$irq" | sed -n 's/.*after=\([0-9]*\).*/\1/p')
+        [ -n "$a" ] && [ -n "$b" ] && [ "$a" -gt "$b" ] || why="$why; no RTC interrupt reached the guest ($irq)"
+        if [ -z "$why" ]; then ok; else fail "${why#; }"; fi
+else
+        fail "guest g1 did not finish within 120 s"
+        tail -20 "$CONLOG/guest-g1.log" 2>/dev/null | show
+fi
+
+# ---- step 5: the domain dies, the lease goes --------------------------------
+begin release-on-destroy
+wait_gone g1 || xl destroy g1
+if wait_free $RTC; then
+        ok
+else
+        fail "$RTC still held by '$(owner_of $RTC)' after g1 died"
+        assignctl leases | show
+fi
+
+begin second-guest
+xl create -p "$(guest_cfg g2)" >/tmp/xl-create.log 2>&1
+if assignctl assign g2 $RTC >/tmp/assign.out 2>&1; then
+        ok
+else
+        fail "assign to g2 after g1 died: $(cat /tmp/assign.out | tr '\n' ' ')"
+fi
+
+# ---- step 6: Xen's limits ---------------------------------------------------
+# Releasing from a live domain: Xen cannot unbind an SPI unless the domain
+# is dying, so the lease must stay "releasing" and say why, then end free
+# when the domain is destroyed.
+begin release-live
+assignctl release g2 >/tmp/release.out 2>&1
+rc=$?
+state=$(assignctl leases | awk '$2 == "g2" { print $4 }' | head -1)
+show /tmp/release.out
+if [ "$state" = releasing ] || { [ $XV != 4.17 ] && [ $rc -eq 0 ]; }; then
+        ok
+else
+        fail "release from live g2: rc $rc, lease state '$state'"
+fi
+begin release-after-destroy
+xl destroy g2
+if wait_free $RTC; then ok; else fail "$RTC still held by '$(owner_of $RTC)' after g2 was destroyed"; fi
+
+# Binding after the domain ran: refused on 4.17 (gic_route_irq_to_guest
+# checks creation_finished), allowed from 4.19.
+begin bind-after-run
+xl create -p "$(guest_cfg g3)" >/tmp/xl-create.log 2>&1
+xl unpause g3
+usleep 500000
+assignctl assign g3 $RTC >/tmp/assign.out 2>&1
+rc=$?
+show /tmp/assign.out
+case "$XV" in
+4.17|4.18)
+        if [ $rc -ne 0 ] && grep -qiE 'run|started|unpause' /tmp/assign.out && [ "$(owner_of $RTC)" = "-" ]; then
+                ok
+        else
+                fail "assign to a domain that has run: rc $rc (expected a refusal that says the domain has run, and the device left free)"
+        fi ;;
+*)
+        if [ $rc -eq 0 ]; then ok; else fail "assign to a running domain on Xen $XV: rc $rc"; fi ;;
+esac
+xl destroy g3 2>/dev/null
+wait_free $RTC
+
+# Kill assignd in the middle of an assignment (failpoint: crash right
+# before the SPI binding, after the MMIO and permissions), restart it:
+# the lease and Xen must agree afterwards.
+begin crash-and-reconcile
+stop_assignd
+xl create -p "$(guest_cfg g4)" >/tmp/xl-create.log 2>&1
+export ASSIGND_FAILPOINTS=bind_spi=crash-before
+start_assignd --dtb $P/host.dtb
+unset ASSIGND_FAILPOINTS
+assignctl assign g4 $RTC >/tmp/assign.out 2>&1
+sleep 1
+if kill -0 "$ASSIGND_PID" 2>/dev/null; then
+        fail "assignd did not crash at the failpoint: $(cat /tmp/assign.out | tr '\n' ' ')"
+        stop_assignd
+else
+        wait "$ASSIGND_PID" 2>/dev/null
+        ASSIGND_PID=
+        start_assignd --dtb $P/host.dtb
+        assignctl leases --all >/tmp/leases.out 2>&1
+        show /tmp/leases.out
+        state=$(awk '$2 == "g4" { print $4 }' /tmp/leases.out | tail -1)
+        # Either way the daemon goes, a second assign must now work or be
+        # refused because the first one holds the device, never hit Xen's EBUSY.
+        assignctl assign g4 $RTC >/tmp/assign2.out 2>&1
+        rc=$?
+        case "$state" in
+        assigned) [ "$(owner_of $RTC)" != "-" ] && ok || fail "lease assigned but device free" ;;
+        failed|free)
+                if [ $rc -eq 0 ]; then ok; else fail "lease $state after restart, then assign: $(cat /tmp/assign2.out | tr '\n' ' ')"; fi ;;
+        *) fail "lease state after restart: '$state'" ;;
+        esac
+fi
+xl destroy g4 2>/dev/null
+wait_free $RTC || true
+
+stop_assignd
+echo "# assignd log: $(wc -l <"$LOG") lines; warnings and errors:"
+grep -E 'warning|error' "$LOG" | tail -20 | show
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
