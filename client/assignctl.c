@@ -55,6 +55,50 @@ static const struct ctl_option sim_options[] = {
         { NULL, NULL, NULL },
 };
 
+static const struct ctl_option dtb_options[] = {
+        { "output", "FILE", "write the partial device tree to FILE (mode 0644); required", 'o' },
+        { "dom0less", NULL, "the dom0less flavour: xen,reg, xen,path and the force flag on unprotected devices" },
+        { "layout", "L", "identity (default: guest address = host address), relocate (move every device) or auto (move only what clashes with Xen's guest map)" },
+        { "force-unprotected", NULL, "accept devices no IOMMU protects that may do DMA (refused with assignd --forbid-force)" },
+        { "xen-version", "X.Y", "the Xen the guest will run on (default: the running hypervisor's)" },
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option xl_config_options[] = {
+        { "name", "NAME", "add name = \"NAME\" to the fragment" },
+        { "device-tree", "FILE", "the path device_tree = names (default: the --dtb-out file, if any)" },
+        { "output", "FILE", "write the fragment to FILE instead of standard output", 'o' },
+        { "dtb-out", "FILE", "also write the partial device tree to FILE (mode 0644)" },
+        { "layout", "L", "identity (default), relocate or auto, as for dtb" },
+        { "force-unprotected", NULL, "accept devices no IOMMU protects that may do DMA" },
+        { "xen-version", "X.Y", "the Xen the guest will run on (default: the running hypervisor's)" },
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option imagebuilder_options[] = {
+        { "index", "N", "the dom0less domU number (default 0)" },
+        { "dtb-file", "FILE", "the name DOMU_PASSTHROUGH_DTB gives the partial DTB (default domU<N>-passthrough.dtb)" },
+        { "dtb-out", "FILE", "also write the dom0less partial device tree to FILE (mode 0644)" },
+        { "host-dtb", "FILE", "the host DTB named in the fdtput hints" },
+        { "layout", "L", "identity (default), relocate or auto, as for dtb" },
+        { "force-unprotected", NULL, "accept devices no IOMMU protects that may do DMA" },
+        { "xen-version", "X.Y", "the Xen the guest will run on (default: the running hypervisor's)" },
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option reserve_options[] = {
+        { "force-unprotected", NULL, "also reserve devices no IOMMU protects that may do DMA (refused with assignd --forbid-force)" },
+        { "layout", "L", "identity (default), relocate or auto, as for dtb" },
+        { "ttl", "S", "drop the reservation if no domain by that name appears within S seconds (default 600)" },
+        { "output", "FILE", "write the xl.cfg fragment to FILE instead of standard output", 'o' },
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option cancel_options[] = {
+        { "lease", NULL, "NAME is a lease id, not a domain name" },
+        { NULL, NULL, NULL },
+};
+
 static const struct ctl_option monitor_options[] = {
         { "since", "N", "first replay the events after number N, if the daemon still has them" },
         { "boot-id", "ID", "with --since: the boot ID N came with (a restarted daemon numbers anew)" },
@@ -91,6 +135,28 @@ const struct ctl_command ctl_commands[] = {
           0, 0, leases_options, cmd_leases },
         { "audit", "", "show the audit log of writes (who, what, when, result)", NULL,
           0, 0, audit_options, cmd_audit },
+        { "dtb", "PATH...", "write the partial device tree a guest needs for these devices",
+          "Every check of assign that needs no domain is made (unknown device, not "
+          "assignable, group incomplete, interrupt not an SPI, unprotected DMA without "
+          "--force-unprotected, guest address clash with the identity layout). Notes say "
+          "what the guest will miss.",
+          1, -1, dtb_options, cmd_dtb },
+        { "xl-config", "PATH...", "print the xl.cfg lines (passthrough, dtdev, irqs, iomem, device_tree) for these devices",
+          "With --dtb-out the partial device tree is written too, and device_tree names it: "
+          "add the lines to the domain's xl.cfg and run xl create. Nothing is reserved; "
+          "use reserve to hold the devices until the domain exists.",
+          1, -1, xl_config_options, cmd_xl_config },
+        { "imagebuilder", "PATH...", "print the ImageBuilder lines for a dom0less domU with these devices",
+          "DOMU_PASSTHROUGH_DTB[N] and DOMU_PASSTHROUGH_PATHS[N]; --dtb-out writes the "
+          "dom0less partial device tree they refer to.",
+          1, -1, imagebuilder_options, cmd_imagebuilder },
+        { "reserve", "NAME PATH...", "reserve devices for the domain NAME that xl is about to create",
+          "Prints the xl.cfg lines (device_tree names the partial DTB the daemon wrote). "
+          "When a domain NAME appears the reservation binds to it and is verified against "
+          "the hypervisor; one nobody takes up expires.",
+          2, -1, reserve_options, cmd_reserve },
+        { "cancel", "NAME", "drop the pending reservation of domain NAME (or lease NAME with --lease)",
+          NULL, 1, 1, cancel_options, cmd_cancel },
         { "sim", "create NAME | destroy DOMID | kill DOMID | unpause DOMID | state",
           "drive the simulated hypervisor (assignd --hypervisor sim only)",
           "create makes a paused domain as 'xl create -p' would; destroy removes it (Xen "
@@ -204,8 +270,12 @@ static void print_command_help(const struct ctl_command *cmd)
         for (o = cmd->options; o && o->name; o++) {
                 char head[64];
 
-                snprintf(head, sizeof(head), "--%s%s%s", o->name, o->arg ? " " : "",
-                         o->arg ? o->arg : "");
+                if (o->short_name)
+                        snprintf(head, sizeof(head), "-%c, --%s%s%s", o->short_name, o->name,
+                                 o->arg ? " " : "", o->arg ? o->arg : "");
+                else
+                        snprintf(head, sizeof(head), "--%s%s%s", o->name, o->arg ? " " : "",
+                                 o->arg ? o->arg : "");
                 printf("  %-16s ", head);
                 print_wrapped(o->help, 19);
         }
@@ -421,7 +491,8 @@ int main(int argc, char **argv)
         struct option longopts[N_GLOBAL_OPTS + CTL_MAX_OPTIONS + 1];
         const struct ctl_command *cmd = NULL;
         struct ctl_args args;
-        size_t n_cmd_opts, i;
+        char shortopts[3 + 2 * CTL_MAX_OPTIONS];
+        size_t n_cmd_opts, n_short, i;
         int cmd_index, c, r;
         bool want_help = false;
 
@@ -451,9 +522,24 @@ int main(int argc, char **argv)
                 };
         }
         memset(&longopts[N_GLOBAL_OPTS + n_cmd_opts], 0, sizeof(struct option));
+        shortopts[0] = ':';
+        shortopts[1] = 'h';
+        n_short = 2;
+        for (i = 0; i < n_cmd_opts; i++) {
+                if (!cmd->options[i].short_name)
+                        continue;
+                shortopts[n_short++] = cmd->options[i].short_name;
+                if (cmd->options[i].arg)
+                        shortopts[n_short++] = ':';
+        }
+        shortopts[n_short] = 0;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+                /* A command's one-letter alias stands for its long option. */
+                for (i = 0; c > 0 && c < 256 && c != 'h' && i < n_cmd_opts; i++)
+                        if (cmd->options[i].short_name == c)
+                                c = OPT_COMMAND_BASE + (int)i;
                 switch (c) {
                 case OPT_SOCKET:
                         if (!optarg[0])

@@ -43,6 +43,7 @@ struct ctl_option {
         const char *name;       /* long name without "--" */
         const char *arg;        /* metavariable for the value; NULL for a flag */
         const char *help;
+        char short_name;        /* one-letter alias ("-o"), or 0 */
 };
 
 /* What the generic parser hands a command handler. */
@@ -109,6 +110,14 @@ int cmd_leases(struct ctl *ctl, const struct ctl_args *args);
 int cmd_audit(struct ctl *ctl, const struct ctl_args *args);
 int cmd_sim(struct ctl *ctl, const struct ctl_args *args);
 int cmd_monitor(struct ctl *ctl, const struct ctl_args *args);    /* monitor.c */
+
+/* ---- guest side (guest.c) ---------------------------------------------------- */
+
+int cmd_dtb(struct ctl *ctl, const struct ctl_args *args);
+int cmd_xl_config(struct ctl *ctl, const struct ctl_args *args);
+int cmd_imagebuilder(struct ctl *ctl, const struct ctl_args *args);
+int cmd_reserve(struct ctl *ctl, const struct ctl_args *args);
+int cmd_cancel(struct ctl *ctl, const struct ctl_args *args);
 
 #define ARRAY_SIZE_CTL(a) (sizeof(a) / sizeof((a)[0]))
 

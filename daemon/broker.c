@@ -16,9 +16,12 @@
  * the domain's death.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -559,7 +562,12 @@ int broker_reconcile(struct broker *b, char **err)
 
 int broker_domains_changed(struct broker *b)
 {
-        return settle_all(b, true, "DomainChanged");
+        int r = settle_all(b, true, "DomainChanged");
+        int q = broker_reservations_check(b);
+
+        if (r < 0)
+                return r;
+        return q < 0 ? q : r + q;
 }
 
 /* ---- assign -------------------------------------------------------------- */
@@ -600,6 +608,19 @@ static int busy_error(const struct db_lease *l, const char *path, struct broker_
 {
         const char *st = db_lease_state_to_string(l->state);
 
+        if (l->state == DB_LEASE_RESERVED)
+                return fail(e, -EBUSY, "DeviceBusy",
+                            fields("sjsi", "path", path, "domid",
+                                   l->domid >= 0 ? json_object_new_int(l->domid) : NULL,
+                                   "state", st, "lease", (int64_t)l->id),
+                            "%s is reserved for domain %s by lease %" PRId64 " (%s, expires in "
+                            "%" PRId64 " s): cancel the reservation first",
+                            path, l->domain_name ? l->domain_name : "?", l->id,
+                            l->domid >= 0 ? "domain created, being verified"
+                                          : "domain not created yet",
+                            l->expires_at > time(NULL) ? l->expires_at - (int64_t)time(NULL)
+                                                       : (int64_t)0);
+
         return fail(e, -EBUSY, "DeviceBusy",
                     fields("sjsi", "path", path, "domid",
                            l->domid >= 0 ? json_object_new_int(l->domid) : NULL, "state", st,
@@ -613,34 +634,40 @@ static int busy_error(const struct db_lease *l, const char *path, struct broker_
                             : "");
 }
 
-/* Place the devices and turn the layout into the ordered step plan. */
-static int build_plan(struct broker *b, const struct dt_device *const *devs, size_t n,
-                      enum broker_layout layout, struct lease_plan *plan,
-                      struct broker_error *e)
+static int plan_from_layout(const struct guestcfg_layout *l, const char *layout_name,
+                            struct lease_plan *plan, struct broker_error *e);
+
+/* The Xen release guest layouts are made for: the hypervisor's, else 4.17. */
+static struct guestcfg_target hv_target(struct broker *b)
+{
+        unsigned maj, min;
+
+        if (hv_version(b->hv, &maj, &min, NULL) >= 0)
+                return (struct guestcfg_target){ maj, min };
+        return GUESTCFG_TARGET_DEFAULT;
+}
+
+/*
+ * Place the devices in the guest address space.  target NULL: the
+ * hypervisor's release, falling back to 4.17's map (which has not moved
+ * since) when guestcfg does not know it; an explicit target is taken as
+ * given.
+ */
+static int place_devices(struct broker *b, const struct dt_device *const *devs, size_t n,
+                         enum guestcfg_mode mode, const struct guestcfg_target *target,
+                         struct guestcfg_layout **ret, struct broker_error *e)
 {
         _cleanup_(guestcfg_layout_freep) struct guestcfg_layout *l = NULL;
         _cleanup_free_ char *err = NULL;
-        _cleanup_free_ bool *claimed = NULL;
-        _cleanup_free_ uint32_t *spis = NULL;
-        _cleanup_free_ const char **spi_dev = NULL;
-        struct guestcfg_target target = GUESTCFG_TARGET_DEFAULT;
-        size_t n_spis = 0, cap = 0;
-        unsigned maj, min;
+        struct guestcfg_target t = target ? *target : hv_target(b);
         int r;
 
-        if (hv_version(b->hv, &maj, &min, NULL) >= 0)
-                target = (struct guestcfg_target){ maj, min };
-        r = guestcfg_layout(devs, n, layout == BROKER_LAYOUT_AUTO ? GUESTCFG_AUTO
-                                                                  : GUESTCFG_IDENTITY,
-                            &target, &l, &err);
-        if (r == -EOPNOTSUPP && (target.xen_major != 4 || target.xen_minor != 17)) {
-                /* A Xen release whose guest map guestcfg does not know: 4.17's has not moved. */
+        r = guestcfg_layout(devs, n, mode, &t, &l, &err);
+        if (r == -EOPNOTSUPP && !target && (t.xen_major != 4 || t.xen_minor != 17)) {
                 free(err);
                 err = NULL;
-                target = GUESTCFG_TARGET_DEFAULT;
-                r = guestcfg_layout(devs, n, layout == BROKER_LAYOUT_AUTO ? GUESTCFG_AUTO
-                                                                          : GUESTCFG_IDENTITY,
-                                    &target, &l, &err);
+                t = GUESTCFG_TARGET_DEFAULT;
+                r = guestcfg_layout(devs, n, mode, &t, &l, &err);
         }
         if (r == -EADDRINUSE) {
                 const char *path = NULL;
@@ -652,6 +679,9 @@ static int build_plan(struct broker *b, const struct dt_device *const *devs, siz
                             "%s; use layout \"auto\" to relocate the device in the guest",
                             err ? err : "a 1:1 guest address clashes with Xen's guest memory map");
         }
+        if (r == -EOPNOTSUPP && target)
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "xen_version"),
+                            "%s", err ? err : "no guest memory map is known for that Xen");
         if (r < 0)
                 return fail(e, r, r == -EINVAL ? "DeviceNotAssignable" : "InternalError",
                             r == -EINVAL ? fields("ss", "path", n ? devs[0]->path : "",
@@ -659,11 +689,39 @@ static int build_plan(struct broker *b, const struct dt_device *const *devs, siz
                                          : NULL,
                             "cannot place the devices in the guest: %s",
                             err ? err : strerror(-r));
+        *ret = steal_ptr(l);
+        return 0;
+}
+
+/* Place the devices and turn the layout into the ordered step plan. */
+static int build_plan(struct broker *b, const struct dt_device *const *devs, size_t n,
+                      enum broker_layout layout, struct lease_plan *plan,
+                      struct broker_error *e)
+{
+        _cleanup_(guestcfg_layout_freep) struct guestcfg_layout *l = NULL;
+        int r;
+
+        r = place_devices(b, devs, n, layout == BROKER_LAYOUT_AUTO ? GUESTCFG_AUTO
+                                                                   : GUESTCFG_IDENTITY,
+                          NULL, &l, e);
+        if (r < 0)
+                return r;
+        return plan_from_layout(l, layout == BROKER_LAYOUT_AUTO ? "auto" : "identity", plan, e);
+}
+
+/* The ordered hypercalls that give a guest the devices of layout l. */
+static int plan_from_layout(const struct guestcfg_layout *l, const char *layout_name,
+                            struct lease_plan *plan, struct broker_error *e)
+{
+        _cleanup_free_ bool *claimed = NULL;
+        _cleanup_free_ uint32_t *spis = NULL;
+        _cleanup_free_ const char **spi_dev = NULL;
+        size_t n_spis = 0, cap = 0;
 
         claimed = calloc(l->n_mappings + 1, sizeof(*claimed));
         if (!claimed)
                 return oom(e);
-        plan->layout = strdup(layout == BROKER_LAYOUT_AUTO ? "auto" : "identity");
+        plan->layout = strdup(layout_name);
         if (!plan->layout)
                 return oom(e);
         for (size_t i = 0; i < l->n_devices; i++) {
@@ -726,16 +784,28 @@ static int build_plan(struct broker *b, const struct dt_device *const *devs, siz
         return 0;
 }
 
-/* Every refusal, in the documented order, before anything is changed. */
-static int check_request(struct broker *b, const struct broker_assign_request *req,
-                         const struct dt_device **devs, struct hv_domain_info *info,
-                         bool *forced, struct broker_error *e)
+/* What check_devices() checks besides the devices themselves. */
+struct device_checks {
+        const char *const *devices;
+        size_t n_devices;
+        bool force_unprotected;
+        bool busy;              /* refuse devices another lease holds */
+};
+
+/*
+ * Every refusal that needs no domain, in the documented order: unknown,
+ * not assignable, busy (if asked), group incomplete, not an SPI,
+ * unprotected without force.  devs[] receives the devices.
+ */
+static int check_devices(struct broker *b, const struct device_checks *req,
+                         const struct dt_device **devs, bool *any_protected, bool *forced,
+                         struct broker_error *e)
 {
         const struct dt_inventory *dt = inventory_dt(b->inv);
-        bool any_protected = false;
         int r;
 
         *forced = false;
+        *any_protected = false;
         if (req->n_devices == 0)
                 return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "devices"),
                             "no device given");
@@ -763,7 +833,7 @@ static int check_request(struct broker *b, const struct broker_assign_request *r
                                     "%s may not be assigned: %s", devs[i]->path,
                                     why ? why : "not assignable");
         }
-        for (size_t i = 0; i < req->n_devices; i++) {
+        for (size_t i = 0; i < req->n_devices && req->busy; i++) {
                 struct db_lease l = { 0 };
 
                 r = db_lease_find_by_device(b->db, devs[i]->path, &l);
@@ -820,7 +890,7 @@ static int check_request(struct broker *b, const struct broker_assign_request *r
                 enum dt_dma dma = inventory_effective_dma(b->inv, d);
 
                 if (d->coverage == DT_COV_PROTECTED) {
-                        any_protected = true;
+                        *any_protected = true;
                         continue;
                 }
                 if (dma == DT_DMA_NONE)
@@ -843,7 +913,26 @@ static int check_request(struct broker *b, const struct broker_assign_request *r
                                     : "Declare dma=none if it cannot do DMA, or pass "
                                       "force_unprotected to take the risk.");
         }
+        return 0;
+}
 
+/* Every refusal, in the documented order, before anything is changed. */
+static int check_request(struct broker *b, const struct broker_assign_request *req,
+                         const struct dt_device **devs, struct hv_domain_info *info,
+                         bool *forced, struct broker_error *e)
+{
+        struct device_checks dc = {
+                .devices = req->devices,
+                .n_devices = req->n_devices,
+                .force_unprotected = req->force_unprotected,
+                .busy = true,
+        };
+        bool any_protected;
+        int r;
+
+        r = check_devices(b, &dc, devs, &any_protected, forced, e);
+        if (r < 0)
+                return r;
         r = resolve_domain(b, req->domain, info, e);
         if (r < 0)
                 return r;
@@ -1303,6 +1392,781 @@ int broker_audit_log(struct broker *b, size_t limit, struct json_object **ret,
         if (!arr || !(*ret = fields("j", "entries", arr)))
                 return oom(e);
         return 0;
+}
+
+/* ---- guest side: generators and reservations ---------------------------- */
+
+static char *base64_encode(const uint8_t *p, size_t n)
+{
+        static const char tab[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t)p[i] << 16;
+
+                if (i + 1 < n)
+                        v |= (uint32_t)p[i + 1] << 8;
+                if (i + 2 < n)
+                        v |= p[i + 2];
+                *o++ = tab[(v >> 18) & 63];
+                *o++ = tab[(v >> 12) & 63];
+                *o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+                *o++ = i + 2 < n ? tab[v & 63] : '=';
+        }
+        *o = 0;
+        return out;
+}
+
+/* "path: why" lines (guestcfg's notes) as a []string. */
+static struct json_object *notes_json(const char *notes)
+{
+        struct json_object *a = json_object_new_array();
+
+        for (const char *p = notes; a && p && *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t k = nl ? (size_t)(nl - p) : strlen(p);
+
+                if (k)
+                        json_object_array_add(a, json_object_new_string_len(p, (int)k));
+                p += k + (nl ? 1 : 0);
+        }
+        return a;
+}
+
+/* Where each device lands: [{path, relocated, regions: [{host, size, guest}]}]. */
+static struct json_object *placements_json(const struct guestcfg_layout *l)
+{
+        struct json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < l->n_devices; i++) {
+                const struct guestcfg_device *gd = &l->devices[i];
+                struct json_object *regs = json_object_new_array();
+
+                for (size_t j = 0; regs && j < gd->n_regions; j++)
+                        json_object_array_add(regs, fields("iii", "host",
+                                                           (int64_t)gd->regions[j].host, "size",
+                                                           (int64_t)gd->regions[j].size, "guest",
+                                                           (int64_t)gd->regions[j].guest));
+                json_object_array_add(a, fields("sjj", "path", gd->dev->path, "relocated",
+                                                json_object_new_boolean(gd->relocated),
+                                                "regions", regs));
+        }
+        return a;
+}
+
+/* Check the devices (busy only if asked) and place them. */
+static int guest_layout(struct broker *b, const struct device_checks *dc,
+                        enum guestcfg_mode mode, const struct guestcfg_target *target,
+                        struct guestcfg_layout **ret, bool *forced, struct broker_error *e)
+{
+        _cleanup_free_ const struct dt_device **devs = NULL;
+        bool any_protected;
+        int r;
+
+        devs = calloc(dc->n_devices + 1, sizeof(*devs));
+        if (!devs)
+                return oom(e);
+        r = check_devices(b, dc, devs, &any_protected, forced, e);
+        if (r < 0)
+                return r;
+        return place_devices(b, devs, dc->n_devices, mode, target, ret, e);
+}
+
+/* The partial DTB of a layout from the blob the inventory was scanned from. */
+static int guest_dtb(struct broker *b, const struct guestcfg_layout *l, bool dom0less,
+                     void **blob, size_t *len, char **notes, struct broker_error *e)
+{
+        _cleanup_free_ char *err = NULL;
+        const void *host;
+        size_t host_len = 0;
+        int r;
+
+        host = inventory_blob(b->inv, &host_len);
+        if (!host || !host_len)
+                return fail(e, -ENODATA, "InternalError", NULL,
+                            "the host device tree the inventory was built from is not loaded");
+        r = guestcfg_partial_dtb(host, l, dom0less ? GUESTCFG_DOM0LESS : 0, blob, len, notes,
+                                 &err);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot build the partial DTB: %s",
+                            err ? err : strerror(-r));
+        return 0;
+}
+
+static bool config_safe(const char *s)
+{
+        return !strpbrk(s, "\"\\\n\r");
+}
+
+int broker_guest_config(struct broker *b, enum broker_guest_output what,
+                        const struct broker_guest_request *req, struct json_object **ret,
+                        struct broker_error *e)
+{
+        _cleanup_(guestcfg_layout_freep) struct guestcfg_layout *l = NULL;
+        _cleanup_free_ void *blob = NULL;
+        _cleanup_free_ char *notes = NULL, *cfg = NULL, *b64 = NULL, *err = NULL;
+        _cleanup_free_ char *dtb_file = NULL;
+        struct device_checks dc = {
+                .devices = req->devices,
+                .n_devices = req->n_devices,
+                .force_unprotected = req->force_unprotected,
+        };
+        struct json_object *o;
+        size_t len = 0;
+        bool forced;
+        int r;
+
+        if (req->name && (!*req->name || !config_safe(req->name)))
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "name"),
+                            "the domain name must be non-empty without quotes, backslashes or "
+                            "newlines");
+        if (req->device_tree && (!*req->device_tree || !config_safe(req->device_tree)))
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "device_tree"),
+                            "device_tree must be a path without quotes, backslashes or "
+                            "newlines");
+        r = guest_layout(b, &dc, req->layout, req->target, &l, &forced, e);
+        if (r < 0)
+                return r;
+        /* ImageBuilder is dom0less: its partial DTB needs xen,reg and xen,path. */
+        r = guest_dtb(b, l, req->dom0less || what == BROKER_GUEST_IMAGEBUILDER, &blob, &len,
+                      &notes, e);
+        if (r < 0)
+                return r;
+        if (what == BROKER_GUEST_XL) {
+                _cleanup_free_ char *body = NULL;
+
+                r = guestcfg_xl_config(l, req->device_tree, notes, &body, &err);
+                if (r < 0)
+                        return fail(e, r, r == -EINVAL ? "InvalidArgument" : "InternalError",
+                                    r == -EINVAL ? fields("s", "field", "device_tree") : NULL,
+                                    "cannot write the xl.cfg fragment: %s",
+                                    err ? err : strerror(-r));
+                cfg = req->name ? strdup_printf("name = \"%s\"\n%s", req->name, body)
+                                : steal_ptr(body);
+                if (!cfg)
+                        return oom(e);
+        } else if (what == BROKER_GUEST_IMAGEBUILDER) {
+                if (req->dtb_file)
+                        dtb_file = strdup(req->dtb_file);
+                else
+                        dtb_file = strdup_printf("domU%u-passthrough.dtb", req->index);
+                if (!dtb_file)
+                        return oom(e);
+                r = guestcfg_imagebuilder(l, req->index, dtb_file, req->host_dtb_file, &cfg,
+                                          &err);
+                if (r < 0)
+                        return fail(e, r, r == -EINVAL ? "InvalidArgument" : "InternalError",
+                                    r == -EINVAL ? fields("s", "field", "dtb_file") : NULL,
+                                    "cannot write the ImageBuilder fragment: %s",
+                                    err ? err : strerror(-r));
+        }
+        b64 = base64_encode(blob, len);
+        if (!b64)
+                return oom(e);
+        o = fields("siijsjs", "dtb", b64, "size", (int64_t)len, "forced", (int64_t)forced,
+                   "notes", notes_json(notes), "layout", guestcfg_mode_to_string(l->mode),
+                   "devices", placements_json(l), "config", cfg);
+        if (!o)
+                return oom(e);
+        /* "forced" is internal: whether force_unprotected was needed. */
+        json_object_object_del(o, "forced");
+        if (!cfg)
+                json_object_object_del(o, "config");
+        *ret = o;
+        return 0;
+}
+
+/* ---- reservations ---- */
+
+/* A domain name Reserve accepts: it also names a file. */
+static bool reservation_name_ok(const char *n)
+{
+        size_t len = n ? strlen(n) : 0;
+
+        if (len == 0 || len > HV_NAME_MAX || n[0] == '.' || n[0] == '-')
+                return false;
+        return strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+               len;
+}
+
+/* Write blob to path atomically, mode 0644 whatever the umask. */
+static int write_guest_file(const char *dir, const char *path, const void *blob, size_t len,
+                            char **err)
+{
+        _cleanup_free_ char *tmp = strdup_printf("%s.tmp.%d", path, (int)getpid());
+        const uint8_t *p = blob;
+        int fd, r = 0;
+
+        if (!tmp)
+                return -ENOMEM;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return set_error(err, -errno, "cannot create %s: %m", dir);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return set_error(err, -errno, "cannot create %s: %m", tmp);
+        while (len > 0 && r == 0) {
+                ssize_t k = write(fd, p, len);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        r = -(k < 0 ? errno : EIO);
+                else {
+                        p += k;
+                        len -= (size_t)k;
+                }
+        }
+        if (r == 0 && fchmod(fd, 0644) < 0)
+                r = -errno;
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                unlink(tmp);
+                return set_error(err, r, "cannot write %s: %s", path, strerror(-r));
+        }
+        return 0;
+}
+
+/* The partial DTB a reservation wrote (from its options), or NULL. */
+static char *reservation_file(const struct db_lease *l)
+{
+        struct json_object *o, *v;
+        char *path = NULL;
+
+        if (!l->options || !(o = json_tokener_parse(l->options)))
+                return NULL;
+        if (json_object_object_get_ex(o, "device_tree", &v) && json_object_is_type(v, json_type_string))
+                path = strdup(json_object_get_string(v));
+        json_object_put(o);
+        return path;
+}
+
+static void remove_reservation_file(const struct db_lease *l)
+{
+        _cleanup_free_ char *path = reservation_file(l);
+
+        if (path && unlink(path) < 0 && errno != ENOENT)
+                log_warning("cannot remove %s: %m", path);
+}
+
+static int do_reserve(struct broker *b, const struct broker_caller *who,
+                      const struct broker_reserve_request *req, struct json_object **ret,
+                      struct broker_error *e)
+{
+        _cleanup_(guestcfg_layout_freep) struct guestcfg_layout *l = NULL;
+        _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
+        _cleanup_free_ void *blob = NULL;
+        _cleanup_free_ char *notes = NULL, *cfg = NULL, *err = NULL, *path = NULL;
+        _cleanup_free_ char *plan_text = NULL;
+        struct db_lease_filter f = { .state = DB_LEASE_NONE, .domid = -1 };
+        struct device_checks dc = {
+                .devices = req->devices,
+                .n_devices = req->n_devices,
+                .force_unprotected = req->force_unprotected,
+                .busy = true,
+        };
+        struct json_object *opts = NULL, *o;
+        struct db_lease *ls = NULL;
+        size_t nl = 0, len = 0;
+        int64_t ttl = req->ttl_seconds ? req->ttl_seconds : BROKER_RESERVATION_TTL_DEFAULT;
+        int64_t id = 0, expires;
+        uint32_t domid;
+        bool forced;
+        int r;
+
+        if (!reservation_name_ok(req->domain_name))
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "domain_name"),
+                            "a reserved domain's name must be 1-%u characters of A-Z a-z 0-9 "
+                            "_ . - and not start with . or - (it also names its partial DTB)",
+                            HV_NAME_MAX);
+        if (ttl <= 0 || ttl > BROKER_RESERVATION_TTL_MAX)
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "ttl_seconds"),
+                            "ttl_seconds must be 1..%d", BROKER_RESERVATION_TTL_MAX);
+        if (!b->opts.guest_dir)
+                return fail(e, -EOPNOTSUPP, "InternalError", NULL,
+                            "the daemon has no directory for partial device trees");
+        if (hv_domid_by_name(b->hv, req->domain_name, &domid, NULL) >= 0)
+                return fail(e, -EEXIST, "InvalidArgument", fields("s", "field", "domain_name"),
+                            "domain %s exists already (domid %u): a reservation is for a domain "
+                            "about to be created; use Assign for a running one",
+                            req->domain_name, domid);
+        f.domain_name = req->domain_name;
+        f.state = DB_LEASE_RESERVED;
+        r = db_lease_list(b->db, &f, &ls, &nl);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot read the leases: %s",
+                            strerror(-r));
+        if (nl) {
+                r = fail(e, -EEXIST, "ReservationExists",
+                         fields("si", "domain", req->domain_name, "lease", (int64_t)ls[0].id),
+                         "lease %" PRId64 " already reserves devices for domain %s: cancel it "
+                         "first", ls[0].id, req->domain_name);
+                db_lease_array_free(ls, nl);
+                return r;
+        }
+        db_lease_array_free(ls, nl);
+
+        r = guest_layout(b, &dc, req->layout, NULL, &l, &forced, e);
+        if (r < 0)
+                return r;
+        r = plan_from_layout(l, guestcfg_mode_to_string(l->mode), &plan, e);
+        if (r < 0)
+                return r;
+        r = guest_dtb(b, l, false, &blob, &len, &notes, e);
+        if (r < 0)
+                return r;
+        path = strdup_printf("%s/%s.dtb", b->opts.guest_dir, req->domain_name);
+        if (!path)
+                return oom(e);
+        r = guestcfg_xl_config(l, path, notes, &cfg, &err);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot write the xl.cfg fragment: %s",
+                            err ? err : strerror(-r));
+
+        r = write_guest_file(b->opts.guest_dir, path, blob, len, &err);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "%s", err ? err : strerror(-r));
+        r = lease_plan_to_string(&plan, &plan_text);
+        opts = fields("jssi", "force_unprotected", json_object_new_boolean(req->force_unprotected),
+                      "layout", guestcfg_mode_to_string(l->mode), "device_tree", path,
+                      "ttl_seconds", ttl);
+        if (r < 0 || !opts) {
+                json_object_put(opts);
+                unlink(path);
+                return oom(e);
+        }
+        expires = (int64_t)time(NULL) + ttl;
+        {
+                struct db_lease nlease = {
+                        .domain_name = (char *)req->domain_name,
+                        .domid = -1,
+                        .state = DB_LEASE_RESERVED,
+                        .target_state = DB_LEASE_ASSIGNED,
+                        .forced = forced,
+                        .uid = (uint32_t)who->uid,
+                        .pid = (int32_t)who->pid,
+                        .expires_at = expires,
+                        .plan = plan_text,
+                        .options = (char *)json_object_to_json_string_ext(opts,
+                                                                         JSON_C_TO_STRING_PLAIN),
+                        .devices = (char **)req->devices,
+                        .n_devices = req->n_devices,
+                };
+
+                r = db_lease_create(b->db, &nlease, &id);
+        }
+        json_object_put(opts);
+        if (r < 0) {
+                unlink(path);
+                return fail(e, r, "InternalError", NULL, "cannot record the reservation: %s",
+                            strerror(-r));
+        }
+        log_info("lease %" PRId64 ": %zu device%s reserved for domain %s until %" PRId64
+                 " (partial DTB %s)", id, req->n_devices, req->n_devices == 1 ? "" : "s",
+                 req->domain_name, expires, path);
+        o = fields("jsjsi", "lease", lease_json_by_id(b, id), "config", cfg, "notes",
+                   notes_json(notes), "device_tree", path, "expires_at", expires);
+        if (!o)
+                return oom(e);
+        *ret = o;
+        return 0;
+}
+
+int broker_reserve(struct broker *b, const struct broker_caller *who,
+                   const struct broker_reserve_request *req, struct json_object **ret,
+                   struct broker_error *e)
+{
+        int r;
+
+        broker_domains_changed(b);
+        r = do_reserve(b, who, req, ret, e);
+        audit_call(b, who, "Reserve", req->domain_name, req->devices, req->n_devices, r, e,
+                   NULL);
+        return r;
+}
+
+static int do_cancel(struct broker *b, const char *name, int64_t id, struct json_object **ret,
+                     struct broker_error *e)
+{
+        struct db_lease_filter f = { .state = DB_LEASE_RESERVED, .domid = -1,
+                                     .domain_name = name };
+        struct db_lease *ls = NULL;
+        size_t n = 0;
+        ssize_t pick = -1;
+        int r;
+
+        r = db_lease_list(b->db, &f, &ls, &n);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot read the leases: %s",
+                            strerror(-r));
+        for (size_t i = 0; i < n && pick < 0; i++)
+                if (id <= 0 || ls[i].id == id)
+                        pick = (ssize_t)i;
+        if (pick < 0) {
+                r = fail(e, -ENOENT, "ReservationNotFound",
+                         fields("sj", "domain", name, "lease",
+                                id > 0 ? json_object_new_int64(id) : NULL),
+                         "no pending reservation %s%s", name ? "for domain " : "lease ",
+                         name ? name : "");
+                if (!name && e && e->message) {
+                        free(e->message);
+                        e->message = strdup_printf("lease %" PRId64 " is not a pending "
+                                                   "reservation", id);
+                }
+                goto out;
+        }
+        if (ls[pick].domid >= 0) {
+                r = fail(e, -EBUSY, "DeviceBusy",
+                         fields("sisi", "path", ls[pick].devices[0], "domid",
+                                (int64_t)ls[pick].domid, "state", "reserved", "lease",
+                                ls[pick].id),
+                         "domain %s (domid %d) has been created with lease %" PRId64 "'s "
+                         "devices and is being verified: release the domain's devices with "
+                         "Release, or destroy it", ls[pick].domain_name ? ls[pick].domain_name
+                                                                        : "?",
+                         ls[pick].domid, ls[pick].id);
+                goto out;
+        }
+        r = lease_set_state(b->db, ls[pick].id, DB_LEASE_FREE, NULL, "reservation cancelled");
+        if (r < 0) {
+                r = fail(e, r, "InternalError", NULL, "cannot cancel lease %" PRId64 ": %s",
+                         ls[pick].id, strerror(-r));
+                goto out;
+        }
+        remove_reservation_file(&ls[pick]);
+        if (b->events)
+                events_emit_lease(b->events, EVENT_RESERVATION_EXPIRED,
+                                  (const char *const *)ls[pick].devices, ls[pick].n_devices, -1,
+                                  ls[pick].domain_name, ls[pick].id, NULL, "free",
+                                  "reservation cancelled");
+        *ret = fields("j", "lease", lease_json_by_id(b, ls[pick].id));
+        r = *ret ? 0 : oom(e);
+out:
+        db_lease_array_free(ls, n);
+        return r;
+}
+
+int broker_cancel_reservation(struct broker *b, const struct broker_caller *who,
+                              const char *domain_name, int64_t id, struct json_object **ret,
+                              struct broker_error *e)
+{
+        _cleanup_free_ char *target = NULL;
+        int r;
+
+        if (!domain_name && id <= 0)
+                return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "domain_name"),
+                            "name the reservation by domain_name or by lease");
+        r = do_cancel(b, domain_name, id, ret, e);
+        target = domain_name ? strdup_printf("domain %s", domain_name)
+                             : strdup_printf("lease %" PRId64, id);
+        broker_audit(b, who, "CancelReservation", target, r < 0 ? e->name : "ok",
+                     r < 0 ? e->message : NULL, false);
+        return r;
+}
+
+/* Find a domain's entry in the simulator's state. */
+static struct json_object *sim_domain_json(struct json_object *st, uint32_t domid)
+{
+        struct json_object *doms, *d, *v;
+
+        if (!json_object_object_get_ex(st, "domains", &doms))
+                return NULL;
+        for (size_t i = 0; i < json_object_array_length(doms); i++) {
+                d = json_object_array_get_idx(doms, i);
+                if (json_object_object_get_ex(d, "domid", &v) &&
+                    (uint32_t)json_object_get_int64(v) == domid)
+                        return d;
+        }
+        return NULL;
+}
+
+static uint64_t ju64(struct json_object *o, const char *k)
+{
+        struct json_object *v;
+
+        return json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0;
+}
+
+/* Whether the ranges [{mfn, nr}] (or [{gfn, mfn, nr}] with gfn) cover a run of pages. */
+static bool ranges_cover(struct json_object *arr, bool mapped, uint64_t mfn, uint64_t gfn,
+                         uint64_t nr)
+{
+        uint64_t done = 0;
+
+        while (done < nr) {
+                bool found = false;
+
+                for (size_t i = 0; arr && i < json_object_array_length(arr) && !found; i++) {
+                        struct json_object *r = json_object_array_get_idx(arr, i);
+                        uint64_t rm = ju64(r, "mfn"), rn = ju64(r, "nr"), rg = ju64(r, "gfn");
+                        uint64_t want = mapped ? gfn + done : mfn + done;
+                        uint64_t base = mapped ? rg : rm;
+
+                        if (want < base || want >= base + rn)
+                                continue;
+                        if (mapped && rm + (want - rg) != mfn + done)
+                                continue;
+                        done += base + rn - want;
+                        found = true;
+                }
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+static bool int_in(struct json_object *arr, int64_t v)
+{
+        for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
+                if (json_object_get_int64(json_object_array_get_idx(arr, i)) == v)
+                        return true;
+        return false;
+}
+
+static bool str_in(struct json_object *arr, const char *s)
+{
+        for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
+                if (streq(json_object_get_string(json_object_array_get_idx(arr, i)), s))
+                        return true;
+        return false;
+}
+
+/*
+ * Check that domain domid holds what the reservation's fragment grants, as
+ * far as the backend can tell: the IOMMU assignments always (test_assign
+ * answers EINVAL for an assigned device), and with the simulator also the
+ * iomem permissions, mappings and routed SPIs.  Marks in plan the steps
+ * found done.  Returns 0 when everything matches, 1 with *why (one line per
+ * mismatch) when not, or a negative errno.
+ */
+static int verify_reservation(struct broker *b, const struct hv_domain_info *info,
+                              struct lease_plan *plan, char **why)
+{
+        _cleanup_free_ char *text = NULL;
+        struct json_object *st = NULL, *dom = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        bool bad = false, protected_ = false;
+        int r;
+
+        if (!f)
+                return -ENOMEM;
+        if (hv_is_sim(b->hv) && hv_sim_get_state_json(b->hv, &st, NULL) >= 0)
+                dom = sim_domain_json(st, info->domid);
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                struct lease_step *s = &plan->steps[i];
+                struct json_object *a = NULL;
+                bool ok = true;
+
+                switch (s->step) {
+                case HV_STEP_IOMEM_PERMISSION:
+                        if (dom) {
+                                json_object_object_get_ex(dom, "iomem", &a);
+                                ok = ranges_cover(a, false, s->mfn, 0, s->nr);
+                                if (!ok)
+                                        fprintf(f, "%s: no iomem permission for MFN 0x%" PRIx64
+                                                   "+%" PRIu64 "\n", s->device, s->mfn, s->nr);
+                        }
+                        break;
+                case HV_STEP_MEMORY_MAPPING:
+                        if (dom) {
+                                json_object_object_get_ex(dom, "mappings", &a);
+                                ok = ranges_cover(a, true, s->mfn, s->gfn, s->nr);
+                                if (!ok)
+                                        fprintf(f, "%s: MFN 0x%" PRIx64 "+%" PRIu64 " is not "
+                                                   "mapped at GFN 0x%" PRIx64 "\n", s->device,
+                                                s->mfn, s->nr, s->gfn);
+                        }
+                        break;
+                case HV_STEP_IRQ_PERMISSION:
+                        /*
+                         * xl on Arm binds SPIs without granting the domain the
+                         * IRQ (Xen checks only dom0's permission): not a mismatch.
+                         */
+                        ok = false;
+                        if (dom) {
+                                json_object_object_get_ex(dom, "irqs", &a);
+                                ok = int_in(a, s->irq);
+                        }
+                        s->done = ok;
+                        continue;
+                case HV_STEP_BIND_SPI:
+                        if (dom) {
+                                json_object_object_get_ex(dom, "spis", &a);
+                                ok = int_in(a, s->irq);
+                                if (!ok)
+                                        fprintf(f, "%s: SPI %u (INTID %u) is not routed to it\n",
+                                                s->device, s->irq - 32, s->irq);
+                        }
+                        break;
+                case HV_STEP_ASSIGN_DT:
+                        protected_ = true;
+                        if (dom) {
+                                json_object_object_get_ex(dom, "dt_devices", &a);
+                                ok = str_in(a, s->device);
+                        } else {
+                                r = hv_test_assign_dt(b->hv, info->domid, s->device, NULL);
+                                ok = r == -EINVAL &&
+                                     hv_last_reason(b->hv) == HV_REASON_DEVICE_ASSIGNED;
+                        }
+                        if (!ok)
+                                fprintf(f, "%s: not assigned to it through the IOMMU (dtdev)\n",
+                                        s->device);
+                        break;
+                default:
+                        break;
+                }
+                s->done = ok;
+                bad |= !ok;
+        }
+        if (protected_ && info->passthrough == HV_NO) {
+                fprintf(f, "the domain was created without the IOMMU (passthrough=\"enabled\" "
+                           "missing)\n");
+                bad = true;
+        }
+        json_object_put(st);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (!bad)
+                return 0;
+        if (len && text[len - 1] == '\n')
+                text[len - 1] = 0;
+        *why = steal_ptr(text);
+        return 1;
+}
+
+/* Try to take up one reservation; returns 1 if it changed. */
+static int check_reservation(struct broker *b, const struct db_lease *l, time_t now)
+{
+        _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
+        _cleanup_free_ char *why = NULL, *perr = NULL, *target = NULL, *msg = NULL;
+        struct hv_domain_info info;
+        bool expired = l->expires_at > 0 && now >= l->expires_at;
+        uint32_t domid;
+        int r;
+
+        target = strdup_printf("lease %" PRId64 " (domain %s)", l->id,
+                               l->domain_name ? l->domain_name : "?");
+        if (l->domid < 0) {
+                r = l->domain_name ? hv_domid_by_name(b->hv, l->domain_name, &domid, NULL)
+                                   : -ENOENT;
+                if (r < 0) {
+                        if (!expired)
+                                return 0;
+                        msg = strdup_printf("reservation expired: no domain named %s appeared",
+                                            l->domain_name ? l->domain_name : "?");
+                        r = lease_set_state(b->db, l->id, DB_LEASE_FREE, NULL, msg);
+                        if (r < 0)
+                                return r;
+                        remove_reservation_file(l);
+                        log_info("%s: %s", target ? target : "lease", msg ? msg : "expired");
+                        broker_audit(b, NULL, "ReservationExpired", target, "ok", msg, false);
+                        if (b->events)
+                                events_emit_lease(b->events, EVENT_RESERVATION_EXPIRED,
+                                                  (const char *const *)l->devices, l->n_devices,
+                                                  -1, l->domain_name, l->id, NULL, "free", msg);
+                        return 1;
+                }
+                r = db_lease_bind_domid(b->db, l->id, (int)domid);
+                if (r < 0)
+                        return r;
+                log_info("%s: domain %s appeared as domid %u", target ? target : "lease",
+                         l->domain_name, domid);
+                msg = strdup_printf("domid %u", domid);
+                broker_audit(b, NULL, "ReservationBound", target, "ok", msg, false);
+                free(msg);
+                msg = NULL;
+                emit_lease(b, EVENT_RESERVATION_BOUND, l->id, NULL);
+        } else {
+                domid = (uint32_t)l->domid;
+        }
+
+        r = hv_domain_info(b->hv, domid, &info, NULL);
+        if (r == -ESRCH || (r >= 0 && info.name[0] && l->domain_name &&
+                            !streq(info.name, l->domain_name))) {
+                msg = strdup_printf("domain %s (domid %u) went away before its devices were "
+                                    "verified", l->domain_name ? l->domain_name : "?", domid);
+                r = lease_set_state(b->db, l->id, DB_LEASE_FAILED, NULL, msg);
+                if (r < 0)
+                        return r;
+                log_warning("%s: %s", target ? target : "lease", msg ? msg : "domain gone");
+                broker_audit(b, NULL, "ReservationFailed", target, "DomainNotFound", msg, true);
+                emit_lease(b, EVENT_DEVICE_RELEASED, l->id, EVENT_CAUSE_DOMAIN_DIED);
+                return 1;
+        }
+        if (r < 0)
+                return r;
+        r = lease_plan_from_string(l->plan, &plan, &perr);
+        if (r < 0)
+                return r;
+        r = verify_reservation(b, &info, &plan, &why);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                r = lease_set_state(b->db, l->id, DB_LEASE_ASSIGNED, &plan, "");
+                if (r < 0)
+                        return r;
+                log_info("%s: verified: domid %u holds its devices", target ? target : "lease",
+                         domid);
+                broker_audit(b, NULL, "ReservationVerified", target, "ok",
+                             hv_is_sim(b->hv) ? "IOMMU assignments, iomem permissions, "
+                                                "mappings and SPIs checked"
+                                              : "IOMMU assignments checked (Xen cannot report "
+                                                "iomem permissions, mappings or SPI routing)",
+                             false);
+                emit_lease(b, EVENT_DEVICE_ASSIGNED, l->id, NULL);
+                return 1;
+        }
+        /*
+         * xl announces the domain before it grants its devices: a domain that
+         * has not run may still be being built.  Wait for it to run, or for
+         * the reservation to expire.
+         */
+        if (info.has_run != HV_YES && !info.dying && !expired) {
+                log_debug("%s: domid %u does not hold everything yet: %s",
+                          target ? target : "lease", domid, why);
+                return 0;
+        }
+        msg = strdup_printf("domain %s (domid %u) does not hold what its reservation grants: %s",
+                            l->domain_name ? l->domain_name : "?", domid, why);
+        r = lease_set_state(b->db, l->id, DB_LEASE_FAILED, &plan, msg ? msg : why);
+        if (r < 0)
+                return r;
+        log_warning("%s: %s", target ? target : "lease", msg ? msg : why);
+        broker_audit(b, NULL, "ReservationFailed", target, "VerificationFailed", msg ? msg : why,
+                     true);
+        emit_lease(b, EVENT_DEVICE_RELEASED, l->id, "verification-failed");
+        return 1;
+}
+
+int broker_reservations_check(struct broker *b)
+{
+        struct db_lease_filter f = { .state = DB_LEASE_RESERVED, .domid = -1 };
+        struct db_lease *ls = NULL;
+        time_t now = time(NULL);
+        size_t n = 0;
+        int r, changed = 0;
+
+        r = db_lease_list(b->db, &f, &ls, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                r = check_reservation(b, &ls[i], now);
+                if (r < 0)
+                        log_warning("lease %" PRId64 ": cannot check the reservation: %s",
+                                    ls[i].id, strerror(-r));
+                else
+                        changed += r;
+        }
+        db_lease_array_free(ls, n);
+        return changed;
 }
 
 struct json_object *broker_owner(void *userdata, const char *path)

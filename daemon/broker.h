@@ -38,6 +38,7 @@
 
 #include <json-c/json.h>
 
+#include "guestcfg.h"
 #include "hv.h"
 #include "inventory.h"
 
@@ -46,7 +47,17 @@ struct events;
 
 struct broker_options {
         bool forbid_force;      /* --forbid-force: refuse force_unprotected */
+        /*
+         * Directory Reserve writes partial DTBs to (<dir>/<name>.dtb, created
+         * 0755 on first use); NULL: Reserve is refused.
+         */
+        const char *guest_dir;
 };
+
+/* A reservation's lifetime when Reserve does not say (seconds). */
+#define BROKER_RESERVATION_TTL_DEFAULT 600
+/* The longest one may ask for: a reservation is for a domain about to be created. */
+#define BROKER_RESERVATION_TTL_MAX (24 * 3600)
 
 /*
  * A refusal or failure: the Varlink error's short name (e.g. "DeviceBusy"),
@@ -122,6 +133,79 @@ int broker_assign(struct broker *b, const struct broker_caller *who,
 int broker_release(struct broker *b, const struct broker_caller *who, const char *domain,
                    const char *const *devices, size_t n_devices, struct json_object **ret,
                    struct broker_error *e);
+
+/* ---- guest side: configuration generators and reservations ---- */
+
+enum broker_guest_output {
+        BROKER_GUEST_DTB,               /* {dtb (base64), size, notes, layout, devices} */
+        BROKER_GUEST_XL,                /* {config, dtb, notes, layout, devices} */
+        BROKER_GUEST_IMAGEBUILDER,      /* {config, dtb, notes, layout, devices} */
+};
+
+struct broker_guest_request {
+        const char *const *devices;
+        size_t n_devices;
+        bool force_unprotected;
+        enum guestcfg_mode layout;
+        const struct guestcfg_target *target;   /* NULL: the hypervisor's release */
+        bool dom0less;                  /* DTB: the dom0less flavour */
+        const char *name;               /* XL: name = "..." line, or NULL */
+        const char *device_tree;        /* XL: device_tree = "..." line, or NULL */
+        unsigned index;                 /* ImageBuilder: DOMU index */
+        const char *dtb_file;           /* ImageBuilder: DOMU_PASSTHROUGH_DTB (NULL: default) */
+        const char *host_dtb_file;      /* ImageBuilder: host DTB named in the fdtput hints */
+};
+
+/*
+ * Generate a guest's partial DTB, xl.cfg fragment or ImageBuilder fragment
+ * from the host DTB the inventory was scanned from.  Makes every check of
+ * Assign that needs no domain (unknown device, not assignable, group
+ * incomplete, interrupt not an SPI, unprotected without force, guest
+ * address conflict in the identity layout), but not DeviceBusy: nothing
+ * is reserved.
+ */
+int broker_guest_config(struct broker *b, enum broker_guest_output what,
+                        const struct broker_guest_request *req, struct json_object **ret,
+                        struct broker_error *e);
+
+struct broker_reserve_request {
+        const char *domain_name;
+        const char *const *devices;
+        size_t n_devices;
+        bool force_unprotected;
+        enum guestcfg_mode layout;
+        int64_t ttl_seconds;            /* 0: BROKER_RESERVATION_TTL_DEFAULT */
+};
+
+/*
+ * Toolstack mode: check as broker_guest_config does plus DeviceBusy,
+ * record a "reserved" lease for a domain that does not exist yet, write
+ * its partial DTB to guest_dir/<name>.dtb (0644), and return {"lease",
+ * "config" (the xl.cfg fragment naming that file), "device_tree",
+ * "notes", "expires_at"}.  broker_reservations_check() binds it when the
+ * domain appears.
+ */
+int broker_reserve(struct broker *b, const struct broker_caller *who,
+                   const struct broker_reserve_request *req, struct json_object **ret,
+                   struct broker_error *e);
+
+/*
+ * Drop a reservation that no domain has taken up yet, by domain name or by
+ * lease id (id > 0).  *ret is {"lease": Lease}.
+ */
+int broker_cancel_reservation(struct broker *b, const struct broker_caller *who,
+                              const char *domain_name, int64_t id, struct json_object **ret,
+                              struct broker_error *e);
+
+/*
+ * The reservations' clock and watch: bind a reservation whose domain has
+ * appeared and verify the domain holds what the fragment grants (then the
+ * lease is "assigned"; a mismatch once the domain has run, or once the
+ * reservation expired, marks it "failed" with a warning); drop
+ * reservations that expired with no domain.  Returns how many changed.
+ * Called from the event loop's timer, the domain watch and before requests.
+ */
+int broker_reservations_check(struct broker *b);
 
 /* {"leases": [Lease]}: the non-final leases, or all of them. */
 int broker_list_leases(struct broker *b, bool all, struct json_object **ret,

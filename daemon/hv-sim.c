@@ -1320,6 +1320,60 @@ int sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool po
         return 0;
 }
 
+int sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,
+                         int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
+                         char **err)
+{
+        struct sim *s = S(hv);
+        _cleanup_free_ char *why = NULL;
+        const char *what = NULL;
+        uint32_t id;
+        bool strict;
+        int r;
+
+        if (nr_spis < 0) {
+                nr_spis = 0;
+                for (size_t i = 0; i < g->n_irqs; i++)
+                        if (g->irqs[i] >= 32 && (int)(g->irqs[i] - 32 + 1) > nr_spis)
+                                nr_spis = (int)(g->irqs[i] - 32 + 1);
+        }
+        r = sim_create_domain(hv, name, passthrough, populated, nr_spis, &id, err);
+        if (r < 0)
+                return r;
+
+        /* Xen checks the caller's IRQ permission, not the target's, and so does xl. */
+        strict = s->bind_needs_perm;
+        s->bind_needs_perm = false;
+        for (size_t i = 0; i < g->n_irqs && r >= 0; i++) {
+                r = sim_bind_spi(hv, id, g->irqs[i], g->irqs[i], &why);
+                what = "irqs";
+        }
+        s->bind_needs_perm = strict;
+        for (size_t i = 0; i < g->n_iomem && r >= 0; i++) {
+                const struct hv_sim_iomem *m = &g->iomem[i];
+
+                what = "iomem";
+                r = sim_iomem_permission(hv, id, m->mfn, m->nr, true, &why);
+                if (r >= 0)
+                        r = sim_memory_mapping(hv, id, m->gfn, m->mfn, m->nr, true, &why);
+        }
+        for (size_t i = 0; i < g->n_dtdevs && r >= 0; i++) {
+                what = "dtdev";
+                r = sim_assign_dt(hv, id, g->dtdevs[i], &why);
+        }
+        if (r < 0) {
+                enum hv_reason reason = hv_last_reason(hv);
+
+                /* xl destroys a domain whose creation failed. */
+                sim_destroy_domain(hv, id, NULL);
+                hv_set_reason(hv, reason);
+                return set_error(err, r, "%s: %s (xl would fail and destroy the domain)", what,
+                                 why ? why : strerror(-r));
+        }
+        *domid = id;
+        return 0;
+}
+
 int sim_kill_domain(struct hv *hv, uint32_t domid, char **err)
 {
         int r = 0;

@@ -524,6 +524,17 @@ int hv_sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool
         return r < 0 ? r : sim_create_domain(hv, name, passthrough, populated, nr_spis, domid, err);
 }
 
+int hv_sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,
+                            int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
+                            char **err)
+{
+        int r = need_sim(hv, "CreateDomain", err);
+
+        hv->reason = HV_REASON_NONE;
+        return r < 0 ? r : sim_create_domain_xl(hv, name, passthrough, populated, nr_spis, g,
+                                                domid, err);
+}
+
 int hv_sim_kill_domain(struct hv *hv, uint32_t domid, char **err)
 {
         int r = need_sim(hv, "KillDomain", err);

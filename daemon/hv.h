@@ -257,6 +257,35 @@ int hv_errno_from_name(const char *name);
  */
 int hv_sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
                          int nr_spis, uint32_t *domid, char **err);
+/* One iomem= entry of an xl.cfg: nr pages from mfn mapped at gfn. */
+struct hv_sim_iomem {
+        uint64_t mfn;
+        uint64_t nr;
+        uint64_t gfn;
+};
+
+/* The device options of an xl.cfg, as xl turns them into hypercalls. */
+struct hv_sim_xl_grants {
+        const uint32_t *irqs;           /* irqs=: GIC INTIDs */
+        size_t n_irqs;
+        const struct hv_sim_iomem *iomem;       /* iomem= */
+        size_t n_iomem;
+        const char *const *dtdevs;      /* dtdev= */
+        size_t n_dtdevs;
+};
+
+/*
+ * Create a domain as "xl create -p" does with those options (libxl 4.17,
+ * domcreate_launch_dm and the dtdev device type): nr_spis < 0 is derived
+ * from irqs as libxl_arm.c does (highest SPI + 1, 0 without irqs); then
+ * each irq is bound (bind_pt_spi_irq only: on Arm xl grants the domain no
+ * IRQ permission, Xen checks dom0's), each iomem range gets its permission
+ * then its mapping, and each dtdev is assigned.  The first failure
+ * destroys the domain again, as xl does, and is returned.
+ */
+int hv_sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,
+                            int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
+                            char **err);
 /* Start destruction: the domain is dying but still holds its resources. */
 int hv_sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
 /*
@@ -352,6 +381,9 @@ extern const struct hv_ops hv_xen_ops;
 /* Sim entry points behind the hv_sim_* wrappers (hv-sim.c). */
 int sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
                       int nr_spis, uint32_t *domid, char **err);
+int sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,
+                         int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
+                         char **err);
 int sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
 int sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
 int sim_populate_memory(struct hv *hv, uint32_t domid, char **err);

@@ -16,6 +16,9 @@
 struct inventory {
         struct db *db;
         struct dt_inventory *dt;
+        /* The host DTB the inventory was scanned from (its sha256 is dt->sha256). */
+        void *blob;
+        size_t blob_len;
         struct db_policy *policy;       /* sorted by path */
         size_t n_policy;
         inventory_owner_fn owner_fn;
@@ -100,6 +103,13 @@ int inventory_open(struct db *db, const char *dtb_path, const struct classify_ta
                 return -ENOMEM;
         inv->db = db;
         inv->dt = steal_ptr(loaded);
+        /*
+         * Keep the blob that was scanned: the guest generators copy nodes
+         * from it, and it is the blob whose digest the stored inventory has
+         * (just stored, or equal to what was stored), so the two agree.
+         */
+        inv->blob = steal_ptr(blob);
+        inv->blob_len = len;
         r = inventory_reload_policy(inv);
         if (r < 0) {
                 inventory_free(inv);
@@ -116,6 +126,7 @@ void inventory_free(struct inventory *inv)
         if (!inv)
                 return;
         dt_inventory_free(inv->dt);
+        free(inv->blob);
         db_policy_array_free(inv->policy, inv->n_policy);
         free(inv);
 }
@@ -128,6 +139,13 @@ const struct dt_inventory *inventory_dt(const struct inventory *inv)
 struct db *inventory_db(const struct inventory *inv)
 {
         return inv->db;
+}
+
+const void *inventory_blob(const struct inventory *inv, size_t *len)
+{
+        if (len)
+                *len = inv->blob_len;
+        return inv->blob;
 }
 
 void inventory_set_owner_fn(struct inventory *inv, inventory_owner_fn fn, void *userdata)

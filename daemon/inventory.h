@@ -30,6 +30,11 @@ DEFINE_FREE_FUNC(struct inventory, inventory_free)
 
 const struct dt_inventory *inventory_dt(const struct inventory *inv);
 struct db *inventory_db(const struct inventory *inv);
+/*
+ * The host DTB blob the inventory was scanned from, as read and validated
+ * at open (its sha256 is inventory_dt(inv)->sha256).  Borrowed.
+ */
+const void *inventory_blob(const struct inventory *inv, size_t *len);
 
 /* Effective values: admin policy if set, else detected. */
 enum dt_dma inventory_effective_dma(const struct inventory *inv, const struct dt_device *d);

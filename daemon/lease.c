@@ -310,6 +310,10 @@ struct json_object *lease_to_json(const struct db_lease *l)
         r |= add(o, "created_at", json_object_new_int64(l->created_at));
         r |= add(o, "updated_at", json_object_new_int64(l->updated_at));
         json_object_object_add(o, "error", l->error ? json_object_new_string(l->error) : NULL);
+        json_object_object_add(o, "expires_at",
+                               l->expires_at > 0 && l->state == DB_LEASE_RESERVED
+                                       ? json_object_new_int64(l->expires_at)
+                                       : NULL);
         if (l->plan && lease_plan_from_string(l->plan, &p, NULL) >= 0) {
                 r |= add(o, "layout", json_object_new_string(p.layout ? p.layout : "identity"));
                 r |= add(o, "steps", lease_plan_steps_json(&p));

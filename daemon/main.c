@@ -34,6 +34,13 @@
 
 #include "../config.h"
 
+/*
+ * How often reservations are looked at: the domain watch takes them up at
+ * once; the tick drops expired ones and catches a domain xl finished
+ * granting devices to after it was announced.
+ */
+#define RESERVATION_TICK_SECONDS 1
+
 static void on_signal(evutil_socket_t sig, short events, void *arg)
 {
         struct event_base *base = arg;
@@ -109,6 +116,22 @@ static int open_hypervisor(const struct config *cfg, const struct inventory *inv
         return 0;
 }
 
+/* The reservations' clock: take up or drop reservations (see broker.h). */
+static void on_reservation_tick(evutil_socket_t fd, short events, void *arg)
+{
+        broker_reservations_check(arg);
+}
+
+/* Where Reserve writes partial device trees: next to the database. */
+static char *default_guest_dir(const char *db_path)
+{
+        _cleanup_free_ char *copy = strdup(db_path);
+
+        if (!copy)
+                return NULL;
+        return strdup_printf("%s/guests", dirname(copy));
+}
+
 static int make_parent_dir(const char *path)
 {
         _cleanup_free_ char *copy = strdup(path);
@@ -135,8 +158,8 @@ static int run(const struct config *cfg)
         _cleanup_(watch_freep) struct watch *watch = NULL;
         _cleanup_(methods_freep) struct methods *methods = NULL;
         _cleanup_(server_freep) struct server *server = NULL;
-        _cleanup_(event_freep) struct event *sigterm = NULL, *sigint = NULL;
-        _cleanup_free_ char *err = NULL, *dma_dir = NULL;
+        _cleanup_(event_freep) struct event *sigterm = NULL, *sigint = NULL, *tick = NULL;
+        _cleanup_free_ char *err = NULL, *dma_dir = NULL, *guest_dir = NULL;
         struct server_limits limits;
         struct methods_context ctx = {
                 .backend = cfg->hypervisor,
@@ -187,7 +210,12 @@ static int run(const struct config *cfg)
                 events_emit_lease(events, EVENT_INVENTORY_CHANGED, NULL, 0, -1, NULL, -1, NULL,
                                   NULL, "the device tree changed and was rescanned");
 
-        r = broker_new(inv, hv, &(struct broker_options){ .forbid_force = cfg->forbid_force },
+        guest_dir = default_guest_dir(cfg->db_path);
+        if (!guest_dir)
+                return log_error_errno(-ENOMEM, "out of memory");
+        r = broker_new(inv, hv,
+                       &(struct broker_options){ .forbid_force = cfg->forbid_force,
+                                                 .guest_dir = guest_dir },
                        &broker);
         if (r < 0)
                 return log_error_errno(r, "cannot create the broker: %s", strerror(-r));
@@ -198,6 +226,10 @@ static int run(const struct config *cfg)
                 return log_error_errno(r, "cannot reconcile the leases: %s",
                                        err ? err : strerror(-r));
         log_info("reconciled leases with the hypervisor: %d changed", r);
+        /* Reservations whose domain appeared, or that expired, while we were down. */
+        r = broker_reservations_check(broker);
+        if (r > 0)
+                log_info("reservations: %d changed at start-up", r);
         inventory_set_owner_fn(inv, broker_owner, broker);
         /* After the reconciliation: deaths before it are not news to anyone. */
         r = watch_new(hv, broker, events, &watch, &err);
@@ -247,6 +279,11 @@ static int run(const struct config *cfg)
                 free(err);
                 err = NULL;
         }
+
+        tick = event_new(base, -1, EV_PERSIST, on_reservation_tick, broker);
+        if (!tick ||
+            event_add(tick, &(struct timeval){ .tv_sec = RESERVATION_TICK_SECONDS }) < 0)
+                return log_error_errno(-ENOMEM, "cannot start the reservation timer");
 
         sigterm = evsignal_new(base, SIGTERM, on_signal, base);
         sigint = evsignal_new(base, SIGINT, on_signal, base);

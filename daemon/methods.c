@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1106,6 +1107,144 @@ static int broker_get_audit_log_call(struct method_call *mc, struct json_object 
         return 0;
 }
 
+/* ---- io.assignd.Broker: guest side ----------------------------------------- */
+
+static int64_t param_int(struct json_object *params, const char *key, int64_t dflt);
+
+/* layout and xen_version of the guest methods. */
+static int guest_common(struct method_call *mc, struct json_object *params,
+                        struct broker_guest_request *req, struct guestcfg_target *target)
+{
+        const char *layout = opt_string(params, "layout");
+        const char *xv = opt_string(params, "xen_version");
+        unsigned maj, min;
+        char c;
+        int m;
+
+        req->layout = GUESTCFG_IDENTITY;
+        if (layout) {
+                m = guestcfg_mode_from_string(layout);
+                if (m < 0)
+                        return method_call_fail(mc, -EINVAL, "field", "layout",
+                                                "layout \"%s\" is not one of identity, "
+                                                "relocate, auto", layout);
+                req->layout = (enum guestcfg_mode)m;
+        }
+        if (xv) {
+                if (sscanf(xv, "%u.%u%c", &maj, &min, &c) != 2)
+                        return method_call_fail(mc, -EINVAL, "field", "xen_version",
+                                                "xen_version \"%s\" is not MAJOR.MINOR", xv);
+                *target = (struct guestcfg_target){ maj, min };
+                req->target = target;
+        }
+        req->force_unprotected = opt_bool(params, "force_unprotected") > 0;
+        return 0;
+}
+
+static int guest_call(struct method_call *mc, struct json_object *params,
+                      struct json_object **reply, enum broker_guest_output what)
+{
+        struct broker *b = need_broker(mc);
+        struct broker_error e = { 0 };
+        _cleanup_free_ const char **devs = NULL;
+        struct broker_guest_request req = { 0 };
+        struct guestcfg_target target;
+        int64_t index;
+        int r;
+
+        if (!b)
+                return -ENODATA;
+        r = opt_strv(params, "devices", &devs, &req.n_devices);
+        if (r < 0)
+                return r;
+        req.devices = devs;
+        r = guest_common(mc, params, &req, &target);
+        if (r < 0)
+                return r;
+        req.dom0less = opt_bool(params, "dom0less") > 0;
+        req.name = opt_string(params, "name");
+        req.device_tree = opt_string(params, "device_tree");
+        req.dtb_file = opt_string(params, "dtb_file");
+        req.host_dtb_file = opt_string(params, "host_dtb_file");
+        index = param_int(params, "index", 0);
+        if (index < 0 || index > 255)
+                return method_call_fail(mc, -EINVAL, "field", "index", "index must be 0..255");
+        req.index = (unsigned)index;
+        r = broker_guest_config(b, what, &req, reply, &e);
+        if (r < 0)
+                return broker_fail(mc, r, &e);
+        return 0;
+}
+
+static int broker_guest_device_tree_call(struct method_call *mc, struct json_object *params,
+                                         struct json_object **reply)
+{
+        return guest_call(mc, params, reply, BROKER_GUEST_DTB);
+}
+
+static int broker_xl_config_call(struct method_call *mc, struct json_object *params,
+                                 struct json_object **reply)
+{
+        return guest_call(mc, params, reply, BROKER_GUEST_XL);
+}
+
+static int broker_imagebuilder_config_call(struct method_call *mc, struct json_object *params,
+                                           struct json_object **reply)
+{
+        return guest_call(mc, params, reply, BROKER_GUEST_IMAGEBUILDER);
+}
+
+static int broker_reserve_call(struct method_call *mc, struct json_object *params,
+                               struct json_object **reply)
+{
+        struct broker *b = need_broker(mc);
+        struct broker_error e = { 0 };
+        struct broker_caller who = caller_of(mc);
+        _cleanup_free_ const char **devs = NULL;
+        struct broker_guest_request g = { 0 };
+        struct broker_reserve_request req = { 0 };
+        struct guestcfg_target target;
+        int r;
+
+        if (!b)
+                return -ENODATA;
+        r = opt_strv(params, "devices", &devs, &req.n_devices);
+        if (r < 0)
+                return r;
+        r = guest_common(mc, params, &g, &target);
+        if (r < 0)
+                return r;
+        req.domain_name = opt_string(params, "domain_name");
+        req.devices = devs;
+        req.force_unprotected = g.force_unprotected;
+        req.layout = g.layout;
+        req.ttl_seconds = param_int(params, "ttl_seconds", 0);
+        if (req.ttl_seconds <= 0 && param_int(params, "ttl_seconds", -1) != -1)
+                return method_call_fail(mc, -EINVAL, "field", "ttl_seconds",
+                                        "ttl_seconds must be positive");
+        r = broker_reserve(b, &who, &req, reply, &e);
+        if (r < 0)
+                return broker_fail(mc, r, &e);
+        return 0;
+}
+
+static int broker_cancel_reservation_call(struct method_call *mc, struct json_object *params,
+                                          struct json_object **reply)
+{
+        struct broker *b = need_broker(mc);
+        struct broker_error e = { 0 };
+        struct broker_caller who = caller_of(mc);
+        int r;
+
+        if (!b)
+                return -ENODATA;
+        r = broker_cancel_reservation(b, &who, opt_string(params, "domain_name"),
+                                      param_int(params, "lease", 0), reply, &e);
+        if (r < 0)
+                return broker_fail(mc, r, &e);
+        return 0;
+}
+
 /* ---- io.assignd.Simulator --------------------------------------------------- */
 
 /* The simulator's refusals, by errno, with the parameter each error needs. */
@@ -1162,9 +1301,87 @@ static int64_t domid_param(struct method_call *mc, struct json_object *params)
         return d;
 }
 
+/*
+ * CreateDomain's xl options.  Returns 1 when any was given (the arrays are
+ * malloc'd), 0 when none, or a failure.
+ */
+static int sim_xl_grants(struct method_call *mc, struct json_object *params,
+                         struct hv_sim_xl_grants *g, uint32_t **irqs,
+                         struct hv_sim_iomem **iomem, const char ***dtdevs)
+{
+        struct json_object *a;
+        bool any = false;
+        size_t n;
+
+        *g = (struct hv_sim_xl_grants){ 0 };
+        if (json_object_object_get_ex(params, "irqs", &a) && a) {
+                n = json_object_array_length(a);
+                *irqs = calloc(n + 1, sizeof(**irqs));
+                if (!*irqs)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++) {
+                        int64_t v = json_object_get_int64(json_object_array_get_idx(a, i));
+
+                        if (v < 32 || v > 32 + HV_MAX_SPIS - 1)
+                                return method_call_fail_named(mc, -EINVAL,
+                                                              SIM_IFACE ".InvalidArgument",
+                                                              "field", "irqs",
+                                                              "irqs: %" PRId64 " is not an SPI "
+                                                              "INTID (32-%d)", v,
+                                                              32 + HV_MAX_SPIS - 1);
+                        (*irqs)[i] = (uint32_t)v;
+                }
+                g->irqs = *irqs;
+                g->n_irqs = n;
+                any = true;
+        }
+        if (json_object_object_get_ex(params, "iomem", &a) && a) {
+                n = json_object_array_length(a);
+                *iomem = calloc(n + 1, sizeof(**iomem));
+                if (!*iomem)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++) {
+                        const char *t = json_object_get_string(json_object_array_get_idx(a, i));
+                        struct hv_sim_iomem *m = &(*iomem)[i];
+                        int used = 0, k;
+
+                        /* xl's form: hex "START,NR" with an optional "@GFN". */
+                        k = sscanf(t, "%" SCNx64 ",%" SCNx64 "%n@%" SCNx64 "%n", &m->mfn, &m->nr,
+                                   &used, &m->gfn, &used);
+                        if (k < 2 || (k == 2 && t[used]) || (k == 3 && t[used]) || m->nr == 0)
+                                return method_call_fail_named(mc, -EINVAL,
+                                                              SIM_IFACE ".InvalidArgument",
+                                                              "field", "iomem",
+                                                              "iomem: \"%s\" is not "
+                                                              "\"MFN,NR[@GFN]\" in hex", t);
+                        if (k == 2)
+                                m->gfn = m->mfn;
+                }
+                g->iomem = *iomem;
+                g->n_iomem = n;
+                any = true;
+        }
+        if (json_object_object_get_ex(params, "dtdev", &a) && a) {
+                n = json_object_array_length(a);
+                *dtdevs = calloc(n + 1, sizeof(**dtdevs));
+                if (!*dtdevs)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++)
+                        (*dtdevs)[i] = json_object_get_string(json_object_array_get_idx(a, i));
+                g->dtdevs = *dtdevs;
+                g->n_dtdevs = n;
+                any = true;
+        }
+        return any ? 1 : 0;
+}
+
 static int sim_create_domain_call(struct method_call *mc, struct json_object *params,
                                   struct json_object **reply)
 {
+        _cleanup_free_ uint32_t *irqs = NULL;
+        _cleanup_free_ struct hv_sim_iomem *iomem = NULL;
+        _cleanup_free_ const char **dtdevs = NULL;
+        struct hv_sim_xl_grants g;
         const char *name = opt_string(params, "name");
         int64_t nr_spis = param_int(params, "nr_spis", -1);
         _cleanup_free_ char *err = NULL;
@@ -1175,8 +1392,18 @@ static int sim_create_domain_call(struct method_call *mc, struct json_object *pa
         if (nr_spis > HV_MAX_SPIS || nr_spis < -1)
                 return method_call_fail_named(mc, -EINVAL, SIM_IFACE ".InvalidArgument", "field",
                                               "nr_spis", "nr_spis must be 0..%d", HV_MAX_SPIS);
-        r = hv_sim_create_domain(mc->m->ctx.hv, name, opt_bool(params, "passthrough") > 0,
-                                 opt_bool(params, "populated") > 0, (int)nr_spis, &domid, &err);
+        r = sim_xl_grants(mc, params, &g, &irqs, &iomem, &dtdevs);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                r = hv_sim_create_domain_xl(mc->m->ctx.hv, name,
+                                            opt_bool(params, "passthrough") > 0,
+                                            opt_bool(params, "populated") > 0, (int)nr_spis, &g,
+                                            &domid, &err);
+        else
+                r = hv_sim_create_domain(mc->m->ctx.hv, name, opt_bool(params, "passthrough") > 0,
+                                         opt_bool(params, "populated") > 0, (int)nr_spis, &domid,
+                                         &err);
         if (r < 0)
                 return sim_fail(mc, r, -1, name, err);
         o = json_object_new_object();
@@ -1272,6 +1499,11 @@ static const struct method_entry engine_methods[] = {
         { BROKER_IFACE ".Release", METHOD_WRITE, broker_release_call },
         { BROKER_IFACE ".ListLeases", METHOD_READ, broker_list_leases_call },
         { BROKER_IFACE ".GetAuditLog", METHOD_READ, broker_get_audit_log_call },
+        { BROKER_IFACE ".GuestDeviceTree", METHOD_READ, broker_guest_device_tree_call },
+        { BROKER_IFACE ".XlConfig", METHOD_READ, broker_xl_config_call },
+        { BROKER_IFACE ".ImageBuilderConfig", METHOD_READ, broker_imagebuilder_config_call },
+        { BROKER_IFACE ".Reserve", METHOD_WRITE, broker_reserve_call },
+        { BROKER_IFACE ".CancelReservation", METHOD_WRITE, broker_cancel_reservation_call },
         { SIM_IFACE ".CreateDomain", METHOD_ROOT | METHOD_SIM, sim_create_domain_call },
         { SIM_IFACE ".DestroyDomain", METHOD_ROOT | METHOD_SIM, sim_destroy_domain_call },
         { SIM_IFACE ".KillDomain", METHOD_ROOT | METHOD_SIM, sim_kill_domain_call },

@@ -438,7 +438,7 @@ def case_man_page_in_sync():
     for c in cmds + [None]:
         p = run_ctl(c, "--help") if c else run_ctl("--help")
         check(p.returncode == 0, "%s --help failed" % c)
-        for opt in set(re.findall(r"^\s+(?:-h, )?--([a-z][a-z-]*)", p.stdout, re.M)):
+        for opt in set(re.findall(r"^\s+(?:-[a-z], )?--([a-z][a-z-]*)", p.stdout, re.M)):
             check("--" + opt in plain, "option --%s (%s) is not in the man page" % (opt, c or "global"))
     # Renders without warnings.
     if not shutil.which("man"):
