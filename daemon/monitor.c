@@ -99,6 +99,15 @@ static bool monitor_send(struct monitor *mon, const struct json_object *ev)
         if (!o)
                 return true;    /* out of memory: this event is lost, the stream is not */
         r = method_call_reply(mon->mc, o, true);
+        if (r == -EPROTO || r == -EMSGSIZE) {
+                /* A bug (logged by the dispatcher) ended the call: no disconnect callback now. */
+                mon->gone = true;
+                events_unsubscribe(mon->sub);
+                mon->sub = NULL;
+                if (!mon->in_handler)
+                        free(mon);
+                return false;
+        }
         /* A dead peer: the disconnect callback frees the monitor. */
         return r != -ECONNRESET;
 }
@@ -193,6 +202,11 @@ static int monitor_call(struct method_call *mc, struct json_object *params,
         rp = (struct replay){ .mon = mon, .alive = monitor_send(mon, NULL) };
         if (rp.alive && since >= 0)
                 events_replay(bus, (uint64_t)since, on_replay, &rp);
+        if (mon->gone) {
+                /* The call already ended with an error; the dispatcher only lets go of it. */
+                free(mon);
+                return METHOD_DEFERRED;
+        }
         mon->allowance = method_call_output_pending(mc);
         mon->in_handler = false;
         return METHOD_DEFERRED;
