@@ -166,13 +166,14 @@ static int monitor_call(struct method_call *mc, struct json_object *params,
 
         if (!bus)
                 return method_call_fail(mc, -ENODATA, NULL, NULL, "the daemon has no event bus");
-        if (json_object_object_get_ex(params, "since", &v) && v)
+        if (json_object_object_get_ex(params, "since", &v) && v) {
                 since = json_object_get_int64(v);
+                if (since < 0)
+                        return method_call_fail(mc, -EINVAL, "field", "since",
+                                                "since must be an event number (0 or more)");
+        }
         if (json_object_object_get_ex(params, "boot_id", &v) && v)
                 boot_id = json_object_get_string(v);
-        if (since < -1 || (since == -1 && json_object_object_get_ex(params, "since", &v) && v))
-                return method_call_fail(mc, -EINVAL, "field", "since",
-                                        "since must be an event number (0 or more)");
         events_range(bus, &oldest, &latest);
         if (boot_id && !streq(boot_id, events_boot_id(bus)))
                 return resync_required(mc, bus, "the daemon was restarted since that boot_id");
