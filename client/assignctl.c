@@ -52,6 +52,7 @@ static const struct ctl_option sim_options[] = {
         { "no-passthrough", NULL, "create: without the IOMMU (xl passthrough not enabled)" },
         { "unpopulated", NULL, "create: leave the domain's RAM unpopulated" },
         { "nr-spis", "N", "create: SPIs of the domain's virtual GIC" },
+        { "xl-config", "FILE", "create: set the domain up as xl create would from FILE's passthrough, irqs, iomem and dtdev" },
         { NULL, NULL, NULL },
 };
 

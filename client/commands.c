@@ -840,7 +840,7 @@ int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
 
 /* ---- sim: the simulated hypervisor's toolstack part (demo and tests) -------- */
 
-enum { SIM_OPT_NO_PASSTHROUGH, SIM_OPT_UNPOPULATED, SIM_OPT_NR_SPIS };
+enum { SIM_OPT_NO_PASSTHROUGH, SIM_OPT_UNPOPULATED, SIM_OPT_NR_SPIS, SIM_OPT_XL_CONFIG };
 
 static int parse_domid_arg(const char *s, int64_t *ret)
 {
@@ -859,6 +859,7 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
         struct json_object *p, *reply = NULL;
         const char *method;
         int64_t domid = -1;
+        bool passthrough;
         int r;
 
         p = json_object_new_object();
@@ -888,6 +889,14 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
                                        json_object_new_boolean(!args->opt[SIM_OPT_UNPOPULATED]));
                 if (nr >= 0)
                         json_object_object_add(p, "nr_spis", json_object_new_int64(nr));
+                /* The xl.cfg's passthrough setting wins over --no-passthrough. */
+                if (args->opt[SIM_OPT_XL_CONFIG]) {
+                        r = ctl_xl_grants(args->opt[SIM_OPT_XL_CONFIG], p);
+                        if (r != CTL_EXIT_OK) {
+                                json_object_put(p);
+                                return r;
+                        }
+                }
         } else if (ctl_streq(sub, "destroy") || ctl_streq(sub, "unpause") ||
                    ctl_streq(sub, "kill")) {
                 if (args->n_pos != 2) {
@@ -914,6 +923,7 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
                 return ctl_usage_error("sim: unknown subcommand '%s' (create, destroy, kill, "
                                        "unpause, state)", sub);
         }
+        passthrough = jbool(p, "passthrough", false);
         r = ctl_call(ctl, method, p, &reply);
         json_object_put(p);
         if (r != CTL_EXIT_OK)
@@ -922,10 +932,11 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
                 r = ctl_print_json(ctl_streq(sub, "state") && jobj(reply, "state")
                                            ? jobj(reply, "state") : reply);
         else if (ctl_streq(sub, "create"))
-                printf("created domain %s: domid %" PRId64 " (paused%s)\n", args->pos[1],
+                printf("created domain %s: domid %" PRId64 " (paused%s%s)\n", args->pos[1],
                        jint(reply, "domid", -1),
-                       args->opt[SIM_OPT_NO_PASSTHROUGH] ? ", without the IOMMU"
-                                                         : ", passthrough=\"enabled\"");
+                       !passthrough ? ", without the IOMMU"
+                                                       : ", passthrough=\"enabled\"",
+                       args->opt[SIM_OPT_XL_CONFIG] ? ", devices set up as xl would" : "");
         else
                 printf("domain %" PRId64 ": %s\n", domid,
                        ctl_streq(sub, "destroy") ? "destroyed"

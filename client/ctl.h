@@ -118,6 +118,11 @@ int cmd_xl_config(struct ctl *ctl, const struct ctl_args *args);
 int cmd_imagebuilder(struct ctl *ctl, const struct ctl_args *args);
 int cmd_reserve(struct ctl *ctl, const struct ctl_args *args);
 int cmd_cancel(struct ctl *ctl, const struct ctl_args *args);
+/*
+ * Read passthrough, irqs, iomem and dtdev from an xl.cfg into CreateDomain
+ * parameters (sim create --xl-config).  Returns an exit status.
+ */
+int ctl_xl_grants(const char *path, struct json_object *params);
 
 #define ARRAY_SIZE_CTL(a) (sizeof(a) / sizeof((a)[0]))
 

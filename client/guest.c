@@ -234,6 +234,96 @@ static int emit_text(const char *text, const char *path)
         return CTL_EXIT_OK;
 }
 
+/* ---- sim create --xl-config ---------------------------------------------- */
+
+/* The items of an xl.cfg list value "[ a, "b", ... ]" as JSON (ints or strings). */
+static struct json_object *xl_list(const char *v)
+{
+        struct json_object *a = json_object_new_array();
+        const char *p = v + 1;
+
+        while (a && *p) {
+                while (*p == ' ' || *p == '\t' || *p == ',')
+                        p++;
+                if (*p == ']' || !*p)
+                        break;
+                if (*p == '"') {
+                        const char *q = strchr(p + 1, '"');
+
+                        if (!q)
+                                goto bad;
+                        json_object_array_add(a, json_object_new_string_len(p + 1, (int)(q - p - 1)));
+                        p = q + 1;
+                } else {
+                        char *end;
+                        long long n = strtoll(p, &end, 0);
+
+                        if (end == p)
+                                goto bad;
+                        json_object_array_add(a, json_object_new_int64(n));
+                        p = end;
+                }
+        }
+        if (*p == ']')
+                return a;
+bad:
+        json_object_put(a);
+        return NULL;
+}
+
+int ctl_xl_grants(const char *path, struct json_object *params)
+{
+        static const char *const keys[] = { "irqs", "iomem", "dtdev", NULL };
+        char line[8192];
+        FILE *f = fopen(path, "re");
+        int r = CTL_EXIT_OK;
+
+        if (!f) {
+                fprintf(stderr, "assignctl: cannot read %s: %s\n", path, strerror(errno));
+                return CTL_EXIT_USAGE;
+        }
+        json_object_object_add(params, "passthrough", json_object_new_boolean(0));
+        while (r == CTL_EXIT_OK && fgets(line, sizeof(line), f)) {
+                char *eq, *key = line, *val, *e;
+
+                line[strcspn(line, "\n")] = 0;
+                while (*key == ' ' || *key == '\t')
+                        key++;
+                if (*key == '#' || !(eq = strchr(key, '=')))
+                        continue;
+                val = eq + 1;
+                for (e = eq; e > key && (e[-1] == ' ' || e[-1] == '\t'); e--)
+                        ;
+                *e = 0;
+                while (*val == ' ' || *val == '\t')
+                        val++;
+                for (e = val + strlen(val); e > val && (e[-1] == ' ' || e[-1] == '\t'); e--)
+                        ;
+                *e = 0;
+                if (ctl_streq(key, "passthrough")) {
+                        json_object_object_add(params, "passthrough",
+                                               json_object_new_boolean(ctl_streq(val, "\"enabled\"")));
+                        continue;
+                }
+                for (const char *const *k = keys; *k; k++) {
+                        struct json_object *a;
+
+                        if (!ctl_streq(key, *k))
+                                continue;
+                        a = val[0] == '[' ? xl_list(val) : NULL;
+                        if (!a) {
+                                fprintf(stderr, "assignctl: %s: %s is not a list xl reads\n", path,
+                                        key);
+                                r = CTL_EXIT_USAGE;
+                                break;
+                        }
+                        json_object_object_add(params, *k, a);
+                }
+        }
+        fclose(f);
+        return r;
+}
+
 /* ---- dtb ----------------------------------------------------------------- */
 
 enum { DTB_OPT_OUTPUT, DTB_OPT_DOM0LESS, DTB_OPT_LAYOUT, DTB_OPT_FORCE, DTB_OPT_XEN };

@@ -1215,6 +1215,7 @@ static int do_release(struct broker *b, const char *domain, const char *const *d
         struct json_object *arr = NULL;
         bool by_domid = parse_domid(domain, &info.domid);
         size_t n_pick = 0;
+        int64_t reserved = 0;
         int r;
 
         /* A dead domain may be released by domid or by the name its leases carry. */
@@ -1236,6 +1237,11 @@ static int do_release(struct broker *b, const char *domain, const char *const *d
 
                 if (!mine)
                         continue;
+                /* A reservation is dropped with CancelReservation, not released. */
+                if (ls[i].state == DB_LEASE_RESERVED) {
+                        reserved = ls[i].id;
+                        continue;
+                }
                 if (n == 0) {
                         pick[i] = true;
                         continue;
@@ -1292,7 +1298,9 @@ static int do_release(struct broker *b, const char *domain, const char *const *d
                 n_pick += pick[i];
         if (!n_pick) {
                 r = fail(e, -ENOENT, "NotAssigned", fields("ns", "path", "domain", domain),
-                         "domain %s holds no device", domain);
+                         "domain %s holds no device%s", domain,
+                         reserved ? " (it has a pending reservation: drop it with "
+                                    "CancelReservation)" : "");
                 goto out;
         }
         arr = json_object_new_array();

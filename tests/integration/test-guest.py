@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import (Daemon, Fail, Skip, VarlinkError, check, run_cases, shared_dtb)
+from harness import (Connection, Daemon, Fail, Skip, VarlinkError, check, run_cases,
+                     shared_dtb)
 
 SATA = "/soc/sata@9010000"          # protected (SMMU), SPI 7 = INTID 39
 MMC = "/soc/mmc@9030000"            # no IOMMU, DMA master
@@ -518,6 +519,68 @@ def case_sim_xl_create_failure_destroys():
             raise Fail("a malformed iomem entry was accepted")
 
 
+def monitor(d):
+    c = Connection(d.socket)
+    c.send("io.assignd.Broker.Monitor", {}, more=True)
+    first = c.recv()
+    check("error" not in first and first["parameters"]["event"] is None, "Monitor: %s" % first)
+    return c
+
+
+def next_event(c, type_):
+    for _ in range(100):
+        m = c.recv()
+        check("error" not in m, "Monitor failed: %s" % m)
+        ev = m["parameters"]["event"]
+        if ev["type"] == type_:
+            return ev
+    raise Fail("no %s event" % type_)
+
+
+def case_reservation_events():
+    with Daemon() as d:
+        c = monitor(d)
+        try:
+            r = d.broker("Reserve", {"domain_name": "ev1", "devices": [SATA]})
+            lid = r["lease"]["id"]
+            domid = d.sim("CreateDomain", dict(name="ev1", **xl_grants(r["config"])))["domid"]
+            d.broker("ListLeases")
+            ev = next_event(c, "reservation-bound")
+            check(ev["lease"] == lid and ev["domid"] == domid and ev["domain"] == "ev1" and
+                  ev["devices"] == [SATA], "reservation-bound: %r" % ev)
+            ev = next_event(c, "device-assigned")
+            check(ev["lease"] == lid and ev["domid"] == domid, "device-assigned: %r" % ev)
+
+            r = d.broker("Reserve", {"domain_name": "ev2", "devices": [RTC], "ttl_seconds": 1})
+            ev = next_event(c, "reservation-expired")
+            check(ev["lease"] == r["lease"]["id"] and ev["domain"] == "ev2" and
+                  ev["devices"] == [RTC] and ev["state"] == "free" and "expired" in ev["detail"],
+                  "reservation-expired: %r" % ev)
+
+            r = d.broker("Reserve", {"domain_name": "ev3", "devices": [GPIO]})
+            d.broker("CancelReservation", {"domain_name": "ev3"})
+            ev = next_event(c, "reservation-expired")
+            check(ev["lease"] == r["lease"]["id"] and "cancelled" in ev["detail"],
+                  "cancel event: %r" % ev)
+
+            r = d.broker("Reserve", {"domain_name": "ev4", "devices": [GPIO]})
+            dom = d.sim("CreateDomain", {"name": "ev4", "passthrough": True})["domid"]
+            d.sim("UnpauseDomain", {"domid": dom})
+            ev = next_event(c, "device-released")
+            check(ev["lease"] == r["lease"]["id"] and ev["state"] == "failed" and
+                  ev["cause"] == "verification-failed", "failed verification event: %r" % ev)
+        finally:
+            c.close()
+
+
+def case_release_leaves_reservations_alone():
+    with Daemon() as d:
+        r = d.broker("Reserve", {"domain_name": "rr", "devices": [GPIO]})
+        e = expect_error(lambda: d.broker("Release", {"domain": "rr"}), "NotAssigned")
+        check("CancelReservation" in e["message"], e["message"])
+        check(lease(d, r["lease"]["id"])["state"] == "reserved", "Release touched a reservation")
+
+
 # ---- assignctl ------------------------------------------------------------------
 
 def case_assignctl_two_commands():
@@ -563,7 +626,12 @@ def case_assignctl_two_commands():
                   '"%s"' % os.path.join(d.dir, "guests", "web.dtb"), p.stdout)
             busy = d.ctl("reserve", "db", SATA)
             check(busy.returncode == 1 and "DeviceBusy" in busy.stderr, busy.stderr)
-            d.sim("CreateDomain", dict(name="web", **xl_grants(p.stdout)))
+            webcfg = os.path.join(work, "web.cfg")
+            with open(webcfg, "w") as f:
+                f.write('name = "web"\nmemory = 256\n' + p.stdout)
+            c = d.ctl("sim", "create", "web", "--xl-config", webcfg, check=True)
+            check("set up as xl would" in c.stdout and 'passthrough="enabled"' in c.stdout,
+                  c.stdout)
             ls = d.ctl_json("leases")
             check([l["state"] for l in ls if l["domain"] == "web"] == ["assigned"],
                   "web not assigned: %r" % ls)
