@@ -414,6 +414,14 @@ static void test_dt(void)
                HV_REASON_DOMAIN_NO_IOMMU);
         EXPECT(hv_test_assign_dt(hv, nopt, "/soc/dma@1000", &err), -EOPNOTSUPP,
                HV_REASON_DOMAIN_NO_IOMMU);
+        /*
+         * Populating its memory changes nothing: on Arm the IOMMU is a
+         * creation flag (iommu_do_domctl checks is_iommu_enabled(d) first
+         * and answers -EOPNOTSUPP), and no later call turns it on.
+         */
+        CHECK_INT(hv_sim_populate_memory(hv, nopt, NULL), 0);
+        EXPECT(hv_assign_dt(hv, nopt, "/soc/dma@1000", &err), -EOPNOTSUPP,
+               HV_REASON_DOMAIN_NO_IOMMU);
         EXPECT(hv_assign_dt(hv, pt, "/soc/uart@5000", &err), -EINVAL,
                HV_REASON_DEVICE_UNPROTECTED);
         EXPECT(hv_assign_dt(hv, pt, "soc/dma", &err), -ESRCH, HV_REASON_DEVICE_NOT_FOUND);
