@@ -980,13 +980,19 @@ static int step_error(struct broker *b, int r, const struct lease_step *s, uint3
         else
                 rb = strdup(" Every finished step was undone.");
 
-        if (s->step == HV_STEP_ASSIGN_DT && why == HV_REASON_DOMAIN_NO_IOMMU)
+        if (s->step == HV_STEP_ASSIGN_DT && why == HV_REASON_DOMAIN_NO_IOMMU) {
+                /* Found out only now (the backend could not tell beforehand): name the domain. */
+                _cleanup_free_ char *name = NULL;
+
+                hv_domain_name(b->hv, domid, &name, NULL);
                 return fail(e, -EOPNOTSUPP, "IommuNotEnabled",
                             fields("is", "domid", (int64_t)domid, "path", s->device),
-                            "domain %u was created without the IOMMU, so %s cannot be assigned "
-                            "to it: on Arm that is fixed at creation; recreate the domain with "
-                            "passthrough=\"enabled\".%s",
-                            domid, s->device, rb ? rb : "");
+                            "domain %s%s%u%s was created without the IOMMU, so %s cannot be "
+                            "assigned to it: on Arm that is fixed at creation; recreate the "
+                            "domain with passthrough=\"enabled\".%s",
+                            name ? name : "", name ? " (" : "", domid, name ? ")" : "",
+                            s->device, rb ? rb : "");
+        }
         return fail(e, r, "HypervisorError",
                     fields("ssisij", "step", hv_step_name(s->step), "device", s->device, "errno",
                            (int64_t)-r, "errno_name", ename ? ename : "?", "lease", (int64_t)id,
