@@ -607,8 +607,15 @@ int method_call_reply(struct method_call *mc, struct json_object *reply, bool co
 
         if (mc->finished)
                 return -EALREADY;
-        if (continues)
-                return mc_send_reply(mc, reply, true);
+        if (continues) {
+                r = mc_send_reply(mc, reply, true);
+                /* An InternalError went out instead and finished the call: it is over. */
+                if (r == -EPROTO || r == -EMSGSIZE) {
+                        mc->finished = true;
+                        mc_free(mc);
+                }
+                return r;
+        }
         mc->finished = true;
         r = mc_send_reply(mc, reply, false);
         /* The call is over: the server forgets it, so must we. */

@@ -129,7 +129,14 @@ _printf_(6, 7) int method_call_fail_named(struct method_call *mc, int r, const c
 _printf_(5, 6) int method_call_fail_params(struct method_call *mc, int r, const char *error,
                                            struct json_object *params, const char *fmt, ...);
 
-/* For METHOD_DEFERRED calls: send a (validated) reply; continues only with "more". */
+/*
+ * For METHOD_DEFERRED calls: send a (validated) reply; continues only with
+ * "more".  -EPROTO (the reply does not match the interface) and -EMSGSIZE
+ * (larger than the reply limit) mean an InternalError was sent instead and
+ * the call is finished: mc is invalid afterwards, even for continues.
+ * -ECONNRESET: the peer is gone (for continues, the disconnect callback
+ * follows).
+ */
 int method_call_reply(struct method_call *mc, struct json_object *reply, bool continues);
 /* For METHOD_DEFERRED calls: finish with the error r (details from method_call_fail). */
 int method_call_finish_error(struct method_call *mc, int r);

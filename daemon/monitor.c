@@ -99,6 +99,15 @@ static bool monitor_send(struct monitor *mon, const struct json_object *ev)
         if (!o)
                 return true;    /* out of memory: this event is lost, the stream is not */
         r = method_call_reply(mon->mc, o, true);
+        if (r == -EPROTO || r == -EMSGSIZE) {
+                /* A bug (logged by the dispatcher) ended the call: no disconnect callback now. */
+                mon->gone = true;
+                events_unsubscribe(mon->sub);
+                mon->sub = NULL;
+                if (!mon->in_handler)
+                        free(mon);
+                return false;
+        }
         /* A dead peer: the disconnect callback frees the monitor. */
         return r != -ECONNRESET;
 }
@@ -157,13 +166,14 @@ static int monitor_call(struct method_call *mc, struct json_object *params,
 
         if (!bus)
                 return method_call_fail(mc, -ENODATA, NULL, NULL, "the daemon has no event bus");
-        if (json_object_object_get_ex(params, "since", &v) && v)
+        if (json_object_object_get_ex(params, "since", &v) && v) {
                 since = json_object_get_int64(v);
+                if (since < 0)
+                        return method_call_fail(mc, -EINVAL, "field", "since",
+                                                "since must be an event number (0 or more)");
+        }
         if (json_object_object_get_ex(params, "boot_id", &v) && v)
                 boot_id = json_object_get_string(v);
-        if (since < -1 || (since == -1 && json_object_object_get_ex(params, "since", &v) && v))
-                return method_call_fail(mc, -EINVAL, "field", "since",
-                                        "since must be an event number (0 or more)");
         events_range(bus, &oldest, &latest);
         if (boot_id && !streq(boot_id, events_boot_id(bus)))
                 return resync_required(mc, bus, "the daemon was restarted since that boot_id");
@@ -193,6 +203,11 @@ static int monitor_call(struct method_call *mc, struct json_object *params,
         rp = (struct replay){ .mon = mon, .alive = monitor_send(mon, NULL) };
         if (rp.alive && since >= 0)
                 events_replay(bus, (uint64_t)since, on_replay, &rp);
+        if (mon->gone) {
+                /* The call already ended with an error; the dispatcher only lets go of it. */
+                free(mon);
+                return METHOD_DEFERRED;
+        }
         mon->allowance = method_call_output_pending(mc);
         mon->in_handler = false;
         return METHOD_DEFERRED;

@@ -216,6 +216,12 @@ def test_resume_and_resync():
         check(mon.next()["seq"] == last + 4, "live after an empty replay")
         mon.close()
 
+        try:
+            Monitor(d, since=-1)
+            raise Fail("a negative since was accepted")
+        except VarlinkError as e:
+            check(e.name == "io.assignd.Broker.InvalidArgument" and
+                  e.parameters["field"] == "since", "since=-1: %s" % e.parameters)
         for kw, why in [({"since": 10 ** 6}, "a number from the future"),
                         ({"since": 1, "boot_id": "0" * 32}, "another boot_id")]:
             try:
@@ -430,6 +436,28 @@ def test_assignctl_monitor():
             p.communicate()
 
 
+def test_rescan_event():
+    """A changed device tree is rescanned at start-up and that is the run's first event."""
+    import shutil
+    import tempfile
+    work = tempfile.mkdtemp(prefix="assignd-test-")
+    try:
+        for n in (1, 0):
+            # The first start scans an empty inventory (an event); the second has nothing new.
+            with Daemon(workdir=work) as d:
+                mon = Monitor(d, since=0)
+                check(mon.latest == n, "start with %d events: %s" % (n, mon.hello))
+                mon.close()
+        with Daemon(workdir=work, dtb=shared_dtb("qemu-virt-smmuv3.dtb")) as d:
+            mon = Monitor(d, since=0)
+            ev = mon.next()
+            check(ev["seq"] == 1 and ev["type"] == "inventory-changed" and
+                  "rescanned" in ev["detail"], "rescan event: %s" % ev)
+            mon.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def test_status():
     with Daemon(sim_xen_version="4.20") as d:
         create(d, "g")
@@ -486,6 +514,7 @@ if __name__ == "__main__":
         ("a monitor that never reads is dropped", test_slow_monitor_dropped),
         ("IOMMU before the first p2m update", test_iommu_before_p2m),
         ("assignctl monitor", test_assignctl_monitor),
+        ("a rescan is an inventory-changed event", test_rescan_event),
         ("GetStatus: version, leases, monitors", test_status),
         ("GetStatus: hazards of real device trees", test_hazards_real_dtbs),
     ])
