@@ -504,6 +504,56 @@ static void test_destroy(void)
         hv_free(hv);
 }
 
+/* CreateDomain with xl's options: xl's hypercalls, its nr_spis, and its undo on failure. */
+static void test_create_xl(void)
+{
+        struct hv *hv = open_sim(NULL, 4, 17, true);
+        const uint32_t irqs[] = { 40, 50 };
+        const struct hv_sim_iomem iomem[] = { { 0x1000, 2, 0x1000 }, { 0x3000, 1, 0x5000 } };
+        const char *const dtdevs[] = { "/soc/usb@3000" };
+        struct hv_sim_xl_grants g = { irqs, 2, iomem, 2, dtdevs, 1 };
+        struct json_object *st, *d, *v;
+        struct hv_domain_info info;
+        uint32_t a = 0, b = 0;
+        char *err = NULL;
+        int r;
+
+        r = hv_sim_create_domain_xl(hv, "xl1", true, false, -1, &g, &a, &err);
+        CHECK_MSG(r == 0, "xl create: %d %s", r, err ? err : "");
+        free(err);
+        err = NULL;
+        st = state_of(hv);
+        d = dom_state(st, a);
+        CHECK(d != NULL);
+        /* libxl_arm.c: nr_spis = highest SPI + 1 = 50 - 32 + 1. */
+        CHECK(d && json_object_object_get_ex(d, "nr_spis", &v) && json_object_get_int(v) == 19);
+        CHECK_INT(dom_array_len(st, a, "spis"), 2);
+        /* xl binds without granting the domain the IRQs: Xen checks dom0's permission. */
+        CHECK_INT(dom_array_len(st, a, "irqs"), 0);
+        CHECK_INT(dom_array_len(st, a, "mappings"), 2);
+        CHECK_INT(dom_array_len(st, a, "dt_devices"), 1);
+        CHECK(d && json_object_object_get_ex(d, "paused", &v) && json_object_get_boolean(v));
+        json_object_put(st);
+
+        /* A second "xl create" of the same SPIs fails and leaves no domain behind. */
+        r = hv_sim_create_domain_xl(hv, "xl2", true, false, -1, &g, &b, &err);
+        CHECK_INT(r, -EBUSY);
+        CHECK(err && strstr(err, "irqs") && strstr(err, "destroy"));
+        free(err);
+        err = NULL;
+        CHECK_INT(hv_domid_by_name(hv, "xl2", &b, NULL), -ENOENT);
+        /* Assigning a protected device to a domain without the IOMMU fails the same way. */
+        g = (struct hv_sim_xl_grants){ .dtdevs = (const char *const[]){ "/soc/gpu@2000" },
+                                       .n_dtdevs = 1 };
+        r = hv_sim_create_domain_xl(hv, "xl3", false, false, -1, &g, &b, &err);
+        CHECK_INT(r, -EOPNOTSUPP);
+        CHECK(err && strstr(err, "dtdev"));
+        free(err);
+        CHECK_INT(hv_domid_by_name(hv, "xl3", &b, NULL), -ENOENT);
+        CHECK_INT(hv_domain_info(hv, a, &info, NULL), 0);
+        hv_free(hv);
+}
+
 static void test_watch(void)
 {
         struct hv *hv = open_sim(NULL, 4, 17, true);
@@ -770,6 +820,7 @@ int main(void)
         test_bind_versions();
         test_dt();
         test_destroy();
+        test_create_xl();
         test_watch();
         test_failpoints();
         test_persistence();
