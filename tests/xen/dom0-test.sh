@@ -100,7 +100,11 @@ within() {
         done
 }
 # Wait for a guest's "@@guest done" line; the guest powers off after it.
-wait_guest() { within 120 "grep -q '^@@guest done' '$CONLOG/guest-$1.log' 2>/dev/null"; }
+# A panicking guest ends the wait too: it will never print that line.
+wait_guest() {
+        within 120 "grep -qE '^@@guest done|Kernel panic' '$CONLOG/guest-$1.log' 2>/dev/null" &&
+                grep -q '^@@guest done' "$CONLOG/guest-$1.log"
+}
 guest_line() { sed -n "s/^@@guest $2: //p" "$CONLOG/guest-$1.log" | tr -d '\r' | tail -1; }
 # Wait until a domain is gone.
 wait_gone() { within 60 "! xl domid '$1' >/dev/null 2>&1"; }
@@ -289,8 +293,9 @@ if wait_guest g1; then
         [ -n "$a" ] && [ -n "$b" ] && [ "$a" -gt "$b" ] || why="$why; no RTC interrupt reached the guest ($irq)"
         if [ -z "$why" ]; then ok; else fail "${why#; }"; fi
 else
-        fail "guest g1 did not finish within 120 s"
-        tail -20 "$CONLOG/guest-g1.log" 2>/dev/null | show
+        fail "guest g1 did not report its devices (it panicked or took over 120 s)"
+        grep -E 'Unable|panic|pl031|rtc' "$CONLOG/guest-g1.log" 2>/dev/null | tail -8 | show
+        xl destroy g1 2>/dev/null
 fi
 
 # ---- step 5: the domain dies, the lease goes --------------------------------
