@@ -356,8 +356,14 @@ static int build_nodes(struct scan *s)
 
                 n->enabled = (parent < 0 || s->nodes[parent].enabled) && status_ok(s, idx);
 
-                n->na = 2;
-                n->ns = 1;
+                /*
+                 * Absent cell counts are inherited from the nearest ancestor
+                 * that has them, as Xen (dt_n_addr_cells) and Linux read
+                 * them; the spec's 2/1 applies at the root.  QEMU's /chosen
+                 * has none and its module nodes use the root's 2/2.
+                 */
+                n->na = parent < 0 ? 2 : s->nodes[parent].na;
+                n->ns = parent < 0 ? 1 : s->nodes[parent].ns;
                 if (check_cells(s, idx, "#address-cells", &v, &present) < 0)
                         return -EINVAL;
                 if (present) {

@@ -156,6 +156,48 @@ static void test_base_ok(void)
         free(fdt);
 }
 
+/*
+ * Absent #address-cells/#size-cells are inherited from the nearest
+ * ancestor that has them, as Xen and Linux read them.  QEMU's /chosen has
+ * none while its module nodes use the root's 2+2 cells: such a tree must
+ * scan (it once failed the whole inventory), and a device under a bus
+ * without cells of its own uses the root's.
+ */
+static void test_inherited_cells(void)
+{
+        void *fdt = base_tree();
+        struct dt_inventory *inv;
+        const struct dt_device *d;
+
+        cells(fdt, "/", "#address-cells", 1, 2);
+        cells(fdt, "/", "#size-cells", 1, 2);
+        cells(fdt, "/gic@1000", "reg", 4, 0, 0x1000, 0, 0x1000);
+        cells(fdt, "/soc", "ranges", 0);
+        sub(fdt, "/", "chosen");
+        sub(fdt, "/chosen", "module@50000000");
+        str(fdt, "/chosen/module@50000000", "compatible", "multiboot,module");
+        cells(fdt, "/chosen/module@50000000", "reg", 4, 0, 0x50000000, 0, 0x100000);
+        sub(fdt, "/", "bus");
+        str(fdt, "/bus", "compatible", "simple-bus");
+        flag(fdt, "/bus", "ranges");
+        sub(fdt, "/bus", "dev@8000");
+        str(fdt, "/bus/dev@8000", "compatible", "test,device");
+        cells(fdt, "/bus/dev@8000", "reg", 4, 0x1, 0x8000, 0, 0x200);
+        cells(fdt, "/bus/dev@8000", "interrupts", 3, 0, 6, 4);
+        pack(fdt);
+        inv = expect_ok("inherited cells", fdt);
+        d = inv ? dt_inventory_find(inv, "/bus/dev@8000") : NULL;
+        CHECK(d != NULL);
+        if (d && d->n_regions == 1) {
+                CHECK_INT(d->regions[0].base, 0x100008000ull);
+                CHECK_INT(d->regions[0].size, 0x200);
+        } else {
+                CHECK_MSG(0, "/bus/dev@8000 should have one region");
+        }
+        dt_inventory_free(inv);
+        free(fdt);
+}
+
 static void test_truncated(void)
 {
         void *fdt = base_tree();
@@ -623,6 +665,7 @@ static void test_read_file(void)
 int main(void)
 {
         test_base_ok();
+        test_inherited_cells();
         test_truncated();
         test_truncated_real();
         test_header_lies();
