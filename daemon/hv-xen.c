@@ -34,6 +34,17 @@
 #include <xentoollog.h>
 
 #include "hv.h"
+
+/*
+ * Make a libxenctrl call and turn its -1 + errno into -errno.  errno must
+ * be read after the call returns: passing both as arguments of one call
+ * leaves their evaluation order unspecified.
+ */
+#define XC_CALL(call)                                   \
+        ({                                              \
+                int _xc_r = (call);                     \
+                hv_errno_from_xc(_xc_r, errno);         \
+        })
 #include "log.h"
 
 _Static_assert(HV_DOMID_INVALID == DOMID_INVALID, "DOMID_INVALID");
@@ -128,7 +139,7 @@ static int xen_open(struct hv *hv, const struct hv_options *o, char **err)
         x->minor = (unsigned)v & 0xffff;
 
         memset(&info, 0, sizeof(info));
-        r = hv_errno_from_xc(xc_physinfo(x->xch, &info), errno);
+        r = XC_CALL(xc_physinfo(x->xch, &info));
         if (r < 0) {
                 xen_close(hv);
                 return set_error(err, r, "cannot read Xen's physinfo: %s", strerror(-r));
@@ -170,7 +181,7 @@ static int probe_passthrough(struct xen *x, uint32_t domid)
 
         if (!x->iommu)
                 return HV_NO;   /* creating one with the IOMMU fails there */
-        r = hv_errno_from_xc(xc_test_assign_dt_device(x->xch, domid, root), errno);
+        r = XC_CALL(xc_test_assign_dt_device(x->xch, domid, root));
         if (r == -EOPNOTSUPP)
                 return HV_NO;
         if (r >= 0 || r == -EINVAL || r == -ESRCH)
@@ -211,7 +222,7 @@ static int getinfo(struct hv *hv, uint32_t domid, xc_domaininfo_t *di, char **er
         int r;
 
         memset(di, 0, sizeof(*di));
-        r = hv_errno_from_xc(xc_domain_getinfolist(X(hv)->xch, domid, 1, di), errno);
+        r = XC_CALL(xc_domain_getinfolist(X(hv)->xch, domid, 1, di));
         if (r < 0)
                 return set_error(err, r, "cannot get information on domain %u: %s", domid,
                                  strerror(-r));
@@ -245,8 +256,8 @@ static int xen_list_domains(struct hv *hv, struct hv_domain_info **ret, size_t *
         if (!batch)
                 return set_error(err, -ENOMEM, "out of memory");
         for (;;) {
-                int k = hv_errno_from_xc(xc_domain_getinfolist(x->xch, first, XEN_LIST_BATCH,
-                                                               batch), errno);
+                int k = XC_CALL(xc_domain_getinfolist(x->xch, first, XEN_LIST_BATCH,
+                                                      batch));
 
                 if (k < 0)
                         return set_error(err, k, "cannot list domains: %s", strerror(-k));
@@ -303,8 +314,8 @@ static int xen_iomem_permission(struct hv *hv, uint32_t domid, uint64_t mfn, uin
                 return set_error(err, -EINVAL, "iomem range of %" PRIu64 " frames at 0x%" PRIx64
                                  " is empty or wraps", nr, mfn);
         }
-        r = hv_errno_from_xc(xc_domain_iomem_permission(X(hv)->xch, domid, (unsigned long)mfn,
-                                                        (unsigned long)nr, allow), errno);
+        r = XC_CALL(xc_domain_iomem_permission(X(hv)->xch, domid, (unsigned long)mfn,
+                                               (unsigned long)nr, allow));
         if (r >= 0)
                 return 0;
         if (r == -EPERM) {
@@ -327,10 +338,10 @@ static int xen_memory_mapping(struct hv *hv, uint32_t domid, uint64_t gfn, uint6
                 return set_error(err, -EINVAL, "mapping of %" PRIu64 " frames 0x%" PRIx64
                                  " -> 0x%" PRIx64 " is empty or wraps", nr, mfn, gfn);
         }
-        r = hv_errno_from_xc(xc_domain_memory_mapping(X(hv)->xch, domid, (unsigned long)gfn,
-                                                      (unsigned long)mfn, (unsigned long)nr,
+        r = XC_CALL(xc_domain_memory_mapping(X(hv)->xch, domid, (unsigned long)gfn,
+                                             (unsigned long)mfn, (unsigned long)nr,
                                                       add ? DPCI_ADD_MAPPING
-                                                          : DPCI_REMOVE_MAPPING), errno);
+                                                          : DPCI_REMOVE_MAPPING));
         if (r >= 0)
                 return 0;
         if (r == -EPERM) {
@@ -351,7 +362,7 @@ static int xen_memory_mapping(struct hv *hv, uint32_t domid, uint64_t gfn, uint6
 static int xen_irq_permission(struct hv *hv, uint32_t domid, uint32_t irq, bool allow,
                               char **err)
 {
-        int r = hv_errno_from_xc(xc_domain_irq_permission(X(hv)->xch, domid, irq, allow), errno);
+        int r = XC_CALL(xc_domain_irq_permission(X(hv)->xch, domid, irq, allow));
 
         if (r >= 0)
                 return 0;
@@ -420,8 +431,8 @@ static int xen_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t i
                 hv_set_reason(hv, HV_REASON_NOT_SPI);
                 return set_error(err, -EINVAL, "IRQ %u is out of range", irq);
         }
-        r = hv_errno_from_xc(xc_domain_bind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
-                                                       (uint16_t)irq), errno);
+        r = XC_CALL(xc_domain_bind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
+                                              (uint16_t)irq));
         return r >= 0 ? 0 : bind_fail(hv, domid, irq, r, err);
 }
 
@@ -433,8 +444,8 @@ static int xen_unbind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t
                 hv_set_reason(hv, HV_REASON_NOT_SPI);
                 return set_error(err, -EINVAL, "IRQ %u is out of range", irq);
         }
-        r = hv_errno_from_xc(xc_domain_unbind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
-                                                         (uint16_t)irq), errno);
+        r = XC_CALL(xc_domain_unbind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
+                                                (uint16_t)irq));
         if (r >= 0)
                 return 0;
         switch (r) {
