@@ -88,6 +88,9 @@ static struct json_object *step_json(const struct lease_step *s, bool wire)
                 json_object_object_add(o, "irq", NULL);
         r |= add(o, "done", json_object_new_boolean(s->done));
         r |= add(o, "undone", json_object_new_boolean(s->undone));
+        /* Stored only: the wire's Step has no such field, and most steps never get it. */
+        if (s->kept && !wire)
+                r |= add(o, "kept", json_object_new_boolean(true));
         if (r) {
                 json_object_put(o);
                 return NULL;
@@ -126,6 +129,10 @@ int lease_plan_to_string(const struct lease_plan *p, char **ret)
         }
         if (json_object_object_add(o, "steps", a) < 0)
                 goto oom;
+        if (p->hold && add(o, "hold", json_object_new_boolean(true)) < 0) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
         for (size_t i = 0; i < p->n_steps; i++) {
                 struct json_object *st = step_json(&p->steps[i], false);
 
@@ -182,6 +189,7 @@ int lease_plan_from_string(const char *s, struct lease_plan *ret, char **err)
         }
         if (json_object_object_get_ex(o, "layout", &v) && json_object_is_type(v, json_type_string))
                 p.layout = strdup(json_object_get_string(v));
+        p.hold = get_bool(o, "hold");
         for (size_t i = 0; r >= 0 && i < json_object_array_length(a); i++) {
                 struct json_object *st = json_object_array_get_idx(a, i), *sv, *dv;
                 uint64_t mfn, gfn, nr, irq;
@@ -208,6 +216,7 @@ int lease_plan_from_string(const char *s, struct lease_plan *ret, char **err)
                 if (r >= 0) {
                         p.steps[p.n_steps - 1].done = get_bool(st, "done");
                         p.steps[p.n_steps - 1].undone = get_bool(st, "undone");
+                        p.steps[p.n_steps - 1].kept = get_bool(st, "kept");
                 }
         }
         json_object_put(o);

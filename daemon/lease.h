@@ -11,6 +11,11 @@
  * can leave at most one step whose flag lags behind the hypervisor (the
  * call ran, the write did not), which is why recovery undoes the first
  * step not marked done too and tolerates "it was never there" answers.
+ *
+ * A plan marked "hold" belongs to a domain that got only part of what its
+ * reservation granted: what it holds is revoked at once, but the lease
+ * keeps its devices until the domain is gone, and an undo that fails there
+ * is recorded once as "kept" instead of being retried at every start.
  */
 #ifndef ASSIGND_LEASE_H
 #define ASSIGND_LEASE_H
@@ -30,10 +35,21 @@ struct lease_step {
         uint32_t irq;           /* irq steps: GIC INTID */
         bool done;
         bool undone;
+        /*
+         * Its undo failed on a domain whose lease is held until it dies
+         * (plan->hold): not tried again, Xen drops it with the domain.
+         */
+        bool kept;
 };
 
 struct lease_plan {
         char *layout;           /* "identity" or "auto" */
+        /*
+         * The domain may hold more than the steps say (a reservation it did
+         * not take up as granted): the lease stays "releasing" until the
+         * domain is gone, whatever is undone.
+         */
+        bool hold;
         struct lease_step *steps;
         size_t n_steps, cap_steps;
 };
