@@ -48,6 +48,7 @@ struct undo_result {
         const char *device;
         enum hv_reason reason;
         char *message;
+        size_t changed;         /* steps newly marked undone or kept */
 };
 
 static void undo_result_clear(struct undo_result *u)
@@ -168,16 +169,22 @@ struct events *broker_events(const struct broker *b)
         return b->events;
 }
 
-/* Tell monitors about a lease as it is now in the database. */
-static void emit_lease(struct broker *b, const char *type, int64_t id, const char *cause)
+/* Tell monitors about a lease as it is now in the database, with detail (may be NULL). */
+static void emit_lease_detail(struct broker *b, const char *type, int64_t id, const char *cause,
+                              const char *detail)
 {
         struct db_lease l = { 0 };
 
         if (!b->events || db_lease_get(b->db, id, &l) < 0)
                 return;
         events_emit_lease(b->events, type, (const char *const *)l.devices, l.n_devices, l.domid,
-                          l.domain_name, l.id, cause, db_lease_state_to_string(l.state), NULL);
+                          l.domain_name, l.id, cause, db_lease_state_to_string(l.state), detail);
         db_lease_clear(&l);
+}
+
+static void emit_lease(struct broker *b, const char *type, int64_t id, const char *cause)
+{
+        emit_lease_detail(b, type, id, cause, NULL);
 }
 
 /* ---- audit --------------------------------------------------------------- */
@@ -302,7 +309,10 @@ static int undo_step(struct broker *b, uint32_t domid, const struct lease_step *
  * Undo, in reverse, every step of plan that is done and not undone, and
  * also step maybe (the first step not marked done of an interrupted
  * assignment; -1: none).  Each success is written to the lease (id > 0)
- * before the next call.  Stops at the first failure.
+ * before the next call.  Stops at the first failure, except in a held plan:
+ * there the lease keeps its devices until the domain is gone anyway, so a
+ * step that cannot be undone is marked kept (left to Xen's teardown of the
+ * domain, never retried) and the rest is still revoked.
  */
 static void undo_steps(struct broker *b, int64_t id, uint32_t domid, struct lease_plan *plan,
                        ssize_t maybe, struct undo_result *u)
@@ -312,7 +322,7 @@ static void undo_steps(struct broker *b, int64_t id, uint32_t domid, struct leas
                 _cleanup_free_ char *err = NULL;
                 int r;
 
-                if (s->undone || !(s->done || (ssize_t)k == maybe))
+                if (s->undone || s->kept || !(s->done || (ssize_t)k == maybe))
                         continue;
                 r = undo_step(b, domid, s, &err);
                 if (r == 0) {
@@ -322,23 +332,32 @@ static void undo_steps(struct broker *b, int64_t id, uint32_t domid, struct leas
                         continue;
                 }
                 if (r < 0) {
-                        u->r = r;
-                        u->step = undo_of(s->step);
-                        u->device = s->device;
-                        u->reason = hv_last_reason(b->hv);
-                        u->message = err ? steal_ptr(err) : strdup(strerror(-r));
-                        return;
-                }
-                s->undone = true;
-                if (id > 0) {
-                        r = lease_save_plan(b->db, id, plan);
-                        if (r < 0) {
+                        if (u->r == 0) {
                                 u->r = r;
                                 u->step = undo_of(s->step);
                                 u->device = s->device;
-                                u->reason = HV_REASON_NONE;
-                                u->message = strdup_printf("cannot record the step in the "
-                                                           "database: %s", strerror(-r));
+                                u->reason = hv_last_reason(b->hv);
+                                u->message = err ? steal_ptr(err) : strdup(strerror(-r));
+                        }
+                        if (!plan->hold)
+                                return;
+                        s->kept = true;
+                } else {
+                        s->undone = true;
+                }
+                u->changed++;
+                if (id > 0) {
+                        r = lease_save_plan(b->db, id, plan);
+                        if (r < 0) {
+                                if (u->r == 0) {
+                                        u->r = r;
+                                        u->step = undo_of(s->step);
+                                        u->device = s->device;
+                                        u->reason = HV_REASON_NONE;
+                                        u->message = strdup_printf("cannot record the step in "
+                                                                   "the database: %s",
+                                                                   strerror(-r));
+                                }
                                 return;
                         }
                 }
@@ -461,6 +480,30 @@ static int settle_lease(struct broker *b, const struct db_lease *l, struct undo_
                 u->r = r;
                 u->message = steal_ptr(perr);
                 return r;
+        }
+        if (plan.hold) {
+                /*
+                 * The domain took up its reservation only in part, so it may hold
+                 * what no step records (a mapping at another address, an SPI xl
+                 * routed from a hand-edited irqs=): only its end frees the lease.
+                 * Revoke what is still outstanding (a crash may have cut the first
+                 * attempt short); a step that fails is kept, not retried.
+                 */
+                undo_steps(b, l->id, (uint32_t)l->domid, &plan, -1, u);
+                if (u->r < 0) {
+                        _cleanup_free_ char *m = strdup_printf(
+                                "%s; %s for %s failed (%s): left until the domain is gone",
+                                l->error ? l->error : "held until the domain is gone",
+                                hv_step_name(u->step), u->device ? u->device : "?",
+                                u->message ? u->message : strerror(-u->r));
+
+                        lease_set_state(b->db, l->id, DB_LEASE_RELEASING, NULL, m);
+                        return u->r;
+                }
+                if (!u->changed)
+                        return 0;
+                *outcome = "what it held was revoked; releasing until the domain is gone";
+                return 1;
         }
         if (l->state == DB_LEASE_ASSIGNING) {
                 /* The first step not marked done may have run before a crash. */
@@ -607,6 +650,18 @@ static bool in_list(const char *const *v, size_t n, const char *s)
 static int busy_error(const struct db_lease *l, const char *path, struct broker_error *e)
 {
         const char *st = db_lease_state_to_string(l->state);
+        _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
+        const char *why = "";
+
+        if (l->state == DB_LEASE_RELEASING) {
+                /* A held plan waits for the domain's end, not just for its SPIs. */
+                if (lease_plan_from_string(l->plan, &plan, NULL) >= 0 && plan.hold)
+                        why = ": it took up its reservation only in part, what it held was "
+                              "revoked, and its devices stay held until that domain is gone";
+                else
+                        why = ": it is being released and stays held until its SPIs are "
+                              "unbound, which Xen allows only once that domain is dying";
+        }
 
         if (l->state == DB_LEASE_RESERVED)
                 return fail(e, -EBUSY, "DeviceBusy",
@@ -627,11 +682,7 @@ static int busy_error(const struct db_lease *l, const char *path, struct broker_
                            "lease", (int64_t)l->id),
                     "%s is held by domain %s%s%d%s (lease %" PRId64 ", %s)%s", path,
                     l->domain_name ? l->domain_name : "", l->domain_name ? " (" : "", l->domid,
-                    l->domain_name ? ")" : "", l->id, st,
-                    l->state == DB_LEASE_RELEASING
-                            ? ": it is being released and stays held until its SPIs are "
-                              "unbound, which Xen allows only once that domain is dying"
-                            : "");
+                    l->domain_name ? ")" : "", l->id, st, why);
 }
 
 static int plan_from_layout(const struct guestcfg_layout *l, const char *layout_name,
@@ -2004,11 +2055,11 @@ static int verify_reservation(struct broker *b, const struct hv_domain_info *inf
                          * xl on Arm binds SPIs without granting the domain the
                          * IRQ (Xen checks only dom0's permission): not a mismatch.
                          */
-                        ok = false;
                         if (dom) {
                                 json_object_object_get_ex(dom, "irqs", &a);
                                 ok = int_in(a, s->irq);
                         }
+                        /* Unseen (real Xen): assumed granted, so a release revokes it. */
                         s->done = ok;
                         continue;
                 case HV_STEP_BIND_SPI:
@@ -2056,6 +2107,59 @@ static int verify_reservation(struct broker *b, const struct hv_domain_info *inf
         return 1;
 }
 
+/*
+ * A live domain holds part of what its reservation grants (the steps of
+ * plan marked done by verify_reservation).  Failing the lease would free
+ * devices the domain can still reach, so it is released as a live domain
+ * is: mappings, permissions and IOMMU assignments are revoked now, SPIs
+ * stay routed until the domain dies, and since a hand-edited xl.cfg may
+ * have granted more than the plan records (another guest address, say),
+ * the lease stays "releasing", bound to the domid, until the domain is
+ * gone (plan->hold).  Returns 1 (the lease changed) or a negative errno.
+ */
+static int take_back_reservation(struct broker *b, const struct db_lease *l, uint32_t domid,
+                                 struct lease_plan *plan, const char *mismatch,
+                                 const char *target)
+{
+        _cleanup_free_ char *msg = NULL, *left = NULL, *intent = NULL;
+        struct undo_result u = { 0 };
+        int r;
+
+        plan->hold = true;
+        /*
+         * Intent first, worded so that it stays true if a crash leaves the
+         * rest to reconciliation.
+         */
+        intent = strdup_printf("%s; what it does hold is revoked and its devices stay held "
+                               "until it dies", mismatch);
+        r = lease_set_state(b->db, l->id, DB_LEASE_RELEASING, plan, intent ? intent : mismatch);
+        if (r < 0)
+                return r;
+        undo_steps(b, l->id, domid, plan, -1, &u);
+        if (u.r < 0)
+                left = strdup_printf(" (%s for %s failed with %s: %s; that goes only when the "
+                                     "domain does)", hv_step_name(u.step),
+                                     u.device ? u.device : "?",
+                                     strerrorname_np(-u.r) ? strerrorname_np(-u.r) : "?",
+                                     u.message ? u.message : strerror(-u.r));
+        msg = strdup_printf("%s; what it does hold was revoked%s and its devices stay held until "
+                            "it dies%s", mismatch,
+                            u.stuck ? " (its routed SPIs only when it dies: Xen unbinds them "
+                                      "from a dying domain only)" : "",
+                            left ? left : "");
+        r = lease_set_state(b->db, l->id, DB_LEASE_RELEASING, NULL, msg ? msg : mismatch);
+        if (r < 0)
+                log_error("%s: cannot record the outcome: %s", target ? target : "lease",
+                          strerror(-r));
+        log_warning("%s: %s", target ? target : "lease", msg ? msg : mismatch);
+        broker_audit(b, NULL, "ReservationFailed", target, "VerificationFailed",
+                     msg ? msg : mismatch, true);
+        emit_lease_detail(b, EVENT_DEVICE_RELEASED, l->id, "verification-failed",
+                          msg ? msg : mismatch);
+        undo_result_clear(&u);
+        return 1;
+}
+
 /* Try to take up one reservation; returns 1 if it changed. */
 static int check_reservation(struct broker *b, const struct db_lease *l, time_t now)
 {
@@ -2071,6 +2175,13 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
         if (l->domid < 0) {
                 r = l->domain_name ? hv_domid_by_name(b->hv, l->domain_name, &domid, NULL)
                                    : -ENOENT;
+                /*
+                 * Only a domain known not to exist lets an expired reservation
+                 * go: if xenstore cannot be read, the domain may be there with
+                 * its grants.
+                 */
+                if (r < 0 && r != -ENOENT)
+                        return r;
                 if (r < 0) {
                         if (!expired)
                                 return 0;
@@ -2150,13 +2261,18 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
         }
         msg = strdup_printf("domain %s (domid %u) does not hold what its reservation grants: %s",
                             l->domain_name ? l->domain_name : "?", domid, why);
+        for (size_t i = 0; i < plan.n_steps; i++)
+                if (plan.steps[i].done)
+                        return take_back_reservation(b, l, domid, &plan, msg ? msg : why,
+                                                     target);
+        /* It got none of it: the database and Xen agree that the devices are free. */
         r = lease_set_state(b->db, l->id, DB_LEASE_FAILED, &plan, msg ? msg : why);
         if (r < 0)
                 return r;
         log_warning("%s: %s", target ? target : "lease", msg ? msg : why);
         broker_audit(b, NULL, "ReservationFailed", target, "VerificationFailed", msg ? msg : why,
                      true);
-        emit_lease(b, EVENT_DEVICE_RELEASED, l->id, "verification-failed");
+        emit_lease_detail(b, EVENT_DEVICE_RELEASED, l->id, "verification-failed", msg ? msg : why);
         return 1;
 }
 
