@@ -663,16 +663,21 @@ static int busy_error(const struct db_lease *l, const char *path, struct broker_
                               "unbound, which Xen allows only once that domain is dying";
         }
 
+        if (l->state == DB_LEASE_RESERVED && l->domid >= 0)
+                return fail(e, -EBUSY, "DeviceBusy",
+                            fields("sisi", "path", path, "domid", (int64_t)l->domid, "state", st,
+                                   "lease", (int64_t)l->id),
+                            "%s is reserved for domain %s by lease %" PRId64 " (created as domid "
+                            "%d, being verified): release that domain's devices with Release, "
+                            "or destroy it", path, l->domain_name ? l->domain_name : "?", l->id,
+                            l->domid);
         if (l->state == DB_LEASE_RESERVED)
                 return fail(e, -EBUSY, "DeviceBusy",
-                            fields("sjsi", "path", path, "domid",
-                                   l->domid >= 0 ? json_object_new_int(l->domid) : NULL,
-                                   "state", st, "lease", (int64_t)l->id),
-                            "%s is reserved for domain %s by lease %" PRId64 " (%s, expires in "
-                            "%" PRId64 " s): cancel the reservation first",
-                            path, l->domain_name ? l->domain_name : "?", l->id,
-                            l->domid >= 0 ? "domain created, being verified"
-                                          : "domain not created yet",
+                            fields("snsi", "path", path, "domid", "state", st, "lease",
+                                   (int64_t)l->id),
+                            "%s is reserved for domain %s by lease %" PRId64 " (domain not "
+                            "created yet, expires in %" PRId64 " s): cancel the reservation "
+                            "first", path, l->domain_name ? l->domain_name : "?", l->id,
                             l->expires_at > time(NULL) ? l->expires_at - (int64_t)time(NULL)
                                                        : (int64_t)0);
 
@@ -1205,6 +1210,57 @@ int broker_assign(struct broker *b, const struct broker_caller *who,
 
 /* ---- release ------------------------------------------------------------- */
 
+static int verify_reservation(struct broker *b, const struct hv_domain_info *info,
+                              struct lease_plan *plan, char **why);
+static int take_back_reservation(struct broker *b, const struct db_lease *l, uint32_t domid,
+                                 struct lease_plan *plan, const char *mismatch,
+                                 const char *target, bool requested);
+
+/*
+ * Release of a reservation whose domain exists but is not verified yet:
+ * xl may be granting its devices right now, so whatever it holds is
+ * revoked and the lease waits for the domain's end, as for a domain that
+ * took its reservation up only in part.
+ */
+static int release_reservation(struct broker *b, const struct db_lease *l,
+                               struct broker_error *e)
+{
+        _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
+        _cleanup_free_ char *perr = NULL, *why = NULL, *msg = NULL, *target = NULL;
+        struct hv_domain_info info;
+        int r;
+
+        r = hv_domain_info(b->hv, (uint32_t)l->domid, &info, NULL);
+        if (r == -ESRCH || (r >= 0 && info.name[0] && l->domain_name &&
+                            !streq(info.name, l->domain_name))) {
+                /* Gone: Xen dropped whatever xl had granted. */
+                r = lease_set_state(b->db, l->id, DB_LEASE_FREE, NULL,
+                                    "released before verification; the domain is gone");
+                return r < 0 ? fail(e, r, "InternalError", NULL, "cannot record the release: "
+                                    "%s", strerror(-r)) : 0;
+        }
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot get the domain's state: %s",
+                            strerror(-r));
+        r = lease_plan_from_string(l->plan, &plan, &perr);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "lease %" PRId64 ": %s", l->id,
+                            perr ? perr : strerror(-r));
+        /* Marks what the domain was found to hold: steps xl never made are left alone. */
+        r = verify_reservation(b, &info, &plan, &why);
+        if (r < 0)
+                return fail(e, r, "InternalError", NULL, "cannot read what domain %u holds: %s",
+                            info.domid, strerror(-r));
+        msg = strdup_printf("released on request before domain %s (domid %u) was verified",
+                            l->domain_name ? l->domain_name : "?", info.domid);
+        target = strdup_printf("lease %" PRId64 " (domain %s)", l->id,
+                               l->domain_name ? l->domain_name : "?");
+        r = take_back_reservation(b, l, info.domid, &plan,
+                                  msg ? msg : "released before verification", target, true);
+        return r < 0 ? fail(e, r, "InternalError", NULL, "cannot record the release: %s",
+                            strerror(-r)) : 0;
+}
+
 static int release_lease(struct broker *b, const struct db_lease *l, struct broker_error *e)
 {
         _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
@@ -1214,6 +1270,8 @@ static int release_lease(struct broker *b, const struct db_lease *l, struct brok
         bool dying;
         int r, alive;
 
+        if (l->state == DB_LEASE_RESERVED)
+                return release_reservation(b, l, e);
         alive = l->state == DB_LEASE_ASSIGNED ? lease_domain_state(b, l, &dying) : 0;
         if (alive < 0)
                 return fail(e, alive, "InternalError", NULL, "cannot get the domain's state: %s",
@@ -1294,8 +1352,11 @@ static int do_release(struct broker *b, const char *domain, const char *const *d
 
                 if (!mine)
                         continue;
-                /* A reservation is dropped with CancelReservation, not released. */
-                if (ls[i].state == DB_LEASE_RESERVED) {
+                /*
+                 * A pending reservation is dropped with CancelReservation; once
+                 * its domain exists, Release takes back what it holds.
+                 */
+                if (ls[i].state == DB_LEASE_RESERVED && ls[i].domid < 0) {
                         reserved = ls[i].id;
                         continue;
                 }
@@ -2119,7 +2180,7 @@ static int verify_reservation(struct broker *b, const struct hv_domain_info *inf
  */
 static int take_back_reservation(struct broker *b, const struct db_lease *l, uint32_t domid,
                                  struct lease_plan *plan, const char *mismatch,
-                                 const char *target)
+                                 const char *target, bool requested)
 {
         _cleanup_free_ char *msg = NULL, *left = NULL, *intent = NULL;
         struct undo_result u = { 0 };
@@ -2151,12 +2212,17 @@ static int take_back_reservation(struct broker *b, const struct db_lease *l, uin
         if (r < 0)
                 log_error("%s: cannot record the outcome: %s", target ? target : "lease",
                           strerror(-r));
+        undo_result_clear(&u);
+        /* A Release is audited and announced by its caller. */
+        if (requested) {
+                log_info("%s: %s", target ? target : "lease", msg ? msg : mismatch);
+                return 1;
+        }
         log_warning("%s: %s", target ? target : "lease", msg ? msg : mismatch);
         broker_audit(b, NULL, "ReservationFailed", target, "VerificationFailed",
                      msg ? msg : mismatch, true);
         emit_lease_detail(b, EVENT_DEVICE_RELEASED, l->id, "verification-failed",
                           msg ? msg : mismatch);
-        undo_result_clear(&u);
         return 1;
 }
 
@@ -2264,7 +2330,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
         for (size_t i = 0; i < plan.n_steps; i++)
                 if (plan.steps[i].done)
                         return take_back_reservation(b, l, domid, &plan, msg ? msg : why,
-                                                     target);
+                                                     target, false);
         /* It got none of it: the database and Xen agree that the devices are free. */
         r = lease_set_state(b->db, l->id, DB_LEASE_FAILED, &plan, msg ? msg : why);
         if (r < 0)
