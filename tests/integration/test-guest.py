@@ -752,6 +752,43 @@ def case_release_leaves_reservations_alone():
         check(lease(d, r["lease"]["id"])["state"] == "reserved", "Release touched a reservation")
 
 
+def case_release_bound_reservation():
+    with Daemon() as d:
+        # xl created the domain and has granted part of the devices so far; it has not run.
+        r = d.broker("Reserve", {"domain_name": "rb", "devices": [SATA, RTC]})
+        lid = r["lease"]["id"]
+        grants = xl_grants(r["config"])
+        grants["irqs"] = [i for i in grants["irqs"] if i != 36]
+        domid = d.sim("CreateDomain", dict(name="rb", **grants))["domid"]
+        st = dom_state(d, domid)
+        check(holds_pages(st, SATA_MFN), "xl create granted nothing: %r" % st)
+        l = lease(d, lid)
+        check(l["state"] == "reserved" and l["domid"] == domid, "not bound and waiting: %r" % l)
+        # Cancel is refused and says what to do instead; that advice must work.
+        e = expect_error(lambda: d.broker("CancelReservation", {"domain_name": "rb"}),
+                         "DeviceBusy")
+        check("Release" in e["message"], e["message"])
+        other = d.sim("CreateDomain", {"name": "orb", "passthrough": True})["domid"]
+        e = expect_error(lambda: d.broker("Assign", {"domain": str(other), "devices": [SATA]}),
+                         "DeviceBusy", domid=domid, state="reserved")
+        check("Release" in e["message"], e["message"])
+        rel = d.broker("Release", {"domain": "rb"})["leases"]
+        check([x["state"] for x in rel] == ["releasing"], "Release: %r" % rel)
+        check("stay held until it dies" in rel[0]["error"], rel[0]["error"])
+        st = dom_state(d, domid)
+        check(not holds_pages(st, SATA_MFN) and not holds_pages(st, RTC_MFN) and
+              st["dt_devices"] == [], "Release left grants: %r" % st)
+        expect_error(lambda: d.broker("Assign", {"domain": str(other), "devices": [SATA]}),
+                     "DeviceBusy", domid=domid, state="releasing")
+        # Running it now changes nothing: the lease is no longer a reservation.
+        d.sim("UnpauseDomain", {"domid": domid})
+        check(lease(d, lid)["state"] == "releasing", "unpause changed the released lease")
+        audit = d.broker("GetAuditLog", {"limit": 0})["entries"]
+        check(not [a for a in audit if a["action"] == "ReservationFailed"],
+              "a released reservation was also failed")
+        check_freed_after_death(d, lid, domid)
+
+
 # ---- assignctl ------------------------------------------------------------------
 
 def case_assignctl_two_commands():
