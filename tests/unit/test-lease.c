@@ -53,6 +53,28 @@ static void test_plan_roundtrip(void)
         CHECK_STR(q.steps[3].device, SATA);
         CHECK(lease_plan_to_string(&q, &s2) == 0);
         CHECK_STR(s, s2);
+        /* Unset, neither flag is written: plans stored before they existed read the same. */
+        CHECK(!strstr(s, "hold") && !strstr(s, "kept") && !q.hold && !q.steps[0].kept);
+
+        /* A held plan and a kept step survive the database, not the wire. */
+        lease_plan_clear(&q);
+        free(s2);
+        s2 = NULL;
+        p.hold = true;
+        p.steps[3].done = true;
+        p.steps[3].kept = true;
+        free(s);
+        s = NULL;
+        CHECK(lease_plan_to_string(&p, &s) == 0);
+        CHECK(lease_plan_from_string(s, &q, &err) == 0);
+        CHECK(q.hold && q.steps[3].kept && q.steps[3].done && !q.steps[3].undone &&
+              !q.steps[1].kept);
+        {
+                struct json_object *w = lease_plan_steps_json(&q);
+
+                CHECK(w && !strstr(json_object_to_json_string(w), "kept"));
+                json_object_put(w);
+        }
 
         /* Stored plans that do not decode are refused, never guessed. */
         static const char *const broken[] = {
