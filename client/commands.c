@@ -450,6 +450,12 @@ static void show_device(struct json_object *dev, bool brief)
                 label("xen,passthrough", &first);
                 printf("yes (Xen hides this node from dom0)\n");
         }
+        if (!brief && jbool(dev, "dom0_hidden", false)) {
+                first = true;
+                label("dom0 view", &first);
+                printf("status \"disabled\" in the tree Xen wrote for dom0: set aside for "
+                       "passthrough if dom0 holds its MMIO, else disabled by firmware\n");
+        }
 }
 
 static int get_device(struct ctl *ctl, const char *method, struct json_object *params,

@@ -49,6 +49,7 @@ struct node {
         char *path;
         uint32_t phandle;
         bool enabled;           /* own status and every ancestor's */
+        bool hidden;            /* see dt_device.dom0_hidden */
         uint32_t na, ns;        /* #address-cells / #size-cells for children (defaults 2/1) */
         bool has_na;
 };
@@ -1105,6 +1106,34 @@ static int find_console(struct scan *s)
 
 /* ---- devices ------------------------------------------------------------ */
 
+/*
+ * A tree Xen wrote for dom0 carries Xen's /hypervisor node; in it Xen
+ * turns the status of xen,passthrough nodes to "disabled", so those nodes
+ * must be scanned to be offered at all.  Only a node whose own status is
+ * exactly Xen's "disabled" under enabled ancestors: Xen edits no other.
+ */
+static void mark_hidden(struct scan *s)
+{
+        static const char *const xen[] = { "xen,xen", NULL };
+        bool dom0_view = false;
+        int len;
+
+        for (size_t i = 1; i < s->n_nodes; i++)
+                if (s->nodes[i].parent == 0 && strcmp(s->nodes[i].path, "/hypervisor") == 0 &&
+                    compat_has(s, (int)i, xen))
+                        dom0_view = true;
+        if (!dom0_view)
+                return;
+        for (size_t i = 1; i < s->n_nodes; i++) {
+                const char *st = prop(s, (int)i, "status", &len);
+                int parent = s->nodes[i].parent;
+
+                s->nodes[i].hidden = !s->nodes[i].enabled && s->nodes[parent].enabled && st &&
+                                     len == (int)sizeof("disabled") &&
+                                     memcmp(st, "disabled", sizeof("disabled")) == 0;
+        }
+}
+
 static int scan_device(struct scan *s, int idx)
 {
         struct dt_device d = { .group = -1 };
@@ -1145,6 +1174,7 @@ static int scan_device(struct scan *s, int idx)
                      compat_has(s, idx, other_iommu_compat);
         d.is_xen_console = idx == s->console_idx;
         d.xen_passthrough = has_prop(s, idx, "xen,passthrough");
+        d.dom0_hidden = s->nodes[idx].hidden;
         d.is_gpio_controller = has_prop(s, idx, "gpio-controller");
         d.is_bus = has_prop(s, idx, "ranges");
         {
@@ -1274,8 +1304,10 @@ int dt_scan(const void *blob, size_t len, struct dt_inventory **ret, char **err)
                 r = find_console(&s);
         if (r >= 0)
                 r = collect_iommus(&s);
+        if (r >= 0)
+                mark_hidden(&s);
         for (size_t i = 1; r >= 0 && i < s.n_nodes; i++)
-                if (s.nodes[i].enabled)
+                if (s.nodes[i].enabled || s.nodes[i].hidden)
                         r = scan_device(&s, (int)i);
         if (r < 0) {
                 if (r == -ENOMEM)

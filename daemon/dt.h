@@ -125,6 +125,21 @@ struct dt_device {
         bool is_iommu;
         bool is_xen_console;    /* /chosen/stdout-path (or linux,stdout-path) points here */
         bool xen_passthrough;   /* has the xen,passthrough property */
+        /*
+         * The tree is the one Xen wrote for dom0 (it has a xen,xen
+         * /hypervisor node) and this node says status = "disabled": Xen
+         * writes that on every node the host tree marks xen,passthrough
+         * (dropping the marker), and firmware writes it on absent hardware.
+         * Which of the two only the hypervisor can tell: dom0_no_rights.
+         */
+        bool dom0_hidden;
+        /*
+         * Not stored: found at each start by asking the hypervisor whether
+         * dom0 holds the device's MMIO.  Xen gives dom0 rights over enabled
+         * and xen,passthrough devices only, so a hidden device without them
+         * was disabled by firmware and can never be granted from dom0.
+         */
+        bool dom0_no_rights;
         bool is_gpio_controller;        /* gpio-controller: an interrupt controller that a guest may own */
         bool is_memory;         /* device_type = "memory" */
         bool is_bus;            /* has "ranges": its children are separate devices */

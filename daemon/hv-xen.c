@@ -173,6 +173,28 @@ static int xen_platform_has_iommu(struct hv *hv, bool *ret, char **err)
         return 0;
 }
 
+/*
+ * Xen has no query for a domain's iomem rights, but XEN_DOMCTL_iomem_permission
+ * checks the caller's rights first (EPERM) and adding a range a rangeset
+ * already holds changes nothing: dom0 granting itself the frames answers
+ * the question without side effects.
+ */
+static int xen_dom0_holds_iomem(struct hv *hv, uint64_t mfn, uint64_t nr, char **err)
+{
+        int r;
+
+        if (!fits_ulong(mfn) || !fits_ulong(nr))
+                return 0;
+        r = XC_CALL(xc_domain_iomem_permission(X(hv)->xch, 0, (unsigned long)mfn,
+                                               (unsigned long)nr, 1));
+        if (r >= 0)
+                return 1;
+        if (r == -EPERM)
+                return 0;
+        return set_error(err, r, "asking Xen whether dom0 holds frames 0x%" PRIx64 "-0x%" PRIx64
+                         ": %s", mfn, mfn + nr - 1, strerror(-r));
+}
+
 /* Does the domain have the IOMMU enabled?  See the top of the file. */
 static int probe_passthrough(struct xen *x, uint32_t domid)
 {
@@ -589,6 +611,7 @@ const struct hv_ops hv_xen_ops = {
         .iomem_permission = xen_iomem_permission,
         .memory_mapping = xen_memory_mapping,
         .irq_permission = xen_irq_permission,
+        .dom0_holds_iomem = xen_dom0_holds_iomem,
         .bind_spi = xen_bind_spi,
         .unbind_spi = xen_unbind_spi,
         .assign_dt = xen_assign_dt,

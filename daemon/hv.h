@@ -200,6 +200,13 @@ enum hv_reason hv_last_reason(const struct hv *hv);
 int hv_version(struct hv *hv, unsigned *major, unsigned *minor, char **err);
 /* XEN_SYSCTL_PHYSCAP_directio: the platform has an IOMMU Xen uses. */
 int hv_platform_has_iommu(struct hv *hv, bool *ret, char **err);
+/*
+ * Does dom0 (the caller) hold iomem permission over frames
+ * [mfn, mfn + nr)?  Xen grants dom0 the MMIO of every enabled and every
+ * xen,passthrough node of the host tree and of nothing else, and a domain
+ * can only grant what it holds.  1 yes, 0 no, or a negative errno.
+ */
+int hv_dom0_holds_iomem(struct hv *hv, uint64_t mfn, uint64_t nr, char **err);
 
 /* Domains.  -ESRCH for a domid that does not exist. */
 int hv_domain_info(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err);
@@ -353,6 +360,7 @@ struct hv_ops {
         void (*close)(struct hv *hv);
         int (*version)(struct hv *hv, unsigned *major, unsigned *minor, char **err);
         int (*platform_has_iommu)(struct hv *hv, bool *ret, char **err);
+        int (*dom0_holds_iomem)(struct hv *hv, uint64_t mfn, uint64_t nr, char **err);
         int (*domain_info)(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err);
         int (*list_domains)(struct hv *hv, struct hv_domain_info **ret, size_t *n, char **err);
         int (*domain_name)(struct hv *hv, uint32_t domid, char **ret, char **err);

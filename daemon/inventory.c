@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "hv.h"
 #include "inventory.h"
 #include "log.h"
 
@@ -121,6 +122,37 @@ int inventory_open(struct db *db, const char *dtb_path, const struct classify_ta
         return 0;
 }
 
+int inventory_check_dom0_rights(struct inventory *inv, struct hv *hv, char **err)
+{
+        int n = 0;
+
+        for (size_t i = 0; i < inv->dt->n_devices; i++) {
+                struct dt_device *d = &inv->dt->devices[i];
+                bool held = true;
+
+                d->dom0_no_rights = false;
+                if (!d->dom0_hidden)
+                        continue;
+                for (size_t j = 0; held && j < d->n_regions; j++) {
+                        uint64_t mfn, nr;
+                        int r = hv_region_to_frames(d->regions[j].base, d->regions[j].size, &mfn,
+                                                    &nr);
+
+                        if (r < 0)
+                                continue;
+                        r = hv_dom0_holds_iomem(hv, mfn, nr, err);
+                        if (r < 0)
+                                return r;
+                        held = r > 0;
+                }
+                if (!held) {
+                        d->dom0_no_rights = true;
+                        n++;
+                }
+        }
+        return n;
+}
+
 void inventory_free(struct inventory *inv)
 {
         if (!inv)
@@ -172,6 +204,14 @@ bool inventory_effective_assignable(const struct inventory *inv, const struct dt
         if (d->is_xen_console) {
                 if (reason)
                         *reason = d->reason ? d->reason : "Xen's console (/chosen/stdout-path)";
+                return false;
+        }
+        /* No policy can give dom0 rights Xen withheld from it. */
+        if (d->dom0_no_rights) {
+                if (reason)
+                        *reason = "disabled in the host device tree: Xen gave dom0 no rights over "
+                                  "its MMIO (only enabled devices and those marked "
+                                  "xen,passthrough are dom0's to hand out)";
                 return false;
         }
         if (p && p->assignable != DB_POLICY_UNSET) {
@@ -405,7 +445,8 @@ struct json_object *inventory_device_to_json(const struct inventory *inv,
             json_add_nullable(o, "policy", policy_json(p)) < 0 ||
             json_add_nullable(o, "owner", inv->owner_fn ? inv->owner_fn(inv->owner_data, d->path)
                                                         : NULL) < 0 ||
-            json_add(o, "xen_passthrough", json_object_new_boolean(d->xen_passthrough)) < 0) {
+            json_add(o, "xen_passthrough", json_object_new_boolean(d->xen_passthrough)) < 0 ||
+            json_add(o, "dom0_hidden", json_object_new_boolean(d->dom0_hidden)) < 0) {
                 json_object_put(o);
                 return NULL;
         }

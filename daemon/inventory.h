@@ -26,6 +26,15 @@ struct inventory;
 int inventory_open(struct db *db, const char *dtb_path, const struct classify_tables *tables,
                    struct inventory **ret, bool *rescanned, char **err);
 void inventory_free(struct inventory *inv);
+
+/*
+ * For every dom0_hidden device (dt.h), ask the hypervisor whether dom0
+ * holds its MMIO and mark those it does not as never assignable.  Run at
+ * each start: it is the hypervisor's state, not the tree's, so it is not
+ * stored.  Returns how many were marked, or a negative errno.
+ */
+struct hv;
+int inventory_check_dom0_rights(struct inventory *inv, struct hv *hv, char **err);
 DEFINE_FREE_FUNC(struct inventory, inventory_free)
 
 const struct dt_inventory *inventory_dt(const struct inventory *inv);

@@ -202,6 +202,13 @@ static int run(const struct config *cfg)
         r = open_hypervisor(cfg, inv, &hv);
         if (r < 0)
                 return r;
+        r = inventory_check_dom0_rights(inv, hv, &err);
+        if (r < 0)
+                return log_error_errno(r, "cannot check dom0's rights over the devices Xen "
+                                       "hid from it: %s", err ? err : strerror(-r));
+        if (r > 0)
+                log_info("%d device(s) disabled in the host device tree: dom0 holds no rights "
+                         "over them, so they are not assignable", r);
 
         r = events_new(LIMIT_EVENT_RING, &events);
         if (r < 0)

@@ -207,9 +207,20 @@ static const char migration_2[] =
         "        severity TEXT NOT NULL DEFAULT 'info' CHECK (severity IN ('info', 'warning'))\n"
         ");\n";
 
+/*
+ * v3: dom0_hidden (dt.h): a device Xen wrote into dom0's tree as
+ * "disabled".  Scanners before v3 skipped such nodes, so the stored digest
+ * is dropped to make the next start rescan; policy rows are kept by path.
+ */
+static const char migration_3[] =
+        "ALTER TABLE devices ADD COLUMN dom0_hidden INTEGER NOT NULL DEFAULT 0\n"
+        "        CHECK (dom0_hidden IN (0, 1));\n"
+        "DELETE FROM meta WHERE key = 'dtb_sha256';\n";
+
 const char *const db_migrations[] = {
         migration_1,
         migration_2,
+        migration_3,
 };
 const size_t db_n_migrations = ARRAY_SIZE(db_migrations);
 

@@ -11,8 +11,8 @@ import os
 import shutil
 import sqlite3
 
-from harness import (DEMO_DTB, Daemon, Fail, VarlinkError, check, run_cases,
-                     shared_dtb)
+from harness import (DEMO_DTB, TEST_DATA_DIR, Daemon, Fail, VarlinkError, check,
+                     run_cases, shared_dtb)
 
 
 def devices_by_path(d):
@@ -164,6 +164,25 @@ def test_every_real_dtb_serves():
                           (path, x["path"]))
 
 
+def test_dom0_view():
+    """The tree Xen writes for dom0 (its /hypervisor node, xen,passthrough
+    nodes turned "disabled"): the hidden pl031 is offered, flagged, and
+    assignctl says why; the simulated dom0 holds its MMIO."""
+    with Daemon() as d:
+        d.stop()
+        d.dtb = os.path.join(TEST_DATA_DIR, "dom0-view.dtb")
+        d.start()
+        devs = devices_by_path(d)
+        check("/pl031@9010000" in devs, "hidden pl031 missing: %s" % sorted(devs))
+        rtc = devs["/pl031@9010000"]
+        check(rtc["dom0_hidden"] and not rtc["xen_passthrough"], "flags: %r" % rtc)
+        check(rtc["assignable"], "hidden device held by dom0 not assignable: %r" % rtc)
+        check(not devs["/pl011@9000000"]["dom0_hidden"], "enabled node flagged hidden")
+        check("/uart@9040000" not in devs, "status 'fail' node scanned")
+        out = d.ctl("show", "/pl031@9010000").stdout
+        check("tree Xen wrote for dom0" in out, "show does not explain: " + out)
+
+
 run_cases([
     ("unchanged DTB is not rescanned", test_unchanged_dtb_not_rescanned),
     ("policy survives rescans of a changed DTB", test_policy_survives_rescan_of_changed_dtb),
@@ -172,4 +191,5 @@ run_cases([
     ("bad DTB refused at start-up, inventory kept", test_bad_dtb_at_startup),
     ("database integrity after kill -9", test_database_integrity_after_restarts),
     ("every real DTB serves consistent counts", test_every_real_dtb_serves),
+    ("dom0's view: devices Xen hid for passthrough", test_dom0_view),
 ])

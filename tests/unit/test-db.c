@@ -452,7 +452,7 @@ static void test_open_migrate(void)
 }
 
 /*
- * Upgrade from schema 1 (made by dropping what migration 2 adds): only the
+ * Upgrade from schema 1 (made by dropping what migrations 2 and 3 add): only the
  * missing migration runs and existing data stays.  A migration that fails
  * leaves the previous version and content exactly as they were.
  */
@@ -463,6 +463,7 @@ static void test_upgrade(void)
         _cleanup_free_ char *err = NULL;
         static const char to_v1[] =
                 "BEGIN; DROP TABLE lease_devices; DROP TABLE leases; DROP TABLE audit;"
+                "ALTER TABLE devices DROP COLUMN dom0_hidden;"
                 "PRAGMA user_version = 1; COMMIT;";
         struct db *db = NULL;
         struct db_policy p;
@@ -471,6 +472,8 @@ static void test_upgrade(void)
         CHECK_INT(db_policy_set(db, "/kept", DT_DMA_MASTER, 1, "v1 data", 0), 0);
         db_close(db);
         db = NULL;
+        CHECK_INT(raw_exec(path, "INSERT INTO meta (key, value) VALUES ('dtb_sha256', 'x'),"
+                                 " ('tables_digest', 'y')"), SQLITE_OK);
         CHECK_INT(raw_exec(path, to_v1), SQLITE_OK);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'leases'"), 0);
         CHECK_INT(db_open(path, &db, NULL), 0);
@@ -483,6 +486,11 @@ static void test_upgrade(void)
                 db = NULL;
         }
         CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'leases'"), 1);
+        /* Migration 3 added dom0_hidden and dropped the digest to force a rescan. */
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('devices')"
+                                " WHERE name = 'dom0_hidden'"), 1);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'dtb_sha256'"), 0);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'tables_digest'"), 1);
 
         CHECK_INT(db_open(path2, &db, NULL), 0);
         db_close(db);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <libfdt.h>
+
 #include "dt.h"
 #include "testlib.h"
 
@@ -664,6 +666,59 @@ static void test_demo(void)
         dt_inventory_free(inv);
 }
 
+/*
+ * The tree Xen writes for dom0: nodes it turned "disabled" are scanned and
+ * flagged dom0_hidden; without Xen's /hypervisor node the same tree hides
+ * nothing, and disabled nodes are skipped as before.
+ */
+static void test_dom0_view(void)
+{
+        const char *dir = getenv("TEST_DATA_DIR");
+        char path[4096];
+        struct dt_inventory *inv = NULL;
+        const struct dt_device *d;
+        void *blob = NULL;
+        size_t len = 0;
+        char *err = NULL;
+        int off;
+
+        if (!dir) {
+                printf("TEST_DATA_DIR unset: dom0 view not checked\n");
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/dom0-view.dtb", dir);
+        inv = load_path(path);
+        if (!inv)
+                return;
+        d = dev(inv, "/pl031@9010000");
+        CHECK(d && d->dom0_hidden && !d->xen_passthrough);
+        CHECK_REGION(d, 0, 0x9010000, 0x1000);
+        CHECK_IRQ(d, 0, DT_IRQ_SPI, 34, "/interrupt-controller@8000000");
+        d = dev(inv, "/pl011@9000000");
+        CHECK(d && !d->dom0_hidden);
+        /* The bus has neither reg nor interrupts, and its child is not Xen's doing. */
+        CHECK(dt_inventory_find(inv, "/bus@a000000") == NULL);
+        CHECK(dt_inventory_find(inv, "/bus@a000000/gpio@1000") == NULL);
+        CHECK(dt_inventory_find(inv, "/uart@9040000") == NULL);
+        dt_inventory_free(inv);
+        inv = NULL;
+
+        /* The same tree without Xen's node is a host tree: disabled is disabled. */
+        CHECK_INT(dt_read_file(path, &blob, &len, &err), 0);
+        if (!blob)
+                return;
+        off = fdt_path_offset(blob, "/hypervisor");
+        CHECK(off >= 0 && fdt_del_node(blob, off) == 0);
+        CHECK_INT(dt_scan(blob, len, &inv, &err), 0);
+        if (inv) {
+                CHECK(dt_inventory_find(inv, "/pl031@9010000") == NULL);
+                CHECK(dt_inventory_find(inv, "/pl011@9000000") != NULL);
+                dt_inventory_free(inv);
+        }
+        free(blob);
+        free(err);
+}
+
 static void test_names(void)
 {
         for (int i = DT_COV_NONE; i <= DT_COV_IOMMU_DISABLED; i++)
@@ -689,6 +744,7 @@ int main(void)
 
         test_names();
         test_demo();
+        test_dom0_view();
 
         dtb_dir = getenv("SHARED_DTB_DIR");
         if (!dtb_dir || !(d = opendir(dtb_dir))) {

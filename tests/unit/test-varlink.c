@@ -97,7 +97,8 @@ static void test_broker_interface(void)
               " \"iommu\": {\"coverage\": \"protected\", \"iommus\": [{\"iommu\": \"/smmu\", \"ids\": [1, 2]}]},"
               " \"dma\": \"master\", \"dma_source\": \"iommus\", \"assignable\": true, \"reason\": null,"
               " \"group\": [], \"policy\": {\"dma\": null, \"assignable\": false, \"note\": \"x\","
-              "  \"set_by_uid\": 0, \"set_at\": 1700000000}, \"owner\": null, \"xen_passthrough\": false}}");
+              "  \"set_by_uid\": 0, \"set_at\": 1700000000}, \"owner\": null, \"xen_passthrough\": false,"
+              " \"dom0_hidden\": false}}");
         CHECK_INT(vl_validate_output(iface, m, o, &bad), 0);
         CHECK(bad == NULL);
         json_object_object_add(json_object_array_get_idx(json_object_object_get(
