@@ -282,7 +282,10 @@ static int undo_step(struct broker *b, uint32_t domid, const struct lease_step *
                 r = hv_memory_mapping(b->hv, domid, s->gfn, s->mfn, s->nr, false, err);
                 break;
         case HV_STEP_IRQ_PERMISSION:
+                /* Only leases planned before the step was dropped have it. */
                 r = hv_irq_permission(b->hv, domid, s->irq, false, err);
+                if (r < 0 && hv_last_reason(b->hv) == HV_REASON_NOT_IMPLEMENTED)
+                        r = 0;
                 break;
         case HV_STEP_BIND_SPI:
                 r = hv_unbind_spi(b->hv, domid, s->irq, s->irq, err);
@@ -824,10 +827,15 @@ static int plan_from_layout(const struct guestcfg_layout *l, const char *layout_
                                         return oom(e);
                                 spi_dev = t;
                         }
+                        /*
+                         * No irq_permission step: on Arm Xen checks the
+                         * caller's (dom0's) right to the SPI when binding
+                         * and never reads a guest's IRQ rights; Xen 4.20
+                         * does not even have the domctl there.  xl binds
+                         * only, too.
+                         */
                         spi_dev[n_spis] = d->path;
                         spis[n_spis++] = irq;
-                        if (lease_plan_add(plan, HV_STEP_IRQ_PERMISSION, d->path, 0, 0, 0, irq) < 0)
-                                return oom(e);
                 }
                 if (d->coverage == DT_COV_PROTECTED &&
                     lease_plan_add(plan, HV_STEP_ASSIGN_DT, d->path, 0, 0, 0, 0) < 0)

@@ -81,7 +81,6 @@ struct sim {
         size_t n_protected;
         unsigned platform_spis;
         unsigned default_nr_spis;
-        bool bind_needs_perm;
         uint32_t rover;
         struct sim_domain **doms;
         size_t n_doms, cap_doms;
@@ -821,7 +820,6 @@ static int sim_open(struct hv *hv, const struct hv_options *o, char **err)
                 sim_close(hv);
                 return set_error(err, -EINVAL, "a domain has at most %u SPIs", HV_MAX_SPIS);
         }
-        s->bind_needs_perm = o->sim_bind_needs_permission;
         if (o->sim_n_protected) {
                 s->protected = calloc(o->sim_n_protected, sizeof(char *));
                 if (!s->protected) {
@@ -1022,6 +1020,15 @@ static int sim_irq_permission(struct hv *hv, uint32_t domid, uint32_t irq, bool 
 
         if (!d)
                 return r;
+        /*
+         * Xen 4.20 compiles the handler only where pirqs exist (x86); on
+         * Arm the domctl falls through to XSM, which answers EILSEQ.
+         */
+        if (s->major > 4 || (s->major == 4 && s->minor >= 20)) {
+                hv_set_reason(hv, HV_REASON_NOT_IMPLEMENTED);
+                return set_error(err, -EILSEQ, "Xen %u.%u has no XEN_DOMCTL_irq_permission on "
+                                 "Arm", s->major, s->minor);
+        }
         if (irq >= SIM_NR_IRQS) {
                 hv_set_reason(hv, HV_REASON_BAD_RANGE);
                 return set_error(err, -EINVAL, "IRQ %u is beyond dom0's %u pirqs", irq,
@@ -1071,11 +1078,6 @@ static int sim_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t i
 
         if (!d)
                 return r;
-        if (s->bind_needs_perm && !rs_contains(&d->irqs, irq, irq)) {
-                hv_set_reason(hv, HV_REASON_NO_PERMISSION);
-                return set_error(err, -EPERM, "domain %u has no permission for IRQ %u (grant "
-                                 "irq_permission first)", domid, irq);
-        }
 
         owner = spi_owner(s, irq);
         {
@@ -1330,11 +1332,9 @@ int sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool
                          int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
                          char **err)
 {
-        struct sim *s = S(hv);
         _cleanup_free_ char *why = NULL;
         const char *what = NULL;
         uint32_t id;
-        bool strict;
         int r;
 
         if (nr_spis < 0) {
@@ -1347,14 +1347,11 @@ int sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool
         if (r < 0)
                 return r;
 
-        /* Xen checks the caller's IRQ permission, not the target's, and so does xl. */
-        strict = s->bind_needs_perm;
-        s->bind_needs_perm = false;
+        /* xl on Arm only binds: Xen checks the caller's IRQ permission, not the target's. */
         for (size_t i = 0; i < g->n_irqs && r >= 0; i++) {
                 r = sim_bind_spi(hv, id, g->irqs[i], g->irqs[i], &why);
                 what = "irqs";
         }
-        s->bind_needs_perm = strict;
         for (size_t i = 0; i < g->n_iomem && r >= 0; i++) {
                 const struct hv_sim_iomem *m = &g->iomem[i];
 

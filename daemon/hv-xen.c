@@ -398,6 +398,16 @@ static int xen_irq_permission(struct hv *hv, uint32_t domid, uint32_t irq, bool 
                 hv_set_reason(hv, HV_REASON_BAD_RANGE);
                 return set_error(err, r, "IRQ %u is out of range", irq);
         }
+        /*
+         * Xen 4.20 builds the handler only where pirqs exist (x86): on Arm
+         * the domctl reaches XSM's catch-all, which answers EILSEQ (later
+         * versions ENOSYS).  Nothing on Arm reads a guest's IRQ rights.
+         */
+        if (r == -EILSEQ || r == -ENOSYS) {
+                hv_set_reason(hv, HV_REASON_NOT_IMPLEMENTED);
+                return set_error(err, r, "this Xen has no XEN_DOMCTL_irq_permission on Arm "
+                                 "(%s)", strerror(-r));
+        }
         return generic_fail(hv, allow ? "irq_permission" : "irq_revoke", domid, r, err);
 }
 

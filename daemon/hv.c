@@ -77,6 +77,7 @@ static const char *const reason_names[HV_REASON__MAX] = {
         [HV_REASON_DEVICE_ASSIGNED] = "device-assigned",
         [HV_REASON_DEVICE_NOT_ATTACHED] = "device-not-attached",
         [HV_REASON_BAD_RANGE] = "bad-range",
+        [HV_REASON_NOT_IMPLEMENTED] = "not-implemented",
 };
 
 const enum hv_step hv_assign_order[5] = {
@@ -153,7 +154,6 @@ void hv_options_init(struct hv_options *o)
         o->sim_iommu = true;
         o->sim_platform_spis = HV_MAX_SPIS;
         o->sim_default_nr_spis = -1;    /* same as sim_platform_spis */
-        o->sim_bind_needs_permission = true;
 }
 
 bool hv_backend_available(const char *name)

@@ -104,6 +104,7 @@ enum hv_reason {
         HV_REASON_DEVICE_ASSIGNED,      /* assigned to some domain already */
         HV_REASON_DEVICE_NOT_ATTACHED,  /* deassign: not in that domain */
         HV_REASON_BAD_RANGE,            /* empty, wrapping or too wide */
+        HV_REASON_NOT_IMPLEMENTED,      /* this Xen does not have the call on Arm */
         HV_REASON__MAX,
 };
 
@@ -164,13 +165,6 @@ struct hv_options {
          * it from irqs= (0 without), so real domains often have fewer.
          */
         int sim_default_nr_spis;
-        /*
-         * sim: refuse bind_spi with -EPERM unless the target domain holds
-         * the IRQ permission (default yes).  Stricter than Xen, which only
-         * checks the caller's (dom0's) permission; it keeps the broker
-         * honest about the xl ordering (permission, then bind).
-         */
-        bool sim_bind_needs_permission;
 };
 
 /* Fill o with the defaults documented above. */

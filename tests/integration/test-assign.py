@@ -29,9 +29,10 @@ I2C1 = "/soc/i2c@9004800"
 MAILBOX = "/soc/mailbox@22000000"   # 1:1 clashes with the guest vpl011
 SMMU = "/soc/iommu@9050000"
 
-ASSIGN_STEPS = ["iomem_permission", "memory_mapping", "irq_permission", "assign_dt",
-                "bind_spi"]
-RELEASE_STEPS = ["unbind_spi", "deassign_dt", "irq_revoke", "unmap", "iomem_revoke"]
+# No irq_permission: on Arm Xen checks dom0's right to the SPI at bind time
+# and never reads a guest's IRQ rights (Xen 4.20 has no such domctl there).
+ASSIGN_STEPS = ["iomem_permission", "memory_mapping", "assign_dt", "bind_spi"]
+RELEASE_STEPS = ["unbind_spi", "deassign_dt", "unmap", "iomem_revoke"]
 
 
 def state(d):
@@ -122,12 +123,12 @@ def test_assign_release_basic():
         check(lease["domid"] == dom and lease["domain"] == "guest1", "lease names the domain")
         check(all(s["done"] for s in lease["steps"]), "every step done")
         names = [s["step"] for s in lease["steps"]]
-        check(names == ["iomem_permission", "memory_mapping", "irq_permission", "assign_dt",
-                        "bind_spi"], "plan order %s" % names)
+        check(names == ASSIGN_STEPS, "plan order %s" % names)
         hv = domain_of(state(d), dom)
         check(hv["iomem"] == [{"mfn": 0x9010, "nr": 1}], "iomem %s" % hv["iomem"])
         check(hv["mappings"] == [{"gfn": 0x9010, "mfn": 0x9010, "nr": 1}], "1:1 mapping")
-        check(hv["irqs"] == [39] and hv["spis"] == [39], "SPI 7 is IRQ 39")
+        check(hv["irqs"] == [] and hv["spis"] == [39], "SPI 7 is IRQ 39, bound without "
+              "a guest IRQ right: %r" % hv)
         check(hv["dt_devices"] == [SATA], "IOMMU assignment")
         check(state(d)["dt_owners"].get(SATA) == dom, "dt owner")
         o = owner(d, SATA)

@@ -247,7 +247,7 @@ static void test_broker_reconcile(const char *dtb)
         req.dry_run = true;
         CHECK(broker_assign(w.b, &who, &req, &reply, &e) == 0);
         CHECK(json_object_object_get_ex(reply, "steps", &steps));
-        CHECK_INT(json_object_array_length(steps), 9);
+        CHECK_INT(json_object_array_length(steps), 7);
         json_object_put(reply);
         CHECK_INT(held(w.hv, domid, "iomem"), 0);
 
