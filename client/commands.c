@@ -453,8 +453,8 @@ static void show_device(struct json_object *dev, bool brief)
         if (!brief && jbool(dev, "dom0_hidden", false)) {
                 first = true;
                 label("dom0 view", &first);
-                printf("status \"disabled\" in the tree Xen wrote for dom0: set aside for "
-                       "passthrough if dom0 holds its MMIO, else disabled by firmware\n");
+                printf("status \"disabled\" in the tree Xen wrote for dom0 (set aside with "
+                       "xen,passthrough, or disabled by firmware: see reason)\n");
         }
 }
 

@@ -130,16 +130,25 @@ struct dt_device {
          * /hypervisor node) and this node says status = "disabled": Xen
          * writes that on every node the host tree marks xen,passthrough
          * (dropping the marker), and firmware writes it on absent hardware.
-         * Which of the two only the hypervisor can tell: dom0_no_rights.
+         * The tree cannot tell which; dom0_verdict holds what the
+         * hypervisor could.
          */
         bool dom0_hidden;
         /*
-         * Not stored: found at each start by asking the hypervisor whether
-         * dom0 holds the device's MMIO.  Xen gives dom0 rights over enabled
-         * and xen,passthrough devices only, so a hidden device without them
-         * was disabled by firmware and can never be granted from dom0.
+         * Not stored: found at each start (inventory_check_dom0_hidden).
+         * Xen maps a disabled node's MMIO into dom0 and routes its SPIs to
+         * dom0 as for any device of its own, but for a xen,passthrough node
+         * it only grants the rights.  An SPI routed to dom0 therefore marks
+         * the device as dom0's (never assignable); no routed SPI marks it
+         * set aside; a device without SPIs stays unknown (assignable only
+         * when the administrator's policy says so).
          */
-        bool dom0_no_rights;
+        enum dt_dom0_verdict {
+                DT_DOM0_UNCHECKED = 0,
+                DT_DOM0_SET_ASIDE,
+                DT_DOM0_OWNED,
+                DT_DOM0_UNKNOWN,
+        } dom0_verdict;
         bool is_gpio_controller;        /* gpio-controller: an interrupt controller that a guest may own */
         bool is_memory;         /* device_type = "memory" */
         bool is_bus;            /* has "ranges": its children are separate devices */

@@ -900,10 +900,12 @@ static int sim_platform_has_iommu(struct hv *hv, bool *ret, char **err)
         return 0;
 }
 
-/* dom0 holds every frame here (see the simplifications at the top). */
-static int sim_dom0_holds_iomem(struct hv *hv, uint64_t mfn, uint64_t nr, char **err)
+/* The simulated dom0 owns no device, so it has no SPI routed to it. */
+static int sim_dom0_spi_routed(struct hv *hv, uint32_t irq, char **err)
 {
-        return 1;
+        struct sim_domain *owner = spi_owner(S(hv), irq);
+
+        return owner && owner->domid == 0;
 }
 
 static void fill_info(const struct sim_domain *d, struct hv_domain_info *i)
@@ -1515,7 +1517,7 @@ const struct hv_ops hv_sim_ops = {
         .iomem_permission = sim_iomem_permission,
         .memory_mapping = sim_memory_mapping,
         .irq_permission = sim_irq_permission,
-        .dom0_holds_iomem = sim_dom0_holds_iomem,
+        .dom0_spi_routed = sim_dom0_spi_routed,
         .bind_spi = sim_bind_spi,
         .unbind_spi = sim_unbind_spi,
         .assign_dt = sim_assign_dt,

@@ -174,25 +174,24 @@ static int xen_platform_has_iommu(struct hv *hv, bool *ret, char **err)
 }
 
 /*
- * Xen has no query for a domain's iomem rights, but XEN_DOMCTL_iomem_permission
- * checks the caller's rights first (EPERM) and adding a range a rangeset
- * already holds changes nothing: dom0 granting itself the frames answers
- * the question without side effects.
+ * Xen has no query for SPI routing, but unbinding an SPI from dom0 answers
+ * without side effects: release_guest_irq() says EINVAL when the SPI is
+ * not routed to dom0, and gic_remove_irq_from_guest() EBUSY when it is,
+ * because dom0 is never dying (xen/arch/arm/irq.c and gic.c, 4.17 to 4.20).
  */
-static int xen_dom0_holds_iomem(struct hv *hv, uint64_t mfn, uint64_t nr, char **err)
+static int xen_dom0_spi_routed(struct hv *hv, uint32_t irq, char **err)
 {
-        int r;
+        int r = XC_CALL(xc_domain_unbind_pt_spi_irq(X(hv)->xch, 0, irq, irq));
 
-        if (!fits_ulong(mfn) || !fits_ulong(nr))
-                return 0;
-        r = XC_CALL(xc_domain_iomem_permission(X(hv)->xch, 0, (unsigned long)mfn,
-                                               (unsigned long)nr, 1));
-        if (r >= 0)
+        if (r == -EBUSY)
                 return 1;
-        if (r == -EPERM)
+        if (r == -EINVAL)
                 return 0;
-        return set_error(err, r, "asking Xen whether dom0 holds frames 0x%" PRIx64 "-0x%" PRIx64
-                         ": %s", mfn, mfn + nr - 1, strerror(-r));
+        if (r >= 0)
+                return set_error(err, -EUCLEAN, "Xen unbound SPI %u from dom0 when asked "
+                                 "whether it was routed there", irq - 32);
+        return set_error(err, r, "asking Xen whether SPI %u (INTID %u) is routed to dom0: %s",
+                         irq - 32, irq, strerror(-r));
 }
 
 /* Does the domain have the IOMMU enabled?  See the top of the file. */
@@ -621,7 +620,7 @@ const struct hv_ops hv_xen_ops = {
         .iomem_permission = xen_iomem_permission,
         .memory_mapping = xen_memory_mapping,
         .irq_permission = xen_irq_permission,
-        .dom0_holds_iomem = xen_dom0_holds_iomem,
+        .dom0_spi_routed = xen_dom0_spi_routed,
         .bind_spi = xen_bind_spi,
         .unbind_spi = xen_unbind_spi,
         .assign_dt = xen_assign_dt,

@@ -8,7 +8,6 @@
  * in hv-xen.c so that the simulator explains its refusals with exactly
  * the same words, and so that they are testable on machines without Xen.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,12 +398,11 @@ int hv_platform_has_iommu(struct hv *hv, bool *ret, char **err)
         return hv->ops->platform_has_iommu(hv, ret, err);
 }
 
-int hv_dom0_holds_iomem(struct hv *hv, uint64_t mfn, uint64_t nr, char **err)
+int hv_dom0_spi_routed(struct hv *hv, uint32_t irq, char **err)
 {
-        if (nr == 0 || mfn + nr - 1 < mfn)
-                return set_error(err, -EINVAL, "iomem range of %" PRIu64 " frames at 0x%" PRIx64
-                                 " is empty or wraps", nr, mfn);
-        return hv->ops->dom0_holds_iomem(hv, mfn, nr, err);
+        if (irq < 32)
+                return set_error(err, -EINVAL, "IRQ %u is not an SPI", irq);
+        return hv->ops->dom0_spi_routed(hv, irq, err);
 }
 
 int hv_domain_info(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err)

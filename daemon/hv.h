@@ -195,12 +195,11 @@ int hv_version(struct hv *hv, unsigned *major, unsigned *minor, char **err);
 /* XEN_SYSCTL_PHYSCAP_directio: the platform has an IOMMU Xen uses. */
 int hv_platform_has_iommu(struct hv *hv, bool *ret, char **err);
 /*
- * Does dom0 (the caller) hold iomem permission over frames
- * [mfn, mfn + nr)?  Xen grants dom0 the MMIO of every enabled and every
- * xen,passthrough node of the host tree and of nothing else, and a domain
- * can only grant what it holds.  1 yes, 0 no, or a negative errno.
+ * Is the SPI (GIC interrupt ID irq) routed to dom0?  Xen routes the SPIs of
+ * every node of the host tree to dom0 except those marked xen,passthrough
+ * (their SPIs dom0 may only grant).  1 yes, 0 no, or a negative errno.
  */
-int hv_dom0_holds_iomem(struct hv *hv, uint64_t mfn, uint64_t nr, char **err);
+int hv_dom0_spi_routed(struct hv *hv, uint32_t irq, char **err);
 
 /* Domains.  -ESRCH for a domid that does not exist. */
 int hv_domain_info(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err);
@@ -354,7 +353,7 @@ struct hv_ops {
         void (*close)(struct hv *hv);
         int (*version)(struct hv *hv, unsigned *major, unsigned *minor, char **err);
         int (*platform_has_iommu)(struct hv *hv, bool *ret, char **err);
-        int (*dom0_holds_iomem)(struct hv *hv, uint64_t mfn, uint64_t nr, char **err);
+        int (*dom0_spi_routed)(struct hv *hv, uint32_t irq, char **err);
         int (*domain_info)(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err);
         int (*list_domains)(struct hv *hv, struct hv_domain_info **ret, size_t *n, char **err);
         int (*domain_name)(struct hv *hv, uint32_t domid, char **ret, char **err);

@@ -122,35 +122,36 @@ int inventory_open(struct db *db, const char *dtb_path, const struct classify_ta
         return 0;
 }
 
-int inventory_check_dom0_rights(struct inventory *inv, struct hv *hv, char **err)
+int inventory_check_dom0_hidden(struct inventory *inv, struct hv *hv,
+                                struct inventory_dom0_counts *c, char **err)
 {
-        int n = 0;
-
+        memset(c, 0, sizeof(*c));
         for (size_t i = 0; i < inv->dt->n_devices; i++) {
                 struct dt_device *d = &inv->dt->devices[i];
-                bool held = true;
+                enum dt_dom0_verdict v = DT_DOM0_UNKNOWN;
 
-                d->dom0_no_rights = false;
+                d->dom0_verdict = DT_DOM0_UNCHECKED;
                 if (!d->dom0_hidden)
                         continue;
-                for (size_t j = 0; held && j < d->n_regions; j++) {
-                        uint64_t mfn, nr;
-                        int r = hv_region_to_frames(d->regions[j].base, d->regions[j].size, &mfn,
-                                                    &nr);
+                for (size_t j = 0; j < d->n_irqs && v != DT_DOM0_OWNED; j++) {
+                        int r;
 
-                        if (r < 0)
+                        if (d->irqs[j].cls != DT_IRQ_SPI)
                                 continue;
-                        r = hv_dom0_holds_iomem(hv, mfn, nr, err);
+                        r = hv_dom0_spi_routed(hv, d->irqs[j].hwirq, err);
                         if (r < 0)
                                 return r;
-                        held = r > 0;
+                        v = r ? DT_DOM0_OWNED : DT_DOM0_SET_ASIDE;
                 }
-                if (!held) {
-                        d->dom0_no_rights = true;
-                        n++;
-                }
+                d->dom0_verdict = v;
+                if (v == DT_DOM0_SET_ASIDE)
+                        c->set_aside++;
+                else if (v == DT_DOM0_OWNED)
+                        c->owned++;
+                else
+                        c->unknown++;
         }
-        return n;
+        return 0;
 }
 
 void inventory_free(struct inventory *inv)
@@ -206,12 +207,20 @@ bool inventory_effective_assignable(const struct inventory *inv, const struct dt
                         *reason = d->reason ? d->reason : "Xen's console (/chosen/stdout-path)";
                 return false;
         }
-        /* No policy can give dom0 rights Xen withheld from it. */
-        if (d->dom0_no_rights) {
+        /* No policy can take from dom0 what Xen gave it as its own. */
+        if (d->dom0_verdict == DT_DOM0_OWNED) {
                 if (reason)
-                        *reason = "disabled in the host device tree: Xen gave dom0 no rights over "
-                                  "its MMIO (only enabled devices and those marked "
-                                  "xen,passthrough are dom0's to hand out)";
+                        *reason = "disabled in the host device tree, not marked xen,passthrough: "
+                                  "Xen routed its SPI to dom0 as one of dom0's own devices";
+                return false;
+        }
+        if (d->dom0_verdict == DT_DOM0_UNKNOWN &&
+            (!p || p->assignable == DB_POLICY_UNSET)) {
+                if (reason)
+                        *reason = "status \"disabled\" in the tree Xen wrote for dom0, and without "
+                                  "an SPI Xen cannot tell whether xen,passthrough set it aside or "
+                                  "firmware disabled it: declare it with 'assignctl policy PATH "
+                                  "assignable=yes', or give assignd the host tree with --dtb";
                 return false;
         }
         if (p && p->assignable != DB_POLICY_UNSET) {

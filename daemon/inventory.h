@@ -28,13 +28,16 @@ int inventory_open(struct db *db, const char *dtb_path, const struct classify_ta
 void inventory_free(struct inventory *inv);
 
 /*
- * For every dom0_hidden device (dt.h), ask the hypervisor whether dom0
- * holds its MMIO and mark those it does not as never assignable.  Run at
- * each start: it is the hypervisor's state, not the tree's, so it is not
- * stored.  Returns how many were marked, or a negative errno.
+ * Give every dom0_hidden device (dt.h) its dom0_verdict by asking the
+ * hypervisor whether its SPIs are routed to dom0.  Run at each start: it is
+ * the hypervisor's state, not the tree's, so it is not stored.
  */
 struct hv;
-int inventory_check_dom0_rights(struct inventory *inv, struct hv *hv, char **err);
+struct inventory_dom0_counts {
+        unsigned set_aside, owned, unknown;
+};
+int inventory_check_dom0_hidden(struct inventory *inv, struct hv *hv,
+                                struct inventory_dom0_counts *c, char **err);
 DEFINE_FREE_FUNC(struct inventory, inventory_free)
 
 const struct dt_inventory *inventory_dt(const struct inventory *inv);

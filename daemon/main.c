@@ -202,13 +202,19 @@ static int run(const struct config *cfg)
         r = open_hypervisor(cfg, inv, &hv);
         if (r < 0)
                 return r;
-        r = inventory_check_dom0_rights(inv, hv, &err);
-        if (r < 0)
-                return log_error_errno(r, "cannot check dom0's rights over the devices Xen "
-                                       "hid from it: %s", err ? err : strerror(-r));
-        if (r > 0)
-                log_info("%d device(s) disabled in the host device tree: dom0 holds no rights "
-                         "over them, so they are not assignable", r);
+        {
+                struct inventory_dom0_counts c;
+
+                r = inventory_check_dom0_hidden(inv, hv, &c, &err);
+                if (r < 0)
+                        return log_error_errno(r, "cannot tell the devices Xen set aside for "
+                                               "passthrough from dom0's own: %s",
+                                               err ? err : strerror(-r));
+                if (c.set_aside + c.owned + c.unknown)
+                        log_info("disabled in dom0's tree: %u set aside for passthrough, %u "
+                                 "dom0's own (SPI routed to dom0), %u without an SPI to tell "
+                                 "(need policy)", c.set_aside, c.owned, c.unknown);
+        }
 
         r = events_new(LIMIT_EVENT_RING, &events);
         if (r < 0)

@@ -181,6 +181,14 @@ def test_dom0_view():
         check("/uart@9040000" not in devs, "status 'fail' node scanned")
         out = d.ctl("show", "/pl031@9010000").stdout
         check("tree Xen wrote for dom0" in out, "show does not explain: " + out)
+        # Without an SPI nothing tells set-aside from firmware-disabled: the
+        # administrator decides.
+        fw = devs["/fw-cfg@9020000"]
+        check(fw["dom0_hidden"] and not fw["assignable"] and "assignable=yes" in fw["reason"],
+              "fw-cfg without SPI: %r" % fw)
+        d.broker("SetDevicePolicy", {"path": "/fw-cfg@9020000", "assignable": True,
+                                     "note": "set aside in the host tree"})
+        check(devices_by_path(d)["/fw-cfg@9020000"]["assignable"], "policy did not decide")
 
 
 run_cases([

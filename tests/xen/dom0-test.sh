@@ -9,10 +9,13 @@
 # not counted), a "# time STEP SECONDS" line, and the last line is
 # "N passed, N failed".  Exit status: 0 when nothing failed.
 #
-# The payload directory holds assignd, assignctl, host.dtb (the device tree
-# Xen booted with), qemu.dtb (QEMU's dump before the harness edited it),
-# guest-pl031.dtb, host-epoch (the host's clock when the payload was made)
-# and xen-version.  The guest kit is in /guest.
+# assignd reads the device tree Xen wrote for dom0 (/sys/firmware/fdt, its
+# default), as it would in production.  The payload directory holds
+# assignd, assignctl, host.dtb (the device tree Xen booted with: the pl031
+# and pl061 carry xen,passthrough, fw-cfg is disabled), qemu.dtb (QEMU's dump
+# before the harness edited it), host-smmu.dtb, guest-pl031.dtb, host-epoch
+# (the host's clock when the payload was made) and xen-version.  The guest
+# kit is in /guest.
 
 export PATH=/payload:$PATH
 P=/payload
@@ -70,21 +73,27 @@ stop_assignd() {
         ASSIGND_PID=
 }
 
-# xl.cfg of a test guest: the kit's kernel and busybox initrd, the pl031's
-# partial DT, and irqs=[39] so that xl 4.17 gives the domain enough SPIs
-# (nr_spis comes only from irqs= there) to cover the pl031's SPI 34.
-guest_cfg() {
-        cat >/tmp/$1.cfg <<EOF
+# The lines every test guest has: the kit's kernel and busybox initrd.
+guest_base() {
+        cat <<EOF
 name = "$1"
 kernel = "/guest/Image"
 ramdisk = "/guest/initrd.cpio"
 extra = "console=hvc0 rdinit=/init"
 memory = 128
 vcpus = 1
-irqs = [ 39 ]
-device_tree = "$P/guest-pl031.dtb"
 on_poweroff = "destroy"
 on_crash = "destroy"
+EOF
+}
+# xl.cfg of a guest for direct mode: the pl031's partial DT, and irqs=[39]
+# so that xl 4.17 gives the domain enough SPIs (nr_spis comes only from
+# irqs= there) to cover the pl031's SPI 34.
+guest_cfg() {
+        guest_base "$1" >/tmp/$1.cfg
+        cat >>/tmp/$1.cfg <<EOF
+irqs = [ 39 ]
+device_tree = "$P/guest-pl031.dtb"
 EOF
         echo /tmp/$1.cfg
 }
@@ -112,11 +121,32 @@ wait_gone() { within 60 "! xl domid '$1' >/dev/null 2>&1"; }
 owner_of() { assignctl list | awk -v p="$1" '$1 == p { print $NF }'; }
 # Wait until assignd says the device is free again.
 wait_free() { within "${2:-30}" "[ \"\$(owner_of '$1')\" = - ]"; }
+# A lease's "domid state" in 'assignctl leases'.
+lease_of() { assignctl leases | awk -v g="$1" '$2 == g { print $3, $4 }' | tail -1; }
+# Check what a guest that had the pl031 reported: the RTC driver probed,
+# hwclock reads the host's time, and the RTC's interrupt arrived.
+check_rtc_guest() {
+        rtc=$(guest_line "$1" rtc)
+        epoch=$(guest_line "$1" rtc-epoch)
+        irq=$(guest_line "$1" rtc-irq)
+        host=$(cat $P/host-epoch)
+        echo "# guest $1: rtc '$rtc', rtc-epoch $epoch (host $host), irq $irq"
+        why=
+        case "$rtc" in *pl031*) ;; *) why="$why; no pl031 RTC in the guest ('$rtc')" ;; esac
+        d=$(( ${epoch:-0} - host ))
+        [ $d -ge -600 ] && [ $d -le 3600 ] || why="$why; hwclock reads $epoch, host clock was $host"
+        b=$(echo "$irq" | sed -n 's/before=\([0-9]*\).*/\1/p')
+        a=$(echo "$irq" | sed -n 's/.*after=\([0-9]*\).*/\1/p')
+        [ -n "$a" ] && [ -n "$b" ] && [ "$a" -gt "$b" ] || why="$why; no RTC interrupt reached the guest ($irq)"
+        if [ -z "$why" ]; then ok; else fail "${why#; }"; fi
+}
 # Duration assignd logged for its last call of a method, in ms.
 call_ms() { sed -n "s/.*call io.assignd.Broker.$1 .*(\([0-9.]*\) ms).*/\1/p" "$LOG" | tail -1; }
 
 RTC=/pl031@9010000
 GPIO=/pl061@9030000
+FWCFG=/fw-cfg@9020000
+FWDIS=/disabled@9f10000
 
 echo "# dom0: $(uname -r), Xen $XV expected, $(grep -c ^processor /proc/cpuinfo) vCPUs"
 
@@ -131,49 +161,51 @@ case "$ver" in
 esac
 echo "# xen_version $ver, virt_caps: $caps"
 
-# ---- step 1: the inventory from dom0's own device tree -------------------------
-begin daemon-start
-if start_assignd --dtb /sys/firmware/fdt; then
-        backend=$(assignctl status | sed -n 's/.*backend \([a-z]*\).*/\1/p' | head -1)
-        if [ "$backend" = xen ]; then ok; else fail "status reports backend '$backend'"; fi
-else
-        fail "assignd --hypervisor xen --dtb /sys/firmware/fdt did not come up"
-        show "$LOG"
-fi
-
-begin inventory-dom0-fdt
-assignctl list >/tmp/list-fdt 2>&1
-missing=
-for d in $RTC $GPIO; do
-        grep -q "^$d " /tmp/list-fdt || missing="$missing $d"
-done
-if [ -z "$missing" ]; then
-        ok
-else
-        st=$(cat /sys/firmware/devicetree/base$RTC/status 2>/dev/null | tr -d '\0')
-        xp=no
-        [ -e /sys/firmware/devicetree/base$RTC/xen,passthrough ] && xp=yes
-        fail "not in the inventory of /sys/firmware/fdt:$missing (Xen wrote $RTC into dom0's DT with status='$st', xen,passthrough present: $xp)"
-fi
-stop_assignd
-
-# ---- the inventory from the host DTB Xen booted with ----------------------
+# ---- QEMU's own device tree, unedited, scans ------------------------------
 begin inventory-qemu-dtb
-rm -f "$DB"*
-if start_assignd --dtb $P/qemu.dtb; then
+if start_assignd --dtb $P/qemu.dtb --db /tmp/qemu.db; then
         ok
 else
         fail "assignd refuses QEMU's own DTB: $(grep -m1 'error' "$LOG" | sed 's/^assignd: //')"
 fi
 stop_assignd
 
-begin daemon-host-dtb
-rm -f "$DB"*
-if start_assignd --dtb $P/host.dtb; then ok; else fail "assignd did not come up"; show "$LOG"; fi
+# ---- step 1: the inventory from dom0's own device tree -------------------------
+# No --dtb: the default, /sys/firmware/fdt, the tree Xen wrote for dom0.
+begin daemon-start
+if start_assignd; then
+        backend=$(assignctl status | sed -n 's/.*backend \([a-z]*\).*/\1/p' | head -1)
+        if [ "$backend" = xen ]; then ok; else fail "status reports backend '$backend'"; fi
+else
+        fail "assignd --hypervisor xen (default --dtb /sys/firmware/fdt) did not come up"
+        show "$LOG"
+fi
+
+# Xen turned the xen,passthrough nodes to status "disabled" in dom0's tree
+# and dropped the marker; the two firmware-disabled nodes look the same
+# there.  assignd must offer the first two; refuse the one whose SPI Xen
+# routed to dom0 (asked of Xen itself at start-up); and leave fw-cfg, which
+# has no SPI to tell by, to the administrator's policy.
+begin inventory-dom0-fdt
+assignctl list >/tmp/list-fdt 2>&1
+why=
+for d in $RTC $GPIO; do
+        grep -q "^$d " /tmp/list-fdt || why="$why; $d not in the inventory"
+        assignctl show --json $d >/tmp/show.json 2>&1
+        grep -q '"dom0_hidden": *true' /tmp/show.json || why="$why; $d not flagged dom0_hidden"
+        grep -q '"assignable": *true' /tmp/show.json || why="$why; $d not assignable: $(grep -o '"reason": *"[^"]*"' /tmp/show.json)"
+done
+assignctl show --json $FWDIS >/tmp/show.json 2>&1
+grep -q '"assignable": *false' /tmp/show.json && grep -q 'routed its SPI to dom0' /tmp/show.json ||
+        why="$why; firmware-disabled $FWDIS not refused as dom0's own: $(tr '\n' ' ' </tmp/show.json | head -c 300)"
+assignctl show --json $FWCFG >/tmp/show.json 2>&1
+grep -q '"assignable": *false' /tmp/show.json && grep -q 'assignable=yes' /tmp/show.json ||
+        why="$why; $FWCFG (no SPI) not left to policy: $(tr '\n' ' ' </tmp/show.json | head -c 300)"
+if [ -z "$why" ]; then ok; else fail "${why#; }"; show /tmp/list-fdt; fi
 
 begin list
 assignctl list >/tmp/list 2>&1
-show /tmp/list | grep -E 'PATH|pl0'
+show /tmp/list | grep -E 'PATH|pl0|fw-cfg|disabled@'
 why=
 line=$(grep "^$RTC " /tmp/list); set -- $line
 [ "$2" = none ] || why="$why; $RTC coverage '$2', expected none"
@@ -232,7 +264,7 @@ else
 fi
 stop_assignd
 xl destroy g0
-start_assignd --dtb $P/host.dtb || echo "# assignd did not come back up"
+start_assignd || echo "# assignd did not come back up"
 
 # ---- step 2: refusals and policy, on a real paused domain ----------------------
 begin create-paused
@@ -259,7 +291,55 @@ else
 fi
 
 # ---- step 3: toolstack mode ------------------------------------------------
-skip toolstack-reserve "io.assignd.Broker has no Reserve method yet (no 'assignctl reserve')"
+# assignctl reserve holds the pl031 for a domain that does not exist yet and
+# prints the xl.cfg lines (irqs, iomem, device_tree naming the partial DTB
+# the daemon generated from dom0's tree); xl create makes the hypercalls;
+# the lease binds to the new domid and is verified.
+begin toolstack-reserve
+assignctl reserve g5 $RTC -o /tmp/g5-fragment.cfg >/tmp/reserve.out 2>&1
+rc=$?
+show /tmp/g5-fragment.cfg | grep -vE '^ *#'
+guest_base g5 >/tmp/g5.cfg
+cat /tmp/g5-fragment.cfg >>/tmp/g5.cfg
+HELD_G5=
+if [ $rc -ne 0 ]; then
+        fail "assignctl reserve g5 $RTC: rc $rc: $(tr '\n' ' ' </tmp/reserve.out)"
+elif [ "$(lease_of g5)" != "- reserved" ]; then
+        fail "after reserve the lease is '$(lease_of g5)', expected '- reserved'"
+elif ! xl create /tmp/g5.cfg >/tmp/xl-create.log 2>&1; then
+        fail "xl create with the reserved fragment: $(tail -3 /tmp/xl-create.log | tr '\n' ' ')"
+else
+        D5=$(domid_of g5)
+        if within 30 "[ \"\$(lease_of g5)\" = '$D5 assigned' ]"; then
+                HELD_G5=1
+                ok
+        else
+                fail "lease of g5 is '$(lease_of g5)', expected '$D5 assigned' (g5 is domid $D5)"
+                grep -E 'lease|reserv|verif' "$LOG" | tail -8 | show
+        fi
+fi
+
+begin toolstack-guest-uses-rtc
+if [ -z "$D5" ]; then
+        fail "no g5 guest (toolstack-reserve failed)"
+elif wait_guest g5; then
+        check_rtc_guest g5
+else
+        fail "guest g5 did not report its devices (it panicked or took over 120 s)"
+        grep -E 'Unable|panic|pl031|rtc' "$CONLOG/guest-g5.log" 2>/dev/null | tail -8 | show
+        xl destroy g5 2>/dev/null
+fi
+
+begin toolstack-release
+if [ -z "$HELD_G5" ]; then
+        xl destroy g5 2>/dev/null
+        fail "g5 never held $RTC, so there was nothing to release"
+elif wait_gone g5 && wait_free $RTC; then
+        ok
+else
+        fail "$RTC still held by '$(owner_of $RTC)' after g5 powered off"
+        xl destroy g5 2>/dev/null
+fi
 
 # ---- step 4: direct mode ---------------------------------------------------
 begin assign-direct
@@ -279,21 +359,12 @@ else
 fi
 
 begin guest-uses-rtc
-xl unpause g1
-if wait_guest g1; then
-        rtc=$(guest_line g1 rtc)
-        epoch=$(guest_line g1 rtc-epoch)
-        irq=$(guest_line g1 rtc-irq)
-        host=$(cat $P/host-epoch)
-        echo "# guest g1: rtc '$rtc', rtc-epoch $epoch (host $host), irq $irq"
-        why=
-        case "$rtc" in *pl031*) ;; *) why="$why; no pl031 RTC in the guest ('$rtc')" ;; esac
-        d=$(( ${epoch:-0} - host ))
-        [ $d -ge -600 ] && [ $d -le 3600 ] || why="$why; hwclock reads $epoch, host clock was $host"
-        b=$(echo "$irq" | sed -n 's/before=\([0-9]*\).*/\1/p')
-        a=$(echo "$irq" | sed -n 's/.*after=\([0-9]*\).*/\1/p')
-        [ -n "$a" ] && [ -n "$b" ] && [ "$a" -gt "$b" ] || why="$why; no RTC interrupt reached the guest ($irq)"
-        if [ -z "$why" ]; then ok; else fail "${why#; }"; fi
+if [ -z "$HELD_G1" ]; then
+        # Its DT describes a pl031 it does not have: it would die on the first access.
+        xl destroy g1 2>/dev/null
+        fail "g1 does not hold $RTC (assign-direct failed): not started"
+elif xl unpause g1 && wait_guest g1; then
+        check_rtc_guest g1
 else
         fail "guest g1 did not report its devices (it panicked or took over 120 s)"
         grep -E 'Unable|panic|pl031|rtc' "$CONLOG/guest-g1.log" 2>/dev/null | tail -8 | show
@@ -380,7 +451,7 @@ begin crash-and-reconcile
 stop_assignd
 xl create -p "$(guest_cfg g4)" >/tmp/xl-create.log 2>&1
 export ASSIGND_FAILPOINTS=bind_spi=crash-before
-start_assignd --dtb $P/host.dtb
+start_assignd
 unset ASSIGND_FAILPOINTS
 assignctl assign g4 $RTC >/tmp/assign.out 2>&1
 sleep 1
@@ -390,7 +461,7 @@ if kill -0 "$ASSIGND_PID" 2>/dev/null; then
 else
         wait "$ASSIGND_PID" 2>/dev/null
         ASSIGND_PID=
-        start_assignd --dtb $P/host.dtb
+        start_assignd
         assignctl leases --all >/tmp/leases.out 2>&1
         show /tmp/leases.out
         state=$(awk '$2 == "g4" { print $4 }' /tmp/leases.out | tail -1)
