@@ -38,6 +38,7 @@ struct broker {
         struct db *db;
         struct broker_options opts;
         struct events *events;
+        bool dying_domains;     /* a lease's domain was dying at the last settle */
 };
 
 /* Where undoing a plan got to. */
@@ -554,17 +555,26 @@ static int settle_all(struct broker *b, bool only_changed_domains, const char *a
         r = db_lease_list(b->db, NULL, &ls, &n);
         if (r < 0)
                 return r;
+        b->dying_domains = false;
         for (size_t i = 0; i < n; i++) {
                 struct undo_result u = { 0 };
                 const char *outcome = NULL;
-                bool dying;
+                bool dying = false;
                 int alive;
 
-                if (only_changed_domains) {
-                        alive = lease_domain_state(b, &ls[i], &dying);
-                        if (alive < 0 || (alive && !(dying && ls[i].state == DB_LEASE_RELEASING)))
-                                continue;
-                }
+                alive = lease_domain_state(b, &ls[i], &dying);
+                /*
+                 * Xen's domain watch fires when a domain starts dying; whether
+                 * another fires when it is finally gone depends on Xen's
+                 * version and timing (4.20 under load often sends none), so
+                 * the broker keeps looking while a held domain is dying.
+                 */
+                if (alive > 0 && dying && ls[i].state != DB_LEASE_FREE &&
+                    ls[i].state != DB_LEASE_FAILED)
+                        b->dying_domains = true;
+                if (only_changed_domains &&
+                    (alive < 0 || (alive && !(dying && ls[i].state == DB_LEASE_RELEASING))))
+                        continue;
                 r = settle_lease(b, &ls[i], &u, &outcome);
                 if (r < 0) {
                         _cleanup_free_ char *t = strdup_printf("lease %" PRId64, ls[i].id);
@@ -604,6 +614,11 @@ int broker_reconcile(struct broker *b, char **err)
         if (r < 0)
                 return set_error(err, r, "cannot read the leases: %s", strerror(-r));
         return r;
+}
+
+bool broker_waiting_for_dying(const struct broker *b)
+{
+        return b->dying_domains;
 }
 
 int broker_domains_changed(struct broker *b)

@@ -102,6 +102,13 @@ int broker_reconcile(struct broker *b, char **err);
  */
 int broker_domains_changed(struct broker *b);
 
+/*
+ * Does a lease's domain die without being gone yet?  Xen does not always
+ * signal the end of a dying domain, so the daemon's clock calls
+ * broker_domains_changed() while this holds.
+ */
+bool broker_waiting_for_dying(const struct broker *b);
+
 enum broker_layout {
         BROKER_LAYOUT_IDENTITY,
         BROKER_LAYOUT_AUTO,

@@ -1397,7 +1397,7 @@ int sim_kill_domain(struct hv *hv, uint32_t domid, char **err)
         return r;
 }
 
-int sim_destroy_domain(struct hv *hv, uint32_t domid, char **err)
+static int destroy_domain(struct hv *hv, uint32_t domid, bool signal, char **err)
 {
         struct sim *s = S(hv);
         int r = 0;
@@ -1421,9 +1421,27 @@ int sim_destroy_domain(struct hv *hv, uint32_t domid, char **err)
         }
         domain_free(d);
         r = commit(hv, err);
-        if (r >= 0)
+        if (r >= 0 && signal)
                 watch_signal(s);
         return r;
+}
+
+int sim_destroy_domain(struct hv *hv, uint32_t domid, char **err)
+{
+        return destroy_domain(hv, domid, true, err);
+}
+
+int sim_reap_domain(struct hv *hv, uint32_t domid, char **err)
+{
+        struct sim_domain *d;
+        int r = 0;
+
+        d = get_domain(hv, domid, err, &r);
+        if (!d)
+                return r;
+        if (!d->dying)
+                return set_error(err, -EBUSY, "domain %u is not dying: KillDomain first", domid);
+        return destroy_domain(hv, domid, false, err);
 }
 
 int sim_populate_memory(struct hv *hv, uint32_t domid, char **err)

@@ -556,6 +556,13 @@ int hv_sim_destroy_domain(struct hv *hv, uint32_t domid, char **err)
         return r < 0 ? r : sim_destroy_domain(hv, domid, err);
 }
 
+int hv_sim_reap_domain(struct hv *hv, uint32_t domid, char **err)
+{
+        int r = need_sim(hv, "ReapDomain", err);
+
+        return r < 0 ? r : sim_reap_domain(hv, domid, err);
+}
+
 int hv_sim_populate_memory(struct hv *hv, uint32_t domid, char **err)
 {
         int r = need_sim(hv, "PopulateMemory", err);

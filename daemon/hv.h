@@ -293,6 +293,11 @@ int hv_sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
  * permissions, mappings and routed SPIs vanish.  -EPERM for dom0.
  */
 int hv_sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
+/*
+ * The end of a dying domain as Xen may leave it: gone, with nothing
+ * signalled (no watch fires).  -EBUSY unless the domain is dying.
+ */
+int hv_sim_reap_domain(struct hv *hv, uint32_t domid, char **err);
 int hv_sim_populate_memory(struct hv *hv, uint32_t domid, char **err);
 /* Unpause: the domain runs (Xen's creation_finished becomes true). */
 int hv_sim_unpause(struct hv *hv, uint32_t domid, char **err);
@@ -387,6 +392,7 @@ int sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool
                          char **err);
 int sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
 int sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
+int sim_reap_domain(struct hv *hv, uint32_t domid, char **err);
 int sim_populate_memory(struct hv *hv, uint32_t domid, char **err);
 int sim_set_paused(struct hv *hv, uint32_t domid, bool paused, char **err);
 int sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);

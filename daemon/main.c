@@ -37,7 +37,8 @@
 /*
  * How often reservations are looked at: the domain watch takes them up at
  * once; the tick drops expired ones and catches a domain xl finished
- * granting devices to after it was announced.
+ * granting devices to after it was announced, and, while a held domain is
+ * dying, the end Xen may not signal.
  */
 #define RESERVATION_TICK_SECONDS 1
 
@@ -119,7 +120,10 @@ static int open_hypervisor(const struct config *cfg, const struct inventory *inv
 /* The reservations' clock: take up or drop reservations (see broker.h). */
 static void on_reservation_tick(evutil_socket_t fd, short events, void *arg)
 {
-        broker_reservations_check(arg);
+        if (broker_waiting_for_dying(arg))
+                broker_domains_changed(arg);
+        else
+                broker_reservations_check(arg);
 }
 
 /* Where Reserve writes partial device trees: next to the database. */

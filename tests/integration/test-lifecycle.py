@@ -163,6 +163,31 @@ def test_kill_then_destroy():
         mon.close()
 
 
+def test_silent_end_of_dying_domain():
+    """The watch fires when a domain starts dying; Xen may send nothing when
+    it is finally gone (seen on 4.20): the daemon must notice by itself."""
+    with Daemon() as d:
+        dom = create(d, "g")
+        assign(d, "g", [SATA])
+        d.sim("KillDomain", {"domid": dom})
+        ls = [l for l in leases(d) if l["domain"] == "g"]
+        check(ls and ls[-1]["state"] == "assigned", "held while dying: %s" % ls)
+        # No request from here on (each would settle leases itself): only
+        # the daemon's own clock can see the end.
+        mon = Monitor(d, timeout=10)
+        d.sim("ReapDomain", {"domid": dom})
+        t0 = time.time()
+        try:
+            ev = mon.until(lambda e: e["type"] == "device-released", "release")[-1]
+        except (socket.timeout, TimeoutError):
+            raise Fail("no release within 10 s of the silent end of the domain")
+        check(ev["state"] == "free" and ev["cause"] == "domain-died", "release: %s" % ev)
+        print("   released %.1f s after the silent end" % (time.time() - t0))
+        mon.close()
+        create(d, "h")
+        assign(d, "h", [SATA])
+
+
 def test_died_while_down():
     with Daemon() as d:
         dom = create(d, "g")
@@ -509,6 +534,7 @@ if __name__ == "__main__":
     run_cases([
         ("domain death releases its devices", test_domain_death_releases),
         ("live release, then the domain dies", test_kill_then_destroy),
+        ("a dying domain that ends without a signal", test_silent_end_of_dying_domain),
         ("domain died while the daemon was down", test_died_while_down),
         ("monitor resume and resync", test_resume_and_resync),
         ("a monitor that never reads is dropped", test_slow_monitor_dropped),
