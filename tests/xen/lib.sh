@@ -9,7 +9,7 @@
 XEN_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$XEN_SRC_DIR/../.." && pwd)
 
-: "${XEN_WORK:=/work/xen-work}"
+: "${XEN_WORK:=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/assignd-xen}"
 : "${XEN_SUITE:=bookworm}"
 
 # The Xen and kernel a suite ships.  Only these two suites are known; a
