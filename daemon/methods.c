@@ -1422,7 +1422,12 @@ static int sim_create_domain_call(struct method_call *mc, struct json_object *pa
 
 typedef int (*sim_domid_fn)(struct hv *hv, uint32_t domid, char **err);
 
-static int sim_domid_call(struct method_call *mc, struct json_object *params, sim_domid_fn fn)
+/*
+ * Run fn on the domid parameter; when announce, settle what changed at once
+ * (see below).  ReapDomain alone does not announce: Xen tells nobody.
+ */
+static int sim_domid_call_as(struct method_call *mc, struct json_object *params, sim_domid_fn fn,
+                             bool announce)
 {
         _cleanup_free_ char *err = NULL;
         int64_t domid = domid_param(mc, params);
@@ -1433,6 +1438,8 @@ static int sim_domid_call(struct method_call *mc, struct json_object *params, si
         r = fn(mc->m->ctx.hv, (uint32_t)domid, &err);
         if (r < 0)
                 return sim_fail(mc, r, domid, NULL, err);
+        if (!announce)
+                return 0;
         /*
          * The hypervisor changed: announce a death and settle the domain's
          * leases now, not when the watch's fd is next polled.
@@ -1442,6 +1449,11 @@ static int sim_domid_call(struct method_call *mc, struct json_object *params, si
         else if (mc->m->ctx.broker)
                 broker_domains_changed(mc->m->ctx.broker);
         return 0;
+}
+
+static int sim_domid_call(struct method_call *mc, struct json_object *params, sim_domid_fn fn)
+{
+        return sim_domid_call_as(mc, params, fn, true);
 }
 
 static int sim_destroy_domain_call(struct method_call *mc, struct json_object *params,
@@ -1456,18 +1468,10 @@ static int sim_kill_domain_call(struct method_call *mc, struct json_object *para
         return sim_domid_call(mc, params, hv_sim_kill_domain);
 }
 
-/* Deliberately not through sim_domid_call: Xen tells nobody. */
 static int sim_reap_domain_call(struct method_call *mc, struct json_object *params,
                                 struct json_object **reply)
 {
-        _cleanup_free_ char *err = NULL;
-        int64_t domid = domid_param(mc, params);
-        int r;
-
-        if (domid < 0)
-                return -EINVAL;
-        r = hv_sim_reap_domain(mc->m->ctx.hv, (uint32_t)domid, &err);
-        return r < 0 ? sim_fail(mc, r, domid, NULL, err) : 0;
+        return sim_domid_call_as(mc, params, hv_sim_reap_domain, false);
 }
 
 static int sim_populate_memory_call(struct method_call *mc, struct json_object *params,
