@@ -713,12 +713,48 @@ int cmd_release(struct ctl *ctl, const struct ctl_args *args)
 
 enum { LEASES_OPT_ALL };
 
+/*
+ * The list commands' common part: call method with p (taken over), find
+ * the array key in the reply, and with --json print it and return through
+ * *printed.  Otherwise *reply holds the reply (the caller puts it), *arr
+ * the array (may be NULL) and *t an empty table with these headers.
+ */
+static int call_for_table(struct ctl *ctl, const char *method, struct json_object *p,
+                          const char *key, const char *const *headers, size_t n_headers,
+                          struct json_object **reply, struct json_object **arr,
+                          struct table **t, bool *printed)
+{
+        int r;
+
+        *printed = false;
+        r = ctl_call(ctl, method, p, reply);
+        json_object_put(p);
+        if (r != CTL_EXIT_OK)
+                return r;
+        *arr = jarr(*reply, key);
+        if (ctl->json) {
+                r = ctl_print_json(*arr ? *arr : *reply);
+                json_object_put(*reply);
+                *reply = NULL;
+                *printed = true;
+                return r;
+        }
+        *t = table_new(n_headers, headers);
+        if (!*t) {
+                json_object_put(*reply);
+                *reply = NULL;
+                return oom_exit();
+        }
+        return CTL_EXIT_OK;
+}
+
 int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
 {
         static const char *const headers[] = { "ID", "DOMAIN", "DOMID", "STATE", "DEVICES",
                                                "UPDATED", "ERROR" };
-        struct json_object *p, *reply = NULL, *ls;
-        struct table *t;
+        struct json_object *p, *reply = NULL, *ls = NULL;
+        struct table *t = NULL;
+        bool printed;
         size_t n;
         int r;
 
@@ -727,22 +763,11 @@ int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
                 return oom_exit();
         if (args->opt[LEASES_OPT_ALL])
                 json_object_object_add(p, "all", json_object_new_boolean(1));
-        r = ctl_call(ctl, "ListLeases", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
+        r = call_for_table(ctl, "ListLeases", p, "leases", headers, ARRAY_SIZE_CTL(headers),
+                           &reply, &ls, &t, &printed);
+        if (r != CTL_EXIT_OK || printed)
                 return r;
-        ls = jarr(reply, "leases");
-        if (ctl->json) {
-                r = ctl_print_json(ls ? ls : reply);
-                json_object_put(reply);
-                return r;
-        }
         n = ls ? json_object_array_length(ls) : 0;
-        t = table_new(ARRAY_SIZE_CTL(headers), headers);
-        if (!t) {
-                json_object_put(reply);
-                return oom_exit();
-        }
         table_set_squeeze(t, 6, 10, false);
         table_set_squeeze(t, 4, 20, true);
         for (size_t i = 0; i < n; i++) {
@@ -787,9 +812,10 @@ int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
 {
         static const char *const headers[] = { "ID", "TIME", "UID", "PID", "ACTION", "TARGET",
                                                "RESULT", "DETAIL" };
-        struct json_object *p, *reply = NULL, *es;
+        struct json_object *p, *reply = NULL, *es = NULL;
         const char *limit = args->opt[AUDIT_OPT_LIMIT];
-        struct table *t;
+        struct table *t = NULL;
+        bool printed;
         char *end = NULL;
         long lim = 20;
         size_t n;
@@ -805,22 +831,11 @@ int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
         if (!p)
                 return oom_exit();
         json_object_object_add(p, "limit", json_object_new_int64(lim));
-        r = ctl_call(ctl, "GetAuditLog", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
+        r = call_for_table(ctl, "GetAuditLog", p, "entries", headers, ARRAY_SIZE_CTL(headers),
+                           &reply, &es, &t, &printed);
+        if (r != CTL_EXIT_OK || printed)
                 return r;
-        es = jarr(reply, "entries");
-        if (ctl->json) {
-                r = ctl_print_json(es ? es : reply);
-                json_object_put(reply);
-                return r;
-        }
         n = es ? json_object_array_length(es) : 0;
-        t = table_new(ARRAY_SIZE_CTL(headers), headers);
-        if (!t) {
-                json_object_put(reply);
-                return oom_exit();
-        }
         table_set_squeeze(t, 7, 12, false);
         table_set_squeeze(t, 5, 20, true);
         for (size_t i = 0; i < n; i++) {
