@@ -12,30 +12,17 @@
 #include <unistd.h>
 
 #include "classify.h"
-#include "dt.h"
-#include "testlib.h"
+#include "dt-testutil.h"
 
 static const char *dtb_dir;
 static struct classify_tables *tables;
 
 static struct dt_inventory *load_path(const char *path)
 {
-        struct dt_inventory *inv = NULL;
-        char *err = NULL;
-        void *blob = NULL;
-        size_t len = 0;
-        int r;
+        struct dt_inventory *inv = dt_test_scan_file(path);
 
-        r = dt_read_file(path, &blob, &len, &err);
-        if (r == 0)
-                r = dt_scan(blob, len, &inv, &err);
-        CHECK_MSG(r == 0, "%s: %s", path, err ? err : "?");
-        free(blob);
-        free(err);
-        if (r < 0)
-                return NULL;
-        r = classify_inventory(inv, tables);
-        CHECK_INT(r, 0);
+        if (inv)
+                CHECK_INT(classify_inventory(inv, tables), 0);
         return inv;
 }
 
@@ -49,10 +36,7 @@ static struct dt_inventory *load(const char *name)
 
 static const struct dt_device *dev(const struct dt_inventory *inv, const char *path)
 {
-        const struct dt_device *d = dt_inventory_find(inv, path);
-
-        CHECK_MSG(d != NULL, "device %s not found", path);
-        return d;
+        return dt_test_dev(inv, path);
 }
 
 static size_t count_cov(const struct dt_inventory *inv, enum dt_coverage c)

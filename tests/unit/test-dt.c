@@ -14,46 +14,23 @@
 
 #include <libfdt.h>
 
-#include "dt.h"
-#include "testlib.h"
+#include "dt-testutil.h"
 
 static const char *dtb_dir;
 
 static struct dt_inventory *load_path(const char *path)
 {
-        struct dt_inventory *inv = NULL;
-        char *err = NULL;
-        void *blob = NULL;
-        size_t len = 0;
-        int r;
-
-        r = dt_read_file(path, &blob, &len, &err);
-        CHECK_MSG(r == 0, "reading %s: %s", path, err ? err : "?");
-        if (r < 0) {
-                free(err);
-                return NULL;
-        }
-        r = dt_scan(blob, len, &inv, &err);
-        CHECK_MSG(r == 0, "scanning %s: %s", path, err ? err : "?");
-        free(err);
-        free(blob);
-        return r == 0 ? inv : NULL;
+        return dt_test_scan_file(path);
 }
 
 static struct dt_inventory *load(const char *name)
 {
-        char path[4096];
-
-        snprintf(path, sizeof(path), "%s/%s", dtb_dir, name);
-        return load_path(path);
+        return dt_test_scan_in(dtb_dir, name);
 }
 
 static const struct dt_device *dev(const struct dt_inventory *inv, const char *path)
 {
-        const struct dt_device *d = dt_inventory_find(inv, path);
-
-        CHECK_MSG(d != NULL, "device %s not found", path);
-        return d;
+        return dt_test_dev(inv, path);
 }
 
 #define CHECK_REGION(d, i, b, s)                                                        \
