@@ -14,7 +14,7 @@
 #include "log.h"
 #include "util.h"
 
-#include "../config.h"
+#include "build-config.h"
 
 enum {
         OPT_DTB = 0x100,

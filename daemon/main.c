@@ -32,7 +32,7 @@
 #include "server.h"
 #include "watch.h"
 
-#include "../config.h"
+#include "build-config.h"
 
 /*
  * How often reservations are looked at: the domain watch takes them up at

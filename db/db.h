@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../daemon/dt.h"
+#include "dt.h"
 
 struct db;
 

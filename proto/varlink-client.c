@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "varlink.h"
-#include "../daemon/util.h"
+#include "util.h"
 
 struct vl_client {
         int fd;

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "varlink.h"
-#include "../daemon/util.h"
+#include "util.h"
 
 enum vl_kind {
         VL_BOOL,

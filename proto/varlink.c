@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "varlink.h"
-#include "../daemon/util.h"
+#include "util.h"
 
 /* Room for one maximal message and its terminating NUL. */
 #define RBUF_MAX(b) (((b)->max ? (b)->max : (size_t)VL_MAX_MESSAGE) + 1)

@@ -28,8 +28,8 @@ D = None    # the shared daemon for most cases
 
 
 def limit(name):
-    """A constant from daemon/limit.h, so the test follows the source."""
-    path = os.path.join(ROOT, "daemon", "limit.h")
+    """A constant from daemon/api/limit.h, so the test follows the source."""
+    path = os.path.join(ROOT, "daemon", "api", "limit.h")
     try:
         with open(path) as f:
             text = f.read()

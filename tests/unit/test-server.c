@@ -25,7 +25,7 @@
 
 #include <event2/event.h>
 
-#include "../../daemon/util.h"
+#include "util.h"
 #include "classify.h"
 #include "db.h"
 #include "inventory.h"

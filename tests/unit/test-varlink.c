@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../daemon/util.h"
+#include "util.h"
 #include "testlib.h"
 #include "varlink.h"
 

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../config.h"
+#include "build-config.h"
 #include "broker.h"
 #include "events.h"
 #include "hazard.h"
