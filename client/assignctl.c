@@ -297,9 +297,9 @@ static int find_command_arg(int argc, char **argv)
         for (i = 1; i < argc; i++) {
                 const char *a = argv[i];
 
-                if (ctl_streq(a, "--"))
+                if (streq(a, "--"))
                         return i + 1 < argc ? i + 1 : -1;
-                if (ctl_streq(a, "--socket")) {
+                if (streq(a, "--socket")) {
                         i++;
                         continue;
                 }
@@ -315,7 +315,7 @@ static const struct ctl_command *lookup_command(const char *name)
         size_t i;
 
         for (i = 0; i < ctl_n_commands; i++)
-                if (ctl_streq(ctl_commands[i].name, name))
+                if (streq(ctl_commands[i].name, name))
                         return &ctl_commands[i];
         return NULL;
 }
@@ -337,7 +337,7 @@ static size_t count_options(const struct ctl_option *opts)
  */
 static void print_varlink_error(const char *name, struct json_object *params)
 {
-        const char *message = jstr(params, "message", NULL);
+        const char *message = jv_get_str(params, "message", NULL);
         bool first = true;
 
         fprintf(stderr, "assignctl: %s", name);
@@ -347,7 +347,7 @@ static void print_varlink_error(const char *name, struct json_object *params)
                 json_object_object_foreach(params, key, val) {
                         const char *v;
 
-                        if (ctl_streq(key, "message") || !val)
+                        if (streq(key, "message") || !val)
                                 continue;
                         if (!json_object_is_type(val, json_type_string) &&
                             !json_object_is_type(val, json_type_int))

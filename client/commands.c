@@ -21,7 +21,7 @@ static const char *const dma_values[] = { "master", "none", "unknown", NULL };
 static bool in_set(const char *v, const char *const *set)
 {
         for (; *set; set++)
-                if (ctl_streq(v, *set))
+                if (streq(v, *set))
                         return true;
         return false;
 }
@@ -56,42 +56,42 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
                 return r;
         }
 
-        dtb = jobj(reply, "dtb");
-        counts = jobj(reply, "devices");
-        up = fmt_duration(jint(reply, "uptime_seconds", -1));
-        started = fmt_time(jint(reply, "started_at", -1));
+        dtb = jv_get_object(reply, "dtb");
+        counts = jv_get_object(reply, "devices");
+        up = fmt_duration(jv_get_int(reply, "uptime_seconds", -1));
+        started = fmt_time(jv_get_int(reply, "started_at", -1));
 
-        printf("assignd %s, backend %s", jstr(reply, "version", "?"), jstr(reply, "backend", "?"));
-        if (jstr(reply, "xen_version", NULL))
-                printf(", Xen %s%s", jstr(reply, "xen_version", ""),
-                       ctl_streq(jstr(reply, "backend", ""), "sim") ? " (simulated)" : "");
+        printf("assignd %s, backend %s", jv_get_str(reply, "version", "?"), jv_get_str(reply, "backend", "?"));
+        if (jv_get_str(reply, "xen_version", NULL))
+                printf(", Xen %s%s", jv_get_str(reply, "xen_version", ""),
+                       streq(jv_get_str(reply, "backend", ""), "sim") ? " (simulated)" : "");
         putchar('\n');
-        printf("  %-13s %s\n", "device tree:", jstr(dtb, "path", "?"));
-        printf("  %-13s %s\n", "model:", jstr(dtb, "model", "-"));
-        printf("  %-13s %s\n", "sha256:", jstr(dtb, "sha256", "?"));
+        printf("  %-13s %s\n", "device tree:", jv_get_str(dtb, "path", "?"));
+        printf("  %-13s %s\n", "model:", jv_get_str(dtb, "model", "-"));
+        printf("  %-13s %s\n", "sha256:", jv_get_str(dtb, "sha256", "?"));
         printf("  %-13s %" PRId64 " total, %" PRId64 " assignable, %" PRId64 " protected, %" PRId64
                " DMA-capable without IOMMU protection\n",
-               "devices:", jint(counts, "total", 0), jint(counts, "assignable", 0),
-               jint(counts, "protected", 0), jint(counts, "unprotected_dma", 0));
+               "devices:", jv_get_int(counts, "total", 0), jv_get_int(counts, "assignable", 0),
+               jv_get_int(counts, "protected", 0), jv_get_int(counts, "unprotected_dma", 0));
         printf("  %-13s %" PRId64 " assignment group%s, %" PRId64 " IOMMU%s\n", "",
-               jint(counts, "groups", 0), jint(counts, "groups", 0) == 1 ? "" : "s",
-               jint(counts, "iommus", 0), jint(counts, "iommus", 0) == 1 ? "" : "s");
+               jv_get_int(counts, "groups", 0), jv_get_int(counts, "groups", 0) == 1 ? "" : "s",
+               jv_get_int(counts, "iommus", 0), jv_get_int(counts, "iommus", 0) == 1 ? "" : "s");
         printf("  %-13s %s (since %s)\n", "uptime:", up ? up : "?", started ? started : "?");
         printf("  %-13s %" PRId64 " (%" PRId64 " monitor%s)\n", "connections:",
-               jint(reply, "connections", 0), jint(reply, "monitors", 0),
-               jint(reply, "monitors", 0) == 1 ? "" : "s");
-        leases = jobj(reply, "leases");
+               jv_get_int(reply, "connections", 0), jv_get_int(reply, "monitors", 0),
+               jv_get_int(reply, "monitors", 0) == 1 ? "" : "s");
+        leases = jv_get_object(reply, "leases");
         printf("  %-13s %" PRId64 " assigned, %" PRId64 " reserved, %" PRId64 " assigning, %" PRId64
-               " releasing\n", "leases:", jint(leases, "assigned", 0), jint(leases, "reserved", 0),
-               jint(leases, "assigning", 0), jint(leases, "releasing", 0));
-        hazards = jarr(reply, "hazards");
+               " releasing\n", "leases:", jv_get_int(leases, "assigned", 0), jv_get_int(leases, "reserved", 0),
+               jv_get_int(leases, "assigning", 0), jv_get_int(leases, "releasing", 0));
+        hazards = jv_get_array(reply, "hazards");
         n_hazards = hazards ? json_object_array_length(hazards) : 0;
         printf("  %-13s %zu\n", "hazards:", n_hazards);
         for (size_t i = 0; i < n_hazards; i++) {
                 struct json_object *h = json_object_array_get_idx(hazards, i);
 
-                printf("    %s %s: %s\n", jstr(h, "kind", "?"), jstr(h, "path", "?"),
-                       jstr(h, "message", ""));
+                printf("    %s %s: %s\n", jv_get_str(h, "kind", "?"), jv_get_str(h, "path", "?"),
+                       jv_get_str(h, "message", ""));
         }
         free(up);
         free(started);
@@ -172,9 +172,9 @@ static int print_device_table(struct json_object *devices)
                 char *group = fmt_group_short(dev);
                 char *owner = fmt_owner_or_reason(dev);
                 const char *cells[N_COLS] = {
-                        jstr(dev, "path", "?"),
-                        jstr(jobj(dev, "iommu"), "coverage", "?"),
-                        jstr(dev, "dma", "?"),
+                        jv_get_str(dev, "path", "?"),
+                        jv_get_str(jv_get_object(dev, "iommu"), "coverage", "?"),
+                        jv_get_str(dev, "dma", "?"),
                         regions, spis, group, owner,
                 };
                 bool ok = regions && spis && group && owner && table_add_row(t, cells) == 0;
@@ -185,11 +185,11 @@ static int print_device_table(struct json_object *devices)
                 free(owner);
                 if (!ok)
                         goto oom;
-                if (jbool(dev, "assignable", false))
+                if (jv_get_bool(dev, "assignable", false))
                         n_assignable++;
-                if (ctl_streq(cells[COL_COVERAGE], "protected"))
+                if (streq(cells[COL_COVERAGE], "protected"))
                         n_protected++;
-                if (jobj(dev, "owner"))
+                if (jv_get_object(dev, "owner"))
                         n_owned++;
         }
         table_print(t, stdout, output_width());
@@ -216,7 +216,7 @@ int cmd_list(struct ctl *ctl, const struct ctl_args *args)
         if (r != CTL_EXIT_OK)
                 return r;
 
-        devices = jarr(reply, "devices");
+        devices = jv_get_array(reply, "devices");
         if (!devices) {
                 fprintf(stderr, "assignctl: ListDevices reply has no devices array\n");
                 json_object_put(reply);
@@ -247,7 +247,7 @@ static void label(const char *name, bool *first)
 
 static void show_compatible(struct json_object *dev)
 {
-        struct json_object *c = jarr(dev, "compatible");
+        struct json_object *c = jv_get_array(dev, "compatible");
         size_t n = c ? json_object_array_length(c) : 0, i;
         bool first = true;
 
@@ -259,13 +259,13 @@ static void show_compatible(struct json_object *dev)
 
 static void show_regions(struct json_object *dev)
 {
-        struct json_object *regions = jarr(dev, "regions");
+        struct json_object *regions = jv_get_array(dev, "regions");
         size_t n = regions ? json_object_array_length(regions) : 0, i;
         bool first = true;
 
         for (i = 0; i < n; i++) {
                 struct json_object *reg = json_object_array_get_idx(regions, i);
-                uint64_t base = (uint64_t)jint(reg, "base", 0), size = (uint64_t)jint(reg, "size", 0);
+                uint64_t base = (uint64_t)jv_get_int(reg, "base", 0), size = (uint64_t)jv_get_int(reg, "size", 0);
 
                 label("regions", &first);
                 if (size)
@@ -277,31 +277,31 @@ static void show_regions(struct json_object *dev)
                 label("regions", &first);
                 printf("-\n");
         }
-        if (jstr(dev, "reg_note", NULL)) {
+        if (jv_get_str(dev, "reg_note", NULL)) {
                 first = true;
                 label("reg note", &first);
-                printf("%s\n", jstr(dev, "reg_note", ""));
+                printf("%s\n", jv_get_str(dev, "reg_note", ""));
         }
 }
 
 static void show_interrupts(struct json_object *dev)
 {
-        struct json_object *irqs = jarr(dev, "interrupts");
+        struct json_object *irqs = jv_get_array(dev, "interrupts");
         size_t n = irqs ? json_object_array_length(irqs) : 0, i;
         bool first = true;
 
         for (i = 0; i < n; i++) {
                 struct json_object *irq = json_object_array_get_idx(irqs, i);
-                const char *cls = jstr(irq, "class", "?");
-                const char *ctrl = jstr(irq, "controller", "?");
-                int64_t hw = jint(irq, "hwirq", -1);
+                const char *cls = jv_get_str(irq, "class", "?");
+                const char *ctrl = jv_get_str(irq, "controller", "?");
+                int64_t hw = jv_get_int(irq, "hwirq", -1);
 
                 label("interrupts", &first);
-                if (ctl_streq(cls, "spi") && hw >= 32)
+                if (streq(cls, "spi") && hw >= 32)
                         printf("spi %" PRId64 " (GIC SPI %" PRId64 ") on %s\n", hw, hw - 32, ctrl);
-                else if (ctl_streq(cls, "ppi") && hw >= 16)
+                else if (streq(cls, "ppi") && hw >= 16)
                         printf("ppi %" PRId64 " (GIC PPI %" PRId64 ", not routable) on %s\n", hw, hw - 16, ctrl);
-                else if (ctl_streq(cls, "not-gic"))
+                else if (streq(cls, "not-gic"))
                         printf("not-gic, through %s (not routable to a guest)\n", ctrl);
                 else if (hw >= 0)
                         printf("%s %" PRId64 " on %s\n", cls, hw, ctrl);
@@ -318,26 +318,26 @@ static void show_interrupts(struct json_object *dev)
 
 static void show_iommu(struct json_object *dev)
 {
-        struct json_object *iommu = jobj(dev, "iommu");
-        struct json_object *links = jarr(iommu, "iommus");
-        struct json_object *gaps = jarr(dev, "iommu_map_gaps");
+        struct json_object *iommu = jv_get_object(dev, "iommu");
+        struct json_object *links = jv_get_array(iommu, "iommus");
+        struct json_object *gaps = jv_get_array(dev, "iommu_map_gaps");
         size_t n = links ? json_object_array_length(links) : 0, i, j;
         bool first = true;
 
         label("iommu", &first);
-        printf("%s\n", jstr(iommu, "coverage", "?"));
+        printf("%s\n", jv_get_str(iommu, "coverage", "?"));
         for (i = 0; i < n; i++) {
                 struct json_object *link = json_object_array_get_idx(links, i);
-                struct json_object *ids = jarr(link, "ids");
+                struct json_object *ids = jv_get_array(link, "ids");
                 size_t n_ids = ids ? json_object_array_length(ids) : 0;
 
                 label("iommu", &first);
                 if (n_ids == 0) {
                         /* #iommu-cells = 0: the IOMMU serves this one master, no IDs. */
-                        printf("%s, no IDs\n", jstr(link, "iommu", "?"));
+                        printf("%s, no IDs\n", jv_get_str(link, "iommu", "?"));
                         continue;
                 }
-                printf("%s, id%s", jstr(link, "iommu", "?"), n_ids == 1 ? "" : "s");
+                printf("%s, id%s", jv_get_str(link, "iommu", "?"), n_ids == 1 ? "" : "s");
                 for (j = 0; j < n_ids; j++) {
                         /* DMA engines have a dozen IDs or more: keep lines short. */
                         if (j > 0 && j % IDS_PER_LINE == 0) {
@@ -363,7 +363,7 @@ static void show_iommu(struct json_object *dev)
                         printf("none (every requester ID is translated)\n");
                 for (i = 0; i < n_gaps; i++) {
                         struct json_object *g = json_object_array_get_idx(gaps, i);
-                        int64_t base = jint(g, "rid_base", 0), count = jint(g, "count", 0);
+                        int64_t base = jv_get_int(g, "rid_base", 0), count = jv_get_int(g, "count", 0);
 
                         if (i)
                                 label("iommu-map gaps", &first);
@@ -375,7 +375,7 @@ static void show_iommu(struct json_object *dev)
 
 static void show_policy(struct json_object *dev)
 {
-        struct json_object *policy = jobj(dev, "policy");
+        struct json_object *policy = jv_get_object(dev, "policy");
         struct json_object *v;
         bool first = true;
         char *when;
@@ -389,24 +389,24 @@ static void show_policy(struct json_object *dev)
                 printf("dma=%s ", json_object_get_string(v));
         if (json_object_object_get_ex(policy, "assignable", &v) && json_object_is_type(v, json_type_boolean))
                 printf("assignable=%s ", json_object_get_boolean(v) ? "yes" : "no");
-        when = fmt_time(jint(policy, "set_at", -1));
-        printf("(set by uid %" PRId64 " at %s)\n", jint(policy, "set_by_uid", -1), when ? when : "?");
+        when = fmt_time(jv_get_int(policy, "set_at", -1));
+        printf("(set by uid %" PRId64 " at %s)\n", jv_get_int(policy, "set_by_uid", -1), when ? when : "?");
         free(when);
-        if (jstr(policy, "note", NULL)) {
+        if (jv_get_str(policy, "note", NULL)) {
                 label("policy", &first);
-                printf("note: %s\n", jstr(policy, "note", ""));
+                printf("note: %s\n", jv_get_str(policy, "note", ""));
         }
 }
 
 static void show_device(struct json_object *dev, bool brief)
 {
-        struct json_object *group = jarr(dev, "group");
+        struct json_object *group = jv_get_array(dev, "group");
         size_t n_group = group ? json_object_array_length(group) : 0, i;
-        const char *reason = jstr(dev, "reason", NULL);
+        const char *reason = jv_get_str(dev, "reason", NULL);
         bool first;
         char *owner;
 
-        printf("%s\n", jstr(dev, "path", "?"));
+        printf("%s\n", jv_get_str(dev, "path", "?"));
         if (!brief) {
                 show_compatible(dev);
                 show_regions(dev);
@@ -416,11 +416,11 @@ static void show_device(struct json_object *dev, bool brief)
 
         first = true;
         label("dma", &first);
-        printf("%s (from %s)\n", jstr(dev, "dma", "?"), jstr(dev, "dma_source", "?"));
+        printf("%s (from %s)\n", jv_get_str(dev, "dma", "?"), jv_get_str(dev, "dma_source", "?"));
 
         first = true;
         label("assignable", &first);
-        if (jbool(dev, "assignable", false))
+        if (jv_get_bool(dev, "assignable", false))
                 printf("yes\n");
         else
                 printf("no: %s\n", reason ? reason : "no reason given");
@@ -440,17 +440,17 @@ static void show_device(struct json_object *dev, bool brief)
         show_policy(dev);
 
         first = true;
-        owner = fmt_owner(jobj(dev, "owner"));
+        owner = fmt_owner(jv_get_object(dev, "owner"));
         label("owner", &first);
         printf("%s\n", owner ? owner : "?");
         free(owner);
 
-        if (!brief && jbool(dev, "xen_passthrough", false)) {
+        if (!brief && jv_get_bool(dev, "xen_passthrough", false)) {
                 first = true;
                 label("xen,passthrough", &first);
                 printf("yes (Xen hides this node from dom0)\n");
         }
-        if (!brief && jbool(dev, "dom0_hidden", false)) {
+        if (!brief && jv_get_bool(dev, "dom0_hidden", false)) {
                 first = true;
                 label("dom0 view", &first);
                 printf("status \"disabled\" in the tree Xen wrote for dom0 (set aside with "
@@ -466,7 +466,7 @@ static int get_device(struct ctl *ctl, const char *method, struct json_object *p
         r = ctl_call(ctl, method, params, reply);
         if (r != CTL_EXIT_OK)
                 return r;
-        *dev = jobj(*reply, "device");
+        *dev = jv_get_object(*reply, "device");
         if (!*dev) {
                 fprintf(stderr, "assignctl: %s reply has no device object\n", method);
                 json_object_put(*reply);
@@ -508,11 +508,11 @@ enum { POLICY_OPT_NOTE };
 
 static int parse_yes_no(const char *v, bool *ret)
 {
-        if (ctl_streq(v, "yes") || ctl_streq(v, "true")) {
+        if (streq(v, "yes") || streq(v, "true")) {
                 *ret = true;
                 return 0;
         }
-        if (ctl_streq(v, "no") || ctl_streq(v, "false")) {
+        if (streq(v, "no") || streq(v, "false")) {
                 *ret = false;
                 return 0;
         }
@@ -603,23 +603,23 @@ static void print_steps(struct json_object *steps, bool plan)
 
         for (size_t i = 0; i < n; i++) {
                 struct json_object *s = json_object_array_get_idx(steps, i);
-                const char *step = jstr(s, "step", "?");
+                const char *step = jv_get_str(s, "step", "?");
                 char args[96] = "";
 
-                if (jint(s, "nr", -1) >= 0 && jint(s, "gfn", -1) >= 0)
+                if (jv_get_int(s, "nr", -1) >= 0 && jv_get_int(s, "gfn", -1) >= 0)
                         snprintf(args, sizeof(args), "mfn 0x%" PRIx64 " -> gfn 0x%" PRIx64 ", %" PRId64
-                                 " page%s", (uint64_t)jint(s, "mfn", 0), (uint64_t)jint(s, "gfn", 0),
-                                 jint(s, "nr", 0), jint(s, "nr", 0) == 1 ? "" : "s");
-                else if (jint(s, "nr", -1) >= 0)
+                                 " page%s", (uint64_t)jv_get_int(s, "mfn", 0), (uint64_t)jv_get_int(s, "gfn", 0),
+                                 jv_get_int(s, "nr", 0), jv_get_int(s, "nr", 0) == 1 ? "" : "s");
+                else if (jv_get_int(s, "nr", -1) >= 0)
                         snprintf(args, sizeof(args), "mfn 0x%" PRIx64 ", %" PRId64 " page%s",
-                                 (uint64_t)jint(s, "mfn", 0), jint(s, "nr", 0),
-                                 jint(s, "nr", 0) == 1 ? "" : "s");
-                else if (jint(s, "irq", -1) >= 0)
+                                 (uint64_t)jv_get_int(s, "mfn", 0), jv_get_int(s, "nr", 0),
+                                 jv_get_int(s, "nr", 0) == 1 ? "" : "s");
+                else if (jv_get_int(s, "irq", -1) >= 0)
                         snprintf(args, sizeof(args), "IRQ %" PRId64 " (guest IRQ %" PRId64 ")",
-                                 jint(s, "irq", 0), jint(s, "irq", 0));
-                printf("  %2zu. %-17s %-32s %s%s\n", i + 1, step, jstr(s, "device", "?"), args,
-                       plan ? "" : jbool(s, "undone", false) ? "  [undone]"
-                                   : jbool(s, "done", false) ? "" : "  [not done]");
+                                 jv_get_int(s, "irq", 0), jv_get_int(s, "irq", 0));
+                printf("  %2zu. %-17s %-32s %s%s\n", i + 1, step, jv_get_str(s, "device", "?"), args,
+                       plan ? "" : jv_get_bool(s, "undone", false) ? "  [undone]"
+                                   : jv_get_bool(s, "done", false) ? "" : "  [not done]");
         }
 }
 
@@ -631,7 +631,7 @@ int cmd_assign(struct ctl *ctl, const struct ctl_args *args)
         const char *layout = args->opt[ASSIGN_OPT_LAYOUT];
         int r;
 
-        if (layout && !ctl_streq(layout, "identity") && !ctl_streq(layout, "auto"))
+        if (layout && !streq(layout, "identity") && !streq(layout, "auto"))
                 return ctl_usage_error("assign: --layout must be identity or auto (got '%s')",
                                        layout);
         p = json_object_new_object();
@@ -654,17 +654,17 @@ int cmd_assign(struct ctl *ctl, const struct ctl_args *args)
                 json_object_put(reply);
                 return r;
         }
-        lease = jobj(reply, "lease");
+        lease = jv_get_object(reply, "lease");
         if (!lease) {
                 printf("dry run: nothing was done; the assignment would make these calls:\n");
-                print_steps(jarr(reply, "steps"), true);
+                print_steps(jv_get_array(reply, "steps"), true);
         } else {
                 printf("lease %" PRId64 ": %d device%s assigned to %s (domid %" PRId64 ")%s\n",
-                       jint(lease, "id", 0), args->n_pos - 1, args->n_pos == 2 ? "" : "s",
-                       jstr(lease, "domain", "?"), jint(lease, "domid", -1),
-                       jbool(lease, "forced", false)
+                       jv_get_int(lease, "id", 0), args->n_pos - 1, args->n_pos == 2 ? "" : "s",
+                       jv_get_str(lease, "domain", "?"), jv_get_int(lease, "domid", -1),
+                       jv_get_bool(lease, "forced", false)
                                ? ", FORCED: unprotected DMA (logged as a warning)" : "");
-                print_steps(jarr(lease, "steps"), false);
+                print_steps(jv_get_array(lease, "steps"), false);
         }
         json_object_put(reply);
         return CTL_EXIT_OK;
@@ -672,11 +672,11 @@ int cmd_assign(struct ctl *ctl, const struct ctl_args *args)
 
 static void print_lease_outcome(struct json_object *l)
 {
-        const char *st = jstr(l, "state", "?");
+        const char *st = jv_get_str(l, "state", "?");
 
-        printf("lease %" PRId64 " (%s, domid %" PRId64 "): %s", jint(l, "id", 0),
-               jstr(l, "domain", "?"), jint(l, "domid", -1), st);
-        if (ctl_streq(st, "releasing"))
+        printf("lease %" PRId64 " (%s, domid %" PRId64 "): %s", jv_get_int(l, "id", 0),
+               jv_get_str(l, "domain", "?"), jv_get_int(l, "domid", -1), st);
+        if (streq(st, "releasing"))
                 printf(": MMIO unmapped, permissions revoked and IOMMU released; its SPIs stay "
                        "routed until the domain dies, and its devices are held until then");
         printf("\n");
@@ -703,7 +703,7 @@ int cmd_release(struct ctl *ctl, const struct ctl_args *args)
                 json_object_put(reply);
                 return r;
         }
-        ls = jarr(reply, "leases");
+        ls = jv_get_array(reply, "leases");
         n = ls ? json_object_array_length(ls) : 0;
         for (size_t i = 0; i < n; i++)
                 print_lease_outcome(json_object_array_get_idx(ls, i));
@@ -731,7 +731,7 @@ static int call_for_table(struct ctl *ctl, const char *method, struct json_objec
         json_object_put(p);
         if (r != CTL_EXIT_OK)
                 return r;
-        *arr = jarr(*reply, key);
+        *arr = jv_get_array(*reply, key);
         if (ctl->json) {
                 r = ctl_print_json(*arr ? *arr : *reply);
                 json_object_put(*reply);
@@ -763,7 +763,7 @@ int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
                 return oom_exit();
         if (args->opt[LEASES_OPT_ALL])
                 json_object_object_add(p, "all", json_object_new_boolean(1));
-        r = call_for_table(ctl, "ListLeases", p, "leases", headers, ARRAY_SIZE_CTL(headers),
+        r = call_for_table(ctl, "ListLeases", p, "leases", headers, ARRAY_SIZE(headers),
                            &reply, &ls, &t, &printed);
         if (r != CTL_EXIT_OK || printed)
                 return r;
@@ -771,8 +771,8 @@ int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
         table_set_squeeze(t, 6, 10, false);
         table_set_squeeze(t, 4, 20, true);
         for (size_t i = 0; i < n; i++) {
-                struct json_object *l = json_object_array_get_idx(ls, i), *devs = jarr(l, "devices");
-                char id[24], domid[24], *updated = fmt_time(jint(l, "updated_at", 0));
+                struct json_object *l = json_object_array_get_idx(ls, i), *devs = jv_get_array(l, "devices");
+                char id[24], domid[24], *updated = fmt_time(jv_get_int(l, "updated_at", 0));
                 char *devlist = NULL;
                 size_t len = 1, nd = devs ? json_object_array_length(devs) : 0;
 
@@ -784,15 +784,15 @@ int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
                                 strcat(devlist, " ");
                         strcat(devlist, json_object_get_string(json_object_array_get_idx(devs, k)));
                 }
-                snprintf(id, sizeof(id), "%" PRId64, jint(l, "id", 0));
-                if (jint(l, "domid", -1) >= 0)
-                        snprintf(domid, sizeof(domid), "%" PRId64, jint(l, "domid", -1));
+                snprintf(id, sizeof(id), "%" PRId64, jv_get_int(l, "id", 0));
+                if (jv_get_int(l, "domid", -1) >= 0)
+                        snprintf(domid, sizeof(domid), "%" PRId64, jv_get_int(l, "domid", -1));
                 else
                         snprintf(domid, sizeof(domid), "-");
                 {
-                        const char *cells[] = { id, jstr(l, "domain", "-"), domid,
-                                                jstr(l, "state", "?"), devlist ? devlist : "?",
-                                                updated ? updated : "?", jstr(l, "error", "-") };
+                        const char *cells[] = { id, jv_get_str(l, "domain", "-"), domid,
+                                                jv_get_str(l, "state", "?"), devlist ? devlist : "?",
+                                                updated ? updated : "?", jv_get_str(l, "error", "-") };
 
                         table_add_row(t, cells);
                 }
@@ -831,7 +831,7 @@ int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
         if (!p)
                 return oom_exit();
         json_object_object_add(p, "limit", json_object_new_int64(lim));
-        r = call_for_table(ctl, "GetAuditLog", p, "entries", headers, ARRAY_SIZE_CTL(headers),
+        r = call_for_table(ctl, "GetAuditLog", p, "entries", headers, ARRAY_SIZE(headers),
                            &reply, &es, &t, &printed);
         if (r != CTL_EXIT_OK || printed)
                 return r;
@@ -840,16 +840,16 @@ int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
         table_set_squeeze(t, 5, 20, true);
         for (size_t i = 0; i < n; i++) {
                 struct json_object *a = json_object_array_get_idx(es, i);
-                char id[24], uid[24], pid[24], *at = fmt_time(jint(a, "at", 0));
+                char id[24], uid[24], pid[24], *at = fmt_time(jv_get_int(a, "at", 0));
                 char result[96];
-                const char *cells[] = { id, at ? at : "?", uid, pid, jstr(a, "action", "?"),
-                                        jstr(a, "target", "-"), result, jstr(a, "detail", "-") };
+                const char *cells[] = { id, at ? at : "?", uid, pid, jv_get_str(a, "action", "?"),
+                                        jv_get_str(a, "target", "-"), result, jv_get_str(a, "detail", "-") };
 
-                snprintf(id, sizeof(id), "%" PRId64, jint(a, "id", 0));
-                snprintf(uid, sizeof(uid), "%" PRId64, jint(a, "uid", 0));
-                snprintf(pid, sizeof(pid), "%" PRId64, jint(a, "pid", 0));
-                snprintf(result, sizeof(result), "%s%s", jstr(a, "result", "?"),
-                         ctl_streq(jstr(a, "severity", ""), "warning") ? " (WARNING)" : "");
+                snprintf(id, sizeof(id), "%" PRId64, jv_get_int(a, "id", 0));
+                snprintf(uid, sizeof(uid), "%" PRId64, jv_get_int(a, "uid", 0));
+                snprintf(pid, sizeof(pid), "%" PRId64, jv_get_int(a, "pid", 0));
+                snprintf(result, sizeof(result), "%s%s", jv_get_str(a, "result", "?"),
+                         streq(jv_get_str(a, "severity", ""), "warning") ? " (WARNING)" : "");
                 table_add_row(t, cells);
                 free(at);
         }
@@ -886,7 +886,7 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
         p = json_object_new_object();
         if (!p)
                 return oom_exit();
-        if (ctl_streq(sub, "create")) {
+        if (streq(sub, "create")) {
                 long nr = -1;
 
                 if (args->n_pos != 2) {
@@ -918,8 +918,8 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
                                 return r;
                         }
                 }
-        } else if (ctl_streq(sub, "destroy") || ctl_streq(sub, "unpause") ||
-                   ctl_streq(sub, "kill")) {
+        } else if (streq(sub, "destroy") || streq(sub, "unpause") ||
+                   streq(sub, "kill")) {
                 if (args->n_pos != 2) {
                         json_object_put(p);
                         return ctl_usage_error("sim %s takes a DOMID", sub);
@@ -929,11 +929,11 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
                         json_object_put(p);
                         return r;
                 }
-                method = ctl_streq(sub, "destroy") ? "io.assignd.Simulator.DestroyDomain"
-                         : ctl_streq(sub, "kill")  ? "io.assignd.Simulator.KillDomain"
+                method = streq(sub, "destroy") ? "io.assignd.Simulator.DestroyDomain"
+                         : streq(sub, "kill")  ? "io.assignd.Simulator.KillDomain"
                                                    : "io.assignd.Simulator.UnpauseDomain";
                 json_object_object_add(p, "domid", json_object_new_int64(domid));
-        } else if (ctl_streq(sub, "state")) {
+        } else if (streq(sub, "state")) {
                 if (args->n_pos != 1) {
                         json_object_put(p);
                         return ctl_usage_error("sim state takes no argument");
@@ -944,24 +944,24 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
                 return ctl_usage_error("sim: unknown subcommand '%s' (create, destroy, kill, "
                                        "unpause, state)", sub);
         }
-        passthrough = jbool(p, "passthrough", false);
+        passthrough = jv_get_bool(p, "passthrough", false);
         r = ctl_call(ctl, method, p, &reply);
         json_object_put(p);
         if (r != CTL_EXIT_OK)
                 return r;
-        if (ctl->json || ctl_streq(sub, "state"))
-                r = ctl_print_json(ctl_streq(sub, "state") && jobj(reply, "state")
-                                           ? jobj(reply, "state") : reply);
-        else if (ctl_streq(sub, "create"))
+        if (ctl->json || streq(sub, "state"))
+                r = ctl_print_json(streq(sub, "state") && jv_get_object(reply, "state")
+                                           ? jv_get_object(reply, "state") : reply);
+        else if (streq(sub, "create"))
                 printf("created domain %s: domid %" PRId64 " (paused%s%s)\n", args->pos[1],
-                       jint(reply, "domid", -1),
+                       jv_get_int(reply, "domid", -1),
                        !passthrough ? ", without the IOMMU"
                                                        : ", passthrough=\"enabled\"",
                        args->opt[SIM_OPT_XL_CONFIG] ? ", devices set up as xl would" : "");
         else
                 printf("domain %" PRId64 ": %s\n", domid,
-                       ctl_streq(sub, "destroy") ? "destroyed"
-                       : ctl_streq(sub, "kill")  ? "dying"
+                       streq(sub, "destroy") ? "destroyed"
+                       : streq(sub, "kill")  ? "dying"
                                                  : "unpaused");
         json_object_put(reply);
         return r;

@@ -20,6 +20,8 @@
 
 #include <json-c/json.h>
 
+#include "jv.h"
+#include "util.h"
 #include "varlink.h"
 
 /* Exit statuses, documented in assignctl(1). */
@@ -67,11 +69,6 @@ struct ctl_command {
 
 extern const struct ctl_command ctl_commands[];
 extern const size_t ctl_n_commands;
-
-static inline bool ctl_streq(const char *a, const char *b)
-{
-        return a && b && strcmp(a, b) == 0;
-}
 
 /* "assignctl: " + message on stderr; returns CTL_EXIT_USAGE for convenience. */
 int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -124,16 +121,7 @@ int cmd_cancel(struct ctl *ctl, const struct ctl_args *args);
  */
 int ctl_xl_grants(const char *path, struct json_object *params);
 
-#define ARRAY_SIZE_CTL(a) (sizeof(a) / sizeof((a)[0]))
-
 /* ---- formatting (format.c) ------------------------------------------------ */
-
-/* Typed accessors that tolerate absent fields and null (they return the fallback). */
-const char *jstr(struct json_object *o, const char *key, const char *fallback);
-int64_t jint(struct json_object *o, const char *key, int64_t fallback);
-bool jbool(struct json_object *o, const char *key, bool fallback);
-struct json_object *jarr(struct json_object *o, const char *key);    /* NULL unless an array */
-struct json_object *jobj(struct json_object *o, const char *key);    /* NULL unless an object */
 
 /* Last path component ("/soc/serial@1000" -> "serial@1000"). */
 const char *short_name(const char *path);

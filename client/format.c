@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Text formatting for assignctl's human output: tolerant accessors for the
- * daemon's JSON (a field the daemon leaves out or sets to null shows as
- * "-", it never crashes the client), one-cell summaries of a device for the
+ * Text formatting for assignctl's human output (a field the daemon leaves
+ * out or sets to null shows as "-", it never crashes the client: the
+ * accessors of jv.h fall back), one-cell summaries of a device for the
  * list table, and the table itself, which sizes columns to their content and
  * squeezes chosen columns only when a terminal is too narrow.
  *
@@ -18,51 +18,7 @@
 #include <time.h>
 
 #include "ctl.h"
-
-const char *jstr(struct json_object *o, const char *key, const char *fallback)
-{
-        struct json_object *v;
-
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return fallback;
-        return json_object_get_string(v);
-}
-
-int64_t jint(struct json_object *o, const char *key, int64_t fallback)
-{
-        struct json_object *v;
-
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-                return fallback;
-        return json_object_get_int64(v);
-}
-
-bool jbool(struct json_object *o, const char *key, bool fallback)
-{
-        struct json_object *v;
-
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
-                return fallback;
-        return json_object_get_boolean(v);
-}
-
-struct json_object *jarr(struct json_object *o, const char *key)
-{
-        struct json_object *v;
-
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array))
-                return NULL;
-        return v;
-}
-
-struct json_object *jobj(struct json_object *o, const char *key)
-{
-        struct json_object *v;
-
-        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_object))
-                return NULL;
-        return v;
-}
+#include "strbuf.h"
 
 const char *short_name(const char *path)
 {
@@ -74,77 +30,35 @@ const char *short_name(const char *path)
         return slash && slash[1] ? slash + 1 : path;
 }
 
-/* ---- growable string ------------------------------------------------------ */
-
-struct sbuf {
-        char *s;
-        size_t len;
-        size_t cap;
-        bool oom;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
+/* The built string, or "-" when nothing was added (NULL only when out of memory). */
+static char *sb_finish(struct strbuf *b)
 {
-        va_list ap;
-        int n;
+        char *s = NULL;
 
-        if (b->oom)
-                return;
-        for (;;) {
-                va_start(ap, fmt);
-                n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-                va_end(ap);
-                if (n < 0) {
-                        b->oom = true;
-                        return;
-                }
-                if (b->s && b->len + (size_t)n < b->cap) {
-                        b->len += (size_t)n;
-                        return;
-                }
-                size_t ncap = b->cap ? b->cap : 64;
-                while (ncap <= b->len + (size_t)n)
-                        ncap *= 2;
-                char *p = realloc(b->s, ncap);
-                if (!p) {
-                        b->oom = true;
-                        return;
-                }
-                b->s = p;
-                b->cap = ncap;
-        }
-}
-
-/* The built string (never NULL unless out of memory), or "-" when nothing was added. */
-static char *sb_finish(struct sbuf *b)
-{
-        if (b->oom) {
-                free(b->s);
+        if (strbuf_steal(b, &s) < 0)
                 return NULL;
-        }
-        if (!b->s || b->len == 0) {
-                free(b->s);
+        if (!*s) {
+                free(s);
                 return strdup("-");
         }
-        return b->s;
+        return s;
 }
 
 /* ---- device summaries ----------------------------------------------------- */
 
 char *fmt_regions_short(struct json_object *dev)
 {
-        struct json_object *regions = jarr(dev, "regions");
-        struct sbuf b = { 0 };
+        struct json_object *regions = jv_get_array(dev, "regions");
+        struct strbuf b = STRBUF_INIT;
         size_t n = regions ? json_object_array_length(regions) : 0;
 
         if (n > 0) {
                 struct json_object *r = json_object_array_get_idx(regions, 0);
 
-                sb_printf(&b, "0x%" PRIx64 "+0x%" PRIx64, (uint64_t)jint(r, "base", 0),
-                          (uint64_t)jint(r, "size", 0));
+                strbuf_printf(&b, "0x%" PRIx64 "+0x%" PRIx64, (uint64_t)jv_get_int(r, "base", 0),
+                          (uint64_t)jv_get_int(r, "size", 0));
                 if (n > 1)
-                        sb_printf(&b, " +%zu more", n - 1);
+                        strbuf_printf(&b, " +%zu more", n - 1);
         }
         return sb_finish(&b);
 }
@@ -157,7 +71,7 @@ static int cmp_int64(const void *a, const void *b)
 }
 
 /* Append sorted numbers with runs of consecutive ones folded ("64-79"). */
-static void sb_runs(struct sbuf *b, int64_t *v, size_t n, const char *prefix)
+static void sb_runs(struct strbuf *b, int64_t *v, size_t n, const char *prefix)
 {
         size_t i, j;
 
@@ -167,9 +81,9 @@ static void sb_runs(struct sbuf *b, int64_t *v, size_t n, const char *prefix)
                 while (j + 1 < n && v[j + 1] == v[j] + 1)
                         j++;
                 if (j > i)
-                        sb_printf(b, "%s%s%" PRId64 "-%" PRId64, b->len ? "," : "", prefix, v[i], v[j]);
+                        strbuf_printf(b, "%s%s%" PRId64 "-%" PRId64, b->len ? "," : "", prefix, v[i], v[j]);
                 else
-                        sb_printf(b, "%s%s%" PRId64, b->len ? "," : "", prefix, v[i]);
+                        strbuf_printf(b, "%s%s%" PRId64, b->len ? "," : "", prefix, v[i]);
         }
 }
 
@@ -180,10 +94,10 @@ static void sb_runs(struct sbuf *b, int64_t *v, size_t n, const char *prefix)
  */
 char *fmt_spis_short(struct json_object *dev)
 {
-        struct json_object *irqs = jarr(dev, "interrupts");
+        struct json_object *irqs = jv_get_array(dev, "interrupts");
         size_t n = irqs ? json_object_array_length(irqs) : 0;
         size_t n_spi = 0, n_ppi = 0, n_not_gic = 0, i;
-        struct sbuf b = { 0 };
+        struct strbuf b = STRBUF_INIT;
         int64_t *spi, *ppi;
 
         spi = calloc(n ? n : 1, sizeof(*spi));
@@ -195,13 +109,13 @@ char *fmt_spis_short(struct json_object *dev)
         }
         for (i = 0; i < n; i++) {
                 struct json_object *irq = json_object_array_get_idx(irqs, i);
-                const char *cls = jstr(irq, "class", "?");
+                const char *cls = jv_get_str(irq, "class", "?");
 
-                if (ctl_streq(cls, "spi"))
-                        spi[n_spi++] = jint(irq, "hwirq", -1);
-                else if (ctl_streq(cls, "ppi"))
-                        ppi[n_ppi++] = jint(irq, "hwirq", -1);
-                else if (ctl_streq(cls, "not-gic"))
+                if (streq(cls, "spi"))
+                        spi[n_spi++] = jv_get_int(irq, "hwirq", -1);
+                else if (streq(cls, "ppi"))
+                        ppi[n_ppi++] = jv_get_int(irq, "hwirq", -1);
+                else if (streq(cls, "not-gic"))
                         n_not_gic++;
         }
         sb_runs(&b, spi, n_spi, "");
@@ -209,9 +123,9 @@ char *fmt_spis_short(struct json_object *dev)
         free(spi);
         free(ppi);
         if (n_not_gic == 1)
-                sb_printf(&b, "%snot-gic", b.len ? "," : "");
+                strbuf_printf(&b, "%snot-gic", b.len ? "," : "");
         else if (n_not_gic > 1)
-                sb_printf(&b, "%snot-gic(%zu)", b.len ? "," : "", n_not_gic);
+                strbuf_printf(&b, "%snot-gic(%zu)", b.len ? "," : "", n_not_gic);
         return sb_finish(&b);
 }
 
@@ -220,45 +134,45 @@ char *fmt_spis_short(struct json_object *dev)
 
 char *fmt_group_short(struct json_object *dev)
 {
-        struct json_object *group = jarr(dev, "group");
+        struct json_object *group = jv_get_array(dev, "group");
         size_t n = group ? json_object_array_length(group) : 0, i;
-        struct sbuf b = { 0 };
+        struct strbuf b = STRBUF_INIT;
 
         for (i = 0; i < n; i++) {
                 const char *p = json_object_get_string(json_object_array_get_idx(group, i));
 
-                sb_printf(&b, "%s%s", i ? "," : "", short_name(p));
+                strbuf_printf(&b, "%s%s", i ? "," : "", short_name(p));
         }
         if (!b.oom && b.len > GROUP_NAMES_MAX) {
                 b.len = 0;
-                sb_printf(&b, "%zu others", n);
+                strbuf_printf(&b, "%zu others", n);
         }
         return sb_finish(&b);
 }
 
 char *fmt_owner(struct json_object *owner)
 {
-        const char *domain = jstr(owner, "domain", NULL);
-        const char *state = jstr(owner, "state", "?");
-        int64_t domid = jint(owner, "domid", -1);
-        struct sbuf b = { 0 };
+        const char *domain = jv_get_str(owner, "domain", NULL);
+        const char *state = jv_get_str(owner, "state", "?");
+        int64_t domid = jv_get_int(owner, "domid", -1);
+        struct strbuf b = STRBUF_INIT;
 
         if (!owner)
                 return strdup("-");
         if (domain && domid >= 0)
-                sb_printf(&b, "%s (domid %" PRId64 ", %s)", domain, domid, state);
+                strbuf_printf(&b, "%s (domid %" PRId64 ", %s)", domain, domid, state);
         else if (domain)
-                sb_printf(&b, "%s (no domid yet, %s)", domain, state);
+                strbuf_printf(&b, "%s (no domid yet, %s)", domain, state);
         else if (domid >= 0)
-                sb_printf(&b, "domid %" PRId64 " (%s)", domid, state);
+                strbuf_printf(&b, "domid %" PRId64 " (%s)", domid, state);
         else
-                sb_printf(&b, "unknown domain (%s)", state);
+                strbuf_printf(&b, "unknown domain (%s)", state);
         return sb_finish(&b);
 }
 
 char *fmt_owner_or_reason(struct json_object *dev)
 {
-        struct json_object *owner = jobj(dev, "owner");
+        struct json_object *owner = jv_get_object(dev, "owner");
         const char *reason;
 
         if (owner) {
@@ -272,17 +186,17 @@ char *fmt_owner_or_reason(struct json_object *dev)
                 free(o);
                 return s;
         }
-        reason = jstr(dev, "reason", NULL);
-        if (!jbool(dev, "assignable", true) && reason)
+        reason = jv_get_str(dev, "reason", NULL);
+        if (!jv_get_bool(dev, "assignable", true) && reason)
                 return strdup(reason);
-        if (!jbool(dev, "assignable", true))
+        if (!jv_get_bool(dev, "assignable", true))
                 return strdup("not assignable");
         return strdup("-");
 }
 
 char *fmt_duration(int64_t seconds)
 {
-        struct sbuf b = { 0 };
+        struct strbuf b = STRBUF_INIT;
         int64_t d, h, m, s;
 
         if (seconds < 0)
@@ -292,13 +206,13 @@ char *fmt_duration(int64_t seconds)
         m = seconds / 60 % 60;
         s = seconds % 60;
         if (d)
-                sb_printf(&b, "%" PRId64 "d %02" PRId64 "h %02" PRId64 "m", d, h, m);
+                strbuf_printf(&b, "%" PRId64 "d %02" PRId64 "h %02" PRId64 "m", d, h, m);
         else if (h)
-                sb_printf(&b, "%" PRId64 "h %02" PRId64 "m %02" PRId64 "s", h, m, s);
+                strbuf_printf(&b, "%" PRId64 "h %02" PRId64 "m %02" PRId64 "s", h, m, s);
         else if (m)
-                sb_printf(&b, "%" PRId64 "m %02" PRId64 "s", m, s);
+                strbuf_printf(&b, "%" PRId64 "m %02" PRId64 "s", m, s);
         else
-                sb_printf(&b, "%" PRId64 "s", s);
+                strbuf_printf(&b, "%" PRId64 "s", s);
         return sb_finish(&b);
 }
 

@@ -115,10 +115,10 @@ static int write_file(const char *path, const void *data, size_t len)
 static int write_dtb(struct json_object *reply, const char *path)
 {
         size_t len = 0;
-        uint8_t *blob = b64_decode(jstr(reply, "dtb", ""), &len);
+        uint8_t *blob = b64_decode(jv_get_str(reply, "dtb", ""), &len);
         int r;
 
-        if (!blob || len == 0 || (int64_t)len != jint(reply, "size", -1)) {
+        if (!blob || len == 0 || (int64_t)len != jv_get_int(reply, "size", -1)) {
                 free(blob);
                 fprintf(stderr, "assignctl: the daemon's device tree does not decode\n");
                 return CTL_EXIT_REFUSED;
@@ -140,7 +140,7 @@ static struct json_object *paths_json(char **paths, int n)
 static bool in_set(const char *v, const char *const *set)
 {
         for (; *set; set++)
-                if (ctl_streq(v, *set))
+                if (streq(v, *set))
                         return true;
         return false;
 }
@@ -181,7 +181,7 @@ static struct json_object *guest_params(const char *cmd, char **paths, int n, co
 
 static void print_notes(FILE *f, struct json_object *reply)
 {
-        struct json_object *notes = jarr(reply, "notes");
+        struct json_object *notes = jv_get_array(reply, "notes");
         size_t n = notes ? json_object_array_length(notes) : 0;
 
         for (size_t i = 0; i < n; i++)
@@ -190,22 +190,22 @@ static void print_notes(FILE *f, struct json_object *reply)
 
 static void print_placements(FILE *f, struct json_object *reply)
 {
-        struct json_object *devs = jarr(reply, "devices");
+        struct json_object *devs = jv_get_array(reply, "devices");
         size_t n = devs ? json_object_array_length(devs) : 0;
 
         for (size_t i = 0; i < n; i++) {
                 struct json_object *d = json_object_array_get_idx(devs, i);
-                struct json_object *regs = jarr(d, "regions");
+                struct json_object *regs = jv_get_array(d, "regions");
                 size_t nr = regs ? json_object_array_length(regs) : 0;
 
-                fprintf(f, "  %s%s\n", jstr(d, "path", "?"),
-                        jbool(d, "relocated", false) ? " (relocated)" : "");
+                fprintf(f, "  %s%s\n", jv_get_str(d, "path", "?"),
+                        jv_get_bool(d, "relocated", false) ? " (relocated)" : "");
                 for (size_t k = 0; k < nr; k++) {
                         struct json_object *g = json_object_array_get_idx(regs, k);
 
                         fprintf(f, "    host 0x%" PRIx64 "+0x%" PRIx64 " -> guest 0x%" PRIx64 "\n",
-                                (uint64_t)jint(g, "host", 0), (uint64_t)jint(g, "size", 0),
-                                (uint64_t)jint(g, "guest", 0));
+                                (uint64_t)jv_get_int(g, "host", 0), (uint64_t)jv_get_int(g, "size", 0),
+                                (uint64_t)jv_get_int(g, "guest", 0));
                 }
         }
 }
@@ -300,15 +300,15 @@ int ctl_xl_grants(const char *path, struct json_object *params)
                 for (e = val + strlen(val); e > val && (e[-1] == ' ' || e[-1] == '\t'); e--)
                         ;
                 *e = 0;
-                if (ctl_streq(key, "passthrough")) {
+                if (streq(key, "passthrough")) {
                         json_object_object_add(params, "passthrough",
-                                               json_object_new_boolean(ctl_streq(val, "\"enabled\"")));
+                                               json_object_new_boolean(streq(val, "\"enabled\"")));
                         continue;
                 }
                 for (const char *const *k = keys; *k; k++) {
                         struct json_object *a;
 
-                        if (!ctl_streq(key, *k))
+                        if (!streq(key, *k))
                                 continue;
                         a = val[0] == '[' ? xl_list(val) : NULL;
                         if (!a) {
@@ -350,8 +350,8 @@ int cmd_dtb(struct ctl *ctl, const struct ctl_args *args)
         if (r == CTL_EXIT_OK && ctl->json)
                 r = ctl_print_json(reply);
         else if (r == CTL_EXIT_OK) {
-                printf("wrote %s: %" PRId64 " bytes, %s layout%s\n", out, jint(reply, "size", 0),
-                       jstr(reply, "layout", "?"),
+                printf("wrote %s: %" PRId64 " bytes, %s layout%s\n", out, jv_get_int(reply, "size", 0),
+                       jv_get_str(reply, "layout", "?"),
                        args->opt[DTB_OPT_DOM0LESS] ? ", dom0less" : "");
                 print_placements(stdout, reply);
                 print_notes(stdout, reply);
@@ -399,7 +399,7 @@ int cmd_xl_config(struct ctl *ctl, const struct ctl_args *args)
                 r = write_dtb(reply, dtb_out);
         if (r == CTL_EXIT_OK)
                 r = ctl->json ? ctl_print_json(reply)
-                              : emit_text(jstr(reply, "config", ""), args->opt[XL_OPT_OUTPUT]);
+                              : emit_text(jv_get_str(reply, "config", ""), args->opt[XL_OPT_OUTPUT]);
         json_object_put(reply);
         return r;
 }
@@ -448,7 +448,7 @@ int cmd_imagebuilder(struct ctl *ctl, const struct ctl_args *args)
         if (dtb_out)
                 r = write_dtb(reply, dtb_out);
         if (r == CTL_EXIT_OK)
-                r = ctl->json ? ctl_print_json(reply) : emit_text(jstr(reply, "config", ""), NULL);
+                r = ctl->json ? ctl_print_json(reply) : emit_text(jv_get_str(reply, "config", ""), NULL);
         json_object_put(reply);
         return r;
 }
@@ -489,17 +489,17 @@ int cmd_reserve(struct ctl *ctl, const struct ctl_args *args)
                 json_object_put(reply);
                 return r;
         }
-        lease = jobj(reply, "lease");
-        when = fmt_time(jint(reply, "expires_at", 0));
+        lease = jv_get_object(reply, "lease");
+        when = fmt_time(jv_get_int(reply, "expires_at", 0));
         /* stderr, so that stdout is the fragment alone and can be appended to an xl.cfg. */
         fprintf(stderr, "lease %" PRId64 ": %d device%s reserved for domain %s until %s%s\n"
                         "partial device tree: %s\n",
-                jint(lease, "id", 0), args->n_pos - 1, args->n_pos == 2 ? "" : "s", args->pos[0],
+                jv_get_int(lease, "id", 0), args->n_pos - 1, args->n_pos == 2 ? "" : "s", args->pos[0],
                 when ? when : "?",
-                jbool(lease, "forced", false) ? " (FORCED: unprotected DMA)" : "",
-                jstr(reply, "device_tree", "?"));
+                jv_get_bool(lease, "forced", false) ? " (FORCED: unprotected DMA)" : "",
+                jv_get_str(reply, "device_tree", "?"));
         free(when);
-        r = emit_text(jstr(reply, "config", ""), args->opt[RES_OPT_OUTPUT]);
+        r = emit_text(jv_get_str(reply, "config", ""), args->opt[RES_OPT_OUTPUT]);
         json_object_put(reply);
         return r;
 }
@@ -531,12 +531,12 @@ int cmd_cancel(struct ctl *ctl, const struct ctl_args *args)
         json_object_put(p);
         if (r != CTL_EXIT_OK)
                 return r;
-        lease = jobj(reply, "lease");
+        lease = jv_get_object(reply, "lease");
         if (ctl->json)
                 r = ctl_print_json(reply);
         else
                 printf("lease %" PRId64 " (domain %s): reservation cancelled, devices free\n",
-                       jint(lease, "id", 0), jstr(lease, "domain", "?"));
+                       jv_get_int(lease, "id", 0), jv_get_str(lease, "domain", "?"));
         json_object_put(reply);
         return r;
 }

@@ -36,13 +36,13 @@ static void fmt_usec(int64_t usec, char *buf, size_t len)
 
 static void print_event(struct json_object *ev)
 {
-        struct json_object *devs = jarr(ev, "devices");
-        const char *domain = jstr(ev, "domain", NULL);
-        int64_t domid = jint(ev, "domid", -1), lease = jint(ev, "lease", -1);
+        struct json_object *devs = jv_get_array(ev, "devices");
+        const char *domain = jv_get_str(ev, "domain", NULL);
+        int64_t domid = jv_get_int(ev, "domid", -1), lease = jv_get_int(ev, "lease", -1);
         char when[48];
 
-        fmt_usec(jint(ev, "time_usec", -1), when, sizeof(when));
-        printf("#%" PRId64 " %s %s", jint(ev, "seq", 0), when, jstr(ev, "type", "?"));
+        fmt_usec(jv_get_int(ev, "time_usec", -1), when, sizeof(when));
+        printf("#%" PRId64 " %s %s", jv_get_int(ev, "seq", 0), when, jv_get_str(ev, "type", "?"));
         if (domain && domid >= 0)
                 printf(" domain %s (%" PRId64 ")", domain, domid);
         else if (domain)
@@ -51,15 +51,15 @@ static void print_event(struct json_object *ev)
                 printf(" domain %" PRId64, domid);
         if (lease >= 0)
                 printf(" lease %" PRId64, lease);
-        if (jstr(ev, "cause", NULL))
-                printf(" cause %s", jstr(ev, "cause", ""));
-        if (jstr(ev, "state", NULL))
-                printf(" state %s", jstr(ev, "state", ""));
+        if (jv_get_str(ev, "cause", NULL))
+                printf(" cause %s", jv_get_str(ev, "cause", ""));
+        if (jv_get_str(ev, "state", NULL))
+                printf(" state %s", jv_get_str(ev, "state", ""));
         for (size_t i = 0; devs && i < json_object_array_length(devs); i++)
                 printf("%s%s", i ? ", " : ": ",
                        json_object_get_string(json_object_array_get_idx(devs, i)));
-        if (jstr(ev, "detail", NULL))
-                printf(" (%s)", jstr(ev, "detail", ""));
+        if (jv_get_str(ev, "detail", NULL))
+                printf(" (%s)", jv_get_str(ev, "detail", ""));
         putchar('\n');
 }
 
@@ -107,13 +107,13 @@ int cmd_monitor(struct ctl *ctl, const struct ctl_args *args)
                         fprintf(stderr, "assignctl: the daemon ended the event stream\n");
                         return CTL_EXIT_OK;
                 }
-                ev = jobj(reply, "event");
+                ev = jv_get_object(reply, "event");
                 if (!ev) {
                         /* The opening reply: where the stream starts. */
                         if (!ctl->json)
                                 fprintf(stderr, "monitoring events after #%" PRId64
                                         " (boot ID %s); interrupt to stop\n",
-                                        jint(reply, "latest", 0), jstr(reply, "boot_id", "?"));
+                                        jv_get_int(reply, "latest", 0), jv_get_str(reply, "boot_id", "?"));
                 } else if (ctl->json) {
                         puts(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
                 } else {

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A growing text buffer for building messages, generated files and
+ * lists.  Appends never fail on their own: an allocation failure is
+ * remembered and reported once, by strbuf_steal(), so a caller can write
+ * a long text without checking every line.
+ */
+#ifndef ASSIGND_STRBUF_H
+#define ASSIGND_STRBUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+struct strbuf {
+        char *s;                /* NUL-terminated once anything was appended */
+        size_t len, cap;
+        bool oom;               /* an append failed: strbuf_steal() says -ENOMEM */
+};
+#define STRBUF_INIT ((struct strbuf){ 0 })
+
+_printf_(2, 3) void strbuf_printf(struct strbuf *b, const char *fmt, ...);
+_printf_(2, 0) void strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap);
+void strbuf_append(struct strbuf *b, const char *s);
+void strbuf_append_len(struct strbuf *b, const char *s, size_t n);
+
+/* The text so far ("" when empty or after a failure); borrowed. */
+const char *strbuf_str(const struct strbuf *b);
+
+/*
+ * Hand the text out (malloc'd, "" when nothing was appended) and reset the
+ * buffer; -ENOMEM (and nothing handed out) if any append failed.
+ */
+int strbuf_steal(struct strbuf *b, char **ret);
+void strbuf_clear(struct strbuf *b);
+
+/* The n strings of v joined by sep (malloc'd; NULL on allocation failure). */
+char *strv_join(const char *const *v, size_t n, const char *sep);
+
+/* Whether v (n strings) contains s. */
+bool strv_contains(const char *const *v, size_t n, const char *s);
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * util/: the text buffer (growth across many appends, "" for nothing,
+ * joins) and the typed JSON helpers (what each setter writes, null for a
+ * NULL string, -ENOMEM for a value whose allocation failed, readers that
+ * fall back on absent, null and mistyped members).
+ */
+#include <errno.h>
+
+#include "jv.h"
+#include "strbuf.h"
+#include "testlib.h"
+#include "util.h"
+
+static void test_strbuf(void)
+{
+        struct strbuf b = STRBUF_INIT;
+        const char *v[] = { "/soc/a", "/soc/b", "/soc/c" };
+        char *s = NULL;
+
+        CHECK_STR(strbuf_str(&b), "");
+        CHECK_INT(strbuf_steal(&b, &s), 0);
+        CHECK_STR(s, "");
+        free(s);
+
+        /* Many appends of every size, checked against the expected length and text. */
+        for (int i = 0; i < 2000; i++)
+                strbuf_printf(&b, "%d,", i);
+        strbuf_append(&b, "end");
+        strbuf_append_len(&b, "xyz", 1);
+        CHECK_INT(strbuf_steal(&b, &s), 0);
+        CHECK_INT(strlen(s), 8890 + 4);
+        CHECK(strncmp(s, "0,1,2,", 6) == 0);
+        CHECK_STR(s + strlen(s) - 9, "1999,endx");
+        free(s);
+        CHECK(!b.s && b.len == 0);
+
+        s = strv_join(v, 3, " ");
+        CHECK_STR(s, "/soc/a /soc/b /soc/c");
+        free(s);
+        s = strv_join(v, 0, " ");
+        CHECK_STR(s, "");
+        free(s);
+        CHECK(strv_contains(v, 3, "/soc/b"));
+        CHECK(!strv_contains(v, 2, "/soc/c"));
+}
+
+static void test_jv(void)
+{
+        struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+        const char *paths[] = { "/x", "/y" };
+        int r = 0;
+
+        r |= jv_set_str(o, "s", "text");
+        r |= jv_set_str(o, "nul", NULL);
+        r |= jv_set_int(o, "i", -5);
+        r |= jv_set_bool(o, "b", true);
+        r |= jv_set_strv(o, "v", paths, 2);
+        r |= jv_push_int(a, 7);
+        r |= jv_push_str(a, "z");
+        r |= jv_set_obj(o, "a", a);
+        CHECK_INT(r, 0);
+        CHECK_STR(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                  "{\"s\":\"text\",\"nul\":null,\"i\":-5,\"b\":true,\"v\":[\"\\/x\",\"\\/y\"],"
+                  "\"a\":[7,\"z\"]}");
+        /* A value whose allocation failed is reported, not stored. */
+        CHECK_INT(jv_set_obj(o, "lost", NULL), -ENOMEM);
+        CHECK_INT(jv_push_obj(a, NULL), -ENOMEM);
+        CHECK(!json_object_object_get_ex(o, "lost", NULL));
+
+        CHECK_STR(jv_get_str(o, "s", "-"), "text");
+        CHECK_STR(jv_get_str(o, "nul", "-"), "-");
+        CHECK_STR(jv_get_str(o, "i", "-"), "-");
+        CHECK_STR(jv_get_str(NULL, "s", "-"), "-");
+        CHECK_INT(jv_get_int(o, "i", 0), -5);
+        CHECK_INT(jv_get_int(o, "s", 42), 42);
+        CHECK(jv_get_bool(o, "b", false));
+        CHECK(jv_get_bool(o, "missing", true));
+        CHECK(jv_get_array(o, "v") && json_object_array_length(jv_get_array(o, "v")) == 2);
+        CHECK(!jv_get_array(o, "s"));
+        CHECK(!jv_get_object(o, "a"));
+        json_object_put(o);
+}
+
+int main(void)
+{
+        test_strbuf();
+        test_jv();
+        printf("util: ");
+        return test_done();
+}
