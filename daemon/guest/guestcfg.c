@@ -24,6 +24,7 @@
 
 #include "guestcfg.h"
 #include "log.h"
+#include "strbuf.h"
 #include "util.h"
 
 #define PAGE_SHIFT 12
@@ -537,65 +538,6 @@ nomem:
 }
 
 /* ------------------------------------------------------------------------ */
-/* Text buffer                                                              */
-
-struct sbuf {
-        char *s;
-        size_t len, cap;
-        bool oom;
-};
-
-_printf_(2, 3) static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-        va_list ap;
-        int k;
-
-        if (b->oom)
-                return;
-        for (;;) {
-                size_t avail = b->cap - b->len;
-
-                va_start(ap, fmt);
-                k = vsnprintf(b->s ? b->s + b->len : NULL, avail, fmt, ap);
-                va_end(ap);
-                if (k < 0) {
-                        b->oom = true;
-                        return;
-                }
-                if ((size_t)k < avail) {
-                        b->len += (size_t)k;
-                        return;
-                }
-                size_t ncap = (b->cap ? b->cap * 2 : 256) + (size_t)k;
-                char *p = realloc(b->s, ncap);
-
-                if (!p) {
-                        b->oom = true;
-                        return;
-                }
-                b->s = p;
-                b->cap = ncap;
-        }
-}
-
-static int sb_steal(struct sbuf *b, char **ret)
-{
-        if (b->oom) {
-                free(b->s);
-                *b = (struct sbuf){};
-                return -ENOMEM;
-        }
-        if (!b->s) {
-                b->s = strdup("");
-                if (!b->s)
-                        return -ENOMEM;
-        }
-        *ret = b->s;
-        *b = (struct sbuf){};
-        return 0;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Partial DTB                                                              */
 
 /* Properties that only make sense with dom0's providers; the guest has none of them. */
@@ -741,7 +683,7 @@ struct gen {
         struct standin *clk;
         size_t n_clk, cap_clk;
         uint32_t next_phandle;
-        struct sbuf notes;
+        struct strbuf notes;
 };
 
 static void gen_reset(struct gen *g)
@@ -751,8 +693,7 @@ static void gen_reset(struct gen *g)
         free(g->clk);
         g->clk = NULL;
         g->n_clk = g->cap_clk = 0;
-        free(g->notes.s);
-        g->notes = (struct sbuf){};
+        strbuf_clear(&g->notes);
 }
 
 static void gen_done(struct gen *g)
@@ -851,17 +792,22 @@ static void mark_references(struct gen *g, int node, int depth)
 
 _printf_(3, 4) static void note(struct gen *g, const char *path, const char *fmt, ...)
 {
-        _cleanup_free_ char *msg = NULL;
         va_list ap;
 
+        strbuf_printf(&g->notes, "%s: ", path);
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0) {
-                msg = NULL;
-                g->notes.oom = true;
-        }
+        strbuf_vprintf(&g->notes, fmt, ap);
         va_end(ap);
-        if (msg)
-                sb_printf(&g->notes, "%s: %s\n", path, msg);
+        strbuf_append(&g->notes, "\n");
+}
+
+/* Note the host-only properties copy_common_props() dropped (" a b ..." in dropped). */
+static void note_dropped(struct gen *g, const char *path, const char *what, const struct strbuf *dropped)
+{
+        if (dropped->oom)
+                g->notes.oom = true;
+        else if (dropped->len)
+                note(g, path, "%s:%s", what, dropped->s);
 }
 
 static bool has_compatible(const void *fdt, int node, const char *compat)
@@ -881,7 +827,7 @@ static int write_clocks(struct gen *g, void *fdt, int hnode, const char *path, b
         const char *names;
         _cleanup_free_ struct spec *s = NULL;
         _cleanup_free_ fdt32_t *out = NULL;
-        struct sbuf outnames = {};
+        _cleanup_(strbuf_clear) struct strbuf outnames = STRBUF_INIT;
         size_t n = 0, kept = 0, n_names = 0;
         bool have_apb = false;
         int r;
@@ -943,28 +889,18 @@ static int write_clocks(struct gen *g, void *fdt, int hnode, const char *path, b
                 }
                 out[kept++] = cpu_to_fdt32(si->phandle);
                 if (cname) {
-                        /* vsnprintf leaves the NUL in place: keep it as the list separator. */
-                        sb_printf(&outnames, "%s", cname);
-                        if (!outnames.oom)
-                                outnames.len++;
+                        /* Each name keeps its NUL: a string list is NUL-separated. */
+                        strbuf_append_len(&outnames, cname, strlen(cname) + 1);
                         if (streq(cname, "apb_pclk"))
                                 have_apb = true;
                 }
         }
-        if (outnames.oom) {
-                free(outnames.s);
+        if (outnames.oom)
                 return -ENOMEM;
-        }
         if (kept) {
-                int fr = fdt_property(fdt, "clocks", out, (int)(kept * sizeof(*out)));
-
-                if (fr >= 0 && n_names == n && outnames.len)
-                        fr = fdt_property(fdt, "clock-names", outnames.s, (int)outnames.len);
-                free(outnames.s);
-                if (fr < 0)
-                        return fdt_fail(fr, "clocks", err);
-        } else {
-                free(outnames.s);
+                FDT_TRY(fdt_property(fdt, "clocks", out, (int)(kept * sizeof(*out))), "clocks");
+                if (n_names == n && outnames.len)
+                        FDT_TRY(fdt_property(fdt, "clock-names", outnames.s, (int)outnames.len), "clocks");
         }
         if (primecell && !have_apb)
                 note(g, path,
@@ -1020,7 +956,7 @@ static const struct phandle_prop *companion_owner(const char *name)
 
 /* Copy the properties every node shares the rules for; returns host-only names seen in *dropped. */
 static int copy_common_props(struct gen *g, void *fdt, int hnode, const char *path, bool top,
-                             struct sbuf *dropped, char **err)
+                             struct strbuf *dropped, char **err)
 {
         /* A gpio-hog's "gpios" holds line numbers, not phandles. */
         bool hog = fdt_getprop(g->host, hnode, "gpio-hog", NULL) != NULL;
@@ -1035,7 +971,7 @@ static int copy_common_props(struct gen *g, void *fdt, int hnode, const char *pa
                 if (!val || !name)
                         return set_error(err, -EINVAL, "%s: unreadable property in the host DT", path);
                 if (host_only_prop(name)) {
-                        sb_printf(dropped, " %s", name);
+                        strbuf_printf(dropped, " %s", name);
                         continue;
                 }
                 if (!top && (streq(name, "interrupts") || streq(name, "interrupts-extended"))) {
@@ -1069,7 +1005,7 @@ static int copy_common_props(struct gen *g, void *fdt, int hnode, const char *pa
 static int write_child(struct gen *g, void *fdt, int hnode, const char *parent_path, int depth, char **err)
 {
         _cleanup_free_ char *path = NULL;
-        struct sbuf dropped = {};
+        _cleanup_(strbuf_clear) struct strbuf dropped = STRBUF_INIT;
         const char *name = fdt_get_name(g->host, hnode, NULL);
         int child, r;
 
@@ -1084,9 +1020,8 @@ static int write_child(struct gen *g, void *fdt, int hnode, const char *parent_p
         r = copy_common_props(g, fdt, hnode, path, false, &dropped, err);
         if (r >= 0)
                 r = write_clocks(g, fdt, hnode, path, false, err);
-        if (r >= 0 && dropped.len)
-                note(g, path, "host-only properties dropped:%s", dropped.s);
-        free(dropped.s);
+        if (r >= 0)
+                note_dropped(g, path, "host-only properties dropped", &dropped);
         if (r < 0)
                 return r;
         fdt_for_each_subnode(child, g->host, hnode) {
@@ -1109,15 +1044,14 @@ static int write_device(struct gen *g, void *fdt, size_t idx, char **err)
         const struct guestcfg_device *gd = &g->l->devices[idx];
         const struct dt_device *d = gd->dev;
         int hnode = g->dev_node[idx], child, r;
-        struct sbuf dropped = {};
+        _cleanup_(strbuf_clear) struct strbuf dropped = STRBUF_INIT;
         _cleanup_free_ fdt32_t *cells = NULL;
         size_t nc;
 
         FDT_TRY(fdt_begin_node(fdt, g->dev_name[idx]), d->path);
         r = copy_common_props(g, fdt, hnode, d->path, true, &dropped, err);
-        if (r >= 0 && dropped.len)
-                note(g, d->path, "host-only properties dropped (their providers stay with dom0):%s", dropped.s);
-        free(dropped.s);
+        if (r >= 0)
+                note_dropped(g, d->path, "host-only properties dropped (their providers stay with dom0)", &dropped);
         if (r < 0)
                 return r;
 
@@ -1342,6 +1276,7 @@ int guestcfg_partial_dtb(const void *host_blob, const struct guestcfg_layout *la
 {
         struct gen g = { .host = host_blob, .l = layout, .flags = flags };
         _cleanup_free_ void *buf = NULL;
+        _cleanup_free_ char *notes = NULL;
         size_t size = 16 * 1024;
         void *blob;
         size_t len;
@@ -1412,9 +1347,11 @@ int guestcfg_partial_dtb(const void *host_blob, const struct guestcfg_layout *la
         }
         if (r < 0)
                 goto out;
-        if (g.notes.oom) {
-                r = -ENOMEM;
-                goto out;
+        if (g.notes.len || g.notes.oom) {
+                /* -ENOMEM when a note was lost: the notes are part of the result. */
+                r = strbuf_steal(&g.notes, &notes);
+                if (r < 0)
+                        goto out;
         }
 
         len = fdt_totalsize(buf);
@@ -1428,11 +1365,8 @@ int guestcfg_partial_dtb(const void *host_blob, const struct guestcfg_layout *la
         }
         memcpy(blob, buf, len);
 
-        if (ret_notes) {
-                *ret_notes = g.notes.len ? g.notes.s : NULL;
-                if (g.notes.len)
-                        g.notes = (struct sbuf){};
-        }
+        if (ret_notes)
+                *ret_notes = steal_ptr(notes);
         *ret_blob = blob;
         *ret_len = len;
         log_debug("partial DTB: %zu devices, %zu bytes, %zu stand-in clocks", layout->n_devices, len, g.n_clk);
@@ -1473,32 +1407,32 @@ static const char *dma_words(enum dt_dma d)
         return "DMA capability unknown";
 }
 
-static void comment_device(struct sbuf *b, const struct guestcfg_device *gd)
+static void comment_device(struct strbuf *b, const struct guestcfg_device *gd)
 {
         const struct dt_device *d = gd->dev;
 
-        sb_printf(b, "# %s\n#   compatible:", d->path);
+        strbuf_printf(b, "# %s\n#   compatible:", d->path);
         if (d->compatible && d->compatible[0])
                 for (char **c = d->compatible; *c; c++)
-                        sb_printf(b, " \"%s\"", *c);
+                        strbuf_printf(b, " \"%s\"", *c);
         else
-                sb_printf(b, " (none)");
-        sb_printf(b, "\n#   %s; %s", coverage_words(d->coverage), dma_words(d->dma));
+                strbuf_printf(b, " (none)");
+        strbuf_printf(b, "\n#   %s; %s", coverage_words(d->coverage), dma_words(d->dma));
         if (d->dma_source)
-                sb_printf(b, " (%s)", d->dma_source);
-        sb_printf(b, "\n");
+                strbuf_printf(b, " (%s)", d->dma_source);
+        strbuf_printf(b, "\n");
         for (size_t i = 0; i < gd->n_regions; i++)
-                sb_printf(b, "#   region %zu: host 0x%" PRIx64 "+0x%" PRIx64 " -> guest 0x%" PRIx64 "%s\n", i,
+                strbuf_printf(b, "#   region %zu: host 0x%" PRIx64 "+0x%" PRIx64 " -> guest 0x%" PRIx64 "%s\n", i,
                           gd->regions[i].host, gd->regions[i].size, gd->regions[i].guest,
                           gd->regions[i].host == gd->regions[i].guest ? " (1:1)" : " (relocated)");
         for (size_t i = 0; i < d->n_irqs; i++)
-                sb_printf(b, "#   interrupt %zu: SPI %u = INTID %u\n", i, d->irqs[i].hwirq - 32, d->irqs[i].hwirq);
+                strbuf_printf(b, "#   interrupt %zu: SPI %u = INTID %u\n", i, d->irqs[i].hwirq - 32, d->irqs[i].hwirq);
 }
 
 int guestcfg_xl_config(const struct guestcfg_layout *layout, const char *device_tree_path, const char *notes,
                        char **ret, char **err)
 {
-        struct sbuf b = {};
+        struct strbuf b = STRBUF_INIT;
         bool any_protected = false, first;
         const struct guestcfg_target *t;
 
@@ -1508,7 +1442,7 @@ int guestcfg_xl_config(const struct guestcfg_layout *layout, const char *device_
                 return set_error(err, -EINVAL, "xl.cfg: device_tree path must not contain quotes, backslashes or newlines");
         t = &layout->target;
 
-        sb_printf(&b, "# Generated by assignd for Xen %u.%u (%s layout).\n", t->xen_major, t->xen_minor,
+        strbuf_printf(&b, "# Generated by assignd for Xen %u.%u (%s layout).\n", t->xen_major, t->xen_minor,
                   guestcfg_mode_to_string(layout->mode));
         for (size_t i = 0; i < layout->n_devices; i++) {
                 comment_device(&b, &layout->devices[i]);
@@ -1516,40 +1450,40 @@ int guestcfg_xl_config(const struct guestcfg_layout *layout, const char *device_
                         any_protected = true;
         }
         if (notes && *notes) {
-                sb_printf(&b, "# Notes from the partial device tree:\n");
+                strbuf_printf(&b, "# Notes from the partial device tree:\n");
                 for (const char *p = notes; *p;) {
                         const char *nl = strchr(p, '\n');
                         size_t k = nl ? (size_t)(nl - p) : strlen(p);
 
-                        sb_printf(&b, "#   %.*s\n", (int)k, p);
+                        strbuf_printf(&b, "#   %.*s\n", (int)k, p);
                         p += k + (nl ? 1 : 0);
                 }
         }
 
         if (any_protected) {
                 /* The IOMMU must be on from domain creation (shared stage-2 tables). */
-                sb_printf(&b, "passthrough = \"enabled\"\n");
-                sb_printf(&b, "dtdev = [");
+                strbuf_printf(&b, "passthrough = \"enabled\"\n");
+                strbuf_printf(&b, "dtdev = [");
                 first = true;
                 for (size_t i = 0; i < layout->n_devices; i++) {
                         const struct dt_device *d = layout->devices[i].dev;
 
                         if (d->coverage != DT_COV_PROTECTED)
                                 continue;
-                        sb_printf(&b, "%s\"%s\"", first ? " " : ", ", d->path);
+                        strbuf_printf(&b, "%s\"%s\"", first ? " " : ", ", d->path);
                         first = false;
                 }
-                sb_printf(&b, " ]\n");
+                strbuf_printf(&b, " ]\n");
         }
         if (layout->n_spis) {
                 /* xl takes GIC INTIDs; the guest sees the same number (vIRQ == pIRQ). */
-                sb_printf(&b, "irqs = [");
+                strbuf_printf(&b, "irqs = [");
                 for (size_t i = 0; i < layout->n_spis; i++)
-                        sb_printf(&b, "%s%u", i ? ", " : " ", layout->spis[i]);
-                sb_printf(&b, " ]\n");
+                        strbuf_printf(&b, "%s%u", i ? ", " : " ", layout->spis[i]);
+                strbuf_printf(&b, " ]\n");
                 for (size_t i = 0; i < layout->n_spis; i++)
                         if (layout->spis[i] == 32)
-                                sb_printf(&b, "# INTID 32 is the virtual PL011's SPI: do not set vuart = \"sbsa_uart\"\n");
+                                strbuf_printf(&b, "# INTID 32 is the virtual PL011's SPI: do not set vuart = \"sbsa_uart\"\n");
         }
         if (layout->n_mappings) {
                 /*
@@ -1557,33 +1491,33 @@ int guestcfg_xl_config(const struct guestcfg_layout *layout, const char *device_
                  * the file then says where each page lands, and a reader
                  * need not know xl's default.
                  */
-                sb_printf(&b, "iomem = [");
+                strbuf_printf(&b, "iomem = [");
                 for (size_t i = 0; i < layout->n_mappings; i++) {
                         const struct guestcfg_mapping *m = &layout->mappings[i];
 
-                        sb_printf(&b, "%s\"0x%" PRIx64 ",0x%" PRIx64 "@0x%" PRIx64 "\"", i ? ", " : " ",
+                        strbuf_printf(&b, "%s\"0x%" PRIx64 ",0x%" PRIx64 "@0x%" PRIx64 "\"", i ? ", " : " ",
                                   m->host_pfn, m->nr_pages, m->guest_pfn);
                 }
-                sb_printf(&b, " ]\n");
+                strbuf_printf(&b, " ]\n");
         }
         if (layout->n_spis) {
                 uint32_t need = layout->spis[layout->n_spis - 1] - 32 + 1;
 
                 if (t->xen_major > 4 || t->xen_minor >= 19)
-                        sb_printf(&b, "nr_spis = %u\n", need);
+                        strbuf_printf(&b, "nr_spis = %u\n", need);
                 else
-                        sb_printf(&b, "# nr_spis: xl %u.%u derives it from irqs (%u); the option exists from Xen 4.19\n",
+                        strbuf_printf(&b, "# nr_spis: xl %u.%u derives it from irqs (%u); the option exists from Xen 4.19\n",
                                   t->xen_major, t->xen_minor, need);
         }
         if (device_tree_path)
-                sb_printf(&b, "device_tree = \"%s\"\n", device_tree_path);
-        return sb_steal(&b, ret);
+                strbuf_printf(&b, "device_tree = \"%s\"\n", device_tree_path);
+        return strbuf_steal(&b, ret);
 }
 
 int guestcfg_imagebuilder(const struct guestcfg_layout *layout, unsigned int domu_index, const char *dtb_file,
                           const char *host_dtb_file, char **ret, char **err)
 {
-        struct sbuf b = {};
+        struct strbuf b = STRBUF_INIT;
 
         if (!layout || !dtb_file || !ret)
                 return set_error(err, -EINVAL, "ImageBuilder: missing argument");
@@ -1594,20 +1528,20 @@ int guestcfg_imagebuilder(const struct guestcfg_layout *layout, unsigned int dom
                         return set_error(err, -EINVAL, "ImageBuilder: %s: path has characters a shell list cannot hold",
                                          layout->devices[i].dev->path);
 
-        sb_printf(&b, "# Generated by assignd for dom0less domU %u on Xen %u.%u.\n", domu_index,
+        strbuf_printf(&b, "# Generated by assignd for dom0less domU %u on Xen %u.%u.\n", domu_index,
                   layout->target.xen_major, layout->target.xen_minor);
         for (size_t i = 0; i < layout->n_devices; i++)
                 comment_device(&b, &layout->devices[i]);
-        sb_printf(&b, "DOMU_PASSTHROUGH_DTB[%u]=\"%s\"\n", domu_index, dtb_file);
+        strbuf_printf(&b, "DOMU_PASSTHROUGH_DTB[%u]=\"%s\"\n", domu_index, dtb_file);
         /* ImageBuilder marks these host nodes with xen,passthrough itself. */
-        sb_printf(&b, "DOMU_PASSTHROUGH_PATHS[%u]=\"", domu_index);
+        strbuf_printf(&b, "DOMU_PASSTHROUGH_PATHS[%u]=\"", domu_index);
         for (size_t i = 0; i < layout->n_devices; i++)
-                sb_printf(&b, "%s%s", i ? " " : "", layout->devices[i].dev->path);
-        sb_printf(&b, "\"\n");
-        sb_printf(&b, "# Host nodes Xen must hide from dom0 (xen,passthrough); without ImageBuilder:\n");
+                strbuf_printf(&b, "%s%s", i ? " " : "", layout->devices[i].dev->path);
+        strbuf_printf(&b, "\"\n");
+        strbuf_printf(&b, "# Host nodes Xen must hide from dom0 (xen,passthrough); without ImageBuilder:\n");
         for (size_t i = 0; i < layout->n_devices; i++)
-                sb_printf(&b, "#   fdtput -t s '%s' '%s' xen,passthrough ''\n",
+                strbuf_printf(&b, "#   fdtput -t s '%s' '%s' xen,passthrough ''\n",
                           host_dtb_file ? host_dtb_file : "host.dtb", layout->devices[i].dev->path);
-        sb_printf(&b, "#   (U-Boot: fdt set <path> xen,passthrough)\n");
-        return sb_steal(&b, ret);
+        strbuf_printf(&b, "#   (U-Boot: fdt set <path> xen,passthrough)\n");
+        return strbuf_steal(&b, ret);
 }
