@@ -12,7 +12,7 @@
  *
  * Xen facts behind it (checked in Xen's source, 4.17):
  * - the guest memory map is xen/include/public/arch-arm.h (GUEST_*);
- *   guestcfg.c carries it as a table of reserved ranges;
+ *   guestcfg-map.c carries it as a table of reserved ranges;
  * - libxl copies only /passthrough and /aliases from the partial DT
  *   (libxl_arm.c, copy_partial_fdt) after checking magic, header and
  *   totalsize; the guest GIC's phandle is GUEST_PHANDLE_GIC (65000);
@@ -103,8 +103,8 @@ DEFINE_FREE_FUNC(struct guestcfg_layout, guestcfg_layout_free)
  * Check that [gaddr, gaddr+size) is free in Xen's guest map for target.
  * Returns 0, -EADDRINUSE with *err naming the Xen region, or -EOPNOTSUPP.
  */
-int guestcfg_check_guest_range(const struct guestcfg_target *target, uint64_t gaddr,
-                               uint64_t size, char **err);
+int guestcfg_map_check_range(const struct guestcfg_target *target, uint64_t gaddr, uint64_t size,
+                             char **err);
 
 /*
  * Build the partial DTB for layout from the host blob (already validated

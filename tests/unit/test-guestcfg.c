@@ -457,8 +457,8 @@ static void test_rcar(const char *dir)
         for (size_t i = 0; i < 3; i++) {
                 CHECK(l->devices[i].relocated);
                 CHECK(in_window(l->devices[i].regions[0].guest));
-                CHECK_INT(guestcfg_check_guest_range(&l->target, l->devices[i].regions[0].guest,
-                                                     l->devices[i].regions[0].size, NULL), 0);
+                CHECK_INT(guestcfg_map_check_range(&l->target, l->devices[i].regions[0].guest,
+                                                   l->devices[i].regions[0].size, NULL), 0);
                 /* Offset kept modulo 64 KiB. */
                 CHECK_INT(l->devices[i].regions[0].guest & 0xffff, l->devices[i].regions[0].host & 0xffff);
         }
@@ -753,11 +753,11 @@ static void test_refusals(void)
         free(err);
         err = NULL;
         CHECK(l == NULL);
-        CHECK_INT(guestcfg_check_guest_range(&(struct guestcfg_target){ 4, 17 }, 0x22000000, 0x1000, &err),
+        CHECK_INT(guestcfg_map_check_range(&(struct guestcfg_target){ 4, 17 }, 0x22000000, 0x1000, &err),
                   -EADDRINUSE);
         CHECK(err && strstr(err, "GUEST_PL011"));
         free(err);
-        CHECK_INT(guestcfg_check_guest_range(&(struct guestcfg_target){ 4, 17 }, 0x09000000, 0x1000, NULL), 0);
+        CHECK_INT(guestcfg_map_check_range(&(struct guestcfg_target){ 4, 17 }, 0x09000000, 0x1000, NULL), 0);
         CHECK_INT(guestcfg_mode_from_string("1:1"), GUESTCFG_IDENTITY);
         CHECK_INT(guestcfg_mode_from_string("bogus"), -EINVAL);
         free_devs(&d, 1);
