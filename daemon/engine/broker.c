@@ -734,31 +734,29 @@ static int place_devices(struct broker *b, const struct dt_device *const *devs, 
         _cleanup_(guestcfg_layout_freep) struct guestcfg_layout *l = NULL;
         _cleanup_free_ char *err = NULL;
         struct guestcfg_target t = target ? *target : hv_target(b);
+        const char *named;
+        ssize_t which = -1;
         int r;
 
-        r = guestcfg_layout(devs, n, mode, &t, &l, &err);
+        r = guestcfg_layout(devs, n, mode, &t, &l, &which, &err);
         if (r == -EOPNOTSUPP && !target && (t.xen_major != 4 || t.xen_minor != 17)) {
                 free(err);
                 err = NULL;
                 t = GUESTCFG_TARGET_DEFAULT;
-                r = guestcfg_layout(devs, n, mode, &t, &l, &err);
+                r = guestcfg_layout(devs, n, mode, &t, &l, &which, &err);
         }
-        if (r == -EADDRINUSE) {
-                const char *path = NULL;
-
-                for (size_t i = 0; i < n && err; i++)
-                        if (strstr(err, devs[i]->path))
-                                path = devs[i]->path;
-                return fail(e, r, "GuestAddressConflict", fields("s", "path", path),
+        /* The device a refusal is about, as the layout names it (NULL: none). */
+        named = r < 0 && which >= 0 ? devs[which]->path : NULL;
+        if (r == -EADDRINUSE)
+                return fail(e, r, "GuestAddressConflict", fields("s", "path", named),
                             "%s; use layout \"auto\" to relocate the device in the guest",
                             err ? err : "a 1:1 guest address clashes with Xen's guest memory map");
-        }
         if (r == -EOPNOTSUPP && target)
                 return fail(e, -EINVAL, "InvalidArgument", fields("s", "field", "xen_version"),
                             "%s", err ? err : "no guest memory map is known for that Xen");
         if (r < 0)
                 return fail(e, r, r == -EINVAL ? "DeviceNotAssignable" : "InternalError",
-                            r == -EINVAL ? fields("ss", "path", n ? devs[0]->path : "",
+                            r == -EINVAL ? fields("ss", "path", named ? named : n ? devs[0]->path : "",
                                                   "reason", err ? err : "cannot be placed")
                                          : NULL,
                             "cannot place the devices in the guest: %s",

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include "guestcfg-internal.h"
 #include "util.h"
@@ -185,7 +186,7 @@ static int check_device(const struct dt_device *d, char **err)
 }
 
 /* Does device d fit 1:1?  Returns NULL or the clashing Xen range (and region index). */
-static const struct guestcfg_map_range *identity_clash(const struct dt_device *d, size_t *which)
+static const struct guestcfg_map_range *identity_clash(const struct dt_device *d, size_t *region)
 {
         for (size_t i = 0; i < d->n_regions; i++) {
                 uint64_t f = d->regions[i].base & ~(GUESTCFG_PAGE_SIZE - 1);
@@ -193,7 +194,7 @@ static const struct guestcfg_map_range *identity_clash(const struct dt_device *d
                 const struct guestcfg_map_range *x = guestcfg_map_clash(f, l);
 
                 if (x) {
-                        *which = i;
+                        *region = i;
                         return x;
                 }
         }
@@ -291,8 +292,17 @@ static int relocate_device(struct map_set *ms, struct guestcfg_device *gd, char 
         return 0;
 }
 
+/* Return r, a refusal about devs[i]: say so in *which, unless it is no refusal but -ENOMEM. */
+static int refuse(ssize_t *which, size_t i, int r)
+{
+        if (which && r != -ENOMEM)
+                *which = (ssize_t)i;
+        return r;
+}
+
 int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg_mode mode,
-                    const struct guestcfg_target *target, struct guestcfg_layout **ret, char **err)
+                    const struct guestcfg_target *target, struct guestcfg_layout **ret, ssize_t *which,
+                    char **err)
 {
         _cleanup_guestcfg_layout_ struct guestcfg_layout *l = NULL;
         _cleanup_free_ bool *reloc = NULL;
@@ -300,6 +310,8 @@ int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg
         size_t spi_cap = 0;
         int r;
 
+        if (which)
+                *which = -1;
         if (!devs || n == 0)
                 return set_error(err, -EINVAL, "no devices to lay out");
         if (n > GUESTCFG_MAX_DEVICES)
@@ -314,13 +326,13 @@ int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg
 
         for (size_t i = 0; i < n; i++) {
                 if (!devs[i] || !devs[i]->path)
-                        return set_error(err, -EINVAL, "device %zu has no path", i);
+                        return refuse(which, i, set_error(err, -EINVAL, "device %zu has no path", i));
                 r = check_device(devs[i], err);
                 if (r < 0)
-                        return r;
+                        return refuse(which, i, r);
                 for (size_t j = 0; j < i; j++)
                         if (streq(devs[i]->path, devs[j]->path))
-                                return set_error(err, -EINVAL, "%s: listed twice", devs[i]->path);
+                                return refuse(which, i, set_error(err, -EINVAL, "%s: listed twice", devs[i]->path));
         }
 
         l = calloc(1, sizeof(*l));
@@ -339,7 +351,7 @@ int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg
                 const struct dt_device *d = devs[i];
                 struct guestcfg_device *gd = &l->devices[i];
                 const struct guestcfg_map_range *x = NULL;
-                size_t which = 0;
+                size_t region = 0;
 
                 gd->dev = d;
                 gd->n_regions = d->n_regions;
@@ -352,17 +364,18 @@ int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg
                         reloc[i] = d->n_regions > 0;
                         continue;
                 }
-                x = identity_clash(d, &which);
+                x = identity_clash(d, &region);
                 if (x && mode == GUESTCFG_IDENTITY) {
-                        const struct dt_region *rg = &d->regions[which];
+                        const struct dt_region *rg = &d->regions[region];
 
                         free(ms.m);
-                        return set_error(err, -EADDRINUSE,
-                                         "%s: region %zu at 0x%" PRIx64 "-0x%" PRIx64
-                                         " cannot be mapped 1:1: it overlaps Xen %u.%u's guest %s at 0x%" PRIx64
-                                         "-0x%" PRIx64 " (use the relocate or auto layout)",
-                                         d->path, which, rg->base, rg->base + rg->size - 1, target->xen_major,
-                                         target->xen_minor, x->name, x->first, x->last);
+                        return refuse(which, i,
+                                      set_error(err, -EADDRINUSE,
+                                                "%s: region %zu at 0x%" PRIx64 "-0x%" PRIx64
+                                                " cannot be mapped 1:1: it overlaps Xen %u.%u's guest %s at 0x%" PRIx64
+                                                "-0x%" PRIx64 " (use the relocate or auto layout)",
+                                                d->path, region, rg->base, rg->base + rg->size - 1,
+                                                target->xen_major, target->xen_minor, x->name, x->first, x->last));
                 }
                 if (x) {
                         reloc[i] = true;
@@ -386,7 +399,7 @@ int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg
                 r = relocate_device(&ms, &l->devices[i], err);
                 if (r < 0) {
                         free(ms.m);
-                        return r;
+                        return refuse(which, i, r);
                 }
         }
 

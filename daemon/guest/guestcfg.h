@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dt.h"
 
@@ -90,11 +91,15 @@ struct guestcfg_layout {
  * listed twice; refuses (-EADDRINUSE) a 1:1 region that overlaps Xen's
  * guest map, naming the device, the range and the Xen region; -ENOSPC when
  * the relocation windows are full; -EOPNOTSUPP for a Xen release whose map
- * is not known.  The layout borrows the device pointers.
+ * is not known.  *which (may be NULL) receives the index in devs[] of the
+ * device a refusal is about (the second listing of a duplicate), or -1
+ * when it is about no single device (and on success); callers name the
+ * device from it, never by searching *err.  The layout borrows the device
+ * pointers.
  */
 int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg_mode mode,
                     const struct guestcfg_target *target, struct guestcfg_layout **ret,
-                    char **err);
+                    ssize_t *which, char **err);
 void guestcfg_layout_free(struct guestcfg_layout *l);
 DEFINE_FREE_FUNC(struct guestcfg_layout, guestcfg_layout_free)
 #define _cleanup_guestcfg_layout_ _cleanup_(guestcfg_layout_freep)

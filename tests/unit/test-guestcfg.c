@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,6 +423,7 @@ static void test_rcar(const char *dir)
         char *err = NULL, *notes = NULL, *cfg = NULL;
         void *blob = NULL;
         size_t blen = 0;
+        ssize_t which = -2;
         int r;
 
         snprintf(path, sizeof(path), "%s/r8a77951-salvator-xs.dtb", dir);
@@ -439,17 +441,19 @@ static void test_rcar(const char *dir)
         if (!dp[0] || !dp[1] || !dp[2])
                 goto out;
 
-        /* 1:1 is impossible: R-Car peripherals sit inside GUEST_RAM0. */
-        r = guestcfg_layout(dp, 3, GUESTCFG_IDENTITY, NULL, &l, &err);
+        /* 1:1 is impossible: R-Car peripherals sit inside GUEST_RAM0; the first one is named. */
+        r = guestcfg_layout(dp, 3, GUESTCFG_IDENTITY, NULL, &l, &which, &err);
         CHECK_INT(r, -EADDRINUSE);
+        CHECK_INT(which, 0);
         CHECK(l == NULL);
         CHECK_MSG(err && strstr(err, "/soc/dma-controller@e6700000") && strstr(err, "GUEST_RAM0") &&
                   strstr(err, "0xe6700000"), "error: %s", err ? err : "(none)");
         free(err);
         err = NULL;
 
-        r = guestcfg_layout(dp, 3, GUESTCFG_AUTO, NULL, &l, &err);
+        r = guestcfg_layout(dp, 3, GUESTCFG_AUTO, NULL, &l, &which, &err);
         CHECK_MSG(r == 0, "auto layout: %s", err ? err : "");
+        CHECK_INT(which, -1);
         free(err);
         err = NULL;
         if (r < 0)
@@ -592,7 +596,7 @@ static void test_qemu(const char *dir)
                 goto out;
 
         /* 0x09010000 and 0x09030000 are free in Xen's guest map: 1:1. */
-        r = guestcfg_layout(dp, 2, GUESTCFG_IDENTITY, NULL, &l, &err);
+        r = guestcfg_layout(dp, 2, GUESTCFG_IDENTITY, NULL, &l, NULL, &err);
         CHECK_MSG(r == 0, "identity: %s", err ? err : "");
         if (r < 0)
                 goto out;
@@ -646,9 +650,11 @@ static void test_clash(const char *src_dir)
         size_t len = 0;
         void *host = NULL;
         struct dt_inventory *inv;
-        const struct dt_device *dp[2];
+        const struct dt_device *dp[2], *mixed[2];
+        struct dt_device free_dev;
         struct guestcfg_layout *l = NULL;
         char *err = NULL, *cfg = NULL;
+        ssize_t which = -2;
         int fd, st, r;
 
         if (!src_dir) {
@@ -684,15 +690,31 @@ static void test_clash(const char *src_dir)
                 return;
         }
 
-        r = guestcfg_layout(dp, 2, GUESTCFG_IDENTITY, NULL, &l, &err);
+        r = guestcfg_layout(dp, 2, GUESTCFG_IDENTITY, NULL, &l, &which, &err);
         CHECK_INT(r, -EADDRINUSE);
+        CHECK_INT(which, 0);
         CHECK_MSG(err && strstr(err, "/soc/dev-a@3001000") && strstr(err, "0x3001000") && strstr(err, "GUEST_GICD"),
                   "error: %s", err ? err : "(none)");
         printf("1:1 refusal: %s\n", err ? err : "(none)");
         free(err);
         err = NULL;
 
-        r = guestcfg_layout(dp, 2, GUESTCFG_AUTO, NULL, &l, &err);
+        /* Behind a device that fits 1:1 (the pl031's page is free), the clash is named by its index. */
+        make_dev(&free_dev, &qemu_pl031);
+        mixed[0] = &free_dev;
+        mixed[1] = dp[0];
+        which = -2;
+        r = guestcfg_layout(mixed, 2, GUESTCFG_IDENTITY, NULL, &l, &which, &err);
+        CHECK_INT(r, -EADDRINUSE);
+        CHECK_INT(which, 1);
+        CHECK(l == NULL);
+        CHECK_MSG(err && strstr(err, "/soc/dev-a@3001000") && strstr(err, "GUEST_GICD"), "error: %s",
+                  err ? err : "(none)");
+        free(err);
+        err = NULL;
+        free_devs(&free_dev, 1);
+
+        r = guestcfg_layout(dp, 2, GUESTCFG_AUTO, NULL, &l, NULL, &err);
         CHECK_MSG(r == 0, "auto: %s", err ? err : "");
         if (r == 0) {
                 /* First free 64 KiB-congruent page of the first window, order kept, shared page shared. */
@@ -713,7 +735,7 @@ static void test_clash(const char *src_dir)
         err = NULL;
 
         /* Relocate mode moves a device that would fit 1:1 as well. */
-        r = guestcfg_layout(dp + 1, 1, GUESTCFG_RELOCATE, NULL, &l, &err);
+        r = guestcfg_layout(dp + 1, 1, GUESTCFG_RELOCATE, NULL, &l, NULL, &err);
         CHECK_INT(r, 0);
         if (l)
                 CHECK(l->devices[0].relocated && in_window(l->devices[0].regions[0].guest));
@@ -723,36 +745,68 @@ static void test_clash(const char *src_dir)
         free(host);
 }
 
-/* Refusals that need no host tree. */
+/* A device too large for the relocation windows (256 MiB of RAM-bank addresses). */
+static const struct fx huge_dev = {
+        "/huge@40000000", { "acme,huge" }, { { 0x40000000, 0x10000000 } }, 1, { 50 }, 4, 1,
+        DT_COV_NONE, DT_DMA_NONE,
+};
+
+/*
+ * Lay devs out, expecting refusal want_r about devs[want_which] (-1: about
+ * no device) with a message holding each string of the NULL-ended list.
+ */
+static void check_refusal(const struct dt_device *const *devs, size_t n, const struct guestcfg_target *target,
+                          int want_r, ssize_t want_which, ...)
+{
+        struct guestcfg_layout *l = NULL;
+        char *err = NULL;
+        ssize_t which = -2;
+        const char *text;
+        va_list ap;
+
+        CHECK_INT(guestcfg_layout(devs, n, GUESTCFG_AUTO, target, &l, &which, &err), want_r);
+        CHECK_INT(which, want_which);
+        CHECK(l == NULL);
+        va_start(ap, want_which);
+        while ((text = va_arg(ap, const char *)))
+                CHECK_MSG(err && strstr(err, text), "error without \"%s\": %s", text, err ? err : "(none)");
+        va_end(ap);
+        free(err);
+}
+
+/* Refusals that need no host tree, and the index of the device each one names. */
 static void test_refusals(void)
 {
         struct fx f = qemu_pl031;
-        struct dt_device d;
+        struct dt_device d, ok, huge;
         const struct dt_device *dp[2] = { &d, &d };
         struct guestcfg_layout *l = NULL;
         struct guestcfg_target old = { 4, 16 };
         char *err = NULL;
+        ssize_t which = -2;
 
         make_dev(&d, &f);
-        CHECK_INT(guestcfg_layout(dp, 2, GUESTCFG_AUTO, NULL, &l, &err), -EINVAL);
-        CHECK(err && strstr(err, "listed twice"));
-        free(err);
-        err = NULL;
-        CHECK_INT(guestcfg_layout(dp, 1, GUESTCFG_AUTO, &old, &l, &err), -EOPNOTSUPP);
-        free(err);
-        err = NULL;
+        make_dev(&ok, &qemu_pl061);
+        make_dev(&huge, &huge_dev);
+        /* A duplicate: its second listing is the one named. */
+        check_refusal(dp, 2, NULL, -EINVAL, 1, "listed twice", NULL);
+        /* An unknown Xen release is about no device. */
+        check_refusal(dp, 1, &old, -EOPNOTSUPP, -1, NULL);
         d.irqs[0].cls = DT_IRQ_PPI;
         d.irqs[0].hwirq = 27;
-        CHECK_INT(guestcfg_layout(dp, 1, GUESTCFG_AUTO, NULL, &l, &err), -EINVAL);
-        CHECK(err && strstr(err, "/pl031@9010000") && strstr(err, "PPI"));
-        free(err);
-        err = NULL;
+        check_refusal(dp, 1, NULL, -EINVAL, 0, "/pl031@9010000", "PPI", NULL);
+        /* An unroutable interrupt behind a device that is fine: the second one is named. */
         d.irqs[0].cls = DT_IRQ_NOT_GIC;
-        CHECK_INT(guestcfg_layout(dp, 1, GUESTCFG_AUTO, NULL, &l, &err), -EINVAL);
-        CHECK(err && strstr(err, "not the GIC"));
-        free(err);
-        err = NULL;
-        CHECK(l == NULL);
+        dp[0] = &ok;
+        dp[1] = &d;
+        check_refusal(dp, 2, NULL, -EINVAL, 1, "/pl031@9010000", "not the GIC", NULL);
+        /* No room to relocate the second device. */
+        dp[1] = &huge;
+        check_refusal(dp, 2, NULL, -ENOSPC, 1, "/huge@40000000: no room", NULL);
+        /* A layout that works names no device. */
+        CHECK_INT(guestcfg_layout(dp, 1, GUESTCFG_AUTO, NULL, &l, &which, NULL), 0);
+        CHECK_INT(which, -1);
+        guestcfg_layout_free(l);
         CHECK_INT(guestcfg_map_check_range(&(struct guestcfg_target){ 4, 17 }, 0x22000000, 0x1000, &err),
                   -EADDRINUSE);
         CHECK(err && strstr(err, "GUEST_PL011"));
@@ -761,6 +815,8 @@ static void test_refusals(void)
         CHECK_INT(guestcfg_mode_from_string("1:1"), GUESTCFG_IDENTITY);
         CHECK_INT(guestcfg_mode_from_string("bogus"), -EINVAL);
         free_devs(&d, 1);
+        free_devs(&ok, 1);
+        free_devs(&huge, 1);
 }
 
 int main(void)
