@@ -41,20 +41,6 @@ struct hv {
         struct failpoint fp[HV_STEP__MAX];
 };
 
-static const char *const step_names[HV_STEP__MAX] = {
-        [HV_STEP_IOMEM_PERMISSION] = "iomem_permission",
-        [HV_STEP_MEMORY_MAPPING] = "memory_mapping",
-        [HV_STEP_IRQ_PERMISSION] = "irq_permission",
-        [HV_STEP_BIND_SPI] = "bind_spi",
-        [HV_STEP_ASSIGN_DT] = "assign_dt",
-        [HV_STEP_DEASSIGN_DT] = "deassign_dt",
-        [HV_STEP_UNBIND_SPI] = "unbind_spi",
-        [HV_STEP_IRQ_REVOKE] = "irq_revoke",
-        [HV_STEP_UNMAP] = "unmap",
-        [HV_STEP_IOMEM_REVOKE] = "iomem_revoke",
-        [HV_STEP_TEST_ASSIGN_DT] = "test_assign_dt",
-};
-
 static const char *const reason_names[HV_REASON__MAX] = {
         [HV_REASON_NONE] = "none",
         [HV_REASON_FAILPOINT] = "failpoint",
@@ -79,70 +65,11 @@ static const char *const reason_names[HV_REASON__MAX] = {
         [HV_REASON_NOT_IMPLEMENTED] = "not-implemented",
 };
 
-const enum hv_step hv_assign_order[5] = {
-        HV_STEP_IOMEM_PERMISSION, HV_STEP_MEMORY_MAPPING, HV_STEP_IRQ_PERMISSION,
-        HV_STEP_BIND_SPI, HV_STEP_ASSIGN_DT,
-};
-
-const enum hv_step hv_release_order[5] = {
-        HV_STEP_DEASSIGN_DT, HV_STEP_UNBIND_SPI, HV_STEP_IRQ_REVOKE,
-        HV_STEP_UNMAP, HV_STEP_IOMEM_REVOKE,
-};
-
 const char *hv_reason_name(enum hv_reason r)
 {
         if ((unsigned)r >= HV_REASON__MAX)
                 return "invalid";
         return reason_names[r];
-}
-
-const char *hv_step_name(enum hv_step s)
-{
-        if ((unsigned)s >= HV_STEP__MAX)
-                return "invalid";
-        return step_names[s];
-}
-
-int hv_step_from_name(const char *name)
-{
-        for (size_t i = 0; i < HV_STEP__MAX; i++)
-                if (streq(step_names[i], name))
-                        return (int)i;
-        return -EINVAL;
-}
-
-int hv_step_undo(enum hv_step s)
-{
-        for (size_t i = 0; i < ARRAY_SIZE(hv_assign_order); i++) {
-                /* The release order is the assign order reversed. */
-                size_t j = ARRAY_SIZE(hv_assign_order) - 1 - i;
-
-                if (hv_assign_order[i] == s)
-                        return hv_release_order[j];
-                if (hv_release_order[j] == s)
-                        return hv_assign_order[i];
-        }
-        return -EINVAL;
-}
-
-int hv_step_rank(enum hv_step s)
-{
-        for (size_t i = 0; i < ARRAY_SIZE(hv_assign_order); i++)
-                if (hv_assign_order[i] == s || hv_release_order[i] == s)
-                        return (int)i;
-        return -EINVAL;
-}
-
-int hv_region_to_frames(uint64_t base, uint64_t size, uint64_t *first, uint64_t *nr)
-{
-        uint64_t last;
-
-        if (size == 0 || base + size - 1 < base)
-                return -EINVAL;
-        last = (base + size - 1) >> HV_PAGE_SHIFT;
-        *first = base >> HV_PAGE_SHIFT;
-        *nr = last - *first + 1;
-        return 0;
 }
 
 void hv_options_init(struct hv_options *o)
@@ -362,7 +289,7 @@ static int failpoint_enter(struct hv *hv, enum hv_step s, bool *crash_after, cha
         case FP_ERROR:
                 hv->reason = HV_REASON_FAILPOINT;
                 return set_error(err, -fp->err, "%s failed: injected %s by a failpoint",
-                                 step_names[s], strerrorname_np(fp->err) ?: "error");
+                                 hv_step_name(s), strerrorname_np(fp->err) ?: "error");
         case FP_CRASH_BEFORE:
                 fflush(NULL);
                 _exit(137);

@@ -51,6 +51,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hv-step.h"
 #include "util.h"
 
 struct json_object;
@@ -59,7 +60,6 @@ struct json_object;
 #define HV_DOMID_IO 0x7FF1u             /* Xen's DOMID_IO: "nobody" */
 #define HV_NAME_MAX 127                 /* longest domain name we handle */
 #define HV_MAX_SPIS 988                 /* 1020 GIC lines minus 32 local */
-#define HV_PAGE_SHIFT 12
 
 enum hv_tristate {
         HV_UNKNOWN = -1,
@@ -109,42 +109,6 @@ enum hv_reason {
 };
 
 const char *hv_reason_name(enum hv_reason r);
-
-/*
- * The hypercall steps of an assignment and of a release, in the order the
- * broker makes them; also the names failpoints use.
- */
-enum hv_step {
-        HV_STEP_IOMEM_PERMISSION,       /* "iomem_permission" */
-        HV_STEP_MEMORY_MAPPING,         /* "memory_mapping" */
-        HV_STEP_IRQ_PERMISSION,         /* "irq_permission" */
-        HV_STEP_BIND_SPI,               /* "bind_spi" */
-        HV_STEP_ASSIGN_DT,              /* "assign_dt" */
-        HV_STEP_DEASSIGN_DT,            /* "deassign_dt" */
-        HV_STEP_UNBIND_SPI,             /* "unbind_spi" */
-        HV_STEP_IRQ_REVOKE,             /* "irq_revoke" */
-        HV_STEP_UNMAP,                  /* "unmap" */
-        HV_STEP_IOMEM_REVOKE,           /* "iomem_revoke" */
-        HV_STEP_TEST_ASSIGN_DT,         /* "test_assign_dt" (no side effect) */
-        HV_STEP__MAX,
-};
-
-const char *hv_step_name(enum hv_step s);
-int hv_step_from_name(const char *name);       /* enum hv_step or -EINVAL */
-/* The step that undoes s (assign side <-> release side); -EINVAL if none. */
-int hv_step_undo(enum hv_step s);
-/*
- * The canonical orders.  Release is the exact reverse of assign; unmap
- * comes before iomem_revoke because Xen checks the domain's iomem
- * permission on removal too.
- */
-extern const enum hv_step hv_assign_order[5];
-extern const enum hv_step hv_release_order[5];
-/* Position of s in its order (0..4), or -EINVAL for test_assign_dt. */
-int hv_step_rank(enum hv_step s);
-
-/* Page frames covering [base, base + size): -EINVAL for size 0 or wrap. */
-int hv_region_to_frames(uint64_t base, uint64_t size, uint64_t *first, uint64_t *nr);
 
 struct hv_options {
         /* sim: state file; NULL keeps the state in memory only. */
