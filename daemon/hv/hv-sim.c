@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hv-explain.h"
 #include "hv.h"
 #include "log.h"
 

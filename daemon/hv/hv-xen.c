@@ -33,6 +33,7 @@
 #include <xenstore.h>
 #include <xentoollog.h>
 
+#include "hv-explain.h"
 #include "hv.h"
 
 /*

@@ -208,8 +208,6 @@ int hv_watch_drain(struct hv *hv, bool *changed, char **err);
 int hv_set_failpoint(struct hv *hv, const char *step, const char *action, char **err);
 /* Parse "step=action,..." as in ASSIGND_FAILPOINTS and arm each. */
 int hv_set_failpoints_from_string(struct hv *hv, const char *spec, char **err);
-/* Errno from a name such as "EBUSY" (or a decimal number): -EINVAL if unknown. */
-int hv_errno_from_name(const char *name);
 
 /* ---- sim only: -EOPNOTSUPP with a message on any other backend ---- */
 
@@ -276,43 +274,6 @@ int hv_sim_pause(struct hv *hv, uint32_t domid, char **err);
  * with json_object_equal().
  */
 int hv_sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);
-
-/*
- * ---- pure decision helpers (no hypervisor needed; unit-tested) ----
- */
-
-/* libxenctrl convention (-1 and errno) to -errno; r >= 0 passes through. */
-int hv_errno_from_xc(int r, int saved_errno);
-
-/* What is known when bind_pt_spi_irq returned EBUSY. */
-struct hv_bind_facts {
-        uint32_t domid;
-        uint32_t irq;
-        unsigned xen_major, xen_minor;
-        int nr_spis;            /* -1 unknown */
-        int has_run;            /* enum hv_tristate */
-        int routed_here;        /* enum hv_tristate: this domain has it */
-        int owner;              /* domid using it, -1 none/unknown */
-        int owner_known;        /* enum hv_tristate: is owner authoritative */
-};
-/*
- * Work out which of Xen's EBUSY cases happened, in the order Xen checks
- * them (vgic_reserve_virq, route_irq_to_guest, gic_route_irq_to_guest),
- * and say it in a sentence (*why, malloc'ed, may be NULL).
- */
-enum hv_reason hv_explain_bind_busy(const struct hv_bind_facts *f, char **why);
-
-/* Whether Xen x.y refuses to route SPIs once the domain has run. */
-bool hv_version_routes_only_before_run(unsigned major, unsigned minor);
-
-/*
- * Explain an error of assign/test_assign/deassign given what is known:
- * platform_iommu (tristate), the domain's passthrough (tristate),
- * domain_exists (tristate).
- */
-enum hv_reason hv_explain_dt_error(enum hv_step step, int r, uint32_t domid, const char *path,
-                                   int platform_iommu, int passthrough, int domain_exists,
-                                   char **why);
 
 /* ---- backend interface (hv.c dispatches; backends implement) ---- */
 

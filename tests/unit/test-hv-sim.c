@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hv-explain.h"
 #include "hv.h"
 #include "testlib.h"
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hv-explain.h"
 #include "hv.h"
 #include "testlib.h"
 
