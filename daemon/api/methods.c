@@ -1490,13 +1490,13 @@ static int sim_set_failpoint_call(struct method_call *mc, struct json_object *pa
                                   struct json_object **reply)
 {
         _cleanup_free_ char *err = NULL;
+        const char *field = "step";
         int r = hv_set_failpoint(mc->m->ctx.hv, opt_string(params, "step"),
-                                 opt_string(params, "action"), &err);
+                                 opt_string(params, "action"), &field, &err);
 
         if (r < 0)
                 return method_call_fail_named(mc, r, SIM_IFACE ".InvalidArgument", "field",
-                                              err && strstr(err, "action") ? "action" : "step",
-                                              "%s", err ? err : "bad failpoint");
+                                              field, "%s", err ? err : "bad failpoint");
         return 0;
 }
 

@@ -204,8 +204,12 @@ int hv_watch_drain(struct hv *hv, bool *changed, char **err);
  * from 1, from the moment it is set); action is "error:ENAME" (any errno
  * name, or a number), "crash-before" (_exit(137) before the call),
  * "crash-after" (_exit(137) right after the call succeeded), or "off".
+ * On -EINVAL, *bad_field (if bad_field is non-NULL) names the argument at
+ * fault, "step" or "action", so a caller can report it without reading
+ * the message.
  */
-int hv_set_failpoint(struct hv *hv, const char *step, const char *action, char **err);
+int hv_set_failpoint(struct hv *hv, const char *step, const char *action,
+                     const char **bad_field, char **err);
 /* Parse "step=action,..." as in ASSIGND_FAILPOINTS and arm each. */
 int hv_set_failpoints_from_string(struct hv *hv, const char *spec, char **err);
 

@@ -588,14 +588,41 @@ static void test_failpoints(void)
         struct json_object *before, *after;
         char *msg = NULL;
 
-        EXPECT(hv_set_failpoint(hv, "bogus", "error:EIO", &err), -EINVAL, ANY);
-        EXPECT(hv_set_failpoint(hv, "unmap", "explode", &err), -EINVAL, ANY);
-        EXPECT(hv_set_failpoint(hv, "unmap", "error:ENOTANERRNO", &err), -EINVAL, ANY);
-        EXPECT(hv_set_failpoint(hv, "unmap:0", "error:EIO", &err), -EINVAL, ANY);
+        EXPECT(hv_set_failpoint(hv, "bogus", "error:EIO", NULL, &err), -EINVAL, ANY);
+        EXPECT(hv_set_failpoint(hv, "unmap", "explode", NULL, &err), -EINVAL, ANY);
+        EXPECT(hv_set_failpoint(hv, "unmap", "error:ENOTANERRNO", NULL, &err), -EINVAL, ANY);
+        EXPECT(hv_set_failpoint(hv, "unmap:0", "error:EIO", NULL, &err), -EINVAL, ANY);
+        {
+                /* The caller is told which argument was wrong, without parsing the message. */
+                static const struct {
+                        const char *step, *action, *field;
+                } cases[] = {
+                        { "bogus", "off", "step" },
+                        { "unmap:0", "off", "step" },
+                        { "unmap:x", "error:EIO", "step" },
+                        { "unmap", "explode", "action" },
+                        { "unmap", "error:ENOTANERRNO", "action" },
+                        { NULL, "off", "step" },
+                        { "unmap", NULL, "action" },
+                        /* Both wrong: the step is the first one read. */
+                        { "action", "explode", "step" },
+                };
+                const char *field;
+
+                for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                        field = NULL;
+                        CHECK_INT(hv_set_failpoint(hv, cases[i].step, cases[i].action, &field,
+                                                   NULL), -EINVAL);
+                        CHECK_STR(field, cases[i].field);
+                }
+                field = "untouched";
+                CHECK_INT(hv_set_failpoint(hv, "unmap", "off", &field, NULL), 0);
+                CHECK_STR(field, "untouched");
+        }
 
         /* An injected error changes nothing in the hypervisor. */
         before = state_of(hv);
-        CHECK_INT(hv_set_failpoint(hv, "iomem_permission", "error:EBUSY", NULL), 0);
+        CHECK_INT(hv_set_failpoint(hv, "iomem_permission", "error:EBUSY", NULL, NULL), 0);
         CHECK_INT(hv_iomem_permission(hv, d, 0x10, 1, true, &msg), -EBUSY);
         CHECK_INT(hv_last_reason(hv), HV_REASON_FAILPOINT);
         CHECK(msg && strstr(msg, "EBUSY"));
@@ -607,11 +634,11 @@ static void test_failpoints(void)
         json_object_put(after);
         /* The release side is a different step. */
         CHECK_INT(hv_iomem_permission(hv, d, 0x10, 1, false, NULL), 0);
-        CHECK_INT(hv_set_failpoint(hv, "iomem_permission", "off", NULL), 0);
+        CHECK_INT(hv_set_failpoint(hv, "iomem_permission", "off", NULL, NULL), 0);
         CHECK_INT(hv_iomem_permission(hv, d, 0x10, 1, true, NULL), 0);
 
         /* ":N" fires on the Nth call only. */
-        CHECK_INT(hv_set_failpoint(hv, "irq_permission:2", "error:EIO", NULL), 0);
+        CHECK_INT(hv_set_failpoint(hv, "irq_permission:2", "error:EIO", NULL, NULL), 0);
         CHECK_INT(hv_irq_permission(hv, d, 40, true, NULL), 0);
         CHECK_INT(hv_irq_permission(hv, d, 41, true, NULL), -EIO);
         CHECK_INT(hv_irq_permission(hv, d, 42, true, NULL), 0);
@@ -668,7 +695,7 @@ static void child_crash_before_mapping(struct hv *hv)
         uint32_t d = create(hv, "victim", true, -1);
 
         hv_iomem_permission(hv, d, 0x9010, 1, true, NULL);
-        hv_set_failpoint(hv, "memory_mapping", "crash-before", NULL);
+        hv_set_failpoint(hv, "memory_mapping", "crash-before", NULL, NULL);
         hv_memory_mapping(hv, d, 0x9010, 0x9010, 1, true, NULL);
         _exit(3);       /* not reached if the failpoint works */
 }
@@ -676,7 +703,7 @@ static void child_crash_before_mapping(struct hv *hv)
 static void child_crash_after_bind(struct hv *hv)
 {
         hv_irq_permission(hv, 1, 34, true, NULL);
-        hv_set_failpoint(hv, "bind_spi", "crash-after", NULL);
+        hv_set_failpoint(hv, "bind_spi", "crash-after", NULL, NULL);
         hv_bind_spi(hv, 1, 34, 34, NULL);
         _exit(3);
 }
@@ -684,7 +711,7 @@ static void child_crash_after_bind(struct hv *hv)
 static void child_crash_after_failed_call(struct hv *hv)
 {
         /* crash-after fires only when the call succeeded. */
-        hv_set_failpoint(hv, "assign_dt", "crash-after", NULL);
+        hv_set_failpoint(hv, "assign_dt", "crash-after", NULL, NULL);
         if (hv_assign_dt(hv, 1, "/soc/uart@5000", NULL) == -EINVAL)
                 _exit(4);
         _exit(3);
