@@ -29,6 +29,7 @@
 #include "events.h"
 #include "db.h"
 #include "guestcfg.h"
+#include "hv-sim.h"
 #include "lease.h"
 #include "log.h"
 
@@ -2107,7 +2108,7 @@ static int verify_reservation(struct broker *b, const struct hv_domain_info *inf
 
         if (!f)
                 return -ENOMEM;
-        if (hv_is_sim(b->hv) && hv_sim_get_state_json(b->hv, &st, NULL) >= 0)
+        if (hv_sim_present(b->hv) && hv_sim_get_state_json(b->hv, &st, NULL) >= 0)
                 dom = sim_domain_json(st, info->domid);
         for (size_t i = 0; i < plan->n_steps; i++) {
                 struct lease_step *s = &plan->steps[i];
@@ -2330,7 +2331,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
                 log_info("%s: verified: domid %u holds its devices", target ? target : "lease",
                          domid);
                 broker_audit(b, NULL, "ReservationVerified", target, "ok",
-                             hv_is_sim(b->hv) ? "IOMMU assignments, iomem permissions, "
+                             hv_sim_present(b->hv) ? "IOMMU assignments, iomem permissions, "
                                                 "mappings and SPIs checked"
                                               : "IOMMU assignments checked (Xen cannot report "
                                                 "iomem permissions, mappings or SPI routing)",

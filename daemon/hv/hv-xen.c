@@ -33,8 +33,8 @@
 #include <xenstore.h>
 #include <xentoollog.h>
 
+#include "hv-backend.h"
 #include "hv-explain.h"
-#include "hv.h"
 
 /*
  * Make a libxenctrl call and turn its -1 + errno into -errno.  errno must

@@ -2,12 +2,14 @@
 /*
  * The hypervisor interface: the only way the rest of assignd talks to Xen.
  *
- * One narrow set of calls with two implementations behind an ops table:
- * "xen" (hv-xen.c, real hypercalls through libxenctrl and libxenstore,
- * compiled only when libxenctrl is found) and "sim" (hv-sim.c, an
- * in-process model of Xen 4.17+ on Arm that follows Xen's rules and error
- * codes and keeps its state in a file so that it survives kill -9 of the
- * daemon the way Xen's state does).
+ * One narrow set of calls with two implementations behind an ops table
+ * (hv-backend.h): "xen" (hv-xen.c, real hypercalls through libxenctrl and
+ * libxenstore, compiled only when libxenctrl is found) and "sim"
+ * (hv-sim*.c, an in-process model of Xen 4.17+ on Arm that follows Xen's
+ * rules and error codes and keeps its state in a file so that it survives
+ * kill -9 of the daemon the way Xen's state does; its controls are in
+ * hv-sim.h).  This header is what the engine uses; the steps are in
+ * hv-step.h, the pure helpers both backends share in hv-explain.h.
  *
  * Conventions: every call returns 0 (or a positive count) or a negative
  * errno, never -1.  Errnos are Xen's own (libxenctrl's -1 + errno is turned
@@ -53,8 +55,6 @@
 
 #include "hv-step.h"
 #include "util.h"
-
-struct json_object;
 
 #define HV_DOMID_INVALID 0x7FF4u        /* Xen's DOMID_INVALID */
 #define HV_DOMID_IO 0x7FF1u             /* Xen's DOMID_IO: "nobody" */
@@ -150,7 +150,6 @@ DEFINE_FREE_FUNC(struct hv, hv_free)
 /* Whether this build has the named backend. */
 bool hv_backend_available(const char *name);
 const char *hv_backend_name(const struct hv *hv);
-bool hv_is_sim(const struct hv *hv);
 
 enum hv_reason hv_last_reason(const struct hv *hv);
 
@@ -212,118 +211,5 @@ int hv_set_failpoint(struct hv *hv, const char *step, const char *action,
                      const char **bad_field, char **err);
 /* Parse "step=action,..." as in ASSIGND_FAILPOINTS and arm each. */
 int hv_set_failpoints_from_string(struct hv *hv, const char *spec, char **err);
-
-/* ---- sim only: -EOPNOTSUPP with a message on any other backend ---- */
-
-/*
- * Create a domain as the toolstack would (paused, never run).  nr_spis < 0
- * takes the default; 0 is a real value (xl 4.17 without irqs= gives 0).
- * -EEXIST for a name in use, -EINVAL for passthrough on a platform without
- * IOMMU (Xen refuses XEN_DOMCTL_CDF_iommu there) or nr_spis > HV_MAX_SPIS.
- */
-int hv_sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
-                         int nr_spis, uint32_t *domid, char **err);
-/* One iomem= entry of an xl.cfg: nr pages from mfn mapped at gfn. */
-struct hv_sim_iomem {
-        uint64_t mfn;
-        uint64_t nr;
-        uint64_t gfn;
-};
-
-/* The device options of an xl.cfg, as xl turns them into hypercalls. */
-struct hv_sim_xl_grants {
-        const uint32_t *irqs;           /* irqs=: GIC INTIDs */
-        size_t n_irqs;
-        const struct hv_sim_iomem *iomem;       /* iomem= */
-        size_t n_iomem;
-        const char *const *dtdevs;      /* dtdev= */
-        size_t n_dtdevs;
-};
-
-/*
- * Create a domain as "xl create -p" does with those options (libxl 4.17,
- * domcreate_launch_dm and the dtdev device type): nr_spis < 0 is derived
- * from irqs as libxl_arm.c does (highest SPI + 1, 0 without irqs); then
- * each irq is bound (bind_pt_spi_irq only: on Arm xl grants the domain no
- * IRQ permission, Xen checks dom0's), each iomem range gets its permission
- * then its mapping, and each dtdev is assigned.  The first failure
- * destroys the domain again, as xl does, and is returned.
- */
-int hv_sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,
-                            int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
-                            char **err);
-/* Start destruction: the domain is dying but still holds its resources. */
-int hv_sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
-/*
- * Destroy completely: protected devices go back to nobody (DOMID_IO),
- * permissions, mappings and routed SPIs vanish.  -EPERM for dom0.
- */
-int hv_sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
-/*
- * The end of a dying domain as Xen may leave it: gone, with nothing
- * signalled (no watch fires).  -EBUSY unless the domain is dying.
- */
-int hv_sim_reap_domain(struct hv *hv, uint32_t domid, char **err);
-int hv_sim_populate_memory(struct hv *hv, uint32_t domid, char **err);
-/* Unpause: the domain runs (Xen's creation_finished becomes true). */
-int hv_sim_unpause(struct hv *hv, uint32_t domid, char **err);
-int hv_sim_pause(struct hv *hv, uint32_t domid, char **err);
-/*
- * The hypervisor's view as JSON: {"platform": {...}, "next_domid": N,
- * "domains": [{"domid", "name", "passthrough", "populated", "nr_spis",
- * "paused", "has_run", "dying", "iomem": [{"mfn","nr"}],
- * "mappings": [{"gfn","mfn","nr"}], "irqs": [irq...] (permissions),
- * "spis": [irq...] (routed), "dt_devices": [path...]}...],
- * "dt_owners": {path: domid}}.  Stable ordering, so two states compare
- * with json_object_equal().
- */
-int hv_sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);
-
-/* ---- backend interface (hv.c dispatches; backends implement) ---- */
-
-struct hv_ops {
-        const char *name;
-        int (*open)(struct hv *hv, const struct hv_options *o, char **err);
-        void (*close)(struct hv *hv);
-        int (*version)(struct hv *hv, unsigned *major, unsigned *minor, char **err);
-        int (*platform_has_iommu)(struct hv *hv, bool *ret, char **err);
-        int (*dom0_spi_routed)(struct hv *hv, uint32_t irq, char **err);
-        int (*domain_info)(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err);
-        int (*list_domains)(struct hv *hv, struct hv_domain_info **ret, size_t *n, char **err);
-        int (*domain_name)(struct hv *hv, uint32_t domid, char **ret, char **err);
-        int (*iomem_permission)(struct hv *hv, uint32_t domid, uint64_t mfn, uint64_t nr,
-                                bool allow, char **err);
-        int (*memory_mapping)(struct hv *hv, uint32_t domid, uint64_t gfn, uint64_t mfn,
-                              uint64_t nr, bool add, char **err);
-        int (*irq_permission)(struct hv *hv, uint32_t domid, uint32_t irq, bool allow, char **err);
-        int (*bind_spi)(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err);
-        int (*unbind_spi)(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err);
-        int (*assign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
-        int (*deassign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
-        int (*test_assign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
-        int (*watch_fd)(struct hv *hv, char **err);
-        int (*watch_drain)(struct hv *hv, bool *changed, char **err);
-};
-
-/* Backend-private state and the reason slot, for the backends. */
-void *hv_priv(const struct hv *hv);
-void hv_set_priv(struct hv *hv, void *priv);
-void hv_set_reason(struct hv *hv, enum hv_reason r);
-
-extern const struct hv_ops hv_sim_ops;
-extern const struct hv_ops hv_xen_ops;
-
-/* Sim entry points behind the hv_sim_* wrappers (hv-sim.c). */
-int sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
-                      int nr_spis, uint32_t *domid, char **err);
-int sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,
-                         int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
-                         char **err);
-int sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
-int sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
-int sim_reap_domain(struct hv *hv, uint32_t domid, char **err);
-int sim_populate_memory(struct hv *hv, uint32_t domid, char **err);
-int sim_set_paused(struct hv *hv, uint32_t domid, bool paused, char **err);
-int sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hv-explain.h"
+#include "hv-sim.h"
 #include "hv.h"
 #include "testlib.h"
 

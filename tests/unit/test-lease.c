@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "classify.h"
 #include "db.h"
+#include "hv-sim.h"
 #include "hv.h"
 #include "inventory.h"
 #include "lease.h"
