@@ -138,7 +138,7 @@ struct hv;
 
 /*
  * Open backend "xen" or "sim".  -EOPNOTSUPP if this build lacks it,
- * -EINVAL for an unknown name; the xen backend fails with a clear message
+ * -EINVAL for a name hv_backend_known() does not know; the xen backend fails with a clear message
  * on a machine that is not a Xen dom0.  Failpoints from the environment
  * variable ASSIGND_FAILPOINTS ("step=action,step:N=action,...") are armed
  * here.
@@ -149,6 +149,10 @@ DEFINE_FREE_FUNC(struct hv, hv_free)
 
 /* Whether this build has the named backend. */
 bool hv_backend_available(const char *name);
+/* Whether the project has a backend of that name, built here or not. */
+bool hv_backend_known(const char *name);
+/* Every known backend's name, as "a, b or c" (malloc'ed; NULL without memory). */
+char *hv_backend_known_names(void);
 const char *hv_backend_name(const struct hv *hv);
 
 enum hv_reason hv_last_reason(const struct hv *hv);

@@ -148,6 +148,18 @@ static void test_pure_helpers(void)
         CHECK_INT(hv_errno_from_name("EWHATEVER"), -EINVAL);
         CHECK(hv_backend_available("sim"));
         CHECK(!hv_backend_available("kvm"));
+        /* Known to the project, whether this build has it or not. */
+        CHECK(hv_backend_known("sim"));
+        CHECK(hv_backend_known("xen"));
+        CHECK(!hv_backend_known("kvm"));
+        CHECK(!hv_backend_known(""));
+        CHECK(!hv_backend_known(NULL));
+        {
+                char *names = hv_backend_known_names();
+
+                CHECK_STR(names, "xen or sim");
+                free(names);
+        }
 }
 
 static void test_open_errors(void)
@@ -159,8 +171,18 @@ static void test_open_errors(void)
 
         CHECK_INT(hv_open("kvm", NULL, &hv, &err), -EINVAL);
         CHECK(hv == NULL && err != NULL);
+        CHECK_MSG(err && strstr(err, "unknown hypervisor backend \"kvm\" (use xen or sim)"),
+                  "err: %s", err);
         free(err);
         err = NULL;
+        /* A known backend this build lacks is told apart from an unknown one. */
+        if (!hv_backend_available("xen")) {
+                CHECK_INT(hv_open("xen", NULL, &hv, &err), -EOPNOTSUPP);
+                CHECK_MSG(err && strstr(err, "built without the xen backend (libxenctrl"),
+                          "err: %s", err);
+                free(err);
+                err = NULL;
+        }
 
         /* A corrupt state file is refused with a message, not loaded. */
         snprintf(path, sizeof(path), "%s/corrupt.json", tmpdir);
