@@ -65,28 +65,28 @@ static int sim_open(struct hv *hv, const struct hv_options *o, char **err)
         s->efd = -1;
         hv_set_priv(hv, s);
 
-        s->major = o->sim_xen_major ? o->sim_xen_major : 4;
-        s->minor = o->sim_xen_major ? o->sim_xen_minor : 17;
-        s->iommu = o->sim_iommu;
-        s->platform_spis = o->sim_platform_spis ? o->sim_platform_spis : HV_MAX_SPIS;
+        s->major = o->xen_major ? o->xen_major : 4;
+        s->minor = o->xen_major ? o->xen_minor : 17;
+        s->iommu = o->platform.iommu;
+        s->platform_spis = o->platform.spis ? o->platform.spis : HV_MAX_SPIS;
         if (s->platform_spis > HV_MAX_SPIS) {
                 sim_close(hv);
                 return set_error(err, -EINVAL, "a GIC has at most %u SPIs", HV_MAX_SPIS);
         }
-        s->default_nr_spis = o->sim_default_nr_spis < 0 ? s->platform_spis
-                                                        : (unsigned)o->sim_default_nr_spis;
+        s->default_nr_spis = o->platform.default_nr_spis < 0 ? s->platform_spis
+                                                        : (unsigned)o->platform.default_nr_spis;
         if (s->default_nr_spis > HV_MAX_SPIS) {
                 sim_close(hv);
                 return set_error(err, -EINVAL, "a domain has at most %u SPIs", HV_MAX_SPIS);
         }
-        if (o->sim_n_protected) {
-                s->protected = calloc(o->sim_n_protected, sizeof(char *));
+        if (o->platform.n_protected) {
+                s->protected = calloc(o->platform.n_protected, sizeof(char *));
                 if (!s->protected) {
                         sim_close(hv);
                         return set_error(err, -ENOMEM, "out of memory");
                 }
-                for (size_t i = 0; i < o->sim_n_protected; i++) {
-                        s->protected[i] = strdup(o->sim_protected[i]);
+                for (size_t i = 0; i < o->platform.n_protected; i++) {
+                        s->protected[i] = strdup(o->platform.protected[i]);
                         if (!s->protected[i]) {
                                 sim_close(hv);
                                 return set_error(err, -ENOMEM, "out of memory");
@@ -102,8 +102,8 @@ static int sim_open(struct hv *hv, const struct hv_options *o, char **err)
                                  strerror(-r));
         }
 
-        if (o->sim_state_path) {
-                s->state_path = strdup(o->sim_state_path);
+        if (o->state_path) {
+                s->state_path = strdup(o->state_path);
                 if (!s->state_path) {
                         sim_close(hv);
                         return set_error(err, -ENOMEM, "out of memory");

@@ -64,16 +64,6 @@ const char *hv_reason_name(enum hv_reason r)
         return reason_names[r];
 }
 
-void hv_options_init(struct hv_options *o)
-{
-        memset(o, 0, sizeof(*o));
-        o->sim_xen_major = 4;
-        o->sim_xen_minor = 17;
-        o->sim_iommu = true;
-        o->sim_platform_spis = HV_MAX_SPIS;
-        o->sim_default_nr_spis = -1;    /* same as sim_platform_spis */
-}
-
 static const struct hv_ops *built_backend(const char *name)
 {
         for (size_t i = 0; i < ARRAY_SIZE(backends); i++)

@@ -56,6 +56,8 @@
 #include "hv-step.h"
 #include "util.h"
 
+struct dt_inventory;
+
 #define HV_DOMID_INVALID 0x7FF4u        /* Xen's DOMID_INVALID */
 #define HV_DOMID_IO 0x7FF1u             /* Xen's DOMID_IO: "nobody" */
 #define HV_NAME_MAX 127                 /* longest domain name we handle */
@@ -110,29 +112,48 @@ enum hv_reason {
 
 const char *hv_reason_name(enum hv_reason r);
 
-struct hv_options {
-        /* sim: state file; NULL keeps the state in memory only. */
-        const char *sim_state_path;
-        /* sim: the simulated Xen version (default 4.17). */
-        unsigned sim_xen_major;
-        unsigned sim_xen_minor;
-        /* sim: does the platform have an IOMMU Xen drives (default yes)? */
-        bool sim_iommu;
-        /* sim: DT paths the IOMMU protects (the inventory's protected set). */
-        const char *const *sim_protected;
-        size_t sim_n_protected;
-        /* sim: SPIs of the host GIC (default HV_MAX_SPIS). */
-        unsigned sim_platform_spis;
+/*
+ * The platform as the host device tree describes it.  A backend that asks
+ * Xen (xen) ignores it; one that models Xen (sim) behaves as Xen would on
+ * this platform.
+ */
+struct hv_platform {
+        /* Xen drives an IOMMU here (default yes). */
+        bool iommu;
+        /* DT paths that IOMMU protects (the inventory's protected set). */
+        const char *const *protected;
+        size_t n_protected;
+        /* SPIs of the host GIC (default HV_MAX_SPIS). */
+        unsigned spis;
         /*
-         * sim: SPIs a new domain gets when CreateDomain does not say; < 0
-         * (the default) means sim_platform_spis.  Note that xl 4.17 derives
-         * it from irqs= (0 without), so real domains often have fewer.
+         * SPIs a new domain gets when its creator does not say; < 0 (the
+         * default) means spis.  Note that xl 4.17 derives it from irqs= (0
+         * without), so real domains often have fewer.
          */
-        int sim_default_nr_spis;
+        int default_nr_spis;
+};
+
+struct hv_options {
+        /* For a backend that keeps its own state: the file; NULL keeps it in memory. */
+        const char *state_path;
+        /* For a backend that models Xen: the release it behaves as (default 4.17). */
+        unsigned xen_major;
+        unsigned xen_minor;
+        struct hv_platform platform;
 };
 
 /* Fill o with the defaults documented above. */
 void hv_options_init(struct hv_options *o);
+/*
+ * Describe the platform from the host device tree: it has an IOMMU when
+ * the tree has one Xen drives (enabled, of a kind Xen supports), and that
+ * IOMMU protects the devices the scan found covered.  *protected gets the
+ * array o->platform.protected then points to (malloc'ed; its strings are
+ * dt's): keep dt and free the array once hv_open() returned.  The GIC's
+ * SPIs and the default nr_spis are left as they were.  -ENOMEM.
+ */
+int hv_options_set_platform_from_dt(struct hv_options *o, const struct dt_inventory *dt,
+                                    const char ***protected);
 
 struct hv;
 

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "classify.h"
+#include "dt-testutil.h"
 #include "hv-explain.h"
 #include "hv-sim.h"
 #include "hv.h"
@@ -35,13 +37,13 @@ static struct hv *open_sim(const char *state, unsigned major, unsigned minor, bo
         int r;
 
         hv_options_init(&o);
-        o.sim_state_path = state;
-        o.sim_xen_major = major;
-        o.sim_xen_minor = minor;
-        o.sim_iommu = iommu;
-        o.sim_protected = protected_paths;
-        o.sim_n_protected = ARRAY_SIZE(protected_paths);
-        o.sim_platform_spis = 200;
+        o.state_path = state;
+        o.xen_major = major;
+        o.xen_minor = minor;
+        o.platform.iommu = iommu;
+        o.platform.protected = protected_paths;
+        o.platform.n_protected = ARRAY_SIZE(protected_paths);
+        o.platform.spis = 200;
         r = hv_open("sim", &o, &hv, &err);
         CHECK_MSG(r == 0, "hv_open(sim): %d %s", r, err ? err : "");
         free(err);
@@ -193,7 +195,7 @@ static void test_open_errors(void)
                 struct hv_options o;
 
                 hv_options_init(&o);
-                o.sim_state_path = path;
+                o.state_path = path;
                 CHECK_INT(hv_open("sim", &o, &hv, &err), -EBADMSG);
                 CHECK(hv == NULL);
                 CHECK(err && strstr(err, "corrupt"));
@@ -852,6 +854,75 @@ static void test_persistence(void)
         }
 }
 
+/* A host tree scanned and classified, as the inventory has it. */
+static struct dt_inventory *classified(const char *dir, const char *name)
+{
+        struct classify_tables *t = NULL;
+        struct dt_inventory *dt = dt_test_scan_in(dir, name);
+
+        CHECK_INT(classify_tables_new(&t), 0);
+        if (dt && t)
+                CHECK_INT(classify_inventory(dt, t), 0);
+        classify_tables_free(t);
+        return dt;
+}
+
+/* The platform a host tree describes, as the simulator then models it. */
+static void test_platform_from_dt(void)
+{
+        const char *dir = getenv("TEST_DATA_DIR");
+        struct dt_inventory *dt;
+        struct hv_options o;
+        const char **protected = NULL;
+
+        if (!dir) {
+                printf("TEST_DATA_DIR unset: platform-from-DT cases skipped\n");
+                return;
+        }
+        dt = classified(dir, "demo-board.dtb");
+        if (dt) {
+                struct hv *hv = NULL;
+                struct json_object *st, *plat, *prot;
+
+                hv_options_init(&o);
+                o.platform.spis = 100;
+                CHECK_INT(hv_options_set_platform_from_dt(&o, dt, &protected), 0);
+                CHECK(o.platform.iommu);        /* an enabled MMU-500 */
+                CHECK_INT(o.platform.n_protected, 3);
+                CHECK(o.platform.protected == protected);
+                CHECK_INT(o.platform.spis, 100);        /* left as it was */
+                CHECK_INT(o.platform.default_nr_spis, -1);
+                CHECK_INT(hv_open("sim", &o, &hv, NULL), 0);
+                free(protected);
+                protected = NULL;
+                st = hv ? state_of(hv) : NULL;
+                plat = json_object_object_get(st, "platform");
+                prot = json_object_object_get(plat, "protected");
+                CHECK(json_object_get_boolean(json_object_object_get(plat, "iommu")));
+                CHECK_INT(json_object_array_length(prot), 3);
+                CHECK_STR(json_object_get_string(json_object_array_get_idx(prot, 0)),
+                          "/soc/sata@9010000");
+                CHECK_STR(json_object_get_string(json_object_array_get_idx(prot, 1)),
+                          "/soc/dma-controller@9011000");
+                CHECK_STR(json_object_get_string(json_object_array_get_idx(prot, 2)),
+                          "/soc/ethernet@9020000");
+                json_object_put(st);
+                hv_free(hv);
+                dt_inventory_free(dt);
+        }
+        /* dom0's view of a board: no IOMMU Xen drives, so nothing it protects. */
+        dt = classified(dir, "dom0-view.dtb");
+        if (dt) {
+                hv_options_init(&o);
+                CHECK(o.platform.iommu);
+                CHECK_INT(hv_options_set_platform_from_dt(&o, dt, &protected), 0);
+                CHECK(!o.platform.iommu);
+                CHECK_INT(o.platform.n_protected, 0);
+                free(protected);
+                dt_inventory_free(dt);
+        }
+}
+
 static void test_not_sim(void)
 {
         /* The sim-only calls on a non-sim backend need a non-sim hv; the
@@ -878,6 +949,7 @@ int main(void)
         test_watch();
         test_failpoints();
         test_persistence();
+        test_platform_from_dt();
         test_not_sim();
 
         {
