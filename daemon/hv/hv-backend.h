@@ -37,6 +37,9 @@ struct hv_ops {
         int (*assign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
         int (*deassign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
         int (*test_assign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
+        /* Queries already checked by hv.c; fill every answer, or fail before any. */
+        int (*domain_holds)(struct hv *hv, uint32_t domid, struct hv_hold *q, size_t n,
+                            char **err);
         int (*watch_fd)(struct hv *hv, char **err);
         int (*watch_drain)(struct hv *hv, bool *changed, char **err);
 };

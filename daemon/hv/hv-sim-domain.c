@@ -84,6 +84,37 @@ bool hv_sim_domain_range_contains(const struct sim_rangeset *rs, uint64_t s, uin
         return false;
 }
 
+bool hv_sim_domain_iomem_covers(const struct sim_domain *d, uint64_t mfn, uint64_t nr)
+{
+        /* Touching ranges are merged, so a covered run lies in a single one. */
+        if (nr == 0)
+                return true;
+        return mfn + nr - 1 >= mfn && hv_sim_domain_range_contains(&d->iomem, mfn, mfn + nr - 1);
+}
+
+bool hv_sim_domain_mapped(const struct sim_domain *d, uint64_t gfn, uint64_t mfn, uint64_t nr)
+{
+        uint64_t done = 0;
+
+        /*
+         * Mappings are not merged: follow them run by run, each going on
+         * where the last ended in guest and machine frames alike.
+         */
+        while (done < nr) {
+                const struct sim_mapping *m = NULL;
+                uint64_t want = gfn + done;
+
+                for (size_t i = 0; i < d->n_maps && !m; i++)
+                        if (want >= d->maps[i].gfn && want - d->maps[i].gfn < d->maps[i].nr &&
+                            d->maps[i].mfn + (want - d->maps[i].gfn) == mfn + done)
+                                m = &d->maps[i];
+                if (!m)
+                        return false;
+                done += m->gfn + m->nr - want;
+        }
+        return true;
+}
+
 int hv_sim_domain_map_remove(struct sim_domain *d, uint64_t gfn, uint64_t nr)
 {
         uint64_t gend = gfn + nr - 1;

@@ -86,7 +86,11 @@ DEFINE_FREE_FUNC(struct sim_domain, hv_sim_domain_free)
 int hv_sim_domain_range_add(struct sim_rangeset *rs, uint64_t s, uint64_t e);
 int hv_sim_domain_range_remove(struct sim_rangeset *rs, uint64_t s, uint64_t e);
 bool hv_sim_domain_range_contains(const struct sim_rangeset *rs, uint64_t s, uint64_t e);
+/* Whether the domain has iomem permission for all of [mfn, mfn + nr). */
+bool hv_sim_domain_iomem_covers(const struct sim_domain *d, uint64_t mfn, uint64_t nr);
 int hv_sim_domain_map_add(struct sim_domain *d, uint64_t gfn, uint64_t mfn, uint64_t nr);
+/* Whether guest frames [gfn, gfn + nr) are all mapped to [mfn, mfn + nr). */
+bool hv_sim_domain_mapped(const struct sim_domain *d, uint64_t gfn, uint64_t mfn, uint64_t nr);
 int hv_sim_domain_map_remove(struct sim_domain *d, uint64_t gfn, uint64_t nr);
 bool hv_sim_domain_spi_routed(const struct sim_domain *d, uint32_t irq);
 int hv_sim_domain_spi_add(struct sim_domain *d, uint32_t irq);

@@ -517,6 +517,42 @@ static int sim_test_assign_dt(struct hv *hv, uint32_t domid, const char *path, c
         return 0;
 }
 
+/* Every kind is answered from the records, as GetState shows them. */
+static int sim_domain_holds(struct hv *hv, uint32_t domid, struct hv_hold *q, size_t n,
+                            char **err)
+{
+        int r = 0;
+        struct sim_domain *d = hv_sim_state_get(hv, domid, err, &r);
+
+        if (!d)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                bool yes = false;
+
+                switch (q[i].kind) {
+                case HV_HOLD_IOMEM:
+                        yes = hv_sim_domain_iomem_covers(d, q[i].mfn, q[i].nr);
+                        break;
+                case HV_HOLD_MAPPING:
+                        yes = hv_sim_domain_mapped(d, q[i].gfn, q[i].mfn, q[i].nr);
+                        break;
+                case HV_HOLD_IRQ:
+                        yes = hv_sim_domain_range_contains(&d->irqs, q[i].irq, q[i].irq);
+                        break;
+                case HV_HOLD_SPI:
+                        yes = hv_sim_domain_spi_routed(d, q[i].irq);
+                        break;
+                case HV_HOLD_DT:
+                        yes = hv_sim_domain_dt_index(d, q[i].path) >= 0;
+                        break;
+                case HV_HOLD__MAX:
+                        break;
+                }
+                q[i].answer = yes ? HV_YES : HV_NO;
+        }
+        return 0;
+}
+
 static int sim_watch_fd(struct hv *hv, char **err)
 {
         return sim_of(hv)->efd;
@@ -551,6 +587,7 @@ const struct hv_ops hv_sim_ops = {
         .assign_dt = sim_assign_dt,
         .deassign_dt = sim_deassign_dt,
         .test_assign_dt = sim_test_assign_dt,
+        .domain_holds = sim_domain_holds,
         .watch_fd = sim_watch_fd,
         .watch_drain = sim_watch_drain,
 };

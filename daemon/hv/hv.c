@@ -315,6 +315,25 @@ int hv_test_assign_dt(struct hv *hv, uint32_t domid, const char *path, char **er
                          hv->ops->test_assign_dt(hv, domid, path, err));
 }
 
+int hv_domain_holds(struct hv *hv, uint32_t domid, struct hv_hold *q, size_t n, char **err)
+{
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                if ((unsigned)q[i].kind >= HV_HOLD__MAX)
+                        return set_error(err, -EINVAL, "unknown kind of holding %d",
+                                         (int)q[i].kind);
+                if (q[i].kind == HV_HOLD_DT && !q[i].path)
+                        return set_error(err, -EINVAL, "a DT device query needs a path");
+        }
+        hv->reason = HV_REASON_NONE;
+        r = hv->ops->domain_holds(hv, domid, q, n, err);
+        /* What the probes were refused with are answers, not failures. */
+        if (r >= 0)
+                hv->reason = HV_REASON_NONE;
+        return r;
+}
+
 int hv_watch_fd(struct hv *hv, char **err)
 {
         return hv->ops->watch_fd(hv, err);

@@ -212,6 +212,49 @@ int hv_deassign_dt(struct hv *hv, uint32_t domid, const char *path, char **err);
 int hv_test_assign_dt(struct hv *hv, uint32_t domid, const char *path, char **err);
 
 /*
+ * What a domain holds, as far as the hypervisor can tell: each query asks
+ * about one grant and gets its answer, HV_YES, HV_NO or HV_UNKNOWN (the
+ * backend cannot tell).  What Xen reveals to dom0 (4.17 to 4.20, Arm):
+ * - iomem permission, MMIO mappings, IRQ permission: nothing.  No domctl
+ *   reads a domain's iomem or IRQ rangeset or its p2m, so the xen backend
+ *   answers HV_UNKNOWN.
+ * - An SPI routed to the domain: XEN_DOMCTL_unbind_pt_irq on a live
+ *   domain answers -EINVAL when the SPI is not routed to it
+ *   (release_guest_irq) and -EBUSY when it is (gic_remove_irq_from_guest
+ *   refuses any domain that is not dying), and changes nothing.  On a
+ *   dying domain the same call really unbinds, so a dying domain is never
+ *   asked: HV_UNKNOWN.
+ * - A DT device assigned through the IOMMU: XEN_DOMCTL_test_assign_device
+ *   answers -EINVAL for a device already in a domain's list (and for a
+ *   dying domain); which domain holds it, Xen does not say.  The xen
+ *   backend answers HV_YES when that -EINVAL is explained as "assigned",
+ *   HV_NO otherwise.
+ * The simulator answers every kind from its records.  These are questions,
+ * not hypercall steps: no failpoint fires, and hv_last_reason() is
+ * HV_REASON_NONE after a success.  -ESRCH for a domain that does not
+ * exist, -EINVAL for an unknown kind or a DT query without a path; the
+ * answers are filled in on success only.
+ */
+enum hv_hold_kind {
+        HV_HOLD_IOMEM,          /* iomem permission for frames [mfn, mfn + nr) */
+        HV_HOLD_MAPPING,        /* guest frames [gfn, gfn + nr) mapped to [mfn, mfn + nr) */
+        HV_HOLD_IRQ,            /* IRQ permission for INTID irq (plans of old) */
+        HV_HOLD_SPI,            /* SPI (INTID irq) routed to the domain */
+        HV_HOLD_DT,             /* DT device path assigned to it through the IOMMU */
+        HV_HOLD__MAX,
+};
+
+struct hv_hold {
+        enum hv_hold_kind kind;
+        uint64_t mfn, gfn, nr;          /* HV_HOLD_IOMEM (mfn, nr), HV_HOLD_MAPPING */
+        uint32_t irq;                   /* HV_HOLD_IRQ, HV_HOLD_SPI */
+        const char *path;               /* HV_HOLD_DT */
+        enum hv_tristate answer;        /* filled in */
+};
+
+int hv_domain_holds(struct hv *hv, uint32_t domid, struct hv_hold *q, size_t n, char **err);
+
+/*
  * Domain lifecycle watch: an fd for the event loop (readable when domains
  * appeared, died or changed state), and a drain call that empties it and
  * sets *changed.  The fd belongs to the hv.  xen: xenstore watches on

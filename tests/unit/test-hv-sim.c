@@ -220,6 +220,7 @@ static void test_domains(void)
         CHECK_INT(hv_platform_has_iommu(hv, &iommu, NULL), 0);
         CHECK(iommu);
         CHECK_STR(hv_backend_name(hv), "sim");
+        CHECK(hv_sim_present(hv));
 
         a = create(hv, "guest-a", true, -1);
         b = create(hv, "guest-b", false, 4);
@@ -854,6 +855,98 @@ static void test_persistence(void)
         }
 }
 
+#define IOMEM(m, n) { .kind = HV_HOLD_IOMEM, .mfn = (m), .nr = (n) }
+#define MAPPING(g, m, n) { .kind = HV_HOLD_MAPPING, .gfn = (g), .mfn = (m), .nr = (n) }
+#define IRQ(i) { .kind = HV_HOLD_IRQ, .irq = (i) }
+#define SPI(i) { .kind = HV_HOLD_SPI, .irq = (i) }
+#define DT(p) { .kind = HV_HOLD_DT, .path = (p) }
+
+/* What a domain holds, asked as the engine verifies a reservation. */
+static void test_domain_holds(void)
+{
+        struct hv *hv = open_sim(NULL, 4, 17, true);
+        uint32_t a = create(hv, "holder", true, -1), b = create(hv, "other", true, -1);
+        struct hv_hold q[] = {
+                IOMEM(0x100, 6),                /* 0: two grants, merged */
+                IOMEM(0x104, 4),                /* 1: partly covered */
+                IOMEM(0x200, 1),                /* 2: never granted */
+                IOMEM(0x100, 0),                /* 3: nothing asked, nothing missing */
+                MAPPING(0x500, 0x100, 4),       /* 4: across two adjacent mappings */
+                MAPPING(0x600, 0x100, 2),       /* 5: mapped, but at another gfn */
+                MAPPING(0x500, 0x101, 1),       /* 6: that gfn maps another mfn */
+                MAPPING(0x502, 0x102, 4),       /* 7: partly mapped */
+                IRQ(40),                        /* 8 */
+                IRQ(41),                        /* 9: only bound, as xl does */
+                SPI(40),                        /* 10 */
+                SPI(41),                        /* 11: another domain's */
+                SPI(42),                        /* 12: nobody's */
+                DT("/soc/dma@1000"),            /* 13 */
+                DT("/soc/gpu@2000"),            /* 14: another domain's */
+                DT("/soc/usb@3000"),            /* 15: nobody's */
+        };
+        static const enum hv_tristate want[] = {
+                HV_YES, HV_NO, HV_NO, HV_YES, HV_YES, HV_NO, HV_NO, HV_NO,
+                HV_YES, HV_NO, HV_YES, HV_NO, HV_NO, HV_YES, HV_NO, HV_NO,
+        };
+        struct hv_hold other[] = { SPI(41), SPI(40), DT("/soc/gpu@2000"), IRQ(40) };
+
+        _Static_assert(ARRAY_SIZE(q) == ARRAY_SIZE(want), "one answer per query");
+        CHECK_INT(hv_iomem_permission(hv, a, 0x100, 4, true, NULL), 0);
+        CHECK_INT(hv_iomem_permission(hv, a, 0x104, 2, true, NULL), 0);
+        CHECK_INT(hv_memory_mapping(hv, a, 0x500, 0x100, 2, true, NULL), 0);
+        CHECK_INT(hv_memory_mapping(hv, a, 0x502, 0x102, 2, true, NULL), 0);
+        CHECK_INT(hv_irq_permission(hv, a, 40, true, NULL), 0);
+        CHECK_INT(hv_bind_spi(hv, a, 40, 40, NULL), 0);
+        CHECK_INT(hv_bind_spi(hv, b, 41, 41, NULL), 0);
+        CHECK_INT(hv_assign_dt(hv, a, "/soc/dma@1000", NULL), 0);
+        CHECK_INT(hv_assign_dt(hv, b, "/soc/gpu@2000", NULL), 0);
+
+        /* A question is no step: failpoints neither fire nor count it. */
+        CHECK_INT(hv_set_failpoint(hv, "test_assign_dt:1", "error:EIO", NULL, NULL), 0);
+        /* The reason of an earlier refusal does not stick to the answers. */
+        EXPECT(hv_bind_spi(hv, a, 41, 41, &err), -EBUSY, HV_REASON_SPI_ROUTED_ELSEWHERE);
+        for (size_t i = 0; i < ARRAY_SIZE(q); i++)
+                q[i].answer = HV_UNKNOWN;
+        EXPECT(hv_domain_holds(hv, a, q, ARRAY_SIZE(q), &err), 0, HV_REASON_NONE);
+        for (size_t i = 0; i < ARRAY_SIZE(q); i++)
+                CHECK_MSG(q[i].answer == want[i], "query %zu: %d, expected %d", i,
+                          (int)q[i].answer, (int)want[i]);
+        CHECK_INT(hv_test_assign_dt(hv, a, "/soc/usb@3000", NULL), -EIO);
+
+        EXPECT(hv_domain_holds(hv, b, other, ARRAY_SIZE(other), &err), 0, HV_REASON_NONE);
+        CHECK_INT(other[0].answer, HV_YES);
+        CHECK_INT(other[1].answer, HV_NO);
+        CHECK_INT(other[2].answer, HV_YES);
+        CHECK_INT(other[3].answer, HV_NO);
+        CHECK_INT(hv_domain_holds(hv, b, NULL, 0, NULL), 0);
+
+        /* Failures leave the answers as they were. */
+        q[1].answer = HV_UNKNOWN;
+        EXPECT(hv_domain_holds(hv, 99, q, ARRAY_SIZE(q), &err), -ESRCH, HV_REASON_NO_DOMAIN);
+        CHECK_INT(q[0].answer, HV_YES);
+        CHECK_INT(q[1].answer, HV_UNKNOWN);
+        {
+                struct hv_hold bad[] = { SPI(40), DT(NULL) };
+
+                bad[0].answer = HV_UNKNOWN;
+                EXPECT(hv_domain_holds(hv, a, bad, ARRAY_SIZE(bad), &err), -EINVAL, ANY);
+                CHECK_INT(bad[0].answer, HV_UNKNOWN);
+                bad[1] = (struct hv_hold){ .kind = HV_HOLD__MAX };
+                EXPECT(hv_domain_holds(hv, a, bad, ARRAY_SIZE(bad), &err), -EINVAL, ANY);
+                CHECK_INT(bad[0].answer, HV_UNKNOWN);
+        }
+
+        /* A dying domain still holds what it held; the simulator reads its records. */
+        CHECK_INT(hv_sim_kill_domain(hv, a, NULL), 0);
+        EXPECT(hv_domain_holds(hv, a, q, ARRAY_SIZE(q), &err), 0, HV_REASON_NONE);
+        CHECK_INT(q[10].answer, HV_YES);
+        CHECK_INT(q[13].answer, HV_YES);
+        /* Destroyed: it holds nothing, and is no more. */
+        CHECK_INT(hv_sim_destroy_domain(hv, a, NULL), 0);
+        EXPECT(hv_domain_holds(hv, a, q, ARRAY_SIZE(q), &err), -ESRCH, HV_REASON_NO_DOMAIN);
+        hv_free(hv);
+}
+
 /* A host tree scanned and classified, as the inventory has it. */
 static struct dt_inventory *classified(const char *dir, const char *name)
 {
@@ -950,6 +1043,7 @@ int main(void)
         test_failpoints();
         test_persistence();
         test_platform_from_dt();
+        test_domain_holds();
         test_not_sim();
 
         {
