@@ -30,6 +30,14 @@ static int need_sim(struct hv *hv, const char *what, char **err)
                          what);
 }
 
+/* Domain domid of the simulator, for control what: NULL with *r set if none. */
+static struct sim_domain *control_domain(struct hv *hv, const char *what, uint32_t domid,
+                                         char **err, int *r)
+{
+        *r = need_sim(hv, what, err);
+        return *r < 0 ? NULL : hv_sim_state_get(hv, domid, err, r);
+}
+
 static void watch_signal(struct sim *s)
 {
         uint64_t one = 1;
@@ -195,12 +203,9 @@ int hv_sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, b
 
 int hv_sim_kill_domain(struct hv *hv, uint32_t domid, char **err)
 {
-        int r = need_sim(hv, "KillDomain", err);
-        struct sim_domain *d;
+        int r;
+        struct sim_domain *d = control_domain(hv, "KillDomain", domid, err, &r);
 
-        if (r < 0)
-                return r;
-        d = hv_sim_state_get(hv, domid, err, &r);
         if (!d)
                 return r;
         if (domid == 0)
@@ -223,12 +228,9 @@ int hv_sim_destroy_domain(struct hv *hv, uint32_t domid, char **err)
 
 int hv_sim_reap_domain(struct hv *hv, uint32_t domid, char **err)
 {
-        struct sim_domain *d;
-        int r = need_sim(hv, "ReapDomain", err);
+        int r;
+        struct sim_domain *d = control_domain(hv, "ReapDomain", domid, err, &r);
 
-        if (r < 0)
-                return r;
-        d = hv_sim_state_get(hv, domid, err, &r);
         if (!d)
                 return r;
         if (!d->dying)
@@ -238,12 +240,9 @@ int hv_sim_reap_domain(struct hv *hv, uint32_t domid, char **err)
 
 int hv_sim_populate_memory(struct hv *hv, uint32_t domid, char **err)
 {
-        int r = need_sim(hv, "PopulateMemory", err);
-        struct sim_domain *d;
+        int r;
+        struct sim_domain *d = control_domain(hv, "PopulateMemory", domid, err, &r);
 
-        if (r < 0)
-                return r;
-        d = hv_sim_state_get(hv, domid, err, &r);
         if (!d)
                 return r;
         if (d->populated)
@@ -255,12 +254,9 @@ int hv_sim_populate_memory(struct hv *hv, uint32_t domid, char **err)
 static int set_paused(struct hv *hv, uint32_t domid, bool paused, const char *what,
                       char **err)
 {
-        int r = need_sim(hv, what, err);
-        struct sim_domain *d;
+        int r;
+        struct sim_domain *d = control_domain(hv, what, domid, err, &r);
 
-        if (r < 0)
-                return r;
-        d = hv_sim_state_get(hv, domid, err, &r);
         if (!d)
                 return r;
         if (d->dying)
