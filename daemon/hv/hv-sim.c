@@ -236,7 +236,8 @@ static int sim_iomem_permission(struct hv *hv, uint32_t domid, uint64_t mfn, uin
                 return set_error(err, -EINVAL, "iomem range of %" PRIu64 " frames at 0x%" PRIx64
                                  " is empty or wraps", nr, mfn);
         }
-        r = allow ? hv_sim_domain_range_add(&d->iomem, mfn, mfn + nr - 1) : hv_sim_domain_range_remove(&d->iomem, mfn, mfn + nr - 1);
+        r = allow ? hv_sim_domain_range_add(&d->iomem, mfn, mfn + nr - 1)
+                  : hv_sim_domain_range_remove(&d->iomem, mfn, mfn + nr - 1);
         if (r < 0)
                 return set_error(err, r, "out of memory");
         return hv_sim_state_commit(hv, err);
@@ -300,7 +301,8 @@ static int sim_irq_permission(struct hv *hv, uint32_t domid, uint32_t irq, bool 
                 return set_error(err, -EPERM, "dom0 has no permission over IRQ %u to grant (not "
                                  "an SPI of this platform)", irq);
         }
-        r = allow ? hv_sim_domain_range_add(&d->irqs, irq, irq) : hv_sim_domain_range_remove(&d->irqs, irq, irq);
+        r = allow ? hv_sim_domain_range_add(&d->irqs, irq, irq)
+                  : hv_sim_domain_range_remove(&d->irqs, irq, irq);
         if (r < 0)
                 return set_error(err, r, "out of memory");
         return hv_sim_state_commit(hv, err);

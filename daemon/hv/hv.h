@@ -159,10 +159,10 @@ struct hv;
 
 /*
  * Open backend "xen" or "sim".  -EOPNOTSUPP if this build lacks it,
- * -EINVAL for a name hv_backend_known() does not know; the xen backend fails with a clear message
- * on a machine that is not a Xen dom0.  Failpoints from the environment
- * variable ASSIGND_FAILPOINTS ("step=action,step:N=action,...") are armed
- * here.
+ * -EINVAL for a name hv_backend_known() does not know; the xen backend
+ * fails with a clear message on a machine that is not a Xen dom0.
+ * Failpoints from the environment variable ASSIGND_FAILPOINTS
+ * ("step=action,step:N=action,...") are armed here.
  */
 int hv_open(const char *backend, const struct hv_options *opts, struct hv **ret, char **err);
 void hv_free(struct hv *hv);
