@@ -11,6 +11,7 @@
 #include <syslog.h>
 
 #include "config.h"
+#include "hv.h"
 #include "log.h"
 #include "util.h"
 
@@ -108,8 +109,11 @@ int config_parse_args(struct config *cfg, int argc, char **argv)
                         cfg->socket_path = optarg;
                         break;
                 case OPT_HYPERVISOR:
-                        if (!streq(optarg, "xen") && !streq(optarg, "sim")) {
-                                fprintf(stderr, "assignd: --hypervisor takes xen or sim, not '%s'\n", optarg);
+                        if (!hv_backend_known(optarg)) {
+                                _cleanup_free_ char *names = hv_backend_known_names();
+
+                                fprintf(stderr, "assignd: --hypervisor takes %s, not '%s'\n",
+                                        names ? names : "a known backend", optarg);
                                 return -EINVAL;
                         }
                         cfg->hypervisor = optarg;

@@ -75,41 +75,26 @@ static char *default_sim_state(const char *db_path)
 static int open_hypervisor(const struct config *cfg, const struct inventory *inv,
                            struct hv **ret)
 {
-        const struct dt_inventory *dt = inventory_dt(inv);
         _cleanup_free_ const char **protected = NULL;
         _cleanup_free_ char *state = NULL, *err = NULL;
+        unsigned maj = 4, min = 17;
         struct hv_options o;
-        size_t n = 0;
         int r;
 
+        /* What a backend keeps or models; one that asks Xen ignores it. */
         hv_options_init(&o);
-        if (streq(cfg->hypervisor, "sim")) {
-                unsigned maj = 4, min = 17;
-                bool iommu = false;
-
-                protected = calloc(dt->n_devices + 1, sizeof(*protected));
-                if (!protected)
+        if (!cfg->sim_state) {
+                state = default_sim_state(cfg->db_path);
+                if (!state)
                         return -ENOMEM;
-                for (size_t i = 0; i < dt->n_devices; i++)
-                        if (dt->devices[i].coverage == DT_COV_PROTECTED)
-                                protected[n++] = dt->devices[i].path;
-                /* The simulated platform has an IOMMU when the host tree has one Xen drives. */
-                for (size_t i = 0; i < dt->n_iommus; i++)
-                        if (dt->iommus[i].enabled && dt->iommus[i].kind != DT_IOMMU_UNSUPPORTED)
-                                iommu = true;
-                if (!cfg->sim_state) {
-                        state = default_sim_state(cfg->db_path);
-                        if (!state)
-                                return -ENOMEM;
-                }
-                sscanf(cfg->sim_xen_version, "%u.%u", &maj, &min);
-                o.sim_state_path = cfg->sim_state ? cfg->sim_state : state;
-                o.sim_xen_major = maj;
-                o.sim_xen_minor = min;
-                o.sim_iommu = iommu;
-                o.sim_protected = protected;
-                o.sim_n_protected = n;
         }
+        sscanf(cfg->sim_xen_version, "%u.%u", &maj, &min);
+        o.state_path = cfg->sim_state ? cfg->sim_state : state;
+        o.xen_major = maj;
+        o.xen_minor = min;
+        r = hv_options_set_platform_from_dt(&o, inventory_dt(inv), &protected);
+        if (r < 0)
+                return r;
         r = hv_open(cfg->hypervisor, &o, ret, &err);
         if (r < 0)
                 return log_error_errno(r, "cannot open the %s hypervisor backend: %s",

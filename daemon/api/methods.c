@@ -24,6 +24,7 @@
 #include "broker.h"
 #include "events.h"
 #include "hazard.h"
+#include "hv-sim.h"
 #include "hv.h"
 #include "inventory.h"
 #include "log.h"
@@ -142,7 +143,7 @@ int methods_add_interface(struct methods *m, const char *name, const char *text,
 int methods_register(struct methods *m, const struct method_entry *entries, size_t n,
                      char **err)
 {
-        bool sim = streq(m->ctx.backend, "sim");
+        bool sim = hv_sim_present(m->ctx.hv);
 
         /* Check the whole table first so a bad entry leaves nothing half-registered. */
         for (size_t i = 0; i < n; i++) {
@@ -1490,13 +1491,13 @@ static int sim_set_failpoint_call(struct method_call *mc, struct json_object *pa
                                   struct json_object **reply)
 {
         _cleanup_free_ char *err = NULL;
+        const char *field = "step";
         int r = hv_set_failpoint(mc->m->ctx.hv, opt_string(params, "step"),
-                                 opt_string(params, "action"), &err);
+                                 opt_string(params, "action"), &field, &err);
 
         if (r < 0)
                 return method_call_fail_named(mc, r, SIM_IFACE ".InvalidArgument", "field",
-                                              err && strstr(err, "action") ? "action" : "step",
-                                              "%s", err ? err : "bad failpoint");
+                                              field, "%s", err ? err : "bad failpoint");
         return 0;
 }
 
@@ -1586,7 +1587,7 @@ int methods_new(const struct methods_context *ctx, struct methods **ret, char **
         if (r >= 0)
                 r = methods_add_interface(m, BROKER_IFACE, NULL, err);
         /* The simulator's control interface exists only where the simulator does. */
-        if (r >= 0 && streq(ctx->backend, "sim") && vl_embedded_find(SIM_IFACE))
+        if (r >= 0 && hv_sim_present(ctx->hv) && vl_embedded_find(SIM_IFACE))
                 r = methods_add_interface(m, SIM_IFACE, NULL, err);
         if (r >= 0)
                 r = methods_register(m, builtin_methods, ARRAY_SIZE(builtin_methods), err);

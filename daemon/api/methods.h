@@ -92,7 +92,7 @@ bool methods_has_interface(const struct methods *m, const char *name);
 /*
  * Add handlers.  Each method must be declared by a served interface
  * (-ENOENT otherwise) and not registered yet (-EEXIST).  Entries flagged
- * METHOD_SIM are skipped unless the backend is "sim".  The table is not
+ * METHOD_SIM are skipped unless ctx.hv is the simulator.  The table is not
  * copied: it must outlive m (a static const array).
  */
 int methods_register(struct methods *m, const struct method_entry *entries, size_t n,

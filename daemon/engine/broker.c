@@ -31,6 +31,7 @@
 #include "guestcfg.h"
 #include "lease.h"
 #include "log.h"
+#include "strbuf.h"
 
 struct broker {
         struct inventory *inv;
@@ -1232,7 +1233,7 @@ int broker_assign(struct broker *b, const struct broker_caller *who,
 /* ---- release ------------------------------------------------------------- */
 
 static int verify_reservation(struct broker *b, const struct hv_domain_info *info,
-                              struct lease_plan *plan, char **why);
+                              struct lease_plan *plan, char **checked, char **why);
 static int take_back_reservation(struct broker *b, const struct db_lease *l, uint32_t domid,
                                  struct lease_plan *plan, const char *mismatch,
                                  const char *target, bool requested);
@@ -1268,7 +1269,7 @@ static int release_reservation(struct broker *b, const struct db_lease *l,
                 return fail(e, r, "InternalError", NULL, "lease %" PRId64 ": %s", l->id,
                             perr ? perr : strerror(-r));
         /* Marks what the domain was found to hold: steps xl never made are left alone. */
-        r = verify_reservation(b, &info, &plan, &why);
+        r = verify_reservation(b, &info, &plan, NULL, &why);
         if (r < 0)
                 return fail(e, r, "InternalError", NULL, "cannot read what domain %u holds: %s",
                             info.domid, strerror(-r));
@@ -2018,156 +2019,138 @@ int broker_cancel_reservation(struct broker *b, const struct broker_caller *who,
         return r;
 }
 
-/* Find a domain's entry in the simulator's state. */
-static struct json_object *sim_domain_json(struct json_object *st, uint32_t domid)
+/* The question a plan step asks of the hypervisor; -1 for a step that asks none. */
+static int hold_kind(enum hv_step step)
 {
-        struct json_object *doms, *d, *v;
-
-        if (!json_object_object_get_ex(st, "domains", &doms))
-                return NULL;
-        for (size_t i = 0; i < json_object_array_length(doms); i++) {
-                d = json_object_array_get_idx(doms, i);
-                if (json_object_object_get_ex(d, "domid", &v) &&
-                    (uint32_t)json_object_get_int64(v) == domid)
-                        return d;
+        switch (step) {
+        case HV_STEP_IOMEM_PERMISSION:
+                return HV_HOLD_IOMEM;
+        case HV_STEP_MEMORY_MAPPING:
+                return HV_HOLD_MAPPING;
+        case HV_STEP_IRQ_PERMISSION:
+                return HV_HOLD_IRQ;
+        case HV_STEP_BIND_SPI:
+                return HV_HOLD_SPI;
+        case HV_STEP_ASSIGN_DT:
+                return HV_HOLD_DT;
+        default:
+                return -1;
         }
-        return NULL;
 }
 
-static uint64_t ju64(struct json_object *o, const char *k)
+/*
+ * For the audit: what could be checked (some answer was not HV_UNKNOWN),
+ * and what the hypervisor could not report.
+ */
+static char *checked_text(const bool asked[HV_HOLD__MAX], const bool known[HV_HOLD__MAX])
 {
-        struct json_object *v;
+        static const enum hv_hold_kind order[] = { HV_HOLD_DT, HV_HOLD_IOMEM, HV_HOLD_MAPPING,
+                                                   HV_HOLD_SPI };
+        static const char *const names[HV_HOLD__MAX] = {
+                [HV_HOLD_DT] = "IOMMU assignments", [HV_HOLD_IOMEM] = "iomem permissions",
+                [HV_HOLD_MAPPING] = "mappings", [HV_HOLD_SPI] = "SPIs",
+        };
+        const char *yes[ARRAY_SIZE(order)], *no[ARRAY_SIZE(order)];
+        size_t n_yes = 0, n_no = 0;
+        struct strbuf t = STRBUF_INIT;
+        char *ret = NULL;
 
-        return json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0;
-}
-
-/* Whether the ranges [{mfn, nr}] (or [{gfn, mfn, nr}] with gfn) cover a run of pages. */
-static bool ranges_cover(struct json_object *arr, bool mapped, uint64_t mfn, uint64_t gfn,
-                         uint64_t nr)
-{
-        uint64_t done = 0;
-
-        while (done < nr) {
-                bool found = false;
-
-                for (size_t i = 0; arr && i < json_object_array_length(arr) && !found; i++) {
-                        struct json_object *r = json_object_array_get_idx(arr, i);
-                        uint64_t rm = ju64(r, "mfn"), rn = ju64(r, "nr"), rg = ju64(r, "gfn");
-                        uint64_t want = mapped ? gfn + done : mfn + done;
-                        uint64_t base = mapped ? rg : rm;
-
-                        if (want < base || want >= base + rn)
-                                continue;
-                        if (mapped && rm + (want - rg) != mfn + done)
-                                continue;
-                        done += base + rn - want;
-                        found = true;
-                }
-                if (!found)
-                        return false;
+        for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+                if (known[order[i]])
+                        yes[n_yes++] = names[order[i]];
+                else if (asked[order[i]])
+                        no[n_no++] = names[order[i]];
         }
-        return true;
-}
-
-static bool int_in(struct json_object *arr, int64_t v)
-{
-        for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
-                if (json_object_get_int64(json_object_array_get_idx(arr, i)) == v)
-                        return true;
-        return false;
-}
-
-static bool str_in(struct json_object *arr, const char *s)
-{
-        for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
-                if (streq(json_object_get_string(json_object_array_get_idx(arr, i)), s))
-                        return true;
-        return false;
+        for (size_t i = 0; i < n_yes; i++)
+                strbuf_printf(&t, "%s%s", i == 0 ? "" : i + 1 == n_yes ? " and " : ", ", yes[i]);
+        strbuf_append(&t, n_yes ? " checked" : "nothing could be checked");
+        for (size_t i = 0; i < n_no; i++)
+                strbuf_printf(&t, "%s%s", i == 0 ? " (the hypervisor cannot report "
+                                                 : i + 1 == n_no ? " or " : ", ", no[i]);
+        if (n_no)
+                strbuf_append(&t, ")");
+        return strbuf_steal(&t, &ret) < 0 ? NULL : ret;
 }
 
 /*
  * Check that domain domid holds what the reservation's fragment grants, as
- * far as the backend can tell: the IOMMU assignments always (test_assign
- * answers EINVAL for an assigned device), and with the simulator also the
- * iomem permissions, mappings and routed SPIs.  Marks in plan the steps
- * found done.  Returns 0 when everything matches, 1 with *why (one line per
- * mismatch) when not, or a negative errno.
+ * far as the backend can tell (hv_domain_holds: what it cannot tell counts
+ * as held).  Marks in plan the steps found done.  *checked (if non-NULL)
+ * gets a line for the audit saying what could be checked.  Returns 0 when
+ * everything matches, 1 with *why (one line per mismatch) when not, or a
+ * negative errno.
  */
 static int verify_reservation(struct broker *b, const struct hv_domain_info *info,
-                              struct lease_plan *plan, char **why)
+                              struct lease_plan *plan, char **checked, char **why)
 {
         _cleanup_free_ char *text = NULL;
-        struct json_object *st = NULL, *dom = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
+        _cleanup_free_ struct hv_hold *q = calloc(plan->n_steps + 1, sizeof(*q));
+        _cleanup_free_ size_t *at = calloc(plan->n_steps + 1, sizeof(*at));
+        bool asked[HV_HOLD__MAX] = { false }, known[HV_HOLD__MAX] = { false };
+        size_t len = 0, n = 0;
+        FILE *f;
         bool bad = false, protected_ = false;
         int r;
 
+        if (!q || !at)
+                return -ENOMEM;
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const struct lease_step *s = &plan->steps[i];
+                int kind = hold_kind(s->step);
+
+                if (kind < 0)
+                        continue;
+                at[n] = i;
+                q[n++] = (struct hv_hold){ .kind = (enum hv_hold_kind)kind, .mfn = s->mfn,
+                                           .gfn = s->gfn, .nr = s->nr, .irq = s->irq,
+                                           .path = s->device };
+        }
+        r = hv_domain_holds(b->hv, info->domid, q, n, NULL);
+        if (r < 0)
+                return r;
+
+        f = open_memstream(&text, &len);
         if (!f)
                 return -ENOMEM;
-        if (hv_is_sim(b->hv) && hv_sim_get_state_json(b->hv, &st, NULL) >= 0)
-                dom = sim_domain_json(st, info->domid);
-        for (size_t i = 0; i < plan->n_steps; i++) {
-                struct lease_step *s = &plan->steps[i];
-                struct json_object *a = NULL;
-                bool ok = true;
+        for (size_t k = 0; k < n; k++) {
+                struct lease_step *s = &plan->steps[at[k]];
+                /* What the hypervisor cannot report is taken as held. */
+                bool ok = q[k].answer != HV_NO;
 
-                switch (s->step) {
-                case HV_STEP_IOMEM_PERMISSION:
-                        if (dom) {
-                                json_object_object_get_ex(dom, "iomem", &a);
-                                ok = ranges_cover(a, false, s->mfn, 0, s->nr);
-                                if (!ok)
-                                        fprintf(f, "%s: no iomem permission for MFN 0x%" PRIx64
-                                                   "+%" PRIu64 "\n", s->device, s->mfn, s->nr);
-                        }
+                asked[q[k].kind] = true;
+                known[q[k].kind] |= q[k].answer != HV_UNKNOWN;
+                switch (q[k].kind) {
+                case HV_HOLD_IOMEM:
+                        if (!ok)
+                                fprintf(f, "%s: no iomem permission for MFN 0x%" PRIx64
+                                           "+%" PRIu64 "\n", s->device, s->mfn, s->nr);
                         break;
-                case HV_STEP_MEMORY_MAPPING:
-                        if (dom) {
-                                json_object_object_get_ex(dom, "mappings", &a);
-                                ok = ranges_cover(a, true, s->mfn, s->gfn, s->nr);
-                                if (!ok)
-                                        fprintf(f, "%s: MFN 0x%" PRIx64 "+%" PRIu64 " is not "
-                                                   "mapped at GFN 0x%" PRIx64 "\n", s->device,
-                                                s->mfn, s->nr, s->gfn);
-                        }
+                case HV_HOLD_MAPPING:
+                        if (!ok)
+                                fprintf(f, "%s: MFN 0x%" PRIx64 "+%" PRIu64 " is not "
+                                           "mapped at GFN 0x%" PRIx64 "\n", s->device,
+                                        s->mfn, s->nr, s->gfn);
                         break;
-                case HV_STEP_IRQ_PERMISSION:
+                case HV_HOLD_IRQ:
                         /*
                          * xl on Arm binds SPIs without granting the domain the
                          * IRQ (Xen checks only dom0's permission): not a mismatch.
+                         * Unseen (real Xen): assumed granted, so a release revokes it.
                          */
-                        if (dom) {
-                                json_object_object_get_ex(dom, "irqs", &a);
-                                ok = int_in(a, s->irq);
-                        }
-                        /* Unseen (real Xen): assumed granted, so a release revokes it. */
                         s->done = ok;
                         continue;
-                case HV_STEP_BIND_SPI:
-                        if (dom) {
-                                json_object_object_get_ex(dom, "spis", &a);
-                                ok = int_in(a, s->irq);
-                                if (!ok)
-                                        fprintf(f, "%s: SPI %u (INTID %u) is not routed to it\n",
-                                                s->device, s->irq - 32, s->irq);
-                        }
+                case HV_HOLD_SPI:
+                        if (!ok)
+                                fprintf(f, "%s: SPI %u (INTID %u) is not routed to it\n",
+                                        s->device, s->irq - 32, s->irq);
                         break;
-                case HV_STEP_ASSIGN_DT:
+                case HV_HOLD_DT:
                         protected_ = true;
-                        if (dom) {
-                                json_object_object_get_ex(dom, "dt_devices", &a);
-                                ok = str_in(a, s->device);
-                        } else {
-                                r = hv_test_assign_dt(b->hv, info->domid, s->device, NULL);
-                                ok = r == -EINVAL &&
-                                     hv_last_reason(b->hv) == HV_REASON_DEVICE_ASSIGNED;
-                        }
                         if (!ok)
                                 fprintf(f, "%s: not assigned to it through the IOMMU (dtdev)\n",
                                         s->device);
                         break;
-                default:
+                case HV_HOLD__MAX:
                         break;
                 }
                 s->done = ok;
@@ -2178,9 +2161,13 @@ static int verify_reservation(struct broker *b, const struct hv_domain_info *inf
                            "missing)\n");
                 bad = true;
         }
-        json_object_put(st);
         if (fclose(f) != 0)
                 return -ENOMEM;
+        if (checked) {
+                *checked = checked_text(asked, known);
+                if (!*checked)
+                        return -ENOMEM;
+        }
         if (!bad)
                 return 0;
         if (len && text[len - 1] == '\n')
@@ -2252,6 +2239,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
 {
         _cleanup_(lease_plan_clear) struct lease_plan plan = { 0 };
         _cleanup_free_ char *why = NULL, *perr = NULL, *target = NULL, *msg = NULL;
+        _cleanup_free_ char *checked = NULL;
         struct hv_domain_info info;
         bool expired = l->expires_at > 0 && now >= l->expires_at;
         uint32_t domid;
@@ -2318,7 +2306,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
         r = lease_plan_from_string(l->plan, &plan, &perr);
         if (r < 0)
                 return r;
-        r = verify_reservation(b, &info, &plan, &why);
+        r = verify_reservation(b, &info, &plan, &checked, &why);
         if (r < 0)
                 return r;
         if (r == 0) {
@@ -2327,12 +2315,7 @@ static int check_reservation(struct broker *b, const struct db_lease *l, time_t 
                         return r;
                 log_info("%s: verified: domid %u holds its devices", target ? target : "lease",
                          domid);
-                broker_audit(b, NULL, "ReservationVerified", target, "ok",
-                             hv_is_sim(b->hv) ? "IOMMU assignments, iomem permissions, "
-                                                "mappings and SPIs checked"
-                                              : "IOMMU assignments checked (Xen cannot report "
-                                                "iomem permissions, mappings or SPI routing)",
-                             false);
+                broker_audit(b, NULL, "ReservationVerified", target, "ok", checked, false);
                 emit_lease(b, EVENT_DEVICE_ASSIGNED, l->id, NULL);
                 return 1;
         }

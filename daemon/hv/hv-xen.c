@@ -14,7 +14,8 @@
  * - a domain's nr_spis: getdomaininfo's arch_config is not filled on Arm
  *   (arch_get_domain_info sets only the HAP flag and gpaddr_bits) and xl
  *   does not write it to xenstore;
- * - who holds a routed SPI: there is no query for it;
+ * - who holds a routed SPI: there is no query for it (the unbind probe
+ *   only tells whether a given live domain does);
  * - whether the domain has the IOMMU enabled: not in getdomaininfo, but
  *   learnable: iommu_do_domctl answers XEN_DOMCTL_test_assign_device with
  *   EOPNOTSUPP exactly when the domain lacks it, so a test_assign of the
@@ -33,7 +34,8 @@
 #include <xenstore.h>
 #include <xentoollog.h>
 
-#include "hv.h"
+#include "hv-backend.h"
+#include "hv-explain.h"
 
 /*
  * Make a libxenctrl call and turn its -1 + errno into -errno.  errno must
@@ -566,6 +568,61 @@ static int xen_test_assign_dt(struct hv *hv, uint32_t domid, const char *path, c
         return dt_call(hv, HV_STEP_TEST_ASSIGN_DT, domid, path, err);
 }
 
+/* Is the SPI routed to the live domain?  The unbind probe; see hv.h. */
+static enum hv_tristate spi_routed_to(struct hv *hv, uint32_t domid, uint32_t irq)
+{
+        int r;
+
+        if (irq > UINT16_MAX)
+                return HV_NO;   /* beyond what Xen can route */
+        r = XC_CALL(xc_domain_unbind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)irq,
+                                                (uint16_t)irq));
+        if (r == -EBUSY)
+                return HV_YES;
+        if (r == -EINVAL)
+                return HV_NO;
+        if (r >= 0) {
+                /* Only a dying domain lets an SPI go: it began dying since we looked. */
+                log_warning("hv-xen: Xen unbound SPI %u (INTID %u) from domain %u when asked "
+                            "whether it was routed there: the domain is dying", irq - 32, irq,
+                            domid);
+                return HV_NO;
+        }
+        return HV_UNKNOWN;
+}
+
+static int xen_domain_holds(struct hv *hv, uint32_t domid, struct hv_hold *q, size_t n,
+                            char **err)
+{
+        xc_domaininfo_t di;
+        bool dying;
+        int r = getinfo(hv, domid, &di, err);
+
+        if (r < 0)
+                return r;
+        dying = di.flags & XEN_DOMINF_dying;
+        for (size_t i = 0; i < n; i++) {
+                switch (q[i].kind) {
+                case HV_HOLD_SPI:
+                        /* On a dying domain the probe would really unbind. */
+                        q[i].answer = dying ? HV_UNKNOWN : spi_routed_to(hv, domid, q[i].irq);
+                        break;
+                case HV_HOLD_DT:
+                        /* Assigned to some domain: Xen does not say which. */
+                        r = dt_call(hv, HV_STEP_TEST_ASSIGN_DT, domid, q[i].path, NULL);
+                        q[i].answer = r == -EINVAL &&
+                                      hv_last_reason(hv) == HV_REASON_DEVICE_ASSIGNED ? HV_YES
+                                                                                     : HV_NO;
+                        break;
+                default:
+                        /* No domctl reads iomem or IRQ rangesets or the p2m. */
+                        q[i].answer = HV_UNKNOWN;
+                        break;
+                }
+        }
+        return 0;
+}
+
 static int xen_watch_fd(struct hv *hv, char **err)
 {
         struct xen *x = X(hv);
@@ -626,6 +683,7 @@ const struct hv_ops hv_xen_ops = {
         .assign_dt = xen_assign_dt,
         .deassign_dt = xen_deassign_dt,
         .test_assign_dt = xen_test_assign_dt,
+        .domain_holds = xen_domain_holds,
         .watch_fd = xen_watch_fd,
         .watch_drain = xen_watch_drain,
 };

@@ -2,12 +2,14 @@
 /*
  * The hypervisor interface: the only way the rest of assignd talks to Xen.
  *
- * One narrow set of calls with two implementations behind an ops table:
- * "xen" (hv-xen.c, real hypercalls through libxenctrl and libxenstore,
- * compiled only when libxenctrl is found) and "sim" (hv-sim.c, an
- * in-process model of Xen 4.17+ on Arm that follows Xen's rules and error
- * codes and keeps its state in a file so that it survives kill -9 of the
- * daemon the way Xen's state does).
+ * One narrow set of calls with two implementations behind an ops table
+ * (hv-backend.h): "xen" (hv-xen.c, real hypercalls through libxenctrl and
+ * libxenstore, compiled only when libxenctrl is found) and "sim"
+ * (hv-sim*.c, an in-process model of Xen 4.17+ on Arm that follows Xen's
+ * rules and error codes and keeps its state in a file so that it survives
+ * kill -9 of the daemon the way Xen's state does; its controls are in
+ * hv-sim.h).  This header is what the engine uses; the steps are in
+ * hv-step.h, the pure helpers both backends share in hv-explain.h.
  *
  * Conventions: every call returns 0 (or a positive count) or a negative
  * errno, never -1.  Errnos are Xen's own (libxenctrl's -1 + errno is turned
@@ -51,15 +53,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hv-step.h"
 #include "util.h"
 
-struct json_object;
+struct dt_inventory;
 
 #define HV_DOMID_INVALID 0x7FF4u        /* Xen's DOMID_INVALID */
 #define HV_DOMID_IO 0x7FF1u             /* Xen's DOMID_IO: "nobody" */
 #define HV_NAME_MAX 127                 /* longest domain name we handle */
 #define HV_MAX_SPIS 988                 /* 1020 GIC lines minus 32 local */
-#define HV_PAGE_SHIFT 12
 
 enum hv_tristate {
         HV_UNKNOWN = -1,
@@ -111,73 +113,56 @@ enum hv_reason {
 const char *hv_reason_name(enum hv_reason r);
 
 /*
- * The hypercall steps of an assignment and of a release, in the order the
- * broker makes them; also the names failpoints use.
+ * The platform as the host device tree describes it.  A backend that asks
+ * Xen (xen) ignores it; one that models Xen (sim) behaves as Xen would on
+ * this platform.
  */
-enum hv_step {
-        HV_STEP_IOMEM_PERMISSION,       /* "iomem_permission" */
-        HV_STEP_MEMORY_MAPPING,         /* "memory_mapping" */
-        HV_STEP_IRQ_PERMISSION,         /* "irq_permission" */
-        HV_STEP_BIND_SPI,               /* "bind_spi" */
-        HV_STEP_ASSIGN_DT,              /* "assign_dt" */
-        HV_STEP_DEASSIGN_DT,            /* "deassign_dt" */
-        HV_STEP_UNBIND_SPI,             /* "unbind_spi" */
-        HV_STEP_IRQ_REVOKE,             /* "irq_revoke" */
-        HV_STEP_UNMAP,                  /* "unmap" */
-        HV_STEP_IOMEM_REVOKE,           /* "iomem_revoke" */
-        HV_STEP_TEST_ASSIGN_DT,         /* "test_assign_dt" (no side effect) */
-        HV_STEP__MAX,
+struct hv_platform {
+        /* Xen drives an IOMMU here (default yes). */
+        bool iommu;
+        /* DT paths that IOMMU protects (the inventory's protected set). */
+        const char *const *protected;
+        size_t n_protected;
+        /* SPIs of the host GIC (default HV_MAX_SPIS). */
+        unsigned spis;
+        /*
+         * SPIs a new domain gets when its creator does not say; < 0 (the
+         * default) means spis.  Note that xl 4.17 derives it from irqs= (0
+         * without), so real domains often have fewer.
+         */
+        int default_nr_spis;
 };
 
-const char *hv_step_name(enum hv_step s);
-int hv_step_from_name(const char *name);       /* enum hv_step or -EINVAL */
-/* The step that undoes s (assign side <-> release side); -EINVAL if none. */
-int hv_step_undo(enum hv_step s);
-/*
- * The canonical orders.  Release is the exact reverse of assign; unmap
- * comes before iomem_revoke because Xen checks the domain's iomem
- * permission on removal too.
- */
-extern const enum hv_step hv_assign_order[5];
-extern const enum hv_step hv_release_order[5];
-/* Position of s in its order (0..4), or -EINVAL for test_assign_dt. */
-int hv_step_rank(enum hv_step s);
-
-/* Page frames covering [base, base + size): -EINVAL for size 0 or wrap. */
-int hv_region_to_frames(uint64_t base, uint64_t size, uint64_t *first, uint64_t *nr);
-
 struct hv_options {
-        /* sim: state file; NULL keeps the state in memory only. */
-        const char *sim_state_path;
-        /* sim: the simulated Xen version (default 4.17). */
-        unsigned sim_xen_major;
-        unsigned sim_xen_minor;
-        /* sim: does the platform have an IOMMU Xen drives (default yes)? */
-        bool sim_iommu;
-        /* sim: DT paths the IOMMU protects (the inventory's protected set). */
-        const char *const *sim_protected;
-        size_t sim_n_protected;
-        /* sim: SPIs of the host GIC (default HV_MAX_SPIS). */
-        unsigned sim_platform_spis;
-        /*
-         * sim: SPIs a new domain gets when CreateDomain does not say; < 0
-         * (the default) means sim_platform_spis.  Note that xl 4.17 derives
-         * it from irqs= (0 without), so real domains often have fewer.
-         */
-        int sim_default_nr_spis;
+        /* For a backend that keeps its own state: the file; NULL keeps it in memory. */
+        const char *state_path;
+        /* For a backend that models Xen: the release it behaves as (default 4.17). */
+        unsigned xen_major;
+        unsigned xen_minor;
+        struct hv_platform platform;
 };
 
 /* Fill o with the defaults documented above. */
 void hv_options_init(struct hv_options *o);
+/*
+ * Describe the platform from the host device tree: it has an IOMMU when
+ * the tree has one Xen drives (enabled, of a kind Xen supports), and that
+ * IOMMU protects the devices the scan found covered.  *protected gets the
+ * array o->platform.protected then points to (malloc'ed; its strings are
+ * dt's): keep dt and free the array once hv_open() returned.  The GIC's
+ * SPIs and the default nr_spis are left as they were.  -ENOMEM.
+ */
+int hv_options_set_platform_from_dt(struct hv_options *o, const struct dt_inventory *dt,
+                                    const char ***protected);
 
 struct hv;
 
 /*
  * Open backend "xen" or "sim".  -EOPNOTSUPP if this build lacks it,
- * -EINVAL for an unknown name; the xen backend fails with a clear message
- * on a machine that is not a Xen dom0.  Failpoints from the environment
- * variable ASSIGND_FAILPOINTS ("step=action,step:N=action,...") are armed
- * here.
+ * -EINVAL for a name hv_backend_known() does not know; the xen backend
+ * fails with a clear message on a machine that is not a Xen dom0.
+ * Failpoints from the environment variable ASSIGND_FAILPOINTS
+ * ("step=action,step:N=action,...") are armed here.
  */
 int hv_open(const char *backend, const struct hv_options *opts, struct hv **ret, char **err);
 void hv_free(struct hv *hv);
@@ -185,8 +170,11 @@ DEFINE_FREE_FUNC(struct hv, hv_free)
 
 /* Whether this build has the named backend. */
 bool hv_backend_available(const char *name);
+/* Whether the project has a backend of that name, built here or not. */
+bool hv_backend_known(const char *name);
+/* Every known backend's name, as "a, b or c" (malloc'ed; NULL without memory). */
+char *hv_backend_known_names(void);
 const char *hv_backend_name(const struct hv *hv);
-bool hv_is_sim(const struct hv *hv);
 
 enum hv_reason hv_last_reason(const struct hv *hv);
 
@@ -224,6 +212,49 @@ int hv_deassign_dt(struct hv *hv, uint32_t domid, const char *path, char **err);
 int hv_test_assign_dt(struct hv *hv, uint32_t domid, const char *path, char **err);
 
 /*
+ * What a domain holds, as far as the hypervisor can tell: each query asks
+ * about one grant and gets its answer, HV_YES, HV_NO or HV_UNKNOWN (the
+ * backend cannot tell).  What Xen reveals to dom0 (4.17 to 4.20, Arm):
+ * - iomem permission, MMIO mappings, IRQ permission: nothing.  No domctl
+ *   reads a domain's iomem or IRQ rangeset or its p2m, so the xen backend
+ *   answers HV_UNKNOWN.
+ * - An SPI routed to the domain: XEN_DOMCTL_unbind_pt_irq on a live
+ *   domain answers -EINVAL when the SPI is not routed to it
+ *   (release_guest_irq) and -EBUSY when it is (gic_remove_irq_from_guest
+ *   refuses any domain that is not dying), and changes nothing.  On a
+ *   dying domain the same call really unbinds, so a dying domain is never
+ *   asked: HV_UNKNOWN.
+ * - A DT device assigned through the IOMMU: XEN_DOMCTL_test_assign_device
+ *   answers -EINVAL for a device already in a domain's list (and for a
+ *   dying domain); which domain holds it, Xen does not say.  The xen
+ *   backend answers HV_YES when that -EINVAL is explained as "assigned",
+ *   HV_NO otherwise.
+ * The simulator answers every kind from its records.  These are questions,
+ * not hypercall steps: no failpoint fires, and hv_last_reason() is
+ * HV_REASON_NONE after a success.  -ESRCH for a domain that does not
+ * exist, -EINVAL for an unknown kind or a DT query without a path; the
+ * answers are filled in on success only.
+ */
+enum hv_hold_kind {
+        HV_HOLD_IOMEM,          /* iomem permission for frames [mfn, mfn + nr) */
+        HV_HOLD_MAPPING,        /* guest frames [gfn, gfn + nr) mapped to [mfn, mfn + nr) */
+        HV_HOLD_IRQ,            /* IRQ permission for INTID irq (plans of old) */
+        HV_HOLD_SPI,            /* SPI (INTID irq) routed to the domain */
+        HV_HOLD_DT,             /* DT device path assigned to it through the IOMMU */
+        HV_HOLD__MAX,
+};
+
+struct hv_hold {
+        enum hv_hold_kind kind;
+        uint64_t mfn, gfn, nr;          /* HV_HOLD_IOMEM (mfn, nr), HV_HOLD_MAPPING */
+        uint32_t irq;                   /* HV_HOLD_IRQ, HV_HOLD_SPI */
+        const char *path;               /* HV_HOLD_DT */
+        enum hv_tristate answer;        /* filled in */
+};
+
+int hv_domain_holds(struct hv *hv, uint32_t domid, struct hv_hold *q, size_t n, char **err);
+
+/*
  * Domain lifecycle watch: an fd for the event loop (readable when domains
  * appeared, died or changed state), and a drain call that empties it and
  * sets *changed.  The fd belongs to the hv.  xen: xenstore watches on
@@ -240,161 +271,13 @@ int hv_watch_drain(struct hv *hv, bool *changed, char **err);
  * from 1, from the moment it is set); action is "error:ENAME" (any errno
  * name, or a number), "crash-before" (_exit(137) before the call),
  * "crash-after" (_exit(137) right after the call succeeded), or "off".
+ * On -EINVAL, *bad_field (if bad_field is non-NULL) names the argument at
+ * fault, "step" or "action", so a caller can report it without reading
+ * the message.
  */
-int hv_set_failpoint(struct hv *hv, const char *step, const char *action, char **err);
+int hv_set_failpoint(struct hv *hv, const char *step, const char *action,
+                     const char **bad_field, char **err);
 /* Parse "step=action,..." as in ASSIGND_FAILPOINTS and arm each. */
 int hv_set_failpoints_from_string(struct hv *hv, const char *spec, char **err);
-/* Errno from a name such as "EBUSY" (or a decimal number): -EINVAL if unknown. */
-int hv_errno_from_name(const char *name);
-
-/* ---- sim only: -EOPNOTSUPP with a message on any other backend ---- */
-
-/*
- * Create a domain as the toolstack would (paused, never run).  nr_spis < 0
- * takes the default; 0 is a real value (xl 4.17 without irqs= gives 0).
- * -EEXIST for a name in use, -EINVAL for passthrough on a platform without
- * IOMMU (Xen refuses XEN_DOMCTL_CDF_iommu there) or nr_spis > HV_MAX_SPIS.
- */
-int hv_sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
-                         int nr_spis, uint32_t *domid, char **err);
-/* One iomem= entry of an xl.cfg: nr pages from mfn mapped at gfn. */
-struct hv_sim_iomem {
-        uint64_t mfn;
-        uint64_t nr;
-        uint64_t gfn;
-};
-
-/* The device options of an xl.cfg, as xl turns them into hypercalls. */
-struct hv_sim_xl_grants {
-        const uint32_t *irqs;           /* irqs=: GIC INTIDs */
-        size_t n_irqs;
-        const struct hv_sim_iomem *iomem;       /* iomem= */
-        size_t n_iomem;
-        const char *const *dtdevs;      /* dtdev= */
-        size_t n_dtdevs;
-};
-
-/*
- * Create a domain as "xl create -p" does with those options (libxl 4.17,
- * domcreate_launch_dm and the dtdev device type): nr_spis < 0 is derived
- * from irqs as libxl_arm.c does (highest SPI + 1, 0 without irqs); then
- * each irq is bound (bind_pt_spi_irq only: on Arm xl grants the domain no
- * IRQ permission, Xen checks dom0's), each iomem range gets its permission
- * then its mapping, and each dtdev is assigned.  The first failure
- * destroys the domain again, as xl does, and is returned.
- */
-int hv_sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,
-                            int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
-                            char **err);
-/* Start destruction: the domain is dying but still holds its resources. */
-int hv_sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
-/*
- * Destroy completely: protected devices go back to nobody (DOMID_IO),
- * permissions, mappings and routed SPIs vanish.  -EPERM for dom0.
- */
-int hv_sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
-/*
- * The end of a dying domain as Xen may leave it: gone, with nothing
- * signalled (no watch fires).  -EBUSY unless the domain is dying.
- */
-int hv_sim_reap_domain(struct hv *hv, uint32_t domid, char **err);
-int hv_sim_populate_memory(struct hv *hv, uint32_t domid, char **err);
-/* Unpause: the domain runs (Xen's creation_finished becomes true). */
-int hv_sim_unpause(struct hv *hv, uint32_t domid, char **err);
-int hv_sim_pause(struct hv *hv, uint32_t domid, char **err);
-/*
- * The hypervisor's view as JSON: {"platform": {...}, "next_domid": N,
- * "domains": [{"domid", "name", "passthrough", "populated", "nr_spis",
- * "paused", "has_run", "dying", "iomem": [{"mfn","nr"}],
- * "mappings": [{"gfn","mfn","nr"}], "irqs": [irq...] (permissions),
- * "spis": [irq...] (routed), "dt_devices": [path...]}...],
- * "dt_owners": {path: domid}}.  Stable ordering, so two states compare
- * with json_object_equal().
- */
-int hv_sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);
-
-/*
- * ---- pure decision helpers (no hypervisor needed; unit-tested) ----
- */
-
-/* libxenctrl convention (-1 and errno) to -errno; r >= 0 passes through. */
-int hv_errno_from_xc(int r, int saved_errno);
-
-/* What is known when bind_pt_spi_irq returned EBUSY. */
-struct hv_bind_facts {
-        uint32_t domid;
-        uint32_t irq;
-        unsigned xen_major, xen_minor;
-        int nr_spis;            /* -1 unknown */
-        int has_run;            /* enum hv_tristate */
-        int routed_here;        /* enum hv_tristate: this domain has it */
-        int owner;              /* domid using it, -1 none/unknown */
-        int owner_known;        /* enum hv_tristate: is owner authoritative */
-};
-/*
- * Work out which of Xen's EBUSY cases happened, in the order Xen checks
- * them (vgic_reserve_virq, route_irq_to_guest, gic_route_irq_to_guest),
- * and say it in a sentence (*why, malloc'ed, may be NULL).
- */
-enum hv_reason hv_explain_bind_busy(const struct hv_bind_facts *f, char **why);
-
-/* Whether Xen x.y refuses to route SPIs once the domain has run. */
-bool hv_version_routes_only_before_run(unsigned major, unsigned minor);
-
-/*
- * Explain an error of assign/test_assign/deassign given what is known:
- * platform_iommu (tristate), the domain's passthrough (tristate),
- * domain_exists (tristate).
- */
-enum hv_reason hv_explain_dt_error(enum hv_step step, int r, uint32_t domid, const char *path,
-                                   int platform_iommu, int passthrough, int domain_exists,
-                                   char **why);
-
-/* ---- backend interface (hv.c dispatches; backends implement) ---- */
-
-struct hv_ops {
-        const char *name;
-        int (*open)(struct hv *hv, const struct hv_options *o, char **err);
-        void (*close)(struct hv *hv);
-        int (*version)(struct hv *hv, unsigned *major, unsigned *minor, char **err);
-        int (*platform_has_iommu)(struct hv *hv, bool *ret, char **err);
-        int (*dom0_spi_routed)(struct hv *hv, uint32_t irq, char **err);
-        int (*domain_info)(struct hv *hv, uint32_t domid, struct hv_domain_info *ret, char **err);
-        int (*list_domains)(struct hv *hv, struct hv_domain_info **ret, size_t *n, char **err);
-        int (*domain_name)(struct hv *hv, uint32_t domid, char **ret, char **err);
-        int (*iomem_permission)(struct hv *hv, uint32_t domid, uint64_t mfn, uint64_t nr,
-                                bool allow, char **err);
-        int (*memory_mapping)(struct hv *hv, uint32_t domid, uint64_t gfn, uint64_t mfn,
-                              uint64_t nr, bool add, char **err);
-        int (*irq_permission)(struct hv *hv, uint32_t domid, uint32_t irq, bool allow, char **err);
-        int (*bind_spi)(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err);
-        int (*unbind_spi)(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err);
-        int (*assign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
-        int (*deassign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
-        int (*test_assign_dt)(struct hv *hv, uint32_t domid, const char *path, char **err);
-        int (*watch_fd)(struct hv *hv, char **err);
-        int (*watch_drain)(struct hv *hv, bool *changed, char **err);
-};
-
-/* Backend-private state and the reason slot, for the backends. */
-void *hv_priv(const struct hv *hv);
-void hv_set_priv(struct hv *hv, void *priv);
-void hv_set_reason(struct hv *hv, enum hv_reason r);
-
-extern const struct hv_ops hv_sim_ops;
-extern const struct hv_ops hv_xen_ops;
-
-/* Sim entry points behind the hv_sim_* wrappers (hv-sim.c). */
-int sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
-                      int nr_spis, uint32_t *domid, char **err);
-int sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,
-                         int nr_spis, const struct hv_sim_xl_grants *g, uint32_t *domid,
-                         char **err);
-int sim_kill_domain(struct hv *hv, uint32_t domid, char **err);
-int sim_destroy_domain(struct hv *hv, uint32_t domid, char **err);
-int sim_reap_domain(struct hv *hv, uint32_t domid, char **err);
-int sim_populate_memory(struct hv *hv, uint32_t domid, char **err);
-int sim_set_paused(struct hv *hv, uint32_t domid, bool paused, char **err);
-int sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);
 
 #endif

@@ -18,6 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "classify.h"
+#include "dt-testutil.h"
+#include "hv-explain.h"
+#include "hv-sim.h"
 #include "hv.h"
 #include "testlib.h"
 
@@ -33,13 +37,13 @@ static struct hv *open_sim(const char *state, unsigned major, unsigned minor, bo
         int r;
 
         hv_options_init(&o);
-        o.sim_state_path = state;
-        o.sim_xen_major = major;
-        o.sim_xen_minor = minor;
-        o.sim_iommu = iommu;
-        o.sim_protected = protected_paths;
-        o.sim_n_protected = ARRAY_SIZE(protected_paths);
-        o.sim_platform_spis = 200;
+        o.state_path = state;
+        o.xen_major = major;
+        o.xen_minor = minor;
+        o.platform.iommu = iommu;
+        o.platform.protected = protected_paths;
+        o.platform.n_protected = ARRAY_SIZE(protected_paths);
+        o.platform.spis = 200;
         r = hv_open("sim", &o, &hv, &err);
         CHECK_MSG(r == 0, "hv_open(sim): %d %s", r, err ? err : "");
         free(err);
@@ -146,6 +150,18 @@ static void test_pure_helpers(void)
         CHECK_INT(hv_errno_from_name("EWHATEVER"), -EINVAL);
         CHECK(hv_backend_available("sim"));
         CHECK(!hv_backend_available("kvm"));
+        /* Known to the project, whether this build has it or not. */
+        CHECK(hv_backend_known("sim"));
+        CHECK(hv_backend_known("xen"));
+        CHECK(!hv_backend_known("kvm"));
+        CHECK(!hv_backend_known(""));
+        CHECK(!hv_backend_known(NULL));
+        {
+                char *names = hv_backend_known_names();
+
+                CHECK_STR(names, "xen or sim");
+                free(names);
+        }
 }
 
 static void test_open_errors(void)
@@ -157,8 +173,18 @@ static void test_open_errors(void)
 
         CHECK_INT(hv_open("kvm", NULL, &hv, &err), -EINVAL);
         CHECK(hv == NULL && err != NULL);
+        CHECK_MSG(err && strstr(err, "unknown hypervisor backend \"kvm\" (use xen or sim)"),
+                  "err: %s", err);
         free(err);
         err = NULL;
+        /* A known backend this build lacks is told apart from an unknown one. */
+        if (!hv_backend_available("xen")) {
+                CHECK_INT(hv_open("xen", NULL, &hv, &err), -EOPNOTSUPP);
+                CHECK_MSG(err && strstr(err, "built without the xen backend (libxenctrl"),
+                          "err: %s", err);
+                free(err);
+                err = NULL;
+        }
 
         /* A corrupt state file is refused with a message, not loaded. */
         snprintf(path, sizeof(path), "%s/corrupt.json", tmpdir);
@@ -169,7 +195,7 @@ static void test_open_errors(void)
                 struct hv_options o;
 
                 hv_options_init(&o);
-                o.sim_state_path = path;
+                o.state_path = path;
                 CHECK_INT(hv_open("sim", &o, &hv, &err), -EBADMSG);
                 CHECK(hv == NULL);
                 CHECK(err && strstr(err, "corrupt"));
@@ -194,6 +220,7 @@ static void test_domains(void)
         CHECK_INT(hv_platform_has_iommu(hv, &iommu, NULL), 0);
         CHECK(iommu);
         CHECK_STR(hv_backend_name(hv), "sim");
+        CHECK(hv_sim_present(hv));
 
         a = create(hv, "guest-a", true, -1);
         b = create(hv, "guest-b", false, 4);
@@ -587,14 +614,41 @@ static void test_failpoints(void)
         struct json_object *before, *after;
         char *msg = NULL;
 
-        EXPECT(hv_set_failpoint(hv, "bogus", "error:EIO", &err), -EINVAL, ANY);
-        EXPECT(hv_set_failpoint(hv, "unmap", "explode", &err), -EINVAL, ANY);
-        EXPECT(hv_set_failpoint(hv, "unmap", "error:ENOTANERRNO", &err), -EINVAL, ANY);
-        EXPECT(hv_set_failpoint(hv, "unmap:0", "error:EIO", &err), -EINVAL, ANY);
+        EXPECT(hv_set_failpoint(hv, "bogus", "error:EIO", NULL, &err), -EINVAL, ANY);
+        EXPECT(hv_set_failpoint(hv, "unmap", "explode", NULL, &err), -EINVAL, ANY);
+        EXPECT(hv_set_failpoint(hv, "unmap", "error:ENOTANERRNO", NULL, &err), -EINVAL, ANY);
+        EXPECT(hv_set_failpoint(hv, "unmap:0", "error:EIO", NULL, &err), -EINVAL, ANY);
+        {
+                /* The caller is told which argument was wrong, without parsing the message. */
+                static const struct {
+                        const char *step, *action, *field;
+                } cases[] = {
+                        { "bogus", "off", "step" },
+                        { "unmap:0", "off", "step" },
+                        { "unmap:x", "error:EIO", "step" },
+                        { "unmap", "explode", "action" },
+                        { "unmap", "error:ENOTANERRNO", "action" },
+                        { NULL, "off", "step" },
+                        { "unmap", NULL, "action" },
+                        /* Both wrong: the step is the first one read. */
+                        { "action", "explode", "step" },
+                };
+                const char *field;
+
+                for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                        field = NULL;
+                        CHECK_INT(hv_set_failpoint(hv, cases[i].step, cases[i].action, &field,
+                                                   NULL), -EINVAL);
+                        CHECK_STR(field, cases[i].field);
+                }
+                field = "untouched";
+                CHECK_INT(hv_set_failpoint(hv, "unmap", "off", &field, NULL), 0);
+                CHECK_STR(field, "untouched");
+        }
 
         /* An injected error changes nothing in the hypervisor. */
         before = state_of(hv);
-        CHECK_INT(hv_set_failpoint(hv, "iomem_permission", "error:EBUSY", NULL), 0);
+        CHECK_INT(hv_set_failpoint(hv, "iomem_permission", "error:EBUSY", NULL, NULL), 0);
         CHECK_INT(hv_iomem_permission(hv, d, 0x10, 1, true, &msg), -EBUSY);
         CHECK_INT(hv_last_reason(hv), HV_REASON_FAILPOINT);
         CHECK(msg && strstr(msg, "EBUSY"));
@@ -606,11 +660,11 @@ static void test_failpoints(void)
         json_object_put(after);
         /* The release side is a different step. */
         CHECK_INT(hv_iomem_permission(hv, d, 0x10, 1, false, NULL), 0);
-        CHECK_INT(hv_set_failpoint(hv, "iomem_permission", "off", NULL), 0);
+        CHECK_INT(hv_set_failpoint(hv, "iomem_permission", "off", NULL, NULL), 0);
         CHECK_INT(hv_iomem_permission(hv, d, 0x10, 1, true, NULL), 0);
 
         /* ":N" fires on the Nth call only. */
-        CHECK_INT(hv_set_failpoint(hv, "irq_permission:2", "error:EIO", NULL), 0);
+        CHECK_INT(hv_set_failpoint(hv, "irq_permission:2", "error:EIO", NULL, NULL), 0);
         CHECK_INT(hv_irq_permission(hv, d, 40, true, NULL), 0);
         CHECK_INT(hv_irq_permission(hv, d, 41, true, NULL), -EIO);
         CHECK_INT(hv_irq_permission(hv, d, 42, true, NULL), 0);
@@ -667,7 +721,7 @@ static void child_crash_before_mapping(struct hv *hv)
         uint32_t d = create(hv, "victim", true, -1);
 
         hv_iomem_permission(hv, d, 0x9010, 1, true, NULL);
-        hv_set_failpoint(hv, "memory_mapping", "crash-before", NULL);
+        hv_set_failpoint(hv, "memory_mapping", "crash-before", NULL, NULL);
         hv_memory_mapping(hv, d, 0x9010, 0x9010, 1, true, NULL);
         _exit(3);       /* not reached if the failpoint works */
 }
@@ -675,7 +729,7 @@ static void child_crash_before_mapping(struct hv *hv)
 static void child_crash_after_bind(struct hv *hv)
 {
         hv_irq_permission(hv, 1, 34, true, NULL);
-        hv_set_failpoint(hv, "bind_spi", "crash-after", NULL);
+        hv_set_failpoint(hv, "bind_spi", "crash-after", NULL, NULL);
         hv_bind_spi(hv, 1, 34, 34, NULL);
         _exit(3);
 }
@@ -683,7 +737,7 @@ static void child_crash_after_bind(struct hv *hv)
 static void child_crash_after_failed_call(struct hv *hv)
 {
         /* crash-after fires only when the call succeeded. */
-        hv_set_failpoint(hv, "assign_dt", "crash-after", NULL);
+        hv_set_failpoint(hv, "assign_dt", "crash-after", NULL, NULL);
         if (hv_assign_dt(hv, 1, "/soc/uart@5000", NULL) == -EINVAL)
                 _exit(4);
         _exit(3);
@@ -801,12 +855,173 @@ static void test_persistence(void)
         }
 }
 
+#define IOMEM(m, n) { .kind = HV_HOLD_IOMEM, .mfn = (m), .nr = (n) }
+#define MAPPING(g, m, n) { .kind = HV_HOLD_MAPPING, .gfn = (g), .mfn = (m), .nr = (n) }
+#define IRQ(i) { .kind = HV_HOLD_IRQ, .irq = (i) }
+#define SPI(i) { .kind = HV_HOLD_SPI, .irq = (i) }
+#define DT(p) { .kind = HV_HOLD_DT, .path = (p) }
+
+/* What a domain holds, asked as the engine verifies a reservation. */
+static void test_domain_holds(void)
+{
+        struct hv *hv = open_sim(NULL, 4, 17, true);
+        uint32_t a = create(hv, "holder", true, -1), b = create(hv, "other", true, -1);
+        struct hv_hold q[] = {
+                IOMEM(0x100, 6),                /* 0: two grants, merged */
+                IOMEM(0x104, 4),                /* 1: partly covered */
+                IOMEM(0x200, 1),                /* 2: never granted */
+                IOMEM(0x100, 0),                /* 3: nothing asked, nothing missing */
+                MAPPING(0x500, 0x100, 4),       /* 4: across two adjacent mappings */
+                MAPPING(0x600, 0x100, 2),       /* 5: mapped, but at another gfn */
+                MAPPING(0x500, 0x101, 1),       /* 6: that gfn maps another mfn */
+                MAPPING(0x502, 0x102, 4),       /* 7: partly mapped */
+                IRQ(40),                        /* 8 */
+                IRQ(41),                        /* 9: only bound, as xl does */
+                SPI(40),                        /* 10 */
+                SPI(41),                        /* 11: another domain's */
+                SPI(42),                        /* 12: nobody's */
+                DT("/soc/dma@1000"),            /* 13 */
+                DT("/soc/gpu@2000"),            /* 14: another domain's */
+                DT("/soc/usb@3000"),            /* 15: nobody's */
+        };
+        static const enum hv_tristate want[] = {
+                HV_YES, HV_NO, HV_NO, HV_YES, HV_YES, HV_NO, HV_NO, HV_NO,
+                HV_YES, HV_NO, HV_YES, HV_NO, HV_NO, HV_YES, HV_NO, HV_NO,
+        };
+        struct hv_hold other[] = { SPI(41), SPI(40), DT("/soc/gpu@2000"), IRQ(40) };
+
+        _Static_assert(ARRAY_SIZE(q) == ARRAY_SIZE(want), "one answer per query");
+        CHECK_INT(hv_iomem_permission(hv, a, 0x100, 4, true, NULL), 0);
+        CHECK_INT(hv_iomem_permission(hv, a, 0x104, 2, true, NULL), 0);
+        CHECK_INT(hv_memory_mapping(hv, a, 0x500, 0x100, 2, true, NULL), 0);
+        CHECK_INT(hv_memory_mapping(hv, a, 0x502, 0x102, 2, true, NULL), 0);
+        CHECK_INT(hv_irq_permission(hv, a, 40, true, NULL), 0);
+        CHECK_INT(hv_bind_spi(hv, a, 40, 40, NULL), 0);
+        CHECK_INT(hv_bind_spi(hv, b, 41, 41, NULL), 0);
+        CHECK_INT(hv_assign_dt(hv, a, "/soc/dma@1000", NULL), 0);
+        CHECK_INT(hv_assign_dt(hv, b, "/soc/gpu@2000", NULL), 0);
+
+        /* A question is no step: failpoints neither fire nor count it. */
+        CHECK_INT(hv_set_failpoint(hv, "test_assign_dt:1", "error:EIO", NULL, NULL), 0);
+        /* The reason of an earlier refusal does not stick to the answers. */
+        EXPECT(hv_bind_spi(hv, a, 41, 41, &err), -EBUSY, HV_REASON_SPI_ROUTED_ELSEWHERE);
+        for (size_t i = 0; i < ARRAY_SIZE(q); i++)
+                q[i].answer = HV_UNKNOWN;
+        EXPECT(hv_domain_holds(hv, a, q, ARRAY_SIZE(q), &err), 0, HV_REASON_NONE);
+        for (size_t i = 0; i < ARRAY_SIZE(q); i++)
+                CHECK_MSG(q[i].answer == want[i], "query %zu: %d, expected %d", i,
+                          (int)q[i].answer, (int)want[i]);
+        CHECK_INT(hv_test_assign_dt(hv, a, "/soc/usb@3000", NULL), -EIO);
+
+        EXPECT(hv_domain_holds(hv, b, other, ARRAY_SIZE(other), &err), 0, HV_REASON_NONE);
+        CHECK_INT(other[0].answer, HV_YES);
+        CHECK_INT(other[1].answer, HV_NO);
+        CHECK_INT(other[2].answer, HV_YES);
+        CHECK_INT(other[3].answer, HV_NO);
+        CHECK_INT(hv_domain_holds(hv, b, NULL, 0, NULL), 0);
+
+        /* Failures leave the answers as they were. */
+        q[1].answer = HV_UNKNOWN;
+        EXPECT(hv_domain_holds(hv, 99, q, ARRAY_SIZE(q), &err), -ESRCH, HV_REASON_NO_DOMAIN);
+        CHECK_INT(q[0].answer, HV_YES);
+        CHECK_INT(q[1].answer, HV_UNKNOWN);
+        {
+                struct hv_hold bad[] = { SPI(40), DT(NULL) };
+
+                bad[0].answer = HV_UNKNOWN;
+                EXPECT(hv_domain_holds(hv, a, bad, ARRAY_SIZE(bad), &err), -EINVAL, ANY);
+                CHECK_INT(bad[0].answer, HV_UNKNOWN);
+                bad[1] = (struct hv_hold){ .kind = HV_HOLD__MAX };
+                EXPECT(hv_domain_holds(hv, a, bad, ARRAY_SIZE(bad), &err), -EINVAL, ANY);
+                CHECK_INT(bad[0].answer, HV_UNKNOWN);
+        }
+
+        /* A dying domain still holds what it held; the simulator reads its records. */
+        CHECK_INT(hv_sim_kill_domain(hv, a, NULL), 0);
+        EXPECT(hv_domain_holds(hv, a, q, ARRAY_SIZE(q), &err), 0, HV_REASON_NONE);
+        CHECK_INT(q[10].answer, HV_YES);
+        CHECK_INT(q[13].answer, HV_YES);
+        /* Destroyed: it holds nothing, and is no more. */
+        CHECK_INT(hv_sim_destroy_domain(hv, a, NULL), 0);
+        EXPECT(hv_domain_holds(hv, a, q, ARRAY_SIZE(q), &err), -ESRCH, HV_REASON_NO_DOMAIN);
+        hv_free(hv);
+}
+
+/* A host tree scanned and classified, as the inventory has it. */
+static struct dt_inventory *classified(const char *dir, const char *name)
+{
+        struct classify_tables *t = NULL;
+        struct dt_inventory *dt = dt_test_scan_in(dir, name);
+
+        CHECK_INT(classify_tables_new(&t), 0);
+        if (dt && t)
+                CHECK_INT(classify_inventory(dt, t), 0);
+        classify_tables_free(t);
+        return dt;
+}
+
+/* The platform a host tree describes, as the simulator then models it. */
+static void test_platform_from_dt(void)
+{
+        const char *dir = getenv("TEST_DATA_DIR");
+        struct dt_inventory *dt;
+        struct hv_options o;
+        const char **protected = NULL;
+
+        if (!dir) {
+                printf("TEST_DATA_DIR unset: platform-from-DT cases skipped\n");
+                return;
+        }
+        dt = classified(dir, "demo-board.dtb");
+        if (dt) {
+                struct hv *hv = NULL;
+                struct json_object *st, *plat, *prot;
+
+                hv_options_init(&o);
+                o.platform.spis = 100;
+                CHECK_INT(hv_options_set_platform_from_dt(&o, dt, &protected), 0);
+                CHECK(o.platform.iommu);        /* an enabled MMU-500 */
+                CHECK_INT(o.platform.n_protected, 3);
+                CHECK(o.platform.protected == protected);
+                CHECK_INT(o.platform.spis, 100);        /* left as it was */
+                CHECK_INT(o.platform.default_nr_spis, -1);
+                CHECK_INT(hv_open("sim", &o, &hv, NULL), 0);
+                free(protected);
+                protected = NULL;
+                st = hv ? state_of(hv) : NULL;
+                plat = json_object_object_get(st, "platform");
+                prot = json_object_object_get(plat, "protected");
+                CHECK(json_object_get_boolean(json_object_object_get(plat, "iommu")));
+                CHECK_INT(json_object_array_length(prot), 3);
+                CHECK_STR(json_object_get_string(json_object_array_get_idx(prot, 0)),
+                          "/soc/sata@9010000");
+                CHECK_STR(json_object_get_string(json_object_array_get_idx(prot, 1)),
+                          "/soc/dma-controller@9011000");
+                CHECK_STR(json_object_get_string(json_object_array_get_idx(prot, 2)),
+                          "/soc/ethernet@9020000");
+                json_object_put(st);
+                hv_free(hv);
+                dt_inventory_free(dt);
+        }
+        /* dom0's view of a board: no IOMMU Xen drives, so nothing it protects. */
+        dt = classified(dir, "dom0-view.dtb");
+        if (dt) {
+                hv_options_init(&o);
+                CHECK(o.platform.iommu);
+                CHECK_INT(hv_options_set_platform_from_dt(&o, dt, &protected), 0);
+                CHECK(!o.platform.iommu);
+                CHECK_INT(o.platform.n_protected, 0);
+                free(protected);
+                dt_inventory_free(dt);
+        }
+}
+
 static void test_not_sim(void)
 {
         /* The sim-only calls on a non-sim backend need a non-sim hv; the
          * xen backend test covers that.  Here: NULL-safety of hv_free. */
         hv_free(NULL);
-        CHECK(!hv_is_sim(NULL));
+        CHECK(!hv_sim_present(NULL));
 }
 
 int main(void)
@@ -827,6 +1042,8 @@ int main(void)
         test_watch();
         test_failpoints();
         test_persistence();
+        test_platform_from_dt();
+        test_domain_holds();
         test_not_sim();
 
         {

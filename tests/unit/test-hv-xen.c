@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hv-explain.h"
+#include "hv-sim.h"
 #include "hv.h"
 #include "testlib.h"
 
@@ -208,6 +210,20 @@ static bool test_open_xen(void)
                 CHECK_INT(hv_domid_by_name(hv, "Domain-0", &id, NULL), 0);
                 CHECK_INT(id, 0);
                 CHECK_INT(hv_domain_info(hv, 0x7FEF, &info, NULL), -ESRCH);
+                {
+                        /* Xen has no query for permissions or mappings: unknown. */
+                        struct hv_hold q[] = {
+                                { .kind = HV_HOLD_IOMEM, .mfn = 0, .nr = 1 },
+                                { .kind = HV_HOLD_MAPPING, .gfn = 0, .mfn = 0, .nr = 1 },
+                                { .kind = HV_HOLD_IRQ, .irq = 40 },
+                        };
+
+                        CHECK_INT(hv_domain_holds(hv, 0, q, ARRAY_SIZE(q), NULL), 0);
+                        for (size_t i = 0; i < ARRAY_SIZE(q); i++)
+                                CHECK_INT(q[i].answer, HV_UNKNOWN);
+                        CHECK_INT(hv_domain_holds(hv, 0x7FEF, q, 1, NULL), -ESRCH);
+                }
+                CHECK(!hv_sim_present(hv));
                 CHECK(hv_watch_fd(hv, NULL) >= 0);
                 CHECK_INT(hv_sim_create_domain(hv, "x", false, false, -1, &id, NULL),
                           -EOPNOTSUPP);

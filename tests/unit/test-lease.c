@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "classify.h"
 #include "db.h"
+#include "hv-sim.h"
 #include "hv.h"
 #include "inventory.h"
 #include "lease.h"
@@ -180,8 +181,8 @@ static int world_open(struct world *w, const char *dtb)
 
         *w = (struct world){ 0 };
         hv_options_init(&o);
-        o.sim_protected = protected;
-        o.sim_n_protected = ARRAY_SIZE(protected);
+        o.platform.protected = protected;
+        o.platform.n_protected = ARRAY_SIZE(protected);
         if (db_open(path, &w->db, &err) < 0 || classify_tables_new(&w->tables) < 0 ||
             inventory_open(w->db, dtb, w->tables, &w->inv, &rescanned, &err) < 0 ||
             hv_open("sim", &o, &w->hv, &err) < 0 || broker_new(w->inv, w->hv, NULL, &w->b) < 0) {

@@ -28,6 +28,7 @@
 #include "util.h"
 #include "classify.h"
 #include "db.h"
+#include "hv.h"
 #include "inventory.h"
 #include "log.h"
 #include "methods.h"
@@ -864,6 +865,7 @@ int main(void)
         struct server *s = NULL;
         struct event *sigev;
         struct db *db = NULL;
+        struct hv *hv = NULL;
         struct classify_tables *tables = NULL;
         struct inventory *inv;
         char *err = NULL;
@@ -881,9 +883,12 @@ int main(void)
         inv = open_inventory(dir, &db, &tables);
         child_have_inventory = inv != NULL;
 
+        /* The Simulator interface is served where the hypervisor is the simulator. */
+        CHECK_INT(hv_open("sim", NULL, &hv, NULL), 0);
         ctx = (struct methods_context){
                 .inv = inv,
                 .backend = "sim",
+                .hv = hv,
                 .dtb_path = "demo-board.dtb",
                 .access_gid = TEST_GID,
                 .started_at = time(NULL),
@@ -937,6 +942,7 @@ int main(void)
         server_free(s);
         CHECK_MSG(access(sock_path, F_OK) < 0, "socket not removed");
         methods_free(m);
+        hv_free(hv);
         inventory_free(inv);
         db_close(db);
         classify_tables_free(tables);
