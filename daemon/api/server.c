@@ -146,11 +146,6 @@ const struct server_peer *server_call_peer(const struct server_call *call)
         return call->conn ? &call->conn->peer : &nobody;
 }
 
-struct server *server_call_server(const struct server_call *call)
-{
-        return call->server;
-}
-
 void server_call_on_disconnect(struct server_call *call,
                                void (*fn)(struct server_call *call, void *userdata),
                                void *userdata)
@@ -186,11 +181,6 @@ void server_call_close_connection(struct server_call *call)
 void server_call_set_data(struct server_call *call, void *data)
 {
         call->data = data;
-}
-
-void *server_call_get_data(const struct server_call *call)
-{
-        return call->data;
 }
 
 /* ---- connections ---------------------------------------------------------- */

@@ -5,7 +5,7 @@
  * state with its own input buffer and bounded output queue, the limits of
  * limit.h, caller identity from SO_PEERCRED, and calls answered in order
  * per connection.  It knows nothing about methods: every request goes to
- * one dispatch function (methods.c), which answers through a server_call.
+ * one dispatch function (dispatch.c), which answers through a server_call.
  */
 #ifndef ASSIGND_SERVER_H
 #define ASSIGND_SERVER_H
@@ -142,9 +142,5 @@ void server_call_close_connection(struct server_call *call);
 
 /* Opaque per-call slot for the dispatcher (for example the method's table entry). */
 void server_call_set_data(struct server_call *call, void *data);
-void *server_call_get_data(const struct server_call *call);
-
-/* The server a call came in on. */
-struct server *server_call_server(const struct server_call *call);
 
 #endif

@@ -43,11 +43,6 @@ void log_set_level(int level)
         max_level = level;
 }
 
-int log_get_level(void)
-{
-        return max_level;
-}
-
 void log_set_journal_prefix(bool on)
 {
         journal_prefix = on;

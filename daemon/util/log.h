@@ -16,7 +16,6 @@
 int log_parse_level(const char *name);          /* -EINVAL if unknown */
 const char *log_level_name(int level);
 void log_set_level(int level);
-int log_get_level(void);
 void log_set_journal_prefix(bool on);           /* "<N>" prefixes for journald */
 
 _printf_(2, 3) void log_msg(int level, const char *fmt, ...);

@@ -121,6 +121,15 @@ char *strv_join(const char *const *v, size_t n, const char *sep)
         return strbuf_steal(&b, &s) < 0 ? NULL : s;
 }
 
+size_t strv_length(char *const *v)
+{
+        size_t n = 0;
+
+        while (v && v[n])
+                n++;
+        return n;
+}
+
 bool strv_contains(const char *const *v, size_t n, const char *s)
 {
         for (size_t i = 0; i < n; i++)

@@ -39,6 +39,9 @@ void strbuf_clear(struct strbuf *b);
 /* The n strings of v joined by sep (malloc'd; NULL on allocation failure). */
 char *strv_join(const char *const *v, size_t n, const char *sep);
 
+/* Entries of a NULL-terminated vector (0 for NULL). */
+size_t strv_length(char *const *v);
+
 /* Whether v (n strings) contains s. */
 bool strv_contains(const char *const *v, size_t n, const char *s);
 
