@@ -30,6 +30,7 @@ static const char sql_lease_device_insert[] =
         "INSERT INTO lease_devices (lease_id, idx, path, active) "
         "SELECT ?1, ?2, ?3, state NOT IN ('free', 'failed') FROM leases WHERE id = ?1";
 static const char sql_lease_get[] = "SELECT " LEASE_COLUMNS " FROM leases WHERE id = ?1";
+static const char sql_lease_state[] = "SELECT state FROM leases WHERE id = ?1";
 static const char sql_lease_devices[] =
         "SELECT path FROM lease_devices WHERE lease_id = ?1 ORDER BY idx";
 static const char sql_lease_update[] =
@@ -107,6 +108,37 @@ static int state_column(sqlite3_stmt *s, int i, bool nullable, enum db_lease_sta
                 return -EUCLEAN;
         *ret = v;
         return 0;
+}
+
+static int lease_state(struct db *db, int64_t id, enum db_lease_state *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = db_stmt(db, sql_lease_state, &s);
+        if (r >= 0)
+                r = db_bindf(db, s, "I", id);
+        if (r >= 0)
+                r = db_step_row(db, s, "lease state");
+        if (r == 0)
+                return -ENOENT;
+        if (r < 0)
+                return r;
+        return state_column(s, 0, false, ret);
+}
+
+int db_lease_get_state(struct db *db, int64_t id, enum db_lease_state *ret)
+{
+        int r;
+
+        if (!db || !ret)
+                return -EINVAL;
+        r = db_read_begin(db);
+        if (r < 0)
+                return r;
+        r = lease_state(db, id, ret);
+        db_read_end(db);
+        return r;
 }
 
 static int lease_devices(struct db *db, struct db_lease *l)

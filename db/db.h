@@ -126,11 +126,12 @@ void db_policy_array_free(struct db_policy *p, size_t n);
 /* ---- leases (owner of record) ------------------------------------------ */
 
 /*
- * reserved -> assigning -> assigned -> releasing -> free; failed ends a
- * lease that never got (or no longer has) anything in the hypervisor.
- * free and failed are final: a final lease cannot be revived (-EINVAL) and
- * its devices are free for another lease.  Set a final state only once
- * the hypervisor holds none of the lease's devices any more.
+ * The states of a lease.  free and failed are final: a final lease
+ * cannot be revived (-EINVAL) and its devices are free for another lease.
+ * Which transitions are allowed, and why each happens, is the engine's
+ * table (daemon/engine/lease-state.c, printed in daemon/README.md); the
+ * engine sets a final state only once the hypervisor holds none of the
+ * lease's devices any more.
  */
 enum db_lease_state {
         DB_LEASE_NONE = -1,     /* "no state": unchanged / any / no target */
@@ -176,6 +177,8 @@ struct db_lease {
 int db_lease_create(struct db *db, const struct db_lease *l, int64_t *id);
 /* -ENOENT if there is no such lease. */
 int db_lease_get(struct db *db, int64_t id, struct db_lease *ret);
+/* Only its state (cheaper); -ENOENT if there is no such lease. */
+int db_lease_get_state(struct db *db, int64_t id, enum db_lease_state *ret);
 /*
  * Change state (DB_LEASE_NONE: unchanged), plan (NULL: unchanged) and
  * error (NULL: unchanged, "": cleared); updated_at becomes now.  Moving to
