@@ -15,9 +15,12 @@
 #include <stdlib.h>
 
 #include "events.h"
+#include "jv.h"
 #include "limit.h"
 #include "log.h"
 #include "monitor.h"
+#include "params.h"
+#include "render.h"
 
 struct monitor {
         struct method_call *mc;
@@ -36,18 +39,23 @@ static void monitor_free(struct monitor *mon)
         free(mon);
 }
 
-static struct json_object *monitor_reply(struct monitor *mon, const struct json_object *ev)
+static struct json_object *monitor_reply(struct monitor *mon, const struct event *ev)
 {
         struct json_object *o = json_object_new_object();
         uint64_t oldest, latest;
+        int r = 0;
 
-        if (!o)
-                return NULL;
         events_range(mon->bus, &oldest, &latest);
-        /* json-c's API is not const-correct; the event is only referenced. */
-        json_object_object_add(o, "event", ev ? json_object_get((struct json_object *)ev) : NULL);
-        json_object_object_add(o, "boot_id", json_object_new_string(events_boot_id(mon->bus)));
-        json_object_object_add(o, "latest", json_object_new_int64((int64_t)latest));
+        if (ev)
+                r |= jv_set_obj(o, "event", render_event(ev, events_boot_id(mon->bus)));
+        else
+                r |= jv_set_null(o, "event");
+        r |= jv_set_str(o, "boot_id", events_boot_id(mon->bus));
+        r |= jv_set_int(o, "latest", (int64_t)latest);
+        if (r) {
+                json_object_put(o);
+                return NULL;
+        }
         return o;
 }
 
@@ -55,23 +63,19 @@ static struct json_object *monitor_reply(struct monitor *mon, const struct json_
 static void monitor_drop(struct monitor *mon)
 {
         struct method_call *mc = mon->mc;
-        struct json_object *p = json_object_new_object();
+        struct failure *f = method_call_failure(mc);
         uint64_t oldest, latest;
 
         events_range(mon->bus, &oldest, &latest);
-        if (p) {
-                json_object_object_add(p, "latest", json_object_new_int64((int64_t)latest));
-                json_object_object_add(p, "boot_id",
-                                       json_object_new_string(events_boot_id(mon->bus)));
-        }
         log_notice("monitor of uid %u pid %d left more than %u bytes of events unread: "
                    "dropping it", (unsigned)method_call_peer(mc)->uid,
                    (int)method_call_peer(mc)->pid, LIMIT_MONITOR_BACKLOG);
-        method_call_fail_params(mc, -ENOBUFS, "MonitorOverflow", p,
-                                "this monitor left more than %u bytes of events unread and is "
-                                "dropped; reconnect with since set to the last event read "
-                                "(the newest is %" PRIu64 ")",
-                                LIMIT_MONITOR_BACKLOG, latest);
+        method_call_fail(mc, -ENOBUFS, FAILURE_MONITOR_OVERFLOW,
+                         "this monitor left more than %u bytes of events unread and is dropped; "
+                         "reconnect with since set to the last event read (the newest is %" PRIu64
+                         ")", LIMIT_MONITOR_BACKLOG, latest);
+        f->latest = (int64_t)latest;
+        failure_fact(&f->boot_id, events_boot_id(mon->bus));
         mon->gone = true;
         events_unsubscribe(mon->sub);
         mon->sub = NULL;
@@ -79,7 +83,7 @@ static void monitor_drop(struct monitor *mon)
 }
 
 /* Queue one reply; false once the monitor is gone. */
-static bool monitor_send(struct monitor *mon, const struct json_object *ev)
+static bool monitor_send(struct monitor *mon, const struct event *ev)
 {
         _cleanup_(vl_json_unrefp) struct json_object *o = NULL;
         size_t pending;
@@ -112,7 +116,7 @@ static bool monitor_send(struct monitor *mon, const struct json_object *ev)
         return r != -ECONNRESET;
 }
 
-static void on_event(const struct json_object *ev, uint64_t seq, void *userdata)
+static void on_event(const struct event *ev, void *userdata)
 {
         monitor_send(userdata, ev);
 }
@@ -122,7 +126,7 @@ struct replay {
         bool alive;
 };
 
-static void on_replay(const struct json_object *ev, uint64_t seq, void *userdata)
+static void on_replay(const struct event *ev, void *userdata)
 {
         struct replay *rp = userdata;
 
@@ -137,43 +141,36 @@ static void on_disconnect(struct method_call *mc, void *userdata)
 
 static int resync_required(struct method_call *mc, struct events *bus, const char *why)
 {
-        struct json_object *p = json_object_new_object();
+        struct failure *f = method_call_failure(mc);
         uint64_t oldest, latest;
 
         events_range(bus, &oldest, &latest);
-        if (p) {
-                json_object_object_add(p, "oldest", json_object_new_int64((int64_t)oldest));
-                json_object_object_add(p, "latest", json_object_new_int64((int64_t)latest));
-                json_object_object_add(p, "boot_id", json_object_new_string(events_boot_id(bus)));
-        }
-        return method_call_fail_params(mc, -ERANGE, "ResyncRequired", p,
-                                       "%s: read the current state with ListDevices and "
-                                       "ListLeases, then monitor from event %" PRIu64,
-                                       why, latest);
+        method_call_fail(mc, -ERANGE, FAILURE_RESYNC_REQUIRED,
+                         "%s: read the current state with ListDevices and ListLeases, then "
+                         "monitor from event %" PRIu64, why, latest);
+        f->oldest = (int64_t)oldest;
+        f->latest = (int64_t)latest;
+        failure_fact(&f->boot_id, events_boot_id(bus));
+        return -ERANGE;
 }
 
 static int monitor_call(struct method_call *mc, struct json_object *params,
                         struct json_object **reply)
 {
         struct events *bus = method_call_context(mc)->events;
-        struct json_object *v;
         struct monitor *mon;
         struct replay rp;
-        int64_t since = -1;
+        int64_t since = params_int(params, "since", -1);
         uint64_t oldest, latest;
-        const char *boot_id = NULL;
+        const char *boot_id = params_string(params, "boot_id");
         int r;
 
         if (!bus)
-                return method_call_fail(mc, -ENODATA, NULL, NULL, "the daemon has no event bus");
-        if (json_object_object_get_ex(params, "since", &v) && v) {
-                since = json_object_get_int64(v);
-                if (since < 0)
-                        return method_call_fail(mc, -EINVAL, "field", "since",
-                                                "since must be an event number (0 or more)");
-        }
-        if (json_object_object_get_ex(params, "boot_id", &v) && v)
-                boot_id = json_object_get_string(v);
+                return method_call_fail(mc, -ENODATA, FAILURE_INTERNAL_ERROR,
+                                        "the daemon has no event bus");
+        if (params_has(params, "since") && since < 0)
+                return method_call_fail_invalid(mc, "since", "since must be an event number (0 "
+                                                "or more)");
         events_range(bus, &oldest, &latest);
         if (boot_id && !streq(boot_id, events_boot_id(bus)))
                 return resync_required(mc, bus, "the daemon was restarted since that boot_id");
@@ -217,7 +214,7 @@ static const struct method_entry monitor_methods[] = {
         { "io.assignd.Broker.Monitor", METHOD_READ | METHOD_STREAM, monitor_call },
 };
 
-int monitor_register(struct methods *m, char **err)
+int monitor_register(struct dispatch *d, char **err)
 {
-        return methods_register(m, monitor_methods, ARRAY_SIZE(monitor_methods), err);
+        return dispatch_register(d, monitor_methods, ARRAY_SIZE(monitor_methods), err);
 }

@@ -11,9 +11,9 @@
 #ifndef ASSIGND_MONITOR_H
 #define ASSIGND_MONITOR_H
 
-#include "methods.h"
+#include "dispatch.h"
 
 /* Register Monitor with the dispatcher; it uses the context's event bus. */
-int monitor_register(struct methods *m, char **err);
+int monitor_register(struct dispatch *d, char **err);
 
 #endif

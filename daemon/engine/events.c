@@ -14,6 +14,65 @@
 
 #include "events.h"
 
+static const char *const type_names[EVENT__MAX] = {
+        [EVENT_DEVICE_ASSIGNED] = "device-assigned",
+        [EVENT_DEVICE_RELEASED] = "device-released",
+        [EVENT_RESERVATION_BOUND] = "reservation-bound",
+        [EVENT_RESERVATION_EXPIRED] = "reservation-expired",
+        [EVENT_INVENTORY_CHANGED] = "inventory-changed",
+        [EVENT_DOMAIN_DIED] = "domain-died",
+};
+
+const char *event_type_name(enum event_type t)
+{
+        if ((unsigned)t >= EVENT__MAX)
+                return "invalid";
+        return type_names[t];
+}
+
+static void event_free(struct event *e)
+{
+        if (!e)
+                return;
+        for (size_t i = 0; i < e->n_devices; i++)
+                free(e->devices[i]);
+        free(e->devices);
+        free((char *)e->domain);
+        free((char *)e->detail);
+        free(e);
+}
+
+/* A copy of e that owns its strings; NULL when out of memory. */
+static struct event *event_copy(const struct event *e)
+{
+        struct event *c = calloc(1, sizeof(*c));
+        bool oom = !c;
+
+        if (oom)
+                return NULL;
+        *c = *e;
+        c->devices = NULL;
+        c->n_devices = 0;
+        c->domain = e->domain ? strdup(e->domain) : NULL;
+        c->detail = e->detail ? strdup(e->detail) : NULL;
+        oom = (e->domain && !c->domain) || (e->detail && !c->detail);
+        if (!oom && e->n_devices) {
+                c->devices = calloc(e->n_devices, sizeof(*c->devices));
+                oom = !c->devices;
+                if (!oom)
+                        c->n_devices = e->n_devices;
+                for (size_t i = 0; !oom && i < e->n_devices; i++) {
+                        c->devices[i] = strdup(e->devices[i]);
+                        oom = !c->devices[i];
+                }
+        }
+        if (oom) {
+                event_free(c);
+                return NULL;
+        }
+        return c;
+}
+
 struct events_subscription {
         struct events *bus;
         struct events_subscription *next;
@@ -23,7 +82,7 @@ struct events_subscription {
 };
 
 struct events {
-        struct json_object **ring;      /* ring[seq % size] */
+        struct event **ring;            /* ring[seq % size] */
         size_t size;
         uint64_t next_seq;              /* the number the next event gets */
         uint64_t oldest;                /* oldest number still in the ring, 0: empty */
@@ -31,6 +90,13 @@ struct events {
         struct events_subscription *subs;
         size_t n_subs;
         unsigned walking;               /* nesting depth of deliveries */
+        /*
+         * Events pushed out of the ring during a delivery: a subscriber may
+         * still hold one (an emit from inside a callback can evict the very
+         * event being delivered), so they are freed once it is over.
+         */
+        struct event **evicted;
+        size_t n_evicted, cap_evicted;
         bool has_dead;
 };
 
@@ -88,7 +154,10 @@ void events_free(struct events *ev)
                 free(s);
         }
         for (size_t i = 0; i < ev->size; i++)
-                json_object_put(ev->ring[i]);
+                event_free(ev->ring[i]);
+        for (size_t i = 0; i < ev->n_evicted; i++)
+                event_free(ev->evicted[i]);
+        free(ev->evicted);
         free(ev->ring);
         free(ev);
 }
@@ -123,42 +192,34 @@ static void reap_dead(struct events *ev)
         ev->has_dead = false;
 }
 
-static int add_field(struct json_object *o, const char *k, struct json_object *v)
+int64_t events_emit(struct events *ev, const struct event *e)
 {
-        if (!v)
-                return -ENOMEM;
-        return json_object_object_add(o, k, v) < 0 ? -ENOMEM : 0;
-}
-
-int64_t events_emit(struct events *ev, const char *type, struct json_object *fields)
-{
-        struct json_object *o = fields;
+        struct event *c;
         struct timespec ts;
         uint64_t seq;
         size_t slot;
 
-        if (!ev) {
-                json_object_put(fields);
+        if (!ev)
                 return 0;
-        }
-        if (!o)
-                o = json_object_new_object();
-        if (!o)
+        c = event_copy(e);
+        if (!c)
                 return -ENOMEM;
         seq = ev->next_seq;
         clock_gettime(CLOCK_REALTIME, &ts);
-        if (add_field(o, "seq", json_object_new_int64((int64_t)seq)) < 0 ||
-            add_field(o, "boot_id", json_object_new_string(ev->boot_id)) < 0 ||
-            add_field(o, "time_usec",
-                      json_object_new_int64((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000)) < 0 ||
-            add_field(o, "type", json_object_new_string(type)) < 0) {
-                json_object_put(o);
-                return -ENOMEM;
-        }
+        c->seq = seq;
+        c->time_usec = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 
         slot = seq % ev->size;
-        json_object_put(ev->ring[slot]);
-        ev->ring[slot] = o;
+        if (ev->ring[slot] && ev->walking) {
+                if (GROW(ev->evicted, ev->cap_evicted, ev->n_evicted) < 0) {
+                        event_free(c);
+                        return -ENOMEM;
+                }
+                ev->evicted[ev->n_evicted++] = ev->ring[slot];
+        } else {
+                event_free(ev->ring[slot]);
+        }
+        ev->ring[slot] = c;
         ev->next_seq++;
         if (!ev->oldest)
                 ev->oldest = seq;
@@ -166,47 +227,18 @@ int64_t events_emit(struct events *ev, const char *type, struct json_object *fie
                 ev->oldest = seq - ev->size + 1;
 
         /* A subscriber's callback may emit, subscribe or unsubscribe. */
-        json_object_get(o);
         ev->walking++;
         for (struct events_subscription *s = ev->subs; s; s = s->next)
                 if (!s->dead)
-                        s->fn(o, seq, s->userdata);
+                        s->fn(c, s->userdata);
         ev->walking--;
         reap_dead(ev);
-        json_object_put(o);
-        return (int64_t)seq;
-}
-
-int64_t events_emit_lease(struct events *ev, const char *type, const char *const *devices,
-                          size_t n_devices, int64_t domid, const char *domain, int64_t lease,
-                          const char *cause, const char *state, const char *detail)
-{
-        struct json_object *o, *a;
-
-        if (!ev)
-                return 0;
-        o = json_object_new_object();
-        if (!o)
-                return -ENOMEM;
-        if (n_devices) {
-                a = json_object_new_array();
-                if (add_field(o, "devices", a) < 0)
-                        goto oom;
-                for (size_t i = 0; i < n_devices; i++)
-                        if (json_object_array_add(a, json_object_new_string(devices[i])) < 0)
-                                goto oom;
+        if (!ev->walking) {
+                for (size_t i = 0; i < ev->n_evicted; i++)
+                        event_free(ev->evicted[i]);
+                ev->n_evicted = 0;
         }
-        if ((domid >= 0 && add_field(o, "domid", json_object_new_int64(domid)) < 0) ||
-            (domain && add_field(o, "domain", json_object_new_string(domain)) < 0) ||
-            (lease >= 0 && add_field(o, "lease", json_object_new_int64(lease)) < 0) ||
-            (cause && add_field(o, "cause", json_object_new_string(cause)) < 0) ||
-            (state && add_field(o, "state", json_object_new_string(state)) < 0) ||
-            (detail && add_field(o, "detail", json_object_new_string(detail)) < 0))
-                goto oom;
-        return events_emit(ev, type, o);
-oom:
-        json_object_put(o);
-        return -ENOMEM;
+        return (int64_t)seq;
 }
 
 int events_replay(const struct events *ev, uint64_t since, events_fn fn, void *userdata)
@@ -222,7 +254,7 @@ int events_replay(const struct events *ev, uint64_t since, events_fn fn, void *u
         if (since + 1 < oldest)
                 return -ERANGE;
         for (uint64_t s = since + 1; s <= latest; s++)
-                fn(ev->ring[s % ev->size], s, userdata);
+                fn(ev->ring[s % ev->size], userdata);
         return 0;
 }
 

@@ -11,8 +11,8 @@
  * of the process), so a client that resumes with a number from another
  * boot can tell, and is told to resynchronise.
  *
- * Event types and their fields (see proto/io.assignd.Broker.varlink, type
- * Event, for the wire form):
+ * Events are C structs; api/monitor.c renders them.  Types and their
+ * fields (proto/io.assignd.Broker.varlink, type Event, is the wire form):
  *   device-assigned     devices, domid, domain, lease
  *   device-released     devices, domid, domain, lease, cause, state
  *   reservation-bound   devices, domid, domain, lease
@@ -27,31 +27,58 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
 #include "util.h"
 
-#define EVENT_DEVICE_ASSIGNED "device-assigned"
-#define EVENT_DEVICE_RELEASED "device-released"
-#define EVENT_RESERVATION_BOUND "reservation-bound"
-#define EVENT_RESERVATION_EXPIRED "reservation-expired"
-#define EVENT_INVENTORY_CHANGED "inventory-changed"
-#define EVENT_DOMAIN_DIED "domain-died"
+enum event_type {
+        EVENT_DEVICE_ASSIGNED,
+        EVENT_DEVICE_RELEASED,
+        EVENT_RESERVATION_BOUND,
+        EVENT_RESERVATION_EXPIRED,
+        EVENT_INVENTORY_CHANGED,
+        EVENT_DOMAIN_DIED,
+        EVENT__MAX,
+};
+
+/* "device-assigned" and so on, as the wire spells the type. */
+const char *event_type_name(enum event_type t);
 
 /* Causes of device-released. */
 #define EVENT_CAUSE_REQUEST "request"
 #define EVENT_CAUSE_DOMAIN_DIED "domain-died"
 #define EVENT_CAUSE_RECONCILE "reconcile"
+#define EVENT_CAUSE_VERIFICATION_FAILED "verification-failed"
+
+/*
+ * One event.  seq and time_usec are given by the bus; the rest by the
+ * producer, with -1 for "no domid" / "no lease" and NULL for absent text.
+ * cause and state are static strings.
+ */
+struct event {
+        uint64_t seq;
+        int64_t time_usec;              /* CLOCK_REALTIME */
+        enum event_type type;
+        char **devices;
+        size_t n_devices;
+        int64_t domid;
+        const char *domain;
+        int64_t lease;
+        const char *cause;
+        const char *state;
+        const char *detail;
+};
+
+/* An event of type t with no domid, no lease and nothing else. */
+#define EVENT_INIT(t) ((struct event){ .type = (t), .domid = -1, .lease = -1 })
 
 struct events;
 struct events_subscription;
 
 /*
- * A subscriber sees each event after it entered the ring (ev is borrowed:
- * take a reference to keep it).  It may unsubscribe itself, or others,
- * from inside the callback.
+ * A subscriber sees each event after it entered the ring (ev is borrowed
+ * for the call).  It may unsubscribe itself, or others, from inside the
+ * callback.
  */
-typedef void (*events_fn)(const struct json_object *ev, uint64_t seq, void *userdata);
+typedef void (*events_fn)(const struct event *ev, void *userdata);
 
 /* A bus whose ring keeps the newest ring_size events (> 0). */
 int events_new(size_t ring_size, struct events **ret);
@@ -62,23 +89,13 @@ DEFINE_FREE_FUNC(struct events, events_free)
 const char *events_boot_id(const struct events *ev);
 
 /*
- * Emit an event of the given type.  fields is an object with the fields
- * of the type (taken over, even on failure; NULL means none); "seq",
- * "boot_id", "time" and "type" are added.  Returns the sequence number
- * (> 0), or -ENOMEM (the number is not used up then).  ev may be NULL:
- * nothing happens and 0 is returned, so producers need not care whether
- * anybody set a bus up (the unit tests of the broker do not).
+ * Emit a copy of e (its devices and text included; seq and time are set
+ * here).  Returns the sequence number (> 0), or -ENOMEM (the number is
+ * not used up then).  ev may be NULL: nothing happens and 0 is returned,
+ * so producers need not care whether anybody set a bus up (unit tests of
+ * the engine do not).
  */
-int64_t events_emit(struct events *ev, const char *type, struct json_object *fields);
-
-/*
- * events_emit() with the common fields: devices (n_devices of them, may
- * be 0), domid (< 0: none), domain, lease (< 0: none), cause, state and
- * detail (NULL: none).
- */
-int64_t events_emit_lease(struct events *ev, const char *type, const char *const *devices,
-                          size_t n_devices, int64_t domid, const char *domain, int64_t lease,
-                          const char *cause, const char *state, const char *detail);
+int64_t events_emit(struct events *ev, const struct event *e);
 
 /* Sequence numbers of the oldest and newest event in the ring (0, 0 when empty). */
 void events_range(const struct events *ev, uint64_t *oldest, uint64_t *latest);

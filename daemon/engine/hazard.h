@@ -15,11 +15,18 @@
 #ifndef ASSIGND_HAZARD_H
 #define ASSIGND_HAZARD_H
 
-#include <json-c/json.h>
+#include <stddef.h>
 
 struct inventory;
 
-/* [{"kind", "path", "message"}], in device-tree order; *ret is new. */
-int hazard_list_json(const struct inventory *inv, struct json_object **ret);
+struct hazard {
+        const char *kind;       /* static */
+        const char *path;       /* borrowed from the inventory */
+        char *message;
+};
+
+/* The hazards in device-tree order; *ret is freed with hazard_list_free(). */
+int hazard_list(const struct inventory *inv, struct hazard **ret, size_t *n);
+void hazard_list_free(struct hazard *h, size_t n);
 
 #endif

@@ -2,14 +2,11 @@
 /*
  * The daemon's view of the inventory: scans the host DTB at start-up,
  * stores it in the database when it changed (keeping admin policy by
- * path), loads it back, overlays the administrator's policy on the
- * detected values, and renders devices as the JSON objects the wire API
- * and assignctl use.
+ * path), loads it back, and overlays the administrator's policy on the
+ * detected values.
  */
 #ifndef ASSIGND_INVENTORY_H
 #define ASSIGND_INVENTORY_H
-
-#include <json-c/json.h>
 
 #include "classify.h"
 #include "db.h"
@@ -60,27 +57,18 @@ bool inventory_effective_assignable(const struct inventory *inv, const struct dt
 int inventory_set_policy(struct inventory *inv, const char *path, int dma, int assignable,
                          const char *note, uint32_t uid);
 
-/* Filters for ListDevices; NULL / -1 members mean "any". */
+/* The administrator's policy of a path, or NULL. */
+const struct db_policy *inventory_policy(const struct inventory *inv, const char *path);
+
+/* Filters for ListDevices; -1 members mean "any". */
 struct inventory_filter {
         int coverage;           /* enum dt_coverage or -1 */
         int dma;                /* enum dt_dma (effective) or -1 */
         int assignable;         /* 0/1 (effective) or -1 */
-        const char *owner;      /* domain name or domid as text; "none" for unowned; NULL any */
 };
-
-/*
- * Who holds a device, supplied by the lease engine.  Returns a new JSON
- * object ({"domid":..,"domain":..,"state":..}) or NULL for "nobody".
- */
-typedef struct json_object *(*inventory_owner_fn)(void *userdata, const char *path);
-void inventory_set_owner_fn(struct inventory *inv, inventory_owner_fn fn, void *userdata);
-
-/* One device as the wire object documented in proto/io.assignd.Broker.varlink. */
-struct json_object *inventory_device_to_json(const struct inventory *inv,
-                                             const struct dt_device *d);
-/* Array of device objects matching f (NULL: all). */
-int inventory_list_json(const struct inventory *inv, const struct inventory_filter *f,
-                        struct json_object **ret);
+/* Whether d passes f (NULL: any). */
+bool inventory_matches(const struct inventory *inv, const struct dt_device *d,
+                       const struct inventory_filter *f);
 
 /* Counts for GetStatus. */
 struct inventory_counts {

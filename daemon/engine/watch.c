@@ -6,7 +6,7 @@
  * domains and diffs the list against the last one.  Xen has already
  * dropped a dead domain's permissions, mappings and routed SPIs and handed
  * its protected devices to DOMID_IO by the time the domain is gone; the
- * broker only records that (broker_domains_changed), it does not repeat
+ * engine only records that (recovery_domains_changed), it does not repeat
  * hypercalls that would fail.
  */
 #include <errno.h>
@@ -15,15 +15,15 @@
 
 #include <event2/event.h>
 
-#include "broker.h"
 #include "events.h"
 #include "hv.h"
 #include "log.h"
+#include "recovery.h"
 #include "watch.h"
 
 struct watch {
         struct hv *hv;
-        struct broker *broker;
+        struct engine *engine;
         struct events *events;
         struct hv_domain_info *doms;    /* the last look, sorted by domid */
         size_t n_doms;
@@ -41,10 +41,14 @@ static const struct hv_domain_info *find_dom(const struct hv_domain_info *d, siz
 
 static void announce(struct watch *w, const struct hv_domain_info *d, const char *state)
 {
+        struct event ev = EVENT_INIT(EVENT_DOMAIN_DIED);
+
         log_info("domain %u%s%s%s is %s", d->domid, d->name[0] ? " (" : "", d->name,
                  d->name[0] ? ")" : "", state);
-        events_emit_lease(w->events, EVENT_DOMAIN_DIED, NULL, 0, d->domid,
-                          d->name[0] ? d->name : NULL, -1, NULL, state, NULL);
+        ev.domid = d->domid;
+        ev.domain = d->name[0] ? d->name : NULL;
+        ev.state = state;
+        events_emit(w->events, &ev);
 }
 
 /* Compare the new list with the last one and announce the deaths. */
@@ -83,22 +87,22 @@ int watch_check(struct watch *w)
                 w->doms = now;
                 w->n_doms = n;
         }
-        /* Even without a list: the broker asks about each lease's domain itself. */
-        return broker_domains_changed(w->broker);
+        /* Even without a list: the engine asks about each lease's domain itself. */
+        return recovery_domains_changed(w->engine);
 }
 
-int watch_new(struct hv *hv, struct broker *b, struct events *ev, struct watch **ret, char **err)
+int watch_new(struct hv *hv, struct engine *e, struct events *ev, struct watch **ret, char **err)
 {
         struct watch *w;
         int r;
 
-        if (!hv || !b)
-                return set_error(err, -EINVAL, "a domain watch needs a hypervisor and a broker");
+        if (!hv || !e)
+                return set_error(err, -EINVAL, "a domain watch needs a hypervisor and an engine");
         w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
         w->hv = hv;
-        w->broker = b;
+        w->engine = e;
         w->events = ev;
         r = hv_list_domains(hv, &w->doms, &w->n_doms, err);
         if (r < 0) {

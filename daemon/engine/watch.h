@@ -6,7 +6,7 @@
  * event does not say which domain, so every event re-reads the whole
  * domain list and compares it with the previous one.  A domain that
  * started dying or is gone is announced as a domain-died event, then the
- * broker settles the leases of dead domains (it writes the audit rows and
+ * engine settles the leases of dead domains (it writes the audit rows and
  * the device-released events itself).
  */
 #ifndef ASSIGND_WATCH_H
@@ -16,16 +16,16 @@
 
 struct event_base;
 struct hv;
-struct broker;
+struct engine;
 struct events;
 struct watch;
 
 /*
- * A watch over hv's domains for broker; events may be NULL.  It takes a
+ * A watch over hv's domains for engine e; events may be NULL.  It takes a
  * first snapshot of the domain list, so that only later changes are
  * announced.
  */
-int watch_new(struct hv *hv, struct broker *b, struct events *ev, struct watch **ret, char **err);
+int watch_new(struct hv *hv, struct engine *e, struct events *ev, struct watch **ret, char **err);
 void watch_free(struct watch *w);
 DEFINE_FREE_FUNC(struct watch, watch_free)
 

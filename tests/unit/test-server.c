@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The socket server and the dispatch layer in one process: the parent runs
- * the real server (server.c + methods.c, with shortened limits) on a
+ * the real server (server.c + dispatch.c, with shortened limits) on a
  * scratch socket, and a forked child plays the clients over raw sockets:
  * lookup and parameter errors, in-order answers to pipelined calls,
  * oneway, "more" streams, deferred replies and disconnects mid-call, every
@@ -28,11 +28,16 @@
 #include "util.h"
 #include "classify.h"
 #include "db.h"
-#include "hv.h"
 #include "inventory.h"
 #include "log.h"
-#include "methods.h"
+#include "broker.h"
+#include "dispatch.h"
+#include "engine.h"
+#include "errors.h"
+#include "hv.h"
 #include "server.h"
+#include "service.h"
+#include "simulator.h"
 #include "testlib.h"
 
 #define TEST_GID 4242
@@ -189,7 +194,9 @@ static int h_fail(struct method_call *mc, struct json_object *params, struct jso
 {
         const char *path = json_object_get_string(json_object_object_get(params, "path"));
 
-        return method_call_fail(mc, -ENOENT, "path", path, "no device %s", path);
+        method_call_fail(mc, -ENOENT, FAILURE_DEVICE_NOT_FOUND, "no device %s", path);
+        failure_fact(&method_call_failure(mc)->path, path);
+        return -ENOENT;
 }
 
 static const struct method_entry test_methods[] = {
@@ -778,7 +785,7 @@ static void test_listen_rules(const char *dir)
         int fd;
 
         /* Something else listens on sock_path: refused. */
-        CHECK_INT(server_new(base, NULL, methods_dispatch, NULL, &s), 0);
+        CHECK_INT(server_new(base, NULL, dispatch_call, NULL, &s), 0);
         CHECK_INT(server_listen_path(s, sock_path, &err), -EADDRINUSE);
         CHECK(err != NULL);
         free(err);
@@ -792,7 +799,7 @@ static void test_listen_rules(const char *dir)
         fd = socket(AF_UNIX, SOCK_STREAM, 0);
         CHECK_INT(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         close(fd);
-        CHECK_INT(server_new(base, NULL, methods_dispatch, NULL, &s), 0);
+        CHECK_INT(server_new(base, NULL, dispatch_call, NULL, &s), 0);
         CHECK_INT(server_listen_path(s, path, &err), 0);
         CHECK_INT(server_listen_path(s, path, &err), -EBUSY);
         free(err);
@@ -802,7 +809,7 @@ static void test_listen_rules(const char *dir)
 
         snprintf(path, sizeof(path), "%s/file", dir);
         close(open(path, O_CREAT | O_WRONLY, 0644));
-        CHECK_INT(server_new(base, NULL, methods_dispatch, NULL, &s), 0);
+        CHECK_INT(server_new(base, NULL, dispatch_call, NULL, &s), 0);
         CHECK_INT(server_listen_path(s, path, &err), -EEXIST);
         free(err);
         err = NULL;
@@ -811,7 +818,7 @@ static void test_listen_rules(const char *dir)
 
         /* The parent directory is created. */
         snprintf(path, sizeof(path), "%s/a/b/sock", dir);
-        CHECK_INT(server_new(base, NULL, methods_dispatch, NULL, &s), 0);
+        CHECK_INT(server_new(base, NULL, dispatch_call, NULL, &s), 0);
         CHECK_INT(server_listen_path(s, path, &err), 0);
         free(err);
         err = NULL;
@@ -822,7 +829,7 @@ static void test_listen_rules(const char *dir)
         rmdir(path);
 
         /* An fd that is not a listening socket is refused. */
-        CHECK_INT(server_new(base, NULL, methods_dispatch, NULL, &s), 0);
+        CHECK_INT(server_new(base, NULL, dispatch_call, NULL, &s), 0);
         fd = open("/dev/null", O_RDONLY);
         CHECK(server_listen_fd(s, fd, &err) < 0);
         close(fd);
@@ -860,12 +867,13 @@ int main(void)
 {
         char dir[] = "/tmp/test-server-XXXXXX";
         struct server_limits lim;
-        struct methods_context ctx = { 0 };
-        struct methods *m = NULL;
+        struct dispatch_context ctx = { 0 };
+        struct dispatch *m = NULL;
+        struct hv *hv = NULL;
+        struct engine *engine = NULL;
         struct server *s = NULL;
         struct event *sigev;
         struct db *db = NULL;
-        struct hv *hv = NULL;
         struct classify_tables *tables = NULL;
         struct inventory *inv;
         char *err = NULL;
@@ -883,33 +891,40 @@ int main(void)
         inv = open_inventory(dir, &db, &tables);
         child_have_inventory = inv != NULL;
 
-        /* The Simulator interface is served where the hypervisor is the simulator. */
+        /*
+         * The Simulator interface is served where the hypervisor is the
+         * simulator; the Broker methods run on an engine over it, in memory.
+         */
         CHECK_INT(hv_open("sim", NULL, &hv, NULL), 0);
-        ctx = (struct methods_context){
+        if (inv)
+                CHECK_INT(engine_new(inv, hv, NULL, &engine), 0);
+        ctx = (struct dispatch_context){
                 .inv = inv,
-                .backend = "sim",
+                .engine = engine,
                 .hv = hv,
+                .backend = "sim",
                 .dtb_path = "demo-board.dtb",
                 .access_gid = TEST_GID,
                 .started_at = time(NULL),
         };
-        CHECK_INT(methods_new(&ctx, &m, &err), 0);
+        CHECK_INT(dispatch_new(&ctx, &m, &err), 0);
         if (!m) {
-                fprintf(stderr, "methods_new: %s\n", err);
+                fprintf(stderr, "dispatch_new: %s\n", err);
                 return 1;
         }
-        CHECK_INT(methods_add_interface(m, "org.example.test", test_iface, &err), 0);
-        CHECK_INT(methods_add_interface(m, "org.example.test", test_iface, &err), -EEXIST);
+        CHECK_INT(service_register(m, &err), 0);
+        CHECK_INT(broker_register(m, &err), 0);
+        CHECK_INT(simulator_register(m, hv, &err), 0);
+        CHECK_INT(dispatch_add_interface(m, "org.example.test", test_iface, &err), 0);
+        CHECK_INT(dispatch_add_interface(m, "org.example.test", test_iface, &err), -EEXIST);
         free(err);
         err = NULL;
-        CHECK_INT(methods_register(m, test_methods, ARRAY_SIZE(test_methods), &err), 0);
-        CHECK_INT(methods_register(m, test_methods, 1, &err), -EEXIST);
+        CHECK_INT(dispatch_register(m, test_methods, ARRAY_SIZE(test_methods), &err), 0);
+        CHECK_INT(dispatch_register(m, test_methods, 1, &err), -EEXIST);
         free(err);
         err = NULL;
-        CHECK_STR(methods_error_name(m, "org.example.test", -ENOENT),
-                  "io.assignd.Broker.DeviceNotFound");
-        CHECK_STR(methods_error_name(m, "org.example.test", -E2BIG),
-                  "io.assignd.Broker.InternalError");
+        CHECK_STR(errors_name(FAILURE_DEVICE_NOT_FOUND), "io.assignd.Broker.DeviceNotFound");
+        CHECK_STR(errors_name(FAILURE_NONE), "io.assignd.Broker.InternalError");
 
         server_limits_default(&lim);
         lim.connections_per_uid = 6;
@@ -918,12 +933,12 @@ int main(void)
         lim.output_backlog = 1024 * 1024;
         lim.output_low_water = 64 * 1024;
         lim.reply_size = 256 * 1024;
-        CHECK_INT(server_new(base, &lim, methods_dispatch, m, &s), 0);
+        CHECK_INT(server_new(base, &lim, dispatch_call, m, &s), 0);
         CHECK_INT(server_listen_path(s, sock_path, &err), 0);
         if (err)
                 fprintf(stderr, "listen: %s\n", err);
         ctx.server = s;
-        methods_set_context(m, &ctx);
+        dispatch_set_context(m, &ctx);
         test_listen_rules(dir);
 
         pid = fork();
@@ -941,7 +956,8 @@ int main(void)
         event_free(sigev);
         server_free(s);
         CHECK_MSG(access(sock_path, F_OK) < 0, "socket not removed");
-        methods_free(m);
+        dispatch_free(m);
+        engine_free(engine);
         hv_free(hv);
         inventory_free(inv);
         db_close(db);

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Writing the audit log (see audit.h) over db/.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "log.h"
+#include "strbuf.h"
+
+int audit_append(struct db *db, const struct engine_caller *who, const char *action,
+                 const char *target, const char *result, const char *detail, bool warning)
+{
+        struct db_audit a = {
+                .uid = who ? (uint32_t)who->uid : 0,
+                .pid = who ? (int32_t)who->pid : (int32_t)getpid(),
+                .action = (char *)action,
+                .target = (char *)target,
+                .result = (char *)result,
+                .detail = (char *)detail,
+                .severity = warning ? "warning" : "info",
+        };
+        int r = db_audit_append(db, &a);
+
+        if (r < 0)
+                log_error("cannot append to the audit log (%s %s): %s", action,
+                          target ? target : "", strerror(-r));
+        return r;
+}
+
+void audit_request(struct db *db, const struct engine_caller *who, const char *action,
+                   const char *domain, const char *const *paths, size_t n, int r,
+                   const struct failure *f, const char *ok_detail)
+{
+        _cleanup_free_ char *devs = strv_join(paths, n, " ");
+        _cleanup_free_ char *target = strdup_printf("domain %s%s%s", domain ? domain : "?",
+                                                    n ? ": " : "", devs ? devs : "");
+        const char *result = "ok";
+
+        if (r < 0)
+                result = f && f->code != FAILURE_NONE ? failure_code_name(f->code)
+                                                      : "InternalError";
+        audit_append(db, who, action, target, result, r < 0 ? (f ? f->message : NULL) : ok_detail,
+                     false);
+}

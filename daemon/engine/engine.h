@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The assignment engine: gives devices to domains and takes them back,
+ * with the database as the owner of record.  This header has the engine
+ * object and its reads; the operations have their own headers (assign.h,
+ * release.h, reserve.h, generate.h, recovery.h).  Everything returns C
+ * structs and, on failure, a negative errno with a struct failure
+ * (failure.h): the engine knows nothing of JSON or of Varlink.
+ *
+ * The model: every operation refuses what it can before the first
+ * hypercall (in a fixed order, each refusal naming the device and the
+ * reason), records a lease with its full step plan (plan.h), makes the
+ * hypercalls marking each step done (plan-exec.h), and on a failure
+ * undoes the finished steps in reverse.  A lease's state changes only
+ * through lease-state.h's table.  Start-up reconciliation and the domain
+ * watch settle what a crash or a domain's death left (recovery.h).
+ */
+#ifndef ASSIGND_ENGINE_H
+#define ASSIGND_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "db.h"
+#include "dt.h"
+#include "failure.h"
+#include "util.h"
+
+struct engine;
+struct events;
+struct hv;
+struct inventory;
+
+struct engine_options {
+        bool forbid_force;      /* --forbid-force: refuse force_unprotected */
+        /*
+         * Directory Reserve writes partial DTBs to (<dir>/<name>.dtb, created
+         * 0755 on first use); NULL: Reserve is refused.
+         */
+        const char *guest_dir;
+};
+
+/* Who is asking (SO_PEERCRED), for the lease and the audit log. */
+struct engine_caller {
+        uid_t uid;
+        pid_t pid;
+};
+
+int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options *o,
+               struct engine **ret);
+void engine_free(struct engine *e);
+DEFINE_FREE_FUNC(struct engine, engine_free)
+/*
+ * Where lease events go (device-assigned, device-released, ...); NULL (the
+ * default) emits nothing.
+ */
+void engine_set_events(struct engine *e, struct events *ev);
+
+/* ---- reads ---------------------------------------------------------------- */
+
+/* Who holds a device: the non-final lease that has it. */
+struct engine_owner {
+        int64_t domid;          /* -1: a reservation not bound yet */
+        char *domain;           /* may be NULL */
+        enum db_lease_state state;
+};
+void engine_owner_clear(struct engine_owner *o);
+/* 1 and *ret when some lease holds path, 0 when nobody does, or a negative errno. */
+int engine_owner(struct engine *e, const char *path, struct engine_owner *ret);
+
+struct engine_device_filter {
+        int coverage;           /* enum dt_coverage or -1 */
+        int dma;                /* enum dt_dma (effective) or -1 */
+        int assignable;         /* 0/1 (effective) or -1 */
+        const char *owner;      /* domain name or domid as text; "none": unowned; NULL: any */
+};
+/* The devices matching f (NULL: all), in inventory order; *ret is malloc'd, borrowed items. */
+int engine_list_devices(struct engine *e, const struct engine_device_filter *f,
+                        const struct dt_device ***ret, size_t *n, struct failure *fail);
+
+/* The non-final leases, or all of them, after settling what domain deaths changed. */
+int engine_list_leases(struct engine *e, bool all, struct db_lease **ret, size_t *n,
+                       struct failure *f);
+/* Non-final leases by state (indexed by enum db_lease_state). */
+int engine_lease_counts(struct engine *e, size_t counts[_DB_LEASE_STATE_MAX], struct failure *f);
+
+/* The newest limit audit entries (0: all), oldest first. */
+int engine_audit_log(struct engine *e, size_t limit, struct db_audit **ret, size_t *n,
+                     struct failure *f);
+
+/*
+ * Set the administrator's policy of a device (dma / assignable take
+ * DB_POLICY_UNSET to leave them; note NULL leaves it), audited and
+ * announced as inventory-changed.  dma_text is the request's words for
+ * the audit row.
+ */
+int engine_set_policy(struct engine *e, const struct engine_caller *who, const char *path,
+                      int dma, int assignable, const char *note, struct failure *f);
+
+#endif

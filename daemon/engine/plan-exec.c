@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The hypercalls of a plan, forwards and backwards (see plan-exec.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-private.h"
+#include "lease.h"
+#include "log.h"
+#include "plan-exec.h"
+
+void plan_undo_clear(struct plan_undo *u)
+{
+        free(u->message);
+        *u = (struct plan_undo){ 0 };
+}
+
+int plan_exec_step(struct hv *hv, uint32_t domid, const struct plan_step *s, char **err)
+{
+        switch (s->step) {
+        case HV_STEP_IOMEM_PERMISSION:
+                return hv_iomem_permission(hv, domid, s->mfn, s->nr, true, err);
+        case HV_STEP_MEMORY_MAPPING:
+                return hv_memory_mapping(hv, domid, s->gfn, s->mfn, s->nr, true, err);
+        case HV_STEP_IRQ_PERMISSION:
+                return hv_irq_permission(hv, domid, s->irq, true, err);
+        case HV_STEP_BIND_SPI:
+                return hv_bind_spi(hv, domid, s->irq, s->irq, err);
+        case HV_STEP_ASSIGN_DT:
+                return hv_assign_dt(hv, domid, s->device, err);
+        default:
+                return set_error(err, -EINVAL, "step %s is not an assignment step",
+                                 hv_step_name(s->step));
+        }
+}
+
+/*
+ * Undo one step.  Returns 1 when it is undone (or was never there), 0 when
+ * the SPI stays routed until the domain dies, or a negative errno.
+ */
+static int undo_step(struct hv *hv, uint32_t domid, const struct plan_step *s, char **err)
+{
+        enum hv_reason why;
+        int r;
+
+        switch (s->step) {
+        case HV_STEP_IOMEM_PERMISSION:
+                r = hv_iomem_permission(hv, domid, s->mfn, s->nr, false, err);
+                break;
+        case HV_STEP_MEMORY_MAPPING:
+                r = hv_memory_mapping(hv, domid, s->gfn, s->mfn, s->nr, false, err);
+                break;
+        case HV_STEP_IRQ_PERMISSION:
+                /* Only leases planned before the step was dropped have it. */
+                r = hv_irq_permission(hv, domid, s->irq, false, err);
+                if (r < 0 && hv_last_reason(hv) == HV_REASON_NOT_IMPLEMENTED)
+                        r = 0;
+                break;
+        case HV_STEP_BIND_SPI:
+                r = hv_unbind_spi(hv, domid, s->irq, s->irq, err);
+                why = hv_last_reason(hv);
+                if (r == -EINVAL && why == HV_REASON_SPI_NOT_ROUTED)
+                        r = 0;
+                else if (r == -EBUSY && why != HV_REASON_FAILPOINT)
+                        return 0;
+                break;
+        case HV_STEP_ASSIGN_DT:
+                r = hv_deassign_dt(hv, domid, s->device, err);
+                why = hv_last_reason(hv);
+                if (r == -ESRCH && why == HV_REASON_DEVICE_NOT_ATTACHED)
+                        r = 0;
+                break;
+        default:
+                return set_error(err, -EINVAL, "step %s cannot be undone",
+                                 hv_step_name(s->step));
+        }
+        return r < 0 ? r : 1;
+}
+
+/* Record the first failure of an undo. */
+static void first_failure(struct plan_undo *u, int r, const struct plan_step *s,
+                          enum hv_reason reason, char *message)
+{
+        if (u->r != 0) {
+                free(message);
+                return;
+        }
+        u->r = r;
+        u->step = (enum hv_step)hv_step_undo(s->step);
+        u->device = s->device;
+        u->reason = reason;
+        u->message = message;
+}
+
+void plan_exec_undo(struct engine *e, int64_t id, uint32_t domid, struct plan *plan,
+                    ssize_t maybe, struct plan_undo *u)
+{
+        for (size_t k = plan->n_steps; k-- > 0;) {
+                struct plan_step *s = &plan->steps[k];
+                _cleanup_free_ char *err = NULL;
+                int r;
+
+                if (s->undone || s->kept || !(s->done || (ssize_t)k == maybe))
+                        continue;
+                r = undo_step(e->hv, domid, s, &err);
+                if (r == 0) {
+                        u->stuck = true;
+                        log_debug("lease %" PRId64 ": SPI %u stays routed to domain %u until it "
+                                  "dies", id, s->irq, domid);
+                        continue;
+                }
+                if (r < 0) {
+                        first_failure(u, r, s, hv_last_reason(e->hv),
+                                      err ? steal_ptr(err) : strdup(strerror(-r)));
+                        if (!plan->hold)
+                                return;
+                        s->kept = true;
+                } else {
+                        s->undone = true;
+                }
+                u->changed++;
+                if (id > 0) {
+                        r = lease_save_plan(e->db, id, plan);
+                        if (r < 0) {
+                                first_failure(u, r, s, HV_REASON_NONE,
+                                              strdup_printf("cannot record the step in the "
+                                                            "database: %s", strerror(-r)));
+                                return;
+                        }
+                }
+        }
+}

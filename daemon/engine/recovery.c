@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Reconciliation and the settling of dead domains' leases (see
+ * recovery.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "domain.h"
+#include "engine-private.h"
+#include "lease-state.h"
+#include "log.h"
+#include "recovery.h"
+#include "reserve.h"
+
+/* A held plan: revoke what is outstanding, keep the lease until the domain is gone. */
+static int settle_held(struct engine *e, const struct db_lease *l, struct plan *plan,
+                       struct plan_undo *u, const char **outcome)
+{
+        /*
+         * The domain took up its reservation only in part, so it may hold
+         * what no step records (a mapping at another address, an SPI xl
+         * routed from a hand-edited irqs=): only its end frees the lease.
+         * Revoke what is still outstanding (a crash may have cut the first
+         * attempt short); a step that fails is kept, not retried.
+         */
+        plan_exec_undo(e, l->id, (uint32_t)l->domid, plan, -1, u);
+        if (u->r < 0) {
+                _cleanup_free_ char *m = strdup_printf(
+                        "%s; %s for %s failed (%s): left until the domain is gone",
+                        l->error ? l->error : "held until the domain is gone",
+                        hv_step_name(u->step), u->device ? u->device : "?",
+                        u->message ? u->message : strerror(-u->r));
+                int r = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, NULL, m,
+                                           "an undo failed on a domain held until it is gone");
+
+                if (r < 0)
+                        log_error("lease %" PRId64 ": cannot record the failed undo: %s", l->id,
+                                  strerror(-r));
+                return u->r;
+        }
+        if (!u->changed)
+                return 0;
+        *outcome = "what it held was revoked; releasing until the domain is gone";
+        return 1;
+}
+
+int recovery_settle_lease(struct engine *e, const struct db_lease *l, struct plan_undo *u,
+                          const char **outcome)
+{
+        _cleanup_(plan_clear) struct plan plan = { 0 };
+        _cleanup_free_ char *perr = NULL;
+        bool dying = false;
+        ssize_t maybe = -1;
+        int r, alive;
+
+        *outcome = NULL;
+        if (l->state != DB_LEASE_ASSIGNING && l->state != DB_LEASE_ASSIGNED &&
+            l->state != DB_LEASE_RELEASING)
+                return 0;       /* reservations wait for their domain in reserve.c */
+
+        alive = domain_of_lease(e, l, &dying);
+        if (alive < 0)
+                return alive;
+        if (!alive) {
+                /* Xen dropped the domain's permissions, mappings, SPIs and devices. */
+                r = lease_state_change(e->db, l->id, DB_LEASE_FREE, NULL,
+                                       "the domain is gone; Xen released its resources",
+                                       "the domain is gone");
+                *outcome = "domain gone: free";
+                return r < 0 ? r : 1;
+        }
+        if (l->state == DB_LEASE_ASSIGNED)
+                return 0;
+        r = plan_from_string(l->plan, &plan, &perr);
+        if (r < 0) {
+                u->r = r;
+                u->message = steal_ptr(perr);
+                return r;
+        }
+        if (plan.hold)
+                return settle_held(e, l, &plan, u, outcome);
+        if (l->state == DB_LEASE_ASSIGNING) {
+                /* The first step not marked done may have run before a crash. */
+                for (size_t i = 0; i < plan.n_steps; i++)
+                        if (!plan.steps[i].done) {
+                                maybe = (ssize_t)i;
+                                break;
+                        }
+                /* From now on it is a release: a second crash carries it forward. */
+                if (maybe >= 0 && !plan.steps[maybe].undone) {
+                        /* Record the possibly-run step as done so the release covers it. */
+                        plan.steps[maybe].done = true;
+                        maybe = -1;
+                }
+                r = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, &plan,
+                                       "interrupted assignment rolled back",
+                                       "the assignment was interrupted: rolling it back");
+                if (r < 0)
+                        return r;
+        }
+        plan_exec_undo(e, l->id, (uint32_t)l->domid, &plan, maybe, u);
+        if (u->r < 0)
+                return u->r;
+        if (u->stuck || plan_outstanding(&plan)) {
+                *outcome = dying ? "releasing (SPI still routed)"
+                                 : "releasing until the domain dies";
+                return 1;
+        }
+        if (l->state == DB_LEASE_ASSIGNING) {
+                r = lease_state_change(e->db, l->id, DB_LEASE_FAILED, &plan, NULL,
+                                       "the interrupted assignment is rolled back");
+                *outcome = "rolled back: failed";
+        } else {
+                r = lease_state_change(e->db, l->id, DB_LEASE_FREE, &plan, NULL,
+                                       "every step is undone");
+                *outcome = "released: free";
+        }
+        return r < 0 ? r : 1;
+}
+
+/* Log and audit what settling one lease did. */
+static void report(struct engine *e, const struct db_lease *l, const char *action, int r,
+                   const struct plan_undo *u, const char *outcome, bool domain_died)
+{
+        if (r < 0) {
+                _cleanup_free_ char *t = strdup_printf("lease %" PRId64, l->id);
+                _cleanup_free_ char *d = strdup_printf(
+                        "%s failed on %s: %s", hv_step_name(u->step),
+                        u->device ? u->device : "?", u->message ? u->message : strerror(-r));
+
+                log_warning("%s of lease %" PRId64 ": %s", action, l->id, d ? d : "failed");
+                audit_append(e->db, NULL, action, t, "HypervisorError", d, true);
+                return;
+        }
+        if (r > 0) {
+                _cleanup_free_ char *t = strdup_printf("lease %" PRId64 " (domain %d)", l->id,
+                                                       l->domid);
+
+                log_info("%s: lease %" PRId64 " of domain %d: %s", action, l->id, l->domid,
+                         outcome ? outcome : "changed");
+                audit_append(e->db, NULL, action, t, "ok", outcome, false);
+                engine_emit_lease(e, EVENT_DEVICE_RELEASED, l->id,
+                                  domain_died ? EVENT_CAUSE_DOMAIN_DIED : EVENT_CAUSE_RECONCILE,
+                                  NULL);
+        }
+}
+
+/*
+ * Settle every non-final lease; only_changed_domains limits the work to
+ * leases whose domain is gone or dying (the cheap check before requests).
+ */
+static int settle_all(struct engine *e, bool only_changed_domains, const char *action)
+{
+        struct db_lease *ls = NULL;
+        size_t n = 0;
+        int r, changed = 0;
+
+        r = db_lease_list(e->db, NULL, &ls, &n);
+        if (r < 0)
+                return r;
+        e->dying_domains = false;
+        for (size_t i = 0; i < n; i++) {
+                struct plan_undo u = { 0 };
+                const char *outcome = NULL;
+                bool dying = false;
+                int alive;
+
+                alive = domain_of_lease(e, &ls[i], &dying);
+                /*
+                 * Xen's domain watch fires when a domain starts dying; whether
+                 * another fires when it is finally gone depends on Xen's
+                 * version and timing (4.20 under load often sends none), so
+                 * the engine keeps looking while a held domain is dying.
+                 */
+                if (alive > 0 && dying && ls[i].state != DB_LEASE_FREE &&
+                    ls[i].state != DB_LEASE_FAILED)
+                        e->dying_domains = true;
+                if (only_changed_domains &&
+                    (alive < 0 || (alive && !(dying && ls[i].state == DB_LEASE_RELEASING))))
+                        continue;
+                r = recovery_settle_lease(e, &ls[i], &u, &outcome);
+                report(e, &ls[i], action, r, &u, outcome, only_changed_domains);
+                if (r > 0)
+                        changed++;
+                plan_undo_clear(&u);
+        }
+        db_lease_array_free(ls, n);
+        return changed;
+}
+
+int recovery_reconcile(struct engine *e, char **err)
+{
+        int r = settle_all(e, false, "Reconcile");
+
+        if (r < 0)
+                return set_error(err, r, "cannot read the leases: %s", strerror(-r));
+        return r;
+}
+
+bool recovery_waiting_for_dying(const struct engine *e)
+{
+        return e->dying_domains;
+}
+
+int recovery_domains_changed(struct engine *e)
+{
+        int r = settle_all(e, true, "DomainChanged");
+        int q = reserve_check_all(e);
+
+        if (r < 0)
+                return r;
+        return q < 0 ? q : r + q;
+}
