@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The event bus: what happened to devices, leases and domains, in order,
- * for the Monitor stream.  Producers (the broker, the domain watch, the
- * reservation engine, inventory rescans) call events_emit(); each event
+ * for the Monitor stream.  Producers (assignment, release, reservations,
+ * the domain watch, inventory rescans) call events_emit(); each event
  * gets the next sequence number and a timestamp, goes into a bounded ring
- * of recent events (LIMIT_EVENT_RING) and to every subscriber at once.
+ * of recent events (the manager sizes it with LIMIT_EVENT_RING) and to
+ * every subscriber at once.
  *
  * Sequence numbers start at 1 with each daemon start and are not
  * persisted: every event carries the boot id (random, fixed for the life

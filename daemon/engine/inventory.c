@@ -252,7 +252,8 @@ bool inventory_matches(const struct inventory *inv, const struct dt_device *d,
                 return false;
         if (f->dma >= 0 && (int)inventory_effective_dma(inv, d) != f->dma)
                 return false;
-        if (f->assignable >= 0 && (int)inventory_effective_assignable(inv, d, NULL) != f->assignable)
+        if (f->assignable >= 0 &&
+            (int)inventory_effective_assignable(inv, d, NULL) != f->assignable)
                 return false;
         return true;
 }

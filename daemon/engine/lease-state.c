@@ -30,7 +30,8 @@ const struct lease_transition lease_state_table[] = {
           "a step failed and an SPI stays routed or an undo failed, or start-up found the "
           "assignment interrupted and rolls it back" },
         { DB_LEASE_ASSIGNING, DB_LEASE_FREE, "the domain is gone (Xen released everything)" },
-        { DB_LEASE_ASSIGNED, DB_LEASE_RELEASING, "Release recorded its intent before the first undo" },
+        { DB_LEASE_ASSIGNED, DB_LEASE_RELEASING,
+          "Release recorded its intent before the first undo" },
         { DB_LEASE_ASSIGNED, DB_LEASE_FREE, "the domain is gone (Xen released everything)" },
         { DB_LEASE_RELEASING, DB_LEASE_RELEASING,
           "an undo was retried or failed, or what a held domain holds was revoked" },

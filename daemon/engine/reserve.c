@@ -614,7 +614,8 @@ static int expire(struct engine *e, const struct db_lease *l, bool expired, cons
 }
 
 /* Bind l to the domain of its name when it appeared: 1 bound, 0 not there, or -errno. */
-static int bind_domain(struct engine *e, const struct db_lease *l, const char *target, uint32_t *domid)
+static int bind_domain(struct engine *e, const struct db_lease *l, const char *target,
+                       uint32_t *domid)
 {
         _cleanup_free_ char *msg = NULL;
         int r;

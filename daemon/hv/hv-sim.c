@@ -3,7 +3,7 @@
  * The simulated hypervisor: a model of Xen 4.17+ on Arm that enforces the
  * rules and returns the errnos Xen's source does for each passthrough
  * hypercall (see hv.h for the list and where each comes from), so the
- * broker's ordering, rollback and crash recovery can be tested without
+ * engine's ordering, rollback and crash recovery can be tested without
  * Xen.  Like Xen, it outlives the daemon: every successful mutating call
  * commits the whole state to a file (hv-sim-state.c), read back at
  * hv_open.  This file is the hypercalls and the ops table; a domain's

@@ -2,7 +2,7 @@
 /*
  * The hypercall steps of an assignment and of a release: their names
  * (which leases store and failpoints use), which step undoes which, and
- * the order the broker makes them in.  Pure data and arithmetic, with no
+ * the order the engine makes them in.  Pure data and arithmetic, with no
  * hypervisor behind it, so that the lease code and the tests can use it
  * on their own.
  */
@@ -15,7 +15,7 @@
 
 /*
  * The hypercall steps of an assignment and of a release, in the order the
- * broker makes them; also the names failpoints use.
+ * engine makes them; also the names failpoints use.
  */
 enum hv_step {
         HV_STEP_IOMEM_PERMISSION,       /* "iomem_permission" */

@@ -17,7 +17,7 @@
  * gets a sentence for the user, and hv_last_reason() tells the caller which
  * of the known ambiguous cases it was (Xen returns EBUSY from
  * bind_pt_spi_irq for four different reasons, EOPNOTSUPP from
- * assign_device for two), so the broker can map it to a named error.
+ * assign_device for two), so the engine can say which case it was.
  *
  * Facts from Xen's source that shape this interface (Xen 4.17, Arm):
  * - XEN_DOMCTL_iomem_permission / memory_mapping: a mapping (add and
@@ -82,7 +82,7 @@ struct hv_domain_info {
 
 /*
  * Why the last call failed, for the cases where Xen's errno alone is
- * ambiguous or where the broker wants a named error.  HV_REASON_NONE
+ * ambiguous or where the engine needs to tell cases apart.  HV_REASON_NONE
  * after a success or an error with nothing more to say.
  */
 enum hv_reason {

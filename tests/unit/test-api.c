@@ -167,7 +167,8 @@ static void test_event(void)
         e.state = "free";
         o = render_event(&e, "b00t");
         CHECK_STR(jv_get_str(o, "type", NULL), "device-released");
-        CHECK(jv_get_array(o, "devices") && json_object_array_length(jv_get_array(o, "devices")) == 2);
+        CHECK(jv_get_array(o, "devices") &&
+              json_object_array_length(jv_get_array(o, "devices")) == 2);
         CHECK_INT(jv_get_int(o, "domid", -1), 3);
         CHECK_INT(jv_get_int(o, "seq", -1), 4);
         CHECK_STR(jv_get_str(o, "cause", NULL), "domain-died");
