@@ -46,7 +46,23 @@ void guestcfg_layout_free(struct guestcfg_layout *l)
 struct map_set {
         struct guestcfg_mapping *m;
         size_t n, cap;
+        /* Guest pages the domain's other leases map: nothing may land there. */
+        const struct guestcfg_taken *taken;
+        size_t n_taken;
 };
+
+/* The first page run of another lease that guest pages [gf, gl] touch, or NULL. */
+static const struct guestcfg_taken *taken_clash(const struct map_set *ms, uint64_t gf,
+                                                uint64_t gl)
+{
+        for (size_t i = 0; i < ms->n_taken; i++) {
+                const struct guestcfg_taken *t = &ms->taken[i];
+
+                if (t->nr_pages && gf <= t->guest_pfn + t->nr_pages - 1 && gl >= t->guest_pfn)
+                        return t;
+        }
+        return NULL;
+}
 
 static uint64_t pfn_last(const struct guestcfg_mapping *m, bool guest)
 {
@@ -201,6 +217,23 @@ static const struct guestcfg_map_range *identity_clash(const struct dt_device *d
         return NULL;
 }
 
+/* Does device d, 1:1, land on pages another lease maps?  The first such run, or NULL. */
+static const struct guestcfg_taken *taken_region(const struct map_set *ms,
+                                                 const struct dt_device *d, size_t *region)
+{
+        for (size_t i = 0; i < d->n_regions; i++) {
+                uint64_t f = d->regions[i].base >> GUESTCFG_PAGE_SHIFT;
+                uint64_t l = (d->regions[i].base + d->regions[i].size - 1) >> GUESTCFG_PAGE_SHIFT;
+                const struct guestcfg_taken *t = taken_clash(ms, f, l);
+
+                if (t) {
+                        *region = i;
+                        return t;
+                }
+        }
+        return NULL;
+}
+
 static uint64_t align_congruent(uint64_t pfn, uint64_t like)
 {
         uint64_t want = like % RELOC_ALIGN_PAGES;
@@ -222,13 +255,15 @@ static int find_free(const struct map_set *ms, uint64_t hf, uint64_t np, uint64_
 
                 while (g <= wl && np - 1 <= wl - g) {
                         const struct guestcfg_mapping *c = guest_conflict(ms, g, g + np - 1, INT64_MIN);
+                        const struct guestcfg_taken *t = taken_clash(ms, g, g + np - 1);
 
                         /* INT64_MIN never equals a real delta: any overlap is a conflict. */
-                        if (!c) {
+                        if (!c && !t) {
                                 *ret = g;
                                 return 0;
                         }
-                        g = align_congruent(pfn_last(c, true) + 1, hf);
+                        g = align_congruent(c ? pfn_last(c, true) + 1 : t->guest_pfn + t->nr_pages,
+                                            hf);
                 }
         }
         return -ENOSPC;
@@ -263,7 +298,7 @@ static int relocate_device(struct map_set *ms, struct guestcfg_device *gd, char 
                                                  "%s: region %zu shares a page with a device placed at 0x%" PRIx64
                                                  ", and the rest of it would overlap Xen's %s",
                                                  d->path, i, g << GUESTCFG_PAGE_SHIFT, x->name);
-                        if (guest_conflict(ms, g, g + np - 1, delta))
+                        if (guest_conflict(ms, g, g + np - 1, delta) || taken_clash(ms, g, g + np - 1))
                                 return set_error(err, -EADDRINUSE,
                                                  "%s: region %zu shares a page with another device, and the rest of it would overlap a third one in the guest",
                                                  d->path, i);
@@ -304,9 +339,17 @@ int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg
                     const struct guestcfg_target *target, struct guestcfg_layout **ret, ssize_t *which,
                     char **err)
 {
+        return guestcfg_layout_around(devs, n, mode, target, NULL, 0, ret, which, err);
+}
+
+int guestcfg_layout_around(const struct dt_device *const *devs, size_t n,
+                           enum guestcfg_mode mode, const struct guestcfg_target *target,
+                           const struct guestcfg_taken *taken, size_t n_taken,
+                           struct guestcfg_layout **ret, ssize_t *which, char **err)
+{
         _cleanup_guestcfg_layout_ struct guestcfg_layout *l = NULL;
         _cleanup_free_ bool *reloc = NULL;
-        struct map_set ms = {};
+        struct map_set ms = { .taken = taken, .n_taken = n_taken };
         size_t spi_cap = 0;
         int r;
 
@@ -351,6 +394,7 @@ int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg
                 const struct dt_device *d = devs[i];
                 struct guestcfg_device *gd = &l->devices[i];
                 const struct guestcfg_map_range *x = NULL;
+                const struct guestcfg_taken *t;
                 size_t region = 0;
 
                 gd->dev = d;
@@ -380,6 +424,23 @@ int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg
                 if (x) {
                         reloc[i] = true;
                         continue;
+                }
+                t = taken_region(&ms, d, &region);
+                if (t) {
+                        const struct dt_region *rg = &d->regions[region];
+
+                        if (mode == GUESTCFG_AUTO) {
+                                reloc[i] = true;
+                                continue;
+                        }
+                        free(ms.m);
+                        return refuse(which, i,
+                                      set_error(err, -EADDRINUSE,
+                                                "%s: region %zu at 0x%" PRIx64 "-0x%" PRIx64
+                                                " cannot be mapped 1:1: the guest has those pages "
+                                                "mapped already by %s (use the auto layout)",
+                                                d->path, region, rg->base, rg->base + rg->size - 1,
+                                                t->owner ? t->owner : "another lease"));
                 }
                 for (size_t k = 0; k < d->n_regions; k++) {
                         const struct dt_region *rg = &d->regions[k];

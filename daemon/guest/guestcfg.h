@@ -100,6 +100,24 @@ struct guestcfg_layout {
 int guestcfg_layout(const struct dt_device *const *devs, size_t n, enum guestcfg_mode mode,
                     const struct guestcfg_target *target, struct guestcfg_layout **ret,
                     ssize_t *which, char **err);
+
+/* Guest pages a domain's other leases map already, and what maps them (for messages). */
+struct guestcfg_taken {
+        uint64_t guest_pfn;
+        uint64_t nr_pages;
+        const char *owner;      /* e.g. "lease 4 (/soc/dma@e6700000)"; borrowed */
+};
+
+/*
+ * The same, for a guest that already has taken[0..n_taken) mapped: no
+ * device lands on those pages.  A 1:1 region that overlaps them is
+ * refused (-EADDRINUSE, naming the owner) in the identity layout and
+ * relocated in auto; relocation windows steer around them.
+ */
+int guestcfg_layout_around(const struct dt_device *const *devs, size_t n,
+                           enum guestcfg_mode mode, const struct guestcfg_target *target,
+                           const struct guestcfg_taken *taken, size_t n_taken,
+                           struct guestcfg_layout **ret, ssize_t *which, char **err);
 void guestcfg_layout_free(struct guestcfg_layout *l);
 DEFINE_FREE_FUNC(struct guestcfg_layout, guestcfg_layout_free)
 #define _cleanup_guestcfg_layout_ _cleanup_(guestcfg_layout_freep)
