@@ -185,6 +185,57 @@ static void warn_forced(struct engine *e, const struct engine_caller *who,
         }
 }
 
+/*
+ * Is any SPI of the plan routed already?  A binding cannot be taken back
+ * from a live domain, so one that fails after another succeeded would
+ * strand the first device; every SPI is looked up before any hypercall,
+ * in every live domain, dom0 and the target included (a hand-written
+ * irqs= line, another toolstack's guest).  DeviceBusy names the domain
+ * that holds it; state "outside" says no lease records it.
+ */
+static int check_spis_free(struct engine *e, uint32_t target, const struct plan *plan,
+                           struct failure *f)
+{
+        _cleanup_free_ struct hv_domain_info *doms = NULL;
+        _cleanup_free_ char *err = NULL;
+        size_t n = 0;
+        int r;
+
+        r = hv_list_domains(e->hv, &doms, &n, &err);
+        if (r < 0)
+                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot list the domains to "
+                                   "check the SPIs are free: %s", err ? err : strerror(-r));
+        for (size_t k = 0; k < plan->n_steps; k++) {
+                const struct plan_step *s = &plan->steps[k];
+
+                if (s->step != HV_STEP_BIND_SPI)
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        struct hv_hold q = { .kind = HV_HOLD_SPI, .irq = s->irq };
+                        const struct hv_domain_info *d = &doms[i];
+
+                        if (d->dying || hv_domain_holds(e->hv, d->domid, &q, 1, NULL) < 0 ||
+                            q.answer != HV_YES)
+                                continue;
+                        r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, s->device,
+                                             "SPI %u (INTID %u) of %s is already routed to %s "
+                                             "%s%s%u%s, outside any lease; it cannot be bound "
+                                             "again, and a binding cannot be taken back from a "
+                                             "live domain, so nothing was done",
+                                             s->irq - 32, s->irq, s->device,
+                                             d->domid == target ? "the domain itself," : "domain",
+                                             d->name, d->name[0] ? " (" : "", d->domid,
+                                             d->name[0] ? ")" : "");
+                        if (f) {
+                                f->domid = d->domid;
+                                f->state = "outside";
+                        }
+                        return r;
+                }
+        }
+        return 0;
+}
+
 /* A device of the request some lease took between the check and the commit. */
 static int busy_after_check(struct engine *e, const struct assign_request *req,
                             struct failure *f)
@@ -213,6 +264,7 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
 {
         _cleanup_free_ const struct dt_device **devs = NULL;
         _cleanup_(guestcfg_layout_freep) struct guestcfg_layout *l = NULL;
+        _cleanup_(place_taken_clear) struct place_taken taken = { 0 };
         _cleanup_(plan_clear) struct plan plan = { 0 };
         _cleanup_free_ char *options = NULL;
         struct hv_domain_info info;
@@ -227,10 +279,15 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
         r = check_request(e, req, devs, &info, &forced, f);
         if (r < 0)
                 return r;
-        r = place_devices(e, devs, req->n_devices, req->layout, NULL, &l, f);
+        r = place_taken_of(e, info.domid, info.name[0] ? info.name : NULL, &taken, f);
+        if (r < 0)
+                return r;
+        r = place_devices(e, devs, req->n_devices, req->layout, NULL, &taken, &l, f);
         if (r < 0)
                 return r;
         r = plan_from_layout(l, &plan, f);
+        if (r >= 0)
+                r = check_spis_free(e, info.domid, &plan, f);
         if (r < 0)
                 return r;
 

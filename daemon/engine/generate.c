@@ -24,8 +24,8 @@ void generate_output_clear(struct generate_output *o)
 }
 
 int generate_layout(struct engine *e, const struct check_request *c, enum guestcfg_mode mode,
-                    const struct guestcfg_target *target, struct guestcfg_layout **ret,
-                    bool *forced, struct failure *f)
+                    const struct guestcfg_target *target, const struct place_taken *taken,
+                    struct guestcfg_layout **ret, bool *forced, struct failure *f)
 {
         _cleanup_free_ const struct dt_device **devs = NULL;
         bool any_protected;
@@ -37,7 +37,7 @@ int generate_layout(struct engine *e, const struct check_request *c, enum guestc
         r = check_devices(e, c, devs, &any_protected, forced, f);
         if (r < 0)
                 return r;
-        return place_devices(e, devs, c->n_devices, mode, target, ret, f);
+        return place_devices(e, devs, c->n_devices, mode, target, taken, ret, f);
 }
 
 int generate_dtb(struct engine *e, const struct guestcfg_layout *l, bool dom0less, void **blob,
@@ -122,7 +122,7 @@ int generate_guest(struct engine *e, enum generate_what what,
         if (req->device_tree && (!*req->device_tree || !config_safe(req->device_tree)))
                 return failure_invalid(f, "device_tree", "device_tree must be a path without "
                                        "quotes, backslashes or newlines");
-        r = generate_layout(e, &c, req->layout, req->target, &o.layout, &forced, f);
+        r = generate_layout(e, &c, req->layout, req->target, NULL, &o.layout, &forced, f);
         /* ImageBuilder is dom0less: its partial DTB needs xen,reg and xen,path. */
         if (r >= 0)
                 r = generate_dtb(e, o.layout, req->dom0less || what == GENERATE_IMAGEBUILDER,

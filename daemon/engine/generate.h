@@ -16,6 +16,7 @@
 #include "check.h"
 #include "engine.h"
 #include "guestcfg.h"
+#include "place.h"
 
 enum generate_what {
         GENERATE_DTB,                   /* the partial DTB */
@@ -50,10 +51,13 @@ int generate_guest(struct engine *e, enum generate_what what,
                    const struct generate_request *req, struct generate_output *ret,
                    struct failure *f);
 
-/* The device checks (c->busy as the caller needs) and the placement, for Reserve. */
+/*
+ * The device checks (c->busy as the caller needs) and the placement around
+ * taken (may be NULL), for Reserve.
+ */
 int generate_layout(struct engine *e, const struct check_request *c, enum guestcfg_mode mode,
-                    const struct guestcfg_target *target, struct guestcfg_layout **ret,
-                    bool *forced, struct failure *f);
+                    const struct guestcfg_target *target, const struct place_taken *taken,
+                    struct guestcfg_layout **ret, bool *forced, struct failure *f);
 /* The partial DTB of a layout from the host blob the inventory was scanned from. */
 int generate_dtb(struct engine *e, const struct guestcfg_layout *l, bool dom0less, void **blob,
                  size_t *len, char **notes, struct failure *f);

@@ -184,6 +184,7 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
                       struct failure *f)
 {
         _cleanup_(guestcfg_layout_freep) struct guestcfg_layout *l = NULL;
+        _cleanup_(place_taken_clear) struct place_taken taken = { 0 };
         _cleanup_(plan_clear) struct plan plan = { 0 };
         _cleanup_(reserve_result_clear) struct reserve_result res = { 0 };
         _cleanup_free_ void *blob = NULL;
@@ -203,7 +204,9 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
         r = check_reserve(e, req, ttl, f);
         if (r < 0)
                 return r;
-        r = generate_layout(e, &c, req->layout, NULL, &l, &forced, f);
+        r = place_taken_of(e, -1, req->domain_name, &taken, f);
+        if (r >= 0)
+                r = generate_layout(e, &c, req->layout, NULL, &taken, &l, &forced, f);
         if (r >= 0)
                 r = plan_from_layout(l, &plan, f);
         if (r >= 0)
