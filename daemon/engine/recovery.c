@@ -12,6 +12,7 @@
 #include "domain.h"
 #include "engine-private.h"
 #include "lease-state.h"
+#include "lease.h"
 #include "log.h"
 #include "recovery.h"
 #include "reserve.h"
@@ -46,6 +47,71 @@ static int settle_held(struct engine *e, const struct db_lease *l, struct plan *
                 return 0;
         *outcome = "what it held was revoked; releasing until the domain is gone";
         return 1;
+}
+
+/* Is step s, a binding, in the hypervisor (the crash came after the call)? */
+static bool spi_bound(struct engine *e, uint32_t domid, const struct plan_step *s)
+{
+        struct hv_hold q = { .kind = HV_HOLD_SPI, .irq = s->irq };
+
+        return hv_domain_holds(e->hv, domid, &q, 1, NULL) >= 0 && q.answer == HV_YES;
+}
+
+/*
+ * An assignment interrupted on a live domain after an SPI was bound cannot
+ * be rolled back: Xen unbinds SPIs only from a dying domain, so undoing it
+ * would take the device's MMIO away and leave its interrupt in the guest,
+ * and the device neither free nor usable.  Such an assignment is rolled
+ * forward instead: the binding is confirmed and the remaining steps are
+ * made.  Returns 1 when it was (the lease changed), 0 when nothing is
+ * bound yet or a remaining step failed (roll back what can be: the SPIs
+ * then keep the lease releasing until the domain dies), or a negative
+ * errno.
+ */
+static int roll_forward(struct engine *e, const struct db_lease *l, struct plan *plan,
+                        ssize_t maybe, const char **outcome)
+{
+        uint32_t domid = (uint32_t)l->domid;
+        bool bound = false;
+        int r;
+
+        for (size_t i = 0; i < plan->n_steps; i++)
+                bound |= plan->steps[i].step == HV_STEP_BIND_SPI && plan->steps[i].done;
+        if (maybe >= 0 && plan->steps[maybe].step == HV_STEP_BIND_SPI &&
+            spi_bound(e, domid, &plan->steps[maybe])) {
+                plan->steps[maybe].done = true;
+                bound = true;
+        }
+        if (!bound)
+                return 0;
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                struct plan_step *s = &plan->steps[i];
+                _cleanup_free_ char *err = NULL;
+
+                if (s->done)
+                        continue;
+                r = plan_exec_step(e->hv, domid, s, &err);
+                if (r >= 0) {
+                        s->done = true;
+                        r = lease_save_plan(e->db, l->id, plan);
+                }
+                if (r < 0) {
+                        /*
+                         * It cannot be finished: roll back what can be, and the
+                         * lease keeps its devices until the domain dies.
+                         */
+                        log_warning("lease %" PRId64 ": rolling the interrupted assignment "
+                                    "forward failed at %s for %s: %s; rolling back what can be",
+                                    l->id, hv_step_name(s->step), s->device,
+                                    err ? err : strerror(-r));
+                        return 0;
+                }
+        }
+        r = lease_state_change(e->db, l->id, DB_LEASE_ASSIGNED, plan, "",
+                               "the assignment was interrupted after an SPI was bound: rolled "
+                               "forward, since a live domain cannot give a binding back");
+        *outcome = "rolled forward: assigned";
+        return r < 0 ? r : 1;
 }
 
 int recovery_settle_lease(struct engine *e, const struct db_lease *l, struct plan_undo *u,
@@ -90,6 +156,11 @@ int recovery_settle_lease(struct engine *e, const struct db_lease *l, struct pla
                                 maybe = (ssize_t)i;
                                 break;
                         }
+                if (!dying) {
+                        r = roll_forward(e, l, &plan, maybe, outcome);
+                        if (r != 0)
+                                return r;
+                }
                 /* From now on it is a release: a second crash carries it forward. */
                 if (maybe >= 0 && !plan.steps[maybe].undone) {
                         /* Record the possibly-run step as done so the release covers it. */
@@ -139,13 +210,18 @@ static void report(struct engine *e, const struct db_lease *l, const char *actio
         if (r > 0) {
                 _cleanup_free_ char *t = strdup_printf("lease %" PRId64 " (domain %d)", l->id,
                                                        l->domid);
+                enum db_lease_state now;
 
                 log_info("%s: lease %" PRId64 " of domain %d: %s", action, l->id, l->domid,
                          outcome ? outcome : "changed");
                 audit_append(e->db, NULL, action, t, "ok", outcome, false);
-                engine_emit_lease(e, EVENT_DEVICE_RELEASED, l->id,
-                                  domain_died ? EVENT_CAUSE_DOMAIN_DIED : EVENT_CAUSE_RECONCILE,
-                                  NULL);
+                if (db_lease_get_state(e->db, l->id, &now) >= 0 && now == DB_LEASE_ASSIGNED)
+                        engine_emit_lease(e, EVENT_DEVICE_ASSIGNED, l->id, NULL, NULL);
+                else
+                        engine_emit_lease(e, EVENT_DEVICE_RELEASED, l->id,
+                                          domain_died ? EVENT_CAUSE_DOMAIN_DIED
+                                                      : EVENT_CAUSE_RECONCILE,
+                                          NULL);
         }
 }
 

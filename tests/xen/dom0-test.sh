@@ -444,39 +444,74 @@ esac
 xl destroy g3 2>/dev/null
 wait_free $RTC
 
-# Kill assignd in the middle of an assignment (failpoint: crash right
-# before the SPI binding, after the MMIO and permissions), restart it:
-# the lease and Xen must agree afterwards.
-begin crash-and-reconcile
-stop_assignd
-xl create -p "$(guest_cfg g4)" >/tmp/xl-create.log 2>&1
-export ASSIGND_FAILPOINTS=bind_spi=crash-before
-start_assignd
-unset ASSIGND_FAILPOINTS
-assignctl assign g4 $RTC >/tmp/assign.out 2>&1
-sleep 1
-if kill -0 "$ASSIGND_PID" 2>/dev/null; then
-        fail "assignd did not crash at the failpoint: $(cat /tmp/assign.out | tr '\n' ' ')"
+# Kill assignd right after each hypercall of an assignment succeeded and
+# before it was recorded (failpoint crash-after), then restart it.  Before
+# the SPI is bound everything is reversible on a live domain: the
+# assignment is rolled back and the device is free.  Once the SPI is bound
+# it cannot be taken back from a live domain (Xen unbinds only from a dying
+# one), so the assignment is rolled forward: the lease is assigned and the
+# guest, unpaused, uses the RTC and gets its interrupt.  crash-before the
+# binding is rolled back too.
+crash_at() {
+        _step=$1 _action=$2 _dom=$3
         stop_assignd
-else
+        xl create -p "$(guest_cfg $_dom)" >/tmp/xl-create.log 2>&1
+        export ASSIGND_FAILPOINTS=$_step=$_action
+        start_assignd
+        unset ASSIGND_FAILPOINTS
+        assignctl assign $_dom $RTC >/tmp/assign.out 2>&1
+        sleep 1
+        if kill -0 "$ASSIGND_PID" 2>/dev/null; then
+                echo "assignd did not crash at $_step=$_action: $(tr '\n' ' ' </tmp/assign.out)"
+                return 1
+        fi
         wait "$ASSIGND_PID" 2>/dev/null
         ASSIGND_PID=
-        start_assignd
+        start_assignd || { echo "assignd does not start again"; return 1; }
         assignctl leases --all >/tmp/leases.out 2>&1
-        show /tmp/leases.out
-        state=$(awk '$2 == "g4" { print $4 }' /tmp/leases.out | tail -1)
-        # Either way the daemon goes, a second assign must now work or be
-        # refused because the first one holds the device, never hit Xen's EBUSY.
-        assignctl assign g4 $RTC >/tmp/assign2.out 2>&1
-        rc=$?
+        show /tmp/leases.out >&2
+        awk -v g="$_dom" '$2 == g { print $4 }' /tmp/leases.out | tail -1
+}
+for step in iomem_permission memory_mapping; do
+        begin crash-after-$step
+        state=$(crash_at $step crash-after g4)
         case "$state" in
-        assigned) [ "$(owner_of $RTC)" != "-" ] && ok || fail "lease assigned but device free" ;;
-        failed|free)
-                if [ $rc -eq 0 ]; then ok; else fail "lease $state after restart, then assign: $(cat /tmp/assign2.out | tr '\n' ' ')"; fi ;;
-        *) fail "lease state after restart: '$state'" ;;
+        failed)
+                if [ "$(owner_of $RTC)" != - ]; then
+                        fail "lease failed but $RTC is held by $(owner_of $RTC)"
+                elif assignctl assign g4 $RTC >/tmp/assign2.out 2>&1; then
+                        ok
+                else
+                        fail "rolled back, but assigning again fails: $(tr '\n' ' ' </tmp/assign2.out)"
+                fi ;;
+        *) fail "lease after the crash and restart: '$state' (expected failed: rolled back)" ;;
         esac
-fi
+        xl destroy g4 2>/dev/null
+        wait_free $RTC || true
+done
+
+begin crash-before-bind_spi
+state=$(crash_at bind_spi crash-before g4)
+case "$state" in
+failed) [ "$(owner_of $RTC)" = - ] && ok || fail "lease failed but $RTC is held" ;;
+*) fail "lease after the crash and restart: '$state' (expected failed: rolled back)" ;;
+esac
 xl destroy g4 2>/dev/null
+wait_free $RTC || true
+
+begin crash-after-bind_spi
+state=$(crash_at bind_spi crash-after g6)
+if [ "$state" != assigned ]; then
+        fail "lease after the crash and restart: '$state' (expected assigned: rolled forward)"
+else
+        xl unpause g6
+        if wait_guest g6; then
+                check_rtc_guest g6
+        else
+                fail "guest g6 did not finish: $(tail -5 "$CONLOG/guest-g6.log" 2>/dev/null | tr '\n' ' ')"
+        fi
+fi
+xl destroy g6 2>/dev/null
 wait_free $RTC || true
 
 stop_assignd
