@@ -14,8 +14,12 @@
 
 /* Statements are few and static; a small linear cache is enough. */
 #define DB_STMT_CACHE_MAX 64
-/* How long a writer waits for another connection's lock (ms). */
-#define DB_BUSY_TIMEOUT_MS 5000
+/*
+ * How long a write waits for another process's lock (ms) before it fails
+ * with -EBUSY.  The daemon is one event loop: every other client waits
+ * with it, so the bound is short (documented in db.h and assignd(8)).
+ */
+#define DB_BUSY_TIMEOUT_MS 500
 
 struct db_cached_stmt {
         const char *sql;        /* identity: the static SQL string's address */
@@ -28,6 +32,10 @@ struct db {
         uint32_t tx_depth;      /* 0: autocommit; 1: BEGIN; >1: savepoints */
         uint32_t read_depth;    /* nesting of db_read_begin() snapshots */
         char *last_error;
+        bool created;           /* db_open() made the schema from nothing */
+        /* db_set_failpoint(): from the fail_at-th commit on, commits fail. */
+        unsigned fail_at, commits;
+        int fail_errno;
         struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
         size_t n_cache;
 };

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Opening the database: file and directory creation with the right modes,
- * refusal of corrupt or too-new files, connection settings (WAL, foreign
- * keys, synchronous=NORMAL), schema migration; plus what every table
+ * refusal of corrupt, foreign or too-new files, connection settings (WAL,
+ * foreign keys, synchronous=FULL), schema migration; plus what every table
  * module shares: nested transactions, the statement cache and
  * SQLite-to-errno translation.
  */
@@ -312,6 +312,13 @@ int db_commit(struct db *db)
                 db->last_error = strdup("commit: the transaction was already rolled back by SQLite");
                 return -EIO;
         }
+        if (db->tx_depth == 1 && db->fail_at && ++db->commits >= db->fail_at) {
+                /* An injected failure (db_set_failpoint): as if the disk refused it. */
+                free(db->last_error);
+                db->last_error = strdup("commit: refused by a failpoint");
+                (void)db_rollback(db);
+                return -db->fail_errno;
+        }
         if (db->tx_depth == 1)
                 r = db_exec(db, "COMMIT");
         else {
@@ -324,6 +331,13 @@ int db_commit(struct db *db)
         }
         db->tx_depth--;
         return 0;
+}
+
+void db_set_failpoint(struct db *db, unsigned nth, int err)
+{
+        db->fail_at = nth;
+        db->fail_errno = err > 0 ? err : EIO;
+        db->commits = 0;
 }
 
 int db_read_begin(struct db *db)
@@ -475,13 +489,68 @@ static int set_journal_wal(struct db *db, char **err)
         return r < 0 ? r : 0;
 }
 
+/* Whether the file has any table, index or trigger (anybody's). */
+static int has_schema(struct db *db, bool *ret)
+{
+        int64_t n = 0;
+        int r = read_int_pragma(db, "SELECT count(*) FROM sqlite_master", &n);
+
+        if (r >= 0)
+                *ret = n > 0;
+        return r;
+}
+
+/*
+ * The file must be assignd's: its application_id, or, for a file without
+ * one, nothing in it at all (a new or emptied file: the schema is made) or
+ * an assignd schema from before the id was set (it gets the id).  Anything
+ * else is another application's database and is refused, never written:
+ * the daemon would otherwise put its tables into it and start with no
+ * record of who holds what.
+ */
+static int check_application(struct db *db, int64_t version, char **err)
+{
+        int64_t id = 0, ours = 0;
+        bool any = false;
+        int r;
+
+        r = read_int_pragma(db, "PRAGMA application_id", &id);
+        if (r < 0)
+                return set_error(err, r, "%s: cannot read the application id: %s", db->path,
+                                 db->last_error);
+        if (id == DB_APPLICATION_ID)
+                return 0;
+        if (id != 0)
+                return set_error(err, -EUCLEAN,
+                                 "%s is another application's SQLite database (application_id "
+                                 "0x%08" PRIx64 ", assignd's is 0x%08x); refusing to use it: "
+                                 "move it away or give assignd another --db",
+                                 db->path, (uint64_t)(uint32_t)id, DB_APPLICATION_ID);
+        r = has_schema(db, &any);
+        if (r >= 0 && version > 0)
+                r = read_int_pragma(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                    "AND name IN ('leases', 'devices', 'audit')", &ours);
+        if (r < 0)
+                return set_error(err, r, "%s: cannot read the schema: %s", db->path,
+                                 db->last_error);
+        if (any && !(version > 0 && ours == 3))
+                return set_error(err, -EUCLEAN,
+                                 "%s is an SQLite database that is not assignd's (it has tables "
+                                 "of its own and no assignd application_id); refusing to use it: "
+                                 "move it away or give assignd another --db", db->path);
+        db->created = !any;
+        return 0;
+}
+
 static int migrate(struct db *db, int64_t from, char **err)
 {
-        char sql[64];
+        char sql[128];
         int r;
 
         for (size_t i = (size_t)from; i < db_n_migrations; i++) {
-                snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", i + 1);
+                /* The id goes in with the first change, so a file is never half claimed. */
+                snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu; PRAGMA application_id = %d",
+                         i + 1, DB_APPLICATION_ID);
                 r = db_begin(db);
                 if (r >= 0) {
                         r = db_exec(db, db_migrations[i]);
@@ -497,6 +566,14 @@ static int migrate(struct db *db, int64_t from, char **err)
                                          db->path, i + 1,
                                          db->last_error ? db->last_error : strerror(-r));
                 log_debug("db: %s: migrated to schema version %zu", db->path, i + 1);
+        }
+        /* A schema of ours from before the application id was set gets it now. */
+        if (from >= (int64_t)db_n_migrations) {
+                snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", DB_APPLICATION_ID);
+                r = db_exec(db, sql);
+                if (r < 0)
+                        return set_error(err, r, "%s: cannot set the application id: %s",
+                                         db->path, db->last_error);
         }
         return 0;
 }
@@ -535,15 +612,21 @@ static int setup(struct db *db, char **err)
                                  "understands (%zu); refusing to use it (upgrade assignd)",
                                  db->path, version, db_n_migrations);
 
+        r = check_application(db, version, err);
+        if (r < 0)
+                return r;
         r = set_journal_wal(db, err);
         if (r < 0)
                 return r;
         /*
-         * NORMAL in WAL mode syncs at checkpoints only: a commit survives a
-         * process crash, which is what the intent log needs (a power loss
-         * also resets the hypervisor).
+         * FULL: every commit is synced to the disk before it returns, so a
+         * step of the intent log recorded before a hypercall, and the state
+         * written after it, survive a power loss or a file-system failure,
+         * not only a crash of the process.  (With NORMAL the last commits
+         * before a file-system error were found gone after repair while Xen
+         * still had the device mapped.)  db.h says what this costs.
          */
-        r = db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
+        r = db_exec(db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL");
         if (r < 0)
                 return set_error(err, r, "%s: %s", db->path, db->last_error);
 
@@ -600,6 +683,16 @@ void db_close(struct db *db)
         free(db->path);
         free(db->last_error);
         free(db);
+}
+
+const char *db_path(const struct db *db)
+{
+        return db->path;
+}
+
+bool db_created(const struct db *db)
+{
+        return db->created;
 }
 
 int db_schema_version(struct db *db)

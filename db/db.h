@@ -15,10 +15,21 @@
  * Outputs are untouched on failure.  Nothing here logs above debug; the
  * SQLite message of the last failure is kept for db_last_error().
  *
- * Durability: WAL with synchronous=NORMAL.  A committed transaction
- * survives a crash or kill -9 of the process (it is in the WAL, in the
- * kernel's page cache); only a power loss can take the last commits back,
- * and a power loss also wipes the hypervisor state the leases describe.
+ * Durability: WAL with synchronous=FULL.  Every commit is synced to the
+ * disk before it returns (the WAL file is fsynced at each commit): what a
+ * caller was told is recorded survives a crash of the process, a kernel
+ * panic, a power loss and a file system that goes read-only or full after
+ * it.  The intent log depends on it: the step recorded before a hypercall
+ * must not vanish while Xen keeps what the hypercall did.  The cost is one
+ * fsync per commit (the benchmarks print it).
+ *
+ * Ownership: the file carries PRAGMA application_id DB_APPLICATION_ID.  A
+ * file with another id, or with tables of its own and none, is refused; an
+ * empty file (0 bytes, or a database with nothing in it) is taken as new.
+ *
+ * Locks: a write waits at most DB_BUSY_TIMEOUT_MS (500 ms) for another
+ * process's lock, then fails with -EBUSY; reads are not blocked by another
+ * writer (WAL).
  *
  * One connection per process, used from one thread.
  */
@@ -34,6 +45,8 @@ struct db;
 
 /* The schema version this code writes (PRAGMA user_version after db_open). */
 #define DB_SCHEMA_VERSION 3
+/* PRAGMA application_id of assignd's databases: "asgd". */
+#define DB_APPLICATION_ID 0x61736764
 
 /*
  * Open (creating if needed) and migrate.  *err explains a failure.
@@ -50,9 +63,25 @@ DEFINE_FREE_FUNC(struct db, db_close)
 
 /* Schema version after migrations (PRAGMA user_version). */
 int db_schema_version(struct db *db);
+/* The file's path, for messages. */
+const char *db_path(const struct db *db);
+/*
+ * Whether db_open() found nothing and made the schema: a first start, or a
+ * database that was lost or emptied.  What the hypervisor's domains hold
+ * then has no record and must be found (the engine's adoption).
+ */
+bool db_created(const struct db *db);
 
 /* SQLite's message for the last failed call on db, or NULL. */
 const char *db_last_error(struct db *db);
+
+/*
+ * Tests only: from the nth outermost commit after this call on, every
+ * commit fails with -err (err 0: EIO) and is rolled back, as on a disk that
+ * filled up; nth 0 turns it off.  (A full tmpfs shows the same on a real
+ * disk, but not at a step of one's choosing.)
+ */
+void db_set_failpoint(struct db *db, unsigned nth, int err);
 
 /*
  * Explicit transactions for callers that combine several writes.  They

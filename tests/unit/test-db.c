@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "classify.h"
+#include "db-private.h"
 #include "db.h"
 #include "testlib.h"
 
@@ -1281,6 +1282,107 @@ static void test_durability(void)
         CHECK_INT(db_lease_find_by_device(db, "/soc/uncommitted", &l), -ENOENT);
 }
 
+/*
+ * Whose file it is: a new or emptied file is made assignd's; another
+ * application's database is refused and left alone, whether it says so
+ * with its own application_id or only has tables of its own; an assignd
+ * database from before the id gets it.
+ */
+static void test_application_id(void)
+{
+        _cleanup_free_ char *empty = tpath("empty.db"), *other = tpath("other.db");
+        _cleanup_free_ char *plain = tpath("plain.db"), *old = tpath("old.db");
+        _cleanup_free_ char *err = NULL;
+        struct db *db = NULL;
+        FILE *f;
+
+        f = fopen(empty, "w");
+        CHECK(f != NULL);
+        if (f)
+                fclose(f);
+        CHECK_INT(db_open(empty, &db, NULL), 0);
+        CHECK(db && db_created(db));
+        db_close(db);
+        db = NULL;
+        CHECK_INT(raw_int(empty, "PRAGMA application_id"), DB_APPLICATION_ID);
+        CHECK_INT(db_open(empty, &db, NULL), 0);
+        CHECK(db && !db_created(db));
+        db_close(db);
+        db = NULL;
+
+        CHECK_INT(raw_exec(other, "PRAGMA application_id = 1234; CREATE TABLE t (x);"),
+                  SQLITE_OK);
+        CHECK_INT(db_open(other, &db, &err), -EUCLEAN);
+        CHECK(db == NULL);
+        CHECK_MSG(err && strstr(err, other) && strstr(err, "another application"), "err = %s",
+                  err ? err : "");
+        printf("foreign database refused: %s\n", err ? err : "(none)");
+        free(err);
+        err = NULL;
+        CHECK_INT(raw_int(other, "SELECT count(*) FROM sqlite_master"), 1);
+        CHECK_INT(raw_int(other, "PRAGMA user_version"), 0);
+
+        CHECK_INT(raw_exec(plain, "CREATE TABLE leases (x); CREATE TABLE t (y);"), SQLITE_OK);
+        CHECK_INT(db_open(plain, &db, &err), -EUCLEAN);
+        CHECK_MSG(err && strstr(err, "not assignd's"), "err = %s", err ? err : "");
+        CHECK_INT(raw_int(plain, "SELECT count(*) FROM sqlite_master"), 2);
+
+        CHECK_INT(db_open(old, &db, NULL), 0);
+        db_close(db);
+        db = NULL;
+        CHECK_INT(raw_exec(old, "PRAGMA application_id = 0"), SQLITE_OK);
+        CHECK_INT(db_open(old, &db, NULL), 0);
+        CHECK(db && !db_created(db));
+        db_close(db);
+        CHECK_INT(raw_int(old, "PRAGMA application_id"), DB_APPLICATION_ID);
+}
+
+/*
+ * Every commit is synced (synchronous=FULL), and a write waits for another
+ * process's lock a bounded time, then says -EBUSY.
+ */
+static void test_sync_and_lock(void)
+{
+        _cleanup_free_ char *path = tpath("locked.db");
+        sqlite3 *other = NULL;
+        struct db *db = NULL;
+        struct timespec t0, t1;
+        double ms;
+
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (!db)
+                return;
+        CHECK_INT(sqlite3_open(path, &other), SQLITE_OK);
+        CHECK_INT(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK_INT(db_policy_set(db, "/soc/x", DT_DMA_NONE, DB_POLICY_UNSET, NULL, 0), -EBUSY);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        CHECK_MSG(ms >= 400 && ms < 3000, "a locked write failed after %.0f ms", ms);
+        printf("locked write refused after %.0f ms\n", ms);
+        /* Reads go on. */
+        {
+                struct db_policy *pl = NULL;
+                size_t n = 0;
+
+                CHECK_INT(db_policy_list(db, &pl, &n), 0);
+                db_policy_array_free(pl, n);
+        }
+        sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(other);
+        CHECK_INT(db_policy_set(db, "/soc/x", DT_DMA_NONE, DB_POLICY_UNSET, NULL, 0), 0);
+        {
+                sqlite3_stmt *s = NULL;
+
+                /* The daemon's own connection syncs every commit. */
+                CHECK_INT(sqlite3_prepare_v2(db->conn, "PRAGMA synchronous", -1, &s, NULL),
+                          SQLITE_OK);
+                CHECK(s && sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 2);
+                sqlite3_finalize(s);
+        }
+        db_close(db);
+}
+
 static void cleanup_tmpdir(void)
 {
         _cleanup_free_ char *cmd = strdup_printf("rm -rf '%s'", tmpdir);
@@ -1309,6 +1411,8 @@ int main(void)
         test_transactions();
         test_audit();
         test_durability();
+        test_application_id();
+        test_sync_and_lock();
 
         cleanup_tmpdir();
         return test_done();
