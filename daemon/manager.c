@@ -36,10 +36,11 @@
 #include "watch.h"
 
 /*
- * How often reservations are looked at: the domain watch takes them up at
- * once; the tick drops expired ones and catches a domain xl finished
- * granting devices to after it was announced, and, while a held domain is
- * dying, the end Xen may not signal.
+ * The daemon's clock: it writes again lease outcomes the database refused;
+ * it looks at reservations (the domain watch takes them up at once; the
+ * tick drops expired ones and catches a domain xl finished granting
+ * devices to after it was announced), and, while a held domain is dying,
+ * at the end Xen may not signal.
  */
 #define MANAGER_TICK_SECONDS 1
 
@@ -247,6 +248,8 @@ static void on_tick(evutil_socket_t fd, short what, void *userdata)
 {
         struct engine *e = userdata;
 
+        /* Outcomes the database refused (disk full, ...) are written again first. */
+        engine_record_pending(e);
         if (recovery_waiting_for_dying(e))
                 recovery_domains_changed(e);
         else

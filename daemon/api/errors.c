@@ -30,6 +30,7 @@ enum {
         F_METHOD = 1u << 15,
         F_NAME = 1u << 16,              /* the domain fact, as "name" */
         F_ERRNO_NAME = 1u << 17,        /* the error fact's name, as "errno" */
+        F_FILE = 1u << 18,              /* file, errno, errno_name */
 };
 
 static const struct error_row {
@@ -69,6 +70,7 @@ static const struct error_row {
         { FAILURE_PERMISSION_DENIED, "io.assignd.Broker.PermissionDenied", F_METHOD,
           LOG_NOTICE },
         { FAILURE_INTERNAL_ERROR, "io.assignd.Broker.InternalError", 0, LOG_ERR },
+        { FAILURE_STORAGE_ERROR, "io.assignd.Broker.StorageError", F_FILE, LOG_ERR },
         { FAILURE_SIM_DOMAIN_NOT_FOUND, "io.assignd.Simulator.DomainNotFound", F_DOMID,
           LOG_INFO },
         { FAILURE_SIM_DOMAIN_EXISTS, "io.assignd.Simulator.DomainExists", F_NAME, LOG_INFO },
@@ -153,6 +155,13 @@ struct json_object *errors_params(const struct failure *f)
                 r |= jv_set_str(o, "method", f->method);
         if (m & F_NAME)
                 r |= jv_set_str(o, "name", f->domain);
+        if (m & F_FILE) {
+                const char *ename = f->error > 0 ? strerrorname_np(f->error) : NULL;
+
+                r |= jv_set_str(o, "file", f->file);
+                r |= jv_set_int(o, "errno", f->error);
+                r |= jv_set_str(o, "errno_name", ename ? ename : "?");
+        }
         if (m & F_ERRNO_NAME) {
                 const char *ename = f->error > 0 ? strerrorname_np(f->error) : NULL;
 

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "dispatch.h"
+#include "hv-explain.h"
 #include "hv-sim.h"
+#include "inventory.h"
 #include "jv.h"
 #include "params.h"
 #include "recovery.h"
@@ -248,13 +251,45 @@ static int unpause_domain(struct method_call *mc, struct json_object *params,
         return domid_call(mc, params, hv_sim_unpause);
 }
 
+/*
+ * "db_commit[:N]": from the Nth commit of the daemon's database on (the
+ * first by default), commits fail with the action's errno, as on a disk
+ * that filled up; "off" ends it.  The storage tests' way to fail a write
+ * at a chosen step.
+ */
+static int set_db_failpoint(struct method_call *mc, const char *step, const char *action)
+{
+        struct db *db = inventory_db(method_call_context(mc)->inv);
+        unsigned long nth = 1;
+        char *end = NULL;
+        int e = 0;
+
+        if (step[strlen("db_commit")] == ':') {
+                errno = 0;
+                nth = strtoul(step + strlen("db_commit") + 1, &end, 10);
+                if (errno || !end || *end || nth == 0 || nth > 1000000)
+                        return invalid(mc, "step", "failpoint \"%s\": bad commit count", step);
+        }
+        if (streq(action, "off"))
+                nth = 0;
+        else if (!startswith(action, "error:") || (e = hv_errno_from_name(action + 6)) < 0)
+                return invalid(mc, "action", "failpoint \"%s\": db_commit takes error:ENAME "
+                               "or off", action);
+        db_set_failpoint(db, (unsigned)nth, e);
+        return 0;
+}
+
 static int set_failpoint(struct method_call *mc, struct json_object *params,
                          struct json_object **reply)
 {
         _cleanup_free_ char *err = NULL;
-        const char *bad = NULL;
-        int r = hv_set_failpoint(method_call_context(mc)->hv, params_string(params, "step"),
-                                 params_string(params, "action"), &bad, &err);
+        const char *step = params_string(params, "step"), *bad = NULL;
+        int r;
+
+        if (streq(step, "db_commit") || startswith(step, "db_commit:"))
+                return set_db_failpoint(mc, step, params_string(params, "action"));
+        r = hv_set_failpoint(method_call_context(mc)->hv, step, params_string(params, "action"),
+                             &bad, &err);
 
         if (r < 0)
                 return invalid(mc, bad ? bad : "step", "%s", err ? err : "bad failpoint");

@@ -144,24 +144,59 @@ static double now_ms(void)
 }
 
 /* A step failed: undo what is done and leave the lease failed or releasing. */
+/*
+ * Record where a rollback left lease id: failed when everything is undone,
+ * releasing when an SPI stays routed or an undo failed.  A database that
+ * refuses the write keeps the outcome pending (engine_hold_outcome).
+ */
+static void record_rollback(struct engine *e, int64_t id, const struct plan *plan,
+                            const struct plan_undo *u, const char *error)
+{
+        bool held = u->r < 0 || u->stuck;
+        const char *why = held ? "a step failed and the rollback could not finish"
+                               : "a step failed and every finished step was undone";
+        enum db_lease_state to = held ? DB_LEASE_RELEASING : DB_LEASE_FAILED;
+        int q = lease_state_change(e->db, id, to, plan, error, why);
+
+        if (q < 0)
+                engine_hold_outcome(e, id, to, plan, error, why, q);
+}
+
+/* A hypercall failed: undo what is done and say which step failed with what. */
 static int roll_back(struct engine *e, int64_t id, uint32_t domid, struct plan *plan,
                      const struct plan_step *s, int r, const char *err, struct failure *f)
 {
         struct plan_undo u = { 0 };
         enum hv_reason why = hv_last_reason(e->hv);
-        bool held;
-        int q;
 
         plan_exec_undo(e, id, domid, plan, -1, &u);
         r = step_failure(e, r, s, domid, why, err, id, &u, f);
-        held = u.r < 0 || u.stuck;
-        q = lease_state_change(e->db, id, held ? DB_LEASE_RELEASING : DB_LEASE_FAILED, plan,
-                               f && f->message ? f->message : strerror(-r),
-                               held ? "a step failed and the rollback could not finish"
-                                    : "a step failed and every finished step was undone");
-        if (q < 0)
-                log_error("lease %" PRId64 ": cannot record the rollback (%s): start-up "
-                          "reconciliation finishes it", id, strerror(-q));
+        record_rollback(e, id, plan, &u, f && f->message ? f->message : strerror(-r));
+        plan_undo_clear(&u);
+        return r;
+}
+
+/*
+ * A hypercall succeeded but the database refused to record it (disk full,
+ * read-only, locked): a step the intent log does not show must not stay, so
+ * everything is undone at once, and the outcome recorded or kept pending.
+ */
+static int roll_back_unrecorded(struct engine *e, int64_t id, uint32_t domid,
+                                struct plan *plan, const struct plan_step *s, int q,
+                                struct failure *f)
+{
+        struct plan_undo u = { 0 };
+        _cleanup_free_ char *what = NULL;
+        int r;
+
+        plan_exec_undo(e, id, domid, plan, -1, &u);
+        what = strdup_printf("%s for %s succeeded but lease %" PRId64 " cannot record it; %s",
+                             hv_step_name(s->step), s->device, id,
+                             u.r < 0 || u.stuck ? "what could be undone was, the rest (its "
+                                                  "SPIs) stays until the domain dies"
+                                                : "every finished step was undone");
+        r = engine_fail_storage(e, f, q, "%s", what ? what : "a step cannot be recorded");
+        record_rollback(e, id, plan, &u, f && f->message ? f->message : strerror(-q));
         plan_undo_clear(&u);
         return r;
 }
@@ -305,8 +340,7 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
         if (r == -EEXIST)
                 return busy_after_check(e, req, f);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot record the lease: %s",
-                                   strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot record the lease");
 
         for (size_t i = 0; i < plan.n_steps; i++) {
                 struct plan_step *s = &plan.steps[i];
@@ -314,26 +348,25 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
                 double t0;
 
                 r = plan_exec_step(e->hv, info.domid, s, &err);
-                if (r >= 0) {
-                        s->done = true;
-                        t0 = now_ms();
-                        r = lease_save_plan(e->db, id, &plan);
-                        t_writes += now_ms() - t0;
-                        if (r < 0) {
-                                free(err);
-                                err = strdup_printf("the step succeeded but cannot be recorded: %s",
-                                                    strerror(-r));
-                        }
-                }
                 if (r < 0)
                         return roll_back(e, id, info.domid, &plan, s, r, err, f);
+                s->done = true;
+                t0 = now_ms();
+                r = lease_save_plan(e->db, id, &plan);
+                t_writes += now_ms() - t0;
+                if (r < 0)
+                        return roll_back_unrecorded(e, id, info.domid, &plan, s, r, f);
         }
         r = lease_state_change(e->db, id, DB_LEASE_ASSIGNED, &plan, "", "every step succeeded");
-        if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR,
-                                   "the devices are assigned but the lease cannot be marked so: "
-                                   "%s (start-up reconciliation will roll it back)",
-                                   strerror(-r));
+        if (r < 0) {
+                /* Every step is recorded as done: the record lags only in its state. */
+                engine_hold_outcome(e, id, DB_LEASE_ASSIGNED, &plan, "", "every step succeeded",
+                                    r);
+                return engine_fail_storage(e, f, r, "the devices are assigned (lease %" PRId64
+                                           ", every step recorded) but the lease cannot be "
+                                           "marked assigned yet; it will be once the database "
+                                           "accepts writes", id);
+        }
         if (forced)
                 warn_forced(e, who, devs, req->n_devices, info.domid);
         engine_emit_lease(e, EVENT_DEVICE_ASSIGNED, id, NULL, NULL);
@@ -344,9 +377,8 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
         r = db_lease_get(e->db, id, &ret->lease);
         if (r < 0) {
                 assign_result_clear(ret);
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR,
-                                   "the devices are assigned (lease %" PRId64 ") but the lease "
-                                   "cannot be read back: %s", id, strerror(-r));
+                return engine_fail_storage(e, f, r, "the devices are assigned (lease %" PRId64
+                                           ") but the lease cannot be read back", id);
         }
         return 0;
 }
@@ -358,7 +390,9 @@ int assign_devices(struct engine *e, const struct engine_caller *who,
         int r;
 
         recovery_domains_changed(e);
-        r = do_assign(e, who, req, ret, f);
+        r = req->dry_run ? 0 : engine_refuse_while_pending(e, f);
+        if (r >= 0)
+                r = do_assign(e, who, req, ret, f);
         if (!req->dry_run)
                 audit_request(e->db, who, "Assign", req->domain, req->devices, req->n_devices, r,
                               f, NULL);

@@ -196,8 +196,7 @@ int check_devices(struct engine *e, const struct check_request *req,
                         return r;
                 }
                 if (r != -ENOENT)
-                        return failure_set(f, r, FAILURE_INTERNAL_ERROR,
-                                           "cannot read the leases: %s", strerror(-r));
+                        return engine_fail_storage(e, f, r, "cannot read the leases");
         }
         r = check_groups(dt, req, devs, f);
         if (r < 0)

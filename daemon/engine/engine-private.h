@@ -8,6 +8,20 @@
 
 #include "engine.h"
 #include "events.h"
+#include "plan.h"
+
+/*
+ * A lease outcome the hypervisor has and the database could not record
+ * (disk full, read-only, locked): kept in memory and written again by
+ * engine_record_pending() until it is.
+ */
+struct engine_pending {
+        int64_t id;
+        enum db_lease_state state;
+        struct plan plan;
+        char *error;
+        char *why;
+};
 
 struct engine {
         struct inventory *inv;
@@ -16,7 +30,29 @@ struct engine {
         struct engine_options opts;
         struct events *events;
         bool dying_domains;     /* a lease's domain was dying at the last settle */
+        struct engine_pending *pending;
+        size_t n_pending, cap_pending;
+        int pending_r;          /* the last write's failure, for the refusals */
 };
+
+/*
+ * The hypervisor has lease id's outcome (state, plan, error) but writing it
+ * failed with r: keep it and write it again on the clock.  Until then every
+ * change is refused (engine_refuse_while_pending), so nothing is handed out
+ * over what the database shows wrong.
+ */
+void engine_hold_outcome(struct engine *e, int64_t id, enum db_lease_state state,
+                         const struct plan *plan, const char *error, const char *why, int r);
+/* StorageError (returns its errno) while an outcome waits to be recorded; else 0. */
+int engine_refuse_while_pending(struct engine *e, struct failure *f);
+
+/*
+ * StorageError for a database call that failed with r, naming the file and
+ * saying in words what errno means for it (full, read-only, locked ...);
+ * fmt says what could not be done.  Returns r.
+ */
+_printf_(4, 5) int engine_fail_storage(struct engine *e, struct failure *f, int r,
+                                       const char *fmt, ...);
 
 /*
  * Tell monitors about lease id as it is now in the database: its devices,

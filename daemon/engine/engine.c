@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include "audit.h"
 #include "engine-private.h"
 #include "inventory.h"
+#include "lease-state.h"
+#include "log.h"
 #include "recovery.h"
 
 int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options *o,
@@ -32,9 +35,108 @@ int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options
         return 0;
 }
 
+static void pending_clear(struct engine_pending *p)
+{
+        plan_clear(&p->plan);
+        free(p->error);
+        free(p->why);
+}
+
 void engine_free(struct engine *e)
 {
+        if (!e)
+                return;
+        for (size_t i = 0; i < e->n_pending; i++)
+                pending_clear(&e->pending[i]);
+        free(e->pending);
         free(e);
+}
+
+/* ---- outcomes waiting for the database -------------------------------------- */
+
+/* A copy of a plan, through its stored form (there is nothing else to share). */
+static int plan_copy(const struct plan *p, struct plan *ret)
+{
+        _cleanup_free_ char *text = NULL;
+        int r = plan_to_string(p, &text);
+
+        return r < 0 ? r : plan_from_string(text, ret, NULL);
+}
+
+void engine_hold_outcome(struct engine *e, int64_t id, enum db_lease_state state,
+                         const struct plan *plan, const char *error, const char *why, int r)
+{
+        struct engine_pending *p = NULL;
+
+        for (size_t i = 0; i < e->n_pending && !p; i++)
+                if (e->pending[i].id == id)
+                        p = &e->pending[i];
+        if (!p) {
+                if (GROW(e->pending, e->cap_pending, e->n_pending) < 0) {
+                        log_error("lease %" PRId64 ": out of memory keeping its outcome; "
+                                  "start-up reconciliation will find it", id);
+                        return;
+                }
+                p = &e->pending[e->n_pending++];
+                *p = (struct engine_pending){ .id = id };
+        }
+        pending_clear(p);
+        *p = (struct engine_pending){
+                .id = id,
+                .state = state,
+                .error = error ? strdup(error) : NULL,
+                .why = why ? strdup(why) : NULL,
+        };
+        if (plan && plan_copy(plan, &p->plan) < 0)
+                log_error("lease %" PRId64 ": cannot keep its plan in memory", id);
+        e->pending_r = r;
+        log_error("lease %" PRId64 ": the hypervisor has its outcome (%s) but %s cannot record "
+                  "it: %s; it is kept and written again every second, and no change is "
+                  "accepted until it is", id, lease_state_name(state), db_path(e->db),
+                  strerror(-r));
+}
+
+int engine_record_pending(struct engine *e)
+{
+        size_t out = 0;
+
+        for (size_t i = 0; i < e->n_pending; i++) {
+                struct engine_pending *p = &e->pending[i];
+                int r = lease_state_change(e->db, p->id, p->state,
+                                           p->plan.steps || p->plan.layout ? &p->plan : NULL,
+                                           p->error, p->why);
+
+                if (r < 0) {
+                        e->pending_r = r;
+                        e->pending[out++] = *p;
+                        continue;
+                }
+                log_notice("lease %" PRId64 ": its outcome (%s) is recorded now", p->id,
+                           lease_state_name(p->state));
+                {
+                        _cleanup_free_ char *t = strdup_printf("lease %" PRId64, p->id);
+
+                        audit_append(e->db, NULL, "OutcomeRecorded", t, "ok", p->why, false);
+                }
+                engine_emit_lease(e, p->state == DB_LEASE_ASSIGNED ? EVENT_DEVICE_ASSIGNED
+                                                                   : EVENT_DEVICE_RELEASED,
+                                  p->id, p->state == DB_LEASE_ASSIGNED ? NULL
+                                                                       : EVENT_CAUSE_RECONCILE,
+                                  NULL);
+                pending_clear(p);
+        }
+        e->n_pending = out;
+        return (int)out;
+}
+
+int engine_refuse_while_pending(struct engine *e, struct failure *f)
+{
+        if (!e->n_pending)
+                return 0;
+        return engine_fail_storage(e, f, e->pending_r ? e->pending_r : -EIO,
+                                   "lease %" PRId64 "'s outcome is not recorded yet, so no "
+                                   "change is accepted until it is (retried every second)",
+                                   e->pending[0].id);
 }
 
 void engine_set_events(struct engine *e, struct events *ev)
@@ -60,6 +162,43 @@ void engine_emit_lease(struct engine *e, enum event_type type, int64_t id, const
         ev.detail = detail;
         events_emit(e->events, &ev);
         db_lease_clear(&l);
+}
+
+static const char *storage_words(int r)
+{
+        switch (r) {
+        case -ENOSPC:
+                return "the disk is full";
+        case -EROFS:
+                return "the file system is read-only";
+        case -EBUSY:
+                return "another process holds the database's lock";
+        case -EUCLEAN:
+                return "the database is damaged";
+        case -ENOMEM:
+                return "out of memory";
+        default:
+                return "the database cannot be read or written";
+        }
+}
+
+int engine_fail_storage(struct engine *e, struct failure *f, int r, const char *fmt, ...)
+{
+        _cleanup_free_ char *what = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&what, fmt, ap) < 0)
+                what = NULL;
+        va_end(ap);
+        r = failure_set(f, r, FAILURE_STORAGE_ERROR, "%s: %s (%s, %s)",
+                        what ? what : "storage failed", storage_words(r), strerror(-r),
+                        db_path(e->db));
+        if (f) {
+                failure_fact(&f->file, db_path(e->db));
+                f->error = -r;
+        }
+        return r;
 }
 
 /* ---- owners and devices ---------------------------------------------------- */
@@ -132,8 +271,8 @@ int engine_list_devices(struct engine *e, const struct engine_device_filter *f,
 
                         engine_owner_clear(&o);
                         if (r < 0)
-                                return failure_set(fail, r, FAILURE_INTERNAL_ERROR,
-                                                   "cannot read the leases: %s", strerror(-r));
+                                return engine_fail_storage(e, fail, r,
+                                                           "cannot read the leases");
                         if (!match)
                                 continue;
                 }
@@ -155,8 +294,7 @@ int engine_list_leases(struct engine *e, bool all, struct db_lease **ret, size_t
         recovery_domains_changed(e);
         r = db_lease_list(e->db, &lf, ret, n);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the leases: %s",
-                                   strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot read the leases");
         return 0;
 }
 
@@ -169,8 +307,7 @@ int engine_lease_counts(struct engine *e, size_t counts[_DB_LEASE_STATE_MAX], st
         memset(counts, 0, sizeof(size_t) * _DB_LEASE_STATE_MAX);
         r = db_lease_list(e->db, NULL, &ls, &n);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the leases: %s",
-                                   strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot read the leases");
         for (size_t i = 0; i < n; i++)
                 if (ls[i].state >= 0 && ls[i].state < _DB_LEASE_STATE_MAX)
                         counts[ls[i].state]++;
@@ -184,8 +321,7 @@ int engine_audit_log(struct engine *e, size_t limit, struct db_audit **ret, size
         int r = db_audit_tail(e->db, limit, ret, n);
 
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the audit log: %s",
-                                   strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot read the audit log");
         return 0;
 }
 
@@ -201,13 +337,15 @@ int engine_set_policy(struct engine *e, const struct engine_caller *who, const c
         if (!dt_inventory_find(inventory_dt(e->inv), path))
                 return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
                                         "no device has the path %s", path);
+        r = engine_refuse_while_pending(e, f);
+        if (r < 0)
+                return r;
         r = inventory_set_policy(e->inv, path, dma, assignable, note, (uint32_t)who->uid);
         if (r == -ENOENT)
                 return failure_set_path(f, r, FAILURE_DEVICE_NOT_FOUND, path,
                                         "no device has the path %s", path);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "storing the policy of %s: %s",
-                                   path, strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot store the policy of %s", path);
         detail = strdup_printf("dma=%s assignable=%s note=%s",
                                dma == DB_POLICY_UNSET ? "-" : dt_dma_to_string(dma),
                                assignable == DB_POLICY_UNSET ? "-" : assignable ? "yes" : "no",

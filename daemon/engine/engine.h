@@ -58,6 +58,12 @@ DEFINE_FREE_FUNC(struct engine, engine_free)
  */
 void engine_set_events(struct engine *e, struct events *ev);
 
+/*
+ * Write again the lease outcomes the database refused (see StorageError):
+ * called on the daemon's clock.  Returns how many still wait (0: none).
+ */
+int engine_record_pending(struct engine *e);
+
 /* ---- reads ---------------------------------------------------------------- */
 
 /* Who holds a device: the non-final lease that has it. */

@@ -28,6 +28,7 @@ static const char *const code_names[FAILURE__MAX] = {
         [FAILURE_INVALID_ARGUMENT] = "InvalidArgument",
         [FAILURE_PERMISSION_DENIED] = "PermissionDenied",
         [FAILURE_INTERNAL_ERROR] = "InternalError",
+        [FAILURE_STORAGE_ERROR] = "StorageError",
         [FAILURE_SIM_DOMAIN_NOT_FOUND] = "DomainNotFound",
         [FAILURE_SIM_DOMAIN_EXISTS] = "DomainExists",
         [FAILURE_SIM_INVALID_ARGUMENT] = "InvalidArgument",
@@ -54,6 +55,7 @@ void failure_clear(struct failure *f)
         free(f->interrupt);
         free(f->method);
         free(f->boot_id);
+        free(f->file);
         for (size_t i = 0; i < f->n_missing; i++)
                 free(f->missing[i]);
         free(f->missing);

@@ -38,6 +38,7 @@ enum failure_code {
         FAILURE_INVALID_ARGUMENT,       /* field */
         FAILURE_PERMISSION_DENIED,      /* method */
         FAILURE_INTERNAL_ERROR,
+        FAILURE_STORAGE_ERROR,          /* file, error */
         /* The simulator's control interface. */
         FAILURE_SIM_DOMAIN_NOT_FOUND,   /* domid */
         FAILURE_SIM_DOMAIN_EXISTS,      /* domain (its name) */
@@ -66,6 +67,7 @@ struct failure {
         char *interrupt;        /* an interrupt that is not an SPI, in words */
         char *method;           /* the method a caller may not call */
         char *boot_id;
+        char *file;             /* a file the daemon could not read or write */
         const char *coverage;   /* static names */
         const char *dma;
         const char *state;      /* a lease state */

@@ -64,8 +64,7 @@ int place_taken_of(struct engine *e, int64_t domid, const char *name, struct pla
 
         r = db_lease_list(e->db, NULL, &ls, &n);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the leases: %s",
-                                   strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot read the leases");
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 bool mine = (domid >= 0 && ls[i].domid == domid) ||
                             (name && streq(ls[i].domain_name, name));

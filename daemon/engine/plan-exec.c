@@ -122,13 +122,13 @@ void plan_exec_undo(struct engine *e, int64_t id, uint32_t domid, struct plan *p
                         s->undone = true;
                 }
                 u->changed++;
-                if (id > 0) {
+                if (id > 0 && !u->record_r) {
                         r = lease_save_plan(e->db, id, plan);
                         if (r < 0) {
-                                first_failure(u, r, s, HV_REASON_NONE,
-                                              strdup_printf("cannot record the step in the "
-                                                            "database: %s", strerror(-r)));
-                                return;
+                                u->record_r = r;
+                                log_warning("lease %" PRId64 ": cannot record that %s of %s "
+                                            "was undone (%s): undoing the rest regardless",
+                                            id, hv_step_name(s->step), s->device, strerror(-r));
                         }
                 }
         }

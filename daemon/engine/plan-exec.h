@@ -35,6 +35,12 @@ struct plan_undo {
         enum hv_reason reason;
         char *message;
         size_t changed;         /* steps newly marked undone or kept */
+        /*
+         * Recording a step failed (the disk is full, ...): the undo went on
+         * in the hypervisor and the plan in memory says what is undone;
+         * the caller's state change writes it, or keeps it pending.
+         */
+        int record_r;
 };
 void plan_undo_clear(struct plan_undo *u);
 
@@ -42,8 +48,10 @@ void plan_undo_clear(struct plan_undo *u);
  * Undo, in reverse, every step of plan that is done and not undone, and
  * also step maybe (the first step not marked done of an interrupted
  * assignment; -1: none).  Each success is written to lease id (> 0)
- * before the next call.  Stops at the first failure, except in a held
- * plan: there the lease keeps its devices until the domain is gone anyway,
+ * before the next call; a write that fails does not stop the undo (the
+ * hypervisor comes first: u->record_r says the database is behind).  Stops
+ * at the first failed hypercall, except in a held plan: there the lease
+ * keeps its devices until the domain is gone anyway,
  * so a step that cannot be undone is marked kept (left to Xen's teardown
  * of the domain, never retried) and the rest is still revoked.
  */

@@ -45,6 +45,33 @@ static int undo_failure(struct engine *e, const struct db_lease *l, const struct
         return r;
 }
 
+/*
+ * Record what undoing a live domain's lease left: free when nothing is
+ * left in the hypervisor, else releasing (its SPIs until the domain dies)
+ * with the steps undone.  A database that refuses keeps it pending and the
+ * caller hears StorageError, with the hypervisor's part done.
+ */
+static int record_release(struct engine *e, const struct db_lease *l, const struct plan *plan,
+                          const struct plan_undo *u, struct failure *f)
+{
+        bool done = !u->stuck && !plan_outstanding(plan);
+        enum db_lease_state to = done ? DB_LEASE_FREE : DB_LEASE_RELEASING;
+        const char *why = done ? "every step is undone"
+                               : "what a live domain can give back is undone";
+        int r;
+
+        /* Releasing with nothing new to write: the intent already says so. */
+        if (!done && !u->record_r)
+                return 0;
+        r = lease_state_change(e->db, l->id, to, plan, NULL, why);
+        if (r >= 0)
+                return 0;
+        engine_hold_outcome(e, l->id, to, plan, NULL, why, r);
+        return engine_fail_storage(e, f, r, "lease %" PRId64 " is released in the hypervisor "
+                                   "(%s) but cannot be recorded yet; it will be once the "
+                                   "database accepts writes", l->id, why);
+}
+
 static int release_lease(struct engine *e, const struct db_lease *l, struct failure *f)
 {
         _cleanup_(plan_clear) struct plan plan = { 0 };
@@ -72,17 +99,15 @@ static int release_lease(struct engine *e, const struct db_lease *l, struct fail
                 r = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, &plan, "",
                                        "Release recorded its intent");
                 if (r < 0)
-                        return failure_set(f, r, FAILURE_INTERNAL_ERROR,
-                                           "cannot record the release: %s", strerror(-r));
+                        return engine_fail_storage(e, f, r, "cannot record the release");
                 plan_exec_undo(e, l->id, (uint32_t)l->domid, &plan, -1, &u);
                 r = u.r;
-                if (r >= 0 && !u.stuck && !plan_outstanding(&plan))
-                        r = lease_state_change(e->db, l->id, DB_LEASE_FREE, &plan, NULL,
-                                               "every step is undone");
+                if (r >= 0)
+                        r = record_release(e, l, &plan, &u, f);
         }
         if (r < 0 && u.r < 0)
                 r = undo_failure(e, l, &u, f);
-        else if (r < 0)
+        else if (r < 0 && f && f->code == FAILURE_NONE)
                 r = failure_set(f, r, FAILURE_INTERNAL_ERROR, "releasing lease %" PRId64 ": %s",
                                 l->id, strerror(-r));
         plan_undo_clear(&u);
@@ -205,8 +230,7 @@ static int do_release(struct engine *e, const char *domain, const char *const *d
 
         r = db_lease_list(e->db, NULL, &ls, &nl);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the leases: %s",
-                                   strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot read the leases");
         pick = calloc(nl + 1, sizeof(*pick));
         out = calloc(nl + 1, sizeof(*out));
         if (!pick || !out) {
@@ -223,9 +247,8 @@ static int do_release(struct engine *e, const char *domain, const char *const *d
                 engine_emit_lease(e, EVENT_DEVICE_RELEASED, ls[i].id, EVENT_CAUSE_REQUEST, NULL);
                 r = db_lease_get(e->db, ls[i].id, &out[n_out]);
                 if (r < 0)
-                        r = failure_set(f, r, FAILURE_INTERNAL_ERROR, "lease %" PRId64 " was "
-                                        "released but cannot be read back: %s", ls[i].id,
-                                        strerror(-r));
+                        r = engine_fail_storage(e, f, r, "lease %" PRId64 " was released but "
+                                                "cannot be read back", ls[i].id);
                 else
                         n_out++;
         }
@@ -246,7 +269,9 @@ int release_devices(struct engine *e, const struct engine_caller *who, const cha
         int r;
 
         /* No sweep first: the domain's unfinished leases are settled as they are released. */
-        r = do_release(e, domain, devices, n, ret, n_ret, f);
+        r = engine_refuse_while_pending(e, f);
+        if (r >= 0)
+                r = do_release(e, domain, devices, n, ret, n_ret, f);
         audit_request(e->db, who, "Release", domain, devices, n, r, f, NULL);
         return r;
 }

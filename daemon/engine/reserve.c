@@ -121,8 +121,7 @@ static int check_no_reservation(struct engine *e, const char *name, struct failu
 
         r = db_lease_list(e->db, &lf, &ls, &nl);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the leases: %s",
-                                   strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot read the leases");
         if (nl) {
                 r = failure_set(f, -EEXIST, FAILURE_RESERVATION_EXISTS,
                                 "lease %" PRId64 " already reserves devices for domain %s: "
@@ -244,16 +243,15 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
                                }, &plan, "Reserve recorded a reservation", &id);
         if (r < 0) {
                 unlink(res.device_tree);
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR,
-                                   "cannot record the reservation: %s", strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot record the reservation");
         }
         log_info("lease %" PRId64 ": %zu device%s reserved for domain %s until %" PRId64
                  " (partial DTB %s)", id, req->n_devices, req->n_devices == 1 ? "" : "s",
                  req->domain_name, res.expires_at, res.device_tree);
         r = db_lease_get(e->db, id, &res.lease);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "lease %" PRId64 " was recorded "
-                                   "but cannot be read back: %s", id, strerror(-r));
+                return engine_fail_storage(e, f, r, "lease %" PRId64 " was recorded but cannot "
+                                           "be read back", id);
         *ret = res;
         res = (struct reserve_result){ 0 };
         return 0;
@@ -266,7 +264,9 @@ int reserve_devices(struct engine *e, const struct engine_caller *who,
         int r;
 
         recovery_domains_changed(e);
-        r = do_reserve(e, who, req, ret, f);
+        r = engine_refuse_while_pending(e, f);
+        if (r >= 0)
+                r = do_reserve(e, who, req, ret, f);
         audit_request(e->db, who, "Reserve", req->domain_name, req->devices, req->n_devices, r, f,
                       NULL);
         return r;
@@ -315,8 +315,7 @@ static int do_cancel(struct engine *e, const char *name, int64_t id, struct db_l
 
         r = db_lease_list(e->db, &lf, &ls, &n);
         if (r < 0)
-                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the leases: %s",
-                                   strerror(-r));
+                return engine_fail_storage(e, f, r, "cannot read the leases");
         for (size_t i = 0; i < n && !l; i++)
                 if (id <= 0 || ls[i].id == id)
                         l = &ls[i];
@@ -337,18 +336,15 @@ static int do_cancel(struct engine *e, const char *name, int64_t id, struct db_l
                 r = lease_state_change(e->db, l->id, DB_LEASE_FREE, NULL,
                                        "reservation cancelled", "CancelReservation");
                 if (r < 0)
-                        r = failure_set(f, r, FAILURE_INTERNAL_ERROR,
-                                        "cannot cancel lease %" PRId64 ": %s", l->id,
-                                        strerror(-r));
+                        r = engine_fail_storage(e, f, r, "cannot cancel lease %" PRId64, l->id);
         }
         if (r >= 0) {
                 remove_reservation_file(l);
                 emit_reservation_end(e, l, "reservation cancelled");
                 r = db_lease_get(e->db, l->id, ret);
                 if (r < 0)
-                        r = failure_set(f, r, FAILURE_INTERNAL_ERROR, "lease %" PRId64 " was "
-                                        "cancelled but cannot be read back: %s", l->id,
-                                        strerror(-r));
+                        r = engine_fail_storage(e, f, r, "lease %" PRId64 " was cancelled but "
+                                                "cannot be read back", l->id);
         }
         db_lease_array_free(ls, n);
         return r < 0 ? r : 0;
@@ -363,7 +359,9 @@ int reserve_cancel(struct engine *e, const struct engine_caller *who, const char
         if (!domain_name && id <= 0)
                 return failure_invalid(f, "domain_name", "name the reservation by domain_name "
                                        "or by lease");
-        r = do_cancel(e, domain_name, id, ret, f);
+        r = engine_refuse_while_pending(e, f);
+        if (r >= 0)
+                r = do_cancel(e, domain_name, id, ret, f);
         target = domain_name ? strdup_printf("domain %s", domain_name)
                              : strdup_printf("lease %" PRId64, id);
         audit_append(e->db, who, "CancelReservation", target,
@@ -570,11 +568,11 @@ static int take_back(struct engine *e, const struct db_lease *l, uint32_t domid,
                             u.stuck ? " (its routed SPIs only when it dies: Xen unbinds them "
                                       "from a dying domain only)" : "",
                             left ? left : "");
-        r = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, NULL,
+        r = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, plan,
                                msg ? msg : mismatch_text, "what the domain held was revoked");
         if (r < 0)
-                log_error("%s: cannot record the outcome: %s", target ? target : "lease",
-                          strerror(-r));
+                engine_hold_outcome(e, l->id, DB_LEASE_RELEASING, plan, msg ? msg : mismatch_text,
+                                    "what the domain held was revoked", r);
         plan_undo_clear(&u);
         /* A Release is audited and announced by its caller. */
         if (requested) {
@@ -770,8 +768,7 @@ int reserve_release(struct engine *e, const struct db_lease *l, struct failure *
                 r = lease_state_change(e->db, l->id, DB_LEASE_FREE, NULL,
                                        "released before verification; the domain is gone",
                                        "Release of a reservation whose domain is gone");
-                return r < 0 ? failure_set(f, r, FAILURE_INTERNAL_ERROR,
-                                           "cannot record the release: %s", strerror(-r))
+                return r < 0 ? engine_fail_storage(e, f, r, "cannot record the release")
                              : 0;
         }
         if (r < 0)
@@ -793,7 +790,6 @@ int reserve_release(struct engine *e, const struct db_lease *l, struct failure *
                                l->domain_name ? l->domain_name : "?");
         r = take_back(e, l, info.domid, &plan, msg ? msg : "released before verification",
                       target, true);
-        return r < 0 ? failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot record the release: %s",
-                                   strerror(-r))
+        return r < 0 ? engine_fail_storage(e, f, r, "cannot record the release")
                      : 0;
 }

@@ -33,6 +33,7 @@ static void full_failure(struct failure *f, enum failure_code code)
         failure_fact(&f->interrupt, "PPI (INTID 27) of /gic");
         failure_fact(&f->method, "io.assignd.Broker.Assign");
         failure_fact(&f->boot_id, "0123456789abcdef0123456789abcdef");
+        failure_fact(&f->file, "/var/lib/assignd/inventory.db");
         failure_missing(f, missing, 1);
         f->coverage = "none";
         f->dma = "master";
