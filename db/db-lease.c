@@ -19,16 +19,17 @@ static const char *const state_names[_DB_LEASE_STATE_MAX] = {
 
 #define LEASE_COLUMNS                                                                  \
         "id, domain_name, domid, state, target_state, forced, uid, pid, created_at, "  \
-        "updated_at, expires_at, error, plan, options"
+        "updated_at, expires_at, error, plan, options, standing, exclusive, origin"
 
 static const char sql_lease_insert[] =
         "INSERT INTO leases (domain_name, domid, state, target_state, forced, uid, pid, "
-        "created_at, updated_at, expires_at, error, plan, options) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)";
+        "created_at, updated_at, expires_at, error, plan, options, standing, exclusive, origin) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 /* active is derived from the lease row so that it cannot disagree with it. */
 static const char sql_lease_device_insert[] =
         "INSERT INTO lease_devices (lease_id, idx, path, active) "
-        "SELECT ?1, ?2, ?3, state NOT IN ('free', 'failed') FROM leases WHERE id = ?1";
+        "SELECT ?1, ?2, ?3, state NOT IN ('free', 'failed') AND (exclusive = 1 OR domid IS NOT NULL) "
+        "FROM leases WHERE id = ?1";
 static const char sql_lease_get[] = "SELECT " LEASE_COLUMNS " FROM leases WHERE id = ?1";
 static const char sql_lease_state[] = "SELECT state FROM leases WHERE id = ?1";
 static const char sql_lease_devices[] =
@@ -175,6 +176,7 @@ static int lease_from_row(struct db *db, sqlite3_stmt *s, struct db_lease *ret)
 {
         _cleanup_(db_lease_clear) struct db_lease l = { .domid = -1,
                                                         .target_state = DB_LEASE_NONE };
+        bool exclusive = true;
         int64_t v;
         int r;
 
@@ -208,6 +210,18 @@ static int lease_from_row(struct db *db, sqlite3_stmt *s, struct db_lease *ret)
                 r = db_column_strdup(s, 12, &l.plan);
         if (r >= 0)
                 r = db_column_strdup(s, 13, &l.options);
+        if (r >= 0)
+                r = db_column_bool(s, 14, &l.standing);
+        if (r >= 0)
+                r = db_column_bool(s, 15, &exclusive);
+        if (r >= 0) {
+                const char *origin = (const char *)sqlite3_column_text(s, 16);
+
+                if (!streq(origin, "request") && !streq(origin, "adopted"))
+                        r = -EUCLEAN;
+                l.adopted = streq(origin, "adopted");
+                l.free_while_down = !exclusive;
+        }
         if (r >= 0)
                 r = lease_devices(db, &l);
         if (r < 0)
@@ -353,6 +367,10 @@ static int check_new_lease(const struct db_lease *l)
                 return -EINVAL;
         if (l->target_state != DB_LEASE_NONE && !db_lease_state_to_string(l->target_state))
                 return -EINVAL;
+        if (l->free_while_down && !l->standing)
+                return -EINVAL;         /* only a standing lease may let its devices go */
+        if (l->standing && !l->domain_name)
+                return -EINVAL;
         if (l->domid < -1 || l->domid > 65535)
                 return -EINVAL;
         if (!l->domain_name && l->domid < 0)
@@ -374,10 +392,11 @@ static int lease_create(struct db *db, const struct db_lease *l, int64_t *id)
         int64_t new_id;
         int r;
 
-        r = db_execf(db, sql_lease_insert, "lease insert", "tgttbuiIzttt", l->domain_name,
+        r = db_execf(db, sql_lease_insert, "lease insert", "tgttbuiIztttbbt", l->domain_name,
                      l->domid, db_lease_state_to_string(l->state),
                      db_lease_state_to_string(l->target_state), l->forced, l->uid, (int)l->pid,
-                     db_now(), l->expires_at, l->error, l->plan, l->options);
+                     db_now(), l->expires_at, l->error, l->plan, l->options, l->standing,
+                     !l->free_while_down, l->adopted ? "adopted" : "request");
         if (r < 0)
                 return r;
         new_id = sqlite3_last_insert_rowid(db->conn);

@@ -217,10 +217,63 @@ static const char migration_3[] =
         "        CHECK (dom0_hidden IN (0, 1));\n"
         "DELETE FROM meta WHERE key = 'dtb_sha256';\n";
 
+/*
+ * v4: leases that outlive a domain, and leases found rather than granted.
+ *
+ * standing: a reservation dedicated to a domain name until cancelled; it
+ * goes back to "reserved" (domid unbound) when its domain dies.
+ * exclusive: whether it holds its devices while no domain of that name
+ * runs.  origin: "request" (Assign, Reserve) or "adopted" (the hypervisor
+ * showed a domain holding the device and no lease recorded it).
+ *
+ * A lease device is active (counted by the one-owner index) while the
+ * lease holds it: not final, and exclusive or bound to a domid.  The v2
+ * triggers allowed a device to be deactivated only; a non-exclusive
+ * standing lease takes its devices back when its domain appears, so
+ * "active" is now kept equal to that expression in both directions, and
+ * taking a device back that another lease holds is the index's constraint
+ * violation, in the same transaction as the binding.
+ */
+static const char migration_4[] =
+        "ALTER TABLE leases ADD COLUMN standing INTEGER NOT NULL DEFAULT 0\n"
+        "        CHECK (standing IN (0, 1));\n"
+        "ALTER TABLE leases ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 1\n"
+        "        CHECK (exclusive IN (0, 1));\n"
+        "ALTER TABLE leases ADD COLUMN origin TEXT NOT NULL DEFAULT 'request'\n"
+        "        CHECK (origin IN ('request', 'adopted'));\n"
+        "CREATE INDEX leases_domain_name ON leases(domain_name);\n"
+        "DROP TRIGGER lease_devices_insert_active;\n"
+        "DROP TRIGGER lease_devices_no_reactivation;\n"
+        "DROP TRIGGER leases_release_devices;\n"
+        "CREATE TRIGGER lease_devices_insert_active BEFORE INSERT ON lease_devices\n"
+        "WHEN NEW.active IS NOT (SELECT state NOT IN ('free', 'failed')\n"
+        "                               AND (exclusive = 1 OR domid IS NOT NULL)\n"
+        "                        FROM leases WHERE id = NEW.lease_id)\n"
+        "BEGIN\n"
+        "        SELECT RAISE(ABORT, 'lease_devices.active must match the lease');\n"
+        "END;\n"
+        "CREATE TRIGGER lease_devices_active_follows_lease BEFORE UPDATE OF active ON lease_devices\n"
+        "WHEN NEW.active IS NOT (SELECT state NOT IN ('free', 'failed')\n"
+        "                               AND (exclusive = 1 OR domid IS NOT NULL)\n"
+        "                        FROM leases WHERE id = NEW.lease_id)\n"
+        "BEGIN\n"
+        "        SELECT RAISE(ABORT, 'lease_devices.active must match the lease');\n"
+        "END;\n"
+        "CREATE TRIGGER leases_hold_devices AFTER UPDATE OF state, domid, exclusive ON leases\n"
+        "BEGIN\n"
+        "        UPDATE lease_devices\n"
+        "        SET active = (NEW.state NOT IN ('free', 'failed')\n"
+        "                      AND (NEW.exclusive = 1 OR NEW.domid IS NOT NULL))\n"
+        "        WHERE lease_id = NEW.id\n"
+        "          AND active IS NOT (NEW.state NOT IN ('free', 'failed')\n"
+        "                             AND (NEW.exclusive = 1 OR NEW.domid IS NOT NULL));\n"
+        "END;\n";
+
 const char *const db_migrations[] = {
         migration_1,
         migration_2,
         migration_3,
+        migration_4,
 };
 const size_t db_n_migrations = ARRAY_SIZE(db_migrations);
 

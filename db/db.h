@@ -44,7 +44,7 @@
 struct db;
 
 /* The schema version this code writes (PRAGMA user_version after db_open). */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 /* PRAGMA application_id of assignd's databases: "asgd". */
 #define DB_APPLICATION_ID 0x61736764
 
@@ -192,6 +192,19 @@ struct db_lease {
         char *error;            /* last failure, or NULL */
         char *plan;             /* JSON: ordered steps with per-step done flags */
         char *options;          /* JSON: the request's options, or NULL */
+        /*
+         * A standing reservation: dedicated to domain_name until cancelled,
+         * back to reserved (domid -1) when its domain dies.
+         */
+        bool standing;
+        /*
+         * Does not hold its devices while no domain of its name runs (a
+         * standing lease made with exclusive=no); every other lease holds
+         * them from creation to a final state.
+         */
+        bool free_while_down;
+        /* Found in the hypervisor, not granted by a request. */
+        bool adopted;
         char **devices;         /* device paths, in request order */
         size_t n_devices;
 };

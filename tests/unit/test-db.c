@@ -970,9 +970,15 @@ static void test_leases(void)
                          "VALUES (last_insert_rowid(), 0, '/soc/a', 1);"
                          "COMMIT;");
                 CHECK_INT(raw_exec(path, sql) & 0xff, SQLITE_CONSTRAINT);
+                /* active follows the lease, both ways: by hand it moves neither way. */
                 snprintf(sql, sizeof(sql),
                          "UPDATE lease_devices SET active = 0 WHERE lease_id = %" PRId64, id1);
-                CHECK_INT(raw_exec(path, sql), SQLITE_OK);      /* allowed: deactivating */
+                CHECK_INT(raw_exec(path, sql) & 0xff, SQLITE_CONSTRAINT);
+                snprintf(sql, sizeof(sql),
+                         "UPDATE leases SET state = 'failed' WHERE id = %" PRId64, id1);
+                CHECK_INT(raw_exec(path, sql), SQLITE_OK);      /* final: the devices go */
+                CHECK_INT(raw_int(path, "SELECT count(*) FROM lease_devices WHERE active = 1 "
+                                        "AND path IN ('/soc/a', '/soc/b')"), 0);
                 snprintf(sql, sizeof(sql),
                          "UPDATE lease_devices SET active = 1 WHERE lease_id = %" PRId64, id1);
                 CHECK_INT(raw_exec(path, sql) & 0xff, SQLITE_CONSTRAINT);
@@ -1383,6 +1389,71 @@ static void test_sync_and_lock(void)
         db_close(db);
 }
 
+/*
+ * Standing leases: an exclusive one holds its devices while no domain runs;
+ * one made with exclusive=no lets them go and takes them back when it is
+ * bound, which the one-owner index refuses while another lease has them.
+ * Adopted leases read back as adopted.
+ */
+static void test_standing(void)
+{
+        _cleanup_free_ char *path = tpath("standing.db");
+        _cleanup_(db_closep) struct db *db = NULL;
+        char *x[] = { (char *)"/soc/x" }, *y[] = { (char *)"/soc/y" };
+        struct db_lease in, l;
+        int64_t ex = 0, loose = 0, other = 0, adopted = 0;
+
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (!db)
+                return;
+        in = lease_for("web", -1, x, 1);
+        in.standing = true;
+        CHECK_INT(db_lease_create(db, &in, &ex), 0);
+        CHECK_INT(db_lease_find_by_device(db, "/soc/x", &l), 0);
+        CHECK(l.id == ex && l.standing && !l.free_while_down && !l.adopted);
+        db_lease_clear(&l);
+
+        in = lease_for("db", -1, y, 1);
+        in.standing = true;
+        in.free_while_down = true;
+        CHECK_INT(db_lease_create(db, &in, &loose), 0);
+        CHECK_INT(db_lease_find_by_device(db, "/soc/y", &l), -ENOENT);  /* not held while down */
+        in = lease_for("other", 5, y, 1);
+        in.state = DB_LEASE_ASSIGNED;
+        CHECK_INT(db_lease_create(db, &in, &other), 0);
+        /* Its domain appears while another lease has the device: the binding is refused. */
+        CHECK_INT(db_lease_bind_domid(db, loose, 7), -EEXIST);
+        CHECK_INT(db_lease_get(db, loose, &l), 0);
+        CHECK_INT(l.domid, -1);
+        db_lease_clear(&l);
+        CHECK_INT(db_lease_update(db, other, DB_LEASE_FREE, NULL, ""), 0);
+        CHECK_INT(db_lease_bind_domid(db, loose, 7), 0);
+        CHECK_INT(db_lease_find_by_device(db, "/soc/y", &l), 0);
+        CHECK(l.id == loose && l.free_while_down && l.domid == 7);
+        db_lease_clear(&l);
+        /* The domain dies: unbound again, the device goes. */
+        CHECK_INT(db_lease_bind_domid(db, loose, -1), 0);
+        CHECK_INT(db_lease_find_by_device(db, "/soc/y", &l), -ENOENT);
+
+        /* Only a standing lease may let its devices go, and it needs a name. */
+        in = lease_for("z", -1, y, 1);
+        in.free_while_down = true;
+        CHECK_INT(db_lease_create(db, &in, NULL), -EINVAL);
+        in = lease_for(NULL, 3, y, 1);
+        in.standing = true;
+        CHECK_INT(db_lease_create(db, &in, NULL), -EINVAL);
+
+        in = lease_for("found", 9, y, 1);
+        in.state = DB_LEASE_ASSIGNED;
+        in.adopted = true;
+        CHECK_INT(db_lease_create(db, &in, &adopted), 0);
+        CHECK_INT(db_lease_get(db, adopted, &l), 0);
+        CHECK(l.adopted && !l.standing);
+        db_lease_clear(&l);
+        /* And the unbound standing lease cannot get it while the adopted one holds it. */
+        CHECK_INT(db_lease_bind_domid(db, loose, 7), -EEXIST);
+}
+
 static void cleanup_tmpdir(void)
 {
         _cleanup_free_ char *cmd = strdup_printf("rm -rf '%s'", tmpdir);
@@ -1413,6 +1484,7 @@ int main(void)
         test_durability();
         test_application_id();
         test_sync_and_lock();
+        test_standing();
 
         cleanup_tmpdir();
         return test_done();
