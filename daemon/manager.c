@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "adopt.h"
 #include "broker.h"
 #include "build-config.h"
 #include "classify.h"
@@ -184,6 +185,11 @@ static int open_engine(struct manager *m, bool rescanned)
         r = reserve_check_all(m->engine);
         if (r > 0)
                 log_info("reservations: %d changed at start-up", r);
+        /* What live domains (dom0less ones, those of a lost database) hold without a lease. */
+        r = adopt_sweep(m->engine, true);
+        if (r > 0)
+                log_warning("%d device%s held outside assignd at start-up: recorded as adopted "
+                            "leases", r, r == 1 ? "" : "s");
         /* After the reconciliation: deaths before it are not news to anyone. */
         r = watch_new(m->hv, m->engine, m->events, &m->watch, &err);
         if (r < 0)
@@ -250,10 +256,12 @@ static void on_tick(evutil_socket_t fd, short what, void *userdata)
 
         /* Outcomes the database refused (disk full, ...) are written again first. */
         engine_record_pending(e);
-        if (recovery_waiting_for_dying(e))
+        if (recovery_waiting_for_dying(e)) {
                 recovery_domains_changed(e);
-        else
+        } else {
                 reserve_check_all(e);
+                adopt_sweep(e, false);
+        }
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *userdata)

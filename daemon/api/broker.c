@@ -105,7 +105,7 @@ static int status_lifecycle(struct method_call *mc, struct engine *e, struct jso
         r |= jv_set_int(lc, "releasing", (int64_t)counts[DB_LEASE_RELEASING]);
         r |= jv_set_obj(o, "leases", lc);
         r |= jv_set_int(o, "monitors", (int64_t)events_n_subscribers(ctx->events));
-        if (hazard_list(ctx->inv, &hz, &n_hz) < 0)
+        if (hazard_list(ctx->inv, engine_ownership_visible(e), &hz, &n_hz) < 0)
                 return -ENOMEM;
         r |= jv_set_obj(o, "hazards", render_hazards(hz, n_hz));
         hazard_list_free(hz, n_hz);
@@ -502,6 +502,11 @@ static int reserve(struct method_call *mc, struct json_object *params,
         req.ttl_seconds = params_int(params, "ttl_seconds", 0);
         if (params_has(params, "ttl_seconds") && req.ttl_seconds <= 0)
                 return method_call_fail_invalid(mc, "ttl_seconds", "ttl_seconds must be positive");
+        req.standing = params_bool(params, "persistent") > 0;
+        req.free_while_down = params_bool(params, "exclusive") == 0;
+        if (req.standing && params_has(params, "ttl_seconds"))
+                return method_call_fail_invalid(mc, "ttl_seconds", "a persistent reservation "
+                                                "does not expire: drop ttl_seconds");
         r = reserve_devices(e, &who, &req, &res, &f);
         if (r < 0)
                 return method_call_failed(mc, r, &f);
@@ -510,7 +515,10 @@ static int reserve(struct method_call *mc, struct json_object *params,
         r |= jv_set_str(o, "config", res.config);
         r |= jv_set_obj(o, "notes", render_notes(res.notes));
         r |= jv_set_str(o, "device_tree", res.device_tree);
-        r |= jv_set_int(o, "expires_at", res.expires_at);
+        if (res.expires_at > 0)
+                r |= jv_set_int(o, "expires_at", res.expires_at);
+        else
+                r |= jv_set_null(o, "expires_at");
         if (r) {
                 json_object_put(o);
                 return -ENOMEM;

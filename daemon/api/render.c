@@ -153,6 +153,10 @@ static int set_owner(struct json_object *o, const struct engine_owner *owner)
                 r |= jv_set_null(v, "domid");
         r |= jv_set_str(v, "domain", owner->domain);
         r |= jv_set_str(v, "state", db_lease_state_to_string(owner->state));
+        r |= jv_set_int(v, "lease", owner->lease);
+        r |= jv_set_bool(v, "standing", owner->standing);
+        r |= jv_set_str(v, "origin", owner->adopted ? "external" : "request");
+        r |= jv_set_int(v, "since", owner->since);
         return jv_set_obj(o, "owner", done(v, r));
 }
 
@@ -244,6 +248,9 @@ struct json_object *render_lease(const struct db_lease *l)
         r |= jv_set_str(o, "state", db_lease_state_to_string(l->state));
         r |= jv_set_str(o, "target_state", db_lease_state_to_string(l->target_state));
         r |= jv_set_bool(o, "forced", l->forced);
+        r |= jv_set_bool(o, "standing", l->standing);
+        r |= jv_set_bool(o, "exclusive", !l->free_while_down);
+        r |= jv_set_str(o, "origin", l->adopted ? "external" : "request");
         r |= jv_set_int(o, "uid", l->uid);
         r |= jv_set_int(o, "pid", l->pid);
         r |= jv_set_int(o, "created_at", l->created_at);

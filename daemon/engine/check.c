@@ -31,7 +31,26 @@ int check_busy(const struct db_lease *l, const char *path, struct failure *f)
                               "unbound, which Xen allows only once that domain is dying";
         }
 
-        if (l->state == DB_LEASE_RESERVED && l->domid >= 0)
+        if (l->adopted) {
+                char since[32] = "?";
+                time_t t = (time_t)l->created_at;
+                struct tm tm;
+
+                if (gmtime_r(&t, &tm))
+                        strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, path,
+                                     "%s is held by domain %s%s%d%s outside assignd since %s "
+                                     "(adopted lease %" PRId64 "): it is free once that domain "
+                                     "is gone", path, l->domain_name ? l->domain_name : "",
+                                     l->domain_name ? " (" : "", l->domid,
+                                     l->domain_name ? ")" : "", since, l->id);
+        } else if (l->standing && l->state == DB_LEASE_RESERVED && l->domid < 0)
+                r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, path,
+                                     "%s is reserved for domain %s by standing lease %" PRId64
+                                     " until it is cancelled (the domain is not running): "
+                                     "cancel it first", path,
+                                     l->domain_name ? l->domain_name : "?", l->id);
+        else if (l->state == DB_LEASE_RESERVED && l->domid >= 0)
                 r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, path,
                                      "%s is reserved for domain %s by lease %" PRId64 " (created "
                                      "as domid %d, being verified): release that domain's "
@@ -48,10 +67,11 @@ int check_busy(const struct db_lease *l, const char *path, struct failure *f)
                                              : (int64_t)0);
         else
                 r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, path,
-                                     "%s is held by domain %s%s%d%s (lease %" PRId64 ", %s)%s",
+                                     "%s is held by domain %s%s%d%s (%slease %" PRId64 ", %s)%s",
                                      path, l->domain_name ? l->domain_name : "",
                                      l->domain_name ? " (" : "", l->domid,
-                                     l->domain_name ? ")" : "", l->id, st, why);
+                                     l->domain_name ? ")" : "", l->standing ? "standing " : "",
+                                     l->id, st, why);
         if (f) {
                 f->domid = l->domid;
                 f->state = st;

@@ -6,8 +6,11 @@
 #ifndef ASSIGND_ENGINE_PRIVATE_H
 #define ASSIGND_ENGINE_PRIVATE_H
 
+#include <time.h>
+
 #include "engine.h"
 #include "events.h"
+#include "hv.h"
 #include "plan.h"
 
 /*
@@ -23,6 +26,16 @@ struct engine_pending {
         char *why;
 };
 
+/* A domain adoption has looked at (adopt.c). */
+struct engine_seen {
+        uint32_t domid;
+        char name[HV_NAME_MAX + 1];
+        time_t first_seen;
+        time_t next_look;       /* while it has not run */
+        time_t wait;
+        bool checked_after_run;
+};
+
 struct engine {
         struct inventory *inv;
         struct hv *hv;
@@ -33,6 +46,9 @@ struct engine {
         struct engine_pending *pending;
         size_t n_pending, cap_pending;
         int pending_r;          /* the last write's failure, for the refusals */
+        struct engine_seen *seen;
+        size_t n_seen, cap_seen;
+        int iomem_visible;      /* enum hv_tristate: HV_UNKNOWN until asked */
 };
 
 /*

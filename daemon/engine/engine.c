@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adopt.h"
 #include "audit.h"
 #include "engine-private.h"
 #include "inventory.h"
@@ -29,6 +30,7 @@ int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options
         e->inv = inv;
         e->hv = hv;
         e->db = inventory_db(inv);
+        e->iomem_visible = HV_UNKNOWN;
         if (o)
                 e->opts = *o;
         *ret = e;
@@ -49,6 +51,7 @@ void engine_free(struct engine *e)
         for (size_t i = 0; i < e->n_pending; i++)
                 pending_clear(&e->pending[i]);
         free(e->pending);
+        free(e->seen);
         free(e);
 }
 
@@ -203,6 +206,11 @@ int engine_fail_storage(struct engine *e, struct failure *f, int r, const char *
 
 /* ---- owners and devices ---------------------------------------------------- */
 
+bool engine_ownership_visible(struct engine *e)
+{
+        return adopt_iomem_visible(e);
+}
+
 void engine_owner_clear(struct engine_owner *o)
 {
         if (!o)
@@ -225,6 +233,10 @@ int engine_owner(struct engine *e, const char *path, struct engine_owner *ret)
                 .domid = l.domid,
                 .domain = steal_ptr(l.domain_name),
                 .state = l.state,
+                .lease = l.id,
+                .standing = l.standing,
+                .adopted = l.adopted,
+                .since = l.created_at,
         };
         db_lease_clear(&l);
         return 1;

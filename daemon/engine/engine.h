@@ -71,6 +71,10 @@ struct engine_owner {
         int64_t domid;          /* -1: a reservation not bound yet */
         char *domain;           /* may be NULL */
         enum db_lease_state state;
+        int64_t lease;
+        bool standing;          /* held for the domain name until cancelled */
+        bool adopted;           /* found held outside assignd */
+        int64_t since;          /* the lease's creation, unix seconds */
 };
 void engine_owner_clear(struct engine_owner *o);
 /* 1 and *ret when some lease holds path, 0 when nobody does, or a negative errno. */
@@ -85,6 +89,13 @@ struct engine_device_filter {
 /* The devices matching f (NULL: all), in inventory order; *ret is malloc'd, borrowed items. */
 int engine_list_devices(struct engine *e, const struct engine_device_filter *f,
                         const struct dt_device ***ret, size_t *n, struct failure *fail);
+
+/*
+ * Whether the hypervisor says which domain may map a device's registers
+ * (the simulator, a Xen with the hv-patches series; not stock Xen): if not,
+ * a device without an SPI or IOMMU given outside assignd cannot be found.
+ */
+bool engine_ownership_visible(struct engine *e);
 
 /* The non-final leases, or all of them, after settling what domain deaths changed. */
 int engine_list_leases(struct engine *e, bool all, struct db_lease **ret, size_t *n,

@@ -21,6 +21,8 @@ static const char *const type_names[EVENT__MAX] = {
         [EVENT_RESERVATION_EXPIRED] = "reservation-expired",
         [EVENT_INVENTORY_CHANGED] = "inventory-changed",
         [EVENT_DOMAIN_DIED] = "domain-died",
+        [EVENT_DEVICE_HELD_OUTSIDE] = "device-held-outside",
+        [EVENT_RESERVATION_REFUSED] = "reservation-refused",
 };
 
 const char *event_type_name(enum event_type t)

@@ -20,6 +20,11 @@
  *   reservation-expired devices, domain, lease, detail
  *   inventory-changed   devices (those whose classification or policy changed), detail
  *   domain-died         domid, domain, state ("dying" or "gone")
+ *   device-held-outside devices, domid, domain, lease, detail: a domain holds
+ *                       devices no lease recorded; an adopted lease now does
+ *   reservation-refused devices, domid, domain, lease, detail: a non-exclusive
+ *                       standing reservation's domain appeared while another
+ *                       lease holds its devices
  */
 #ifndef ASSIGND_EVENTS_H
 #define ASSIGND_EVENTS_H
@@ -37,6 +42,8 @@ enum event_type {
         EVENT_RESERVATION_EXPIRED,
         EVENT_INVENTORY_CHANGED,
         EVENT_DOMAIN_DIED,
+        EVENT_DEVICE_HELD_OUTSIDE,
+        EVENT_RESERVATION_REFUSED,
         EVENT__MAX,
 };
 

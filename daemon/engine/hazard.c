@@ -33,7 +33,17 @@ void hazard_list_free(struct hazard *h, size_t n)
         free(h);
 }
 
-int hazard_list(const struct inventory *inv, struct hazard **ret, size_t *n)
+/* Whether an SPI routed to a domain would show that domain holding d. */
+static bool has_spi(const struct dt_device *d)
+{
+        for (size_t i = 0; i < d->n_irqs; i++)
+                if (d->irqs[i].cls == DT_IRQ_SPI)
+                        return true;
+        return false;
+}
+
+int hazard_list(const struct inventory *inv, bool iomem_visible, struct hazard **ret,
+                size_t *n)
 {
         const struct dt_inventory *dt = inventory_dt(inv);
         struct hazards h = { 0 };
@@ -65,6 +75,21 @@ int hazard_list(const struct inventory *inv, struct hazard **ret, size_t *n)
                                              "could read and write all memory; declare dma=none "
                                              "if it cannot do DMA",
                                              d->path, dt_coverage_to_string(d->coverage)));
+        }
+        for (size_t i = 0; r >= 0 && !iomem_visible && i < dt->n_devices; i++) {
+                const struct dt_device *d = &dt->devices[i];
+
+                if (d->coverage == DT_COV_PROTECTED || has_spi(d) || !d->n_regions ||
+                    !inventory_effective_assignable(inv, d, NULL))
+                        continue;
+                r = add_hazard(&h, "ownership-invisible", d->path,
+                               strdup_printf("%s has no SPI and no IOMMU Xen drives protects "
+                                             "it: if a domain gets it outside assignd (iomem "
+                                             "lines in an xl.cfg, a domain built at boot), Xen "
+                                             "shows nothing that reveals it, and assignd could "
+                                             "give its registers to a second domain; assign it "
+                                             "only through assignd, or run a Xen with the "
+                                             "hv-patches series", d->path));
         }
         if (r < 0) {
                 hazard_list_free(h.v, h.n);

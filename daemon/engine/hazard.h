@@ -10,11 +10,17 @@
  *                        devices behind it are not protected for guests;
  *   "dma-unknown"        an assignable device that may be a DMA master and
  *                        that no IOMMU Xen drives protects: given to a
- *                        guest it can reach all of memory.
+ *                        guest it can reach all of memory;
+ *   "ownership-invisible" an assignable device without an SPI that no IOMMU
+ *                        Xen drives protects, on a hypervisor that cannot
+ *                        say which domain may map its registers (stock
+ *                        Xen): given to a domain outside assignd, nothing
+ *                        shows it held (the hv-patches series closes it).
  */
 #ifndef ASSIGND_HAZARD_H
 #define ASSIGND_HAZARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct inventory;
@@ -25,8 +31,12 @@ struct hazard {
         char *message;
 };
 
-/* The hazards in device-tree order; *ret is freed with hazard_list_free(). */
-int hazard_list(const struct inventory *inv, struct hazard **ret, size_t *n);
+/*
+ * The hazards in device-tree order; *ret is freed with hazard_list_free().
+ * iomem_visible: the hypervisor says who may map a device's registers.
+ */
+int hazard_list(const struct inventory *inv, bool iomem_visible, struct hazard **ret,
+                size_t *n);
 void hazard_list_free(struct hazard *h, size_t n);
 
 #endif

@@ -15,6 +15,8 @@ const struct lease_transition lease_state_table[] = {
           "Reserve recorded devices for a domain about to be created" },
         { LEASE_STATE_NEW, DB_LEASE_ASSIGNING,
           "Assign recorded its plan before the first hypercall" },
+        { LEASE_STATE_NEW, DB_LEASE_ASSIGNED,
+          "adoption: the hypervisor shows a domain holding a device no lease recorded" },
         { DB_LEASE_RESERVED, DB_LEASE_ASSIGNED,
           "the reserved domain appeared and holds what its reservation grants" },
         { DB_LEASE_RESERVED, DB_LEASE_RELEASING,
@@ -24,6 +26,9 @@ const struct lease_transition lease_state_table[] = {
           "the domain holds none of it, or went away before it was verified" },
         { DB_LEASE_RESERVED, DB_LEASE_FREE,
           "cancelled, expired with no domain, or released once its domain was gone" },
+        { DB_LEASE_RESERVED, DB_LEASE_RESERVED,
+          "a standing reservation's domain went away before it was verified: it waits for "
+          "the next one" },
         { DB_LEASE_ASSIGNING, DB_LEASE_ASSIGNED, "every step succeeded" },
         { DB_LEASE_ASSIGNING, DB_LEASE_FAILED, "a step failed and every finished step was undone" },
         { DB_LEASE_ASSIGNING, DB_LEASE_RELEASING,
@@ -33,10 +38,14 @@ const struct lease_transition lease_state_table[] = {
         { DB_LEASE_ASSIGNED, DB_LEASE_RELEASING,
           "Release recorded its intent before the first undo" },
         { DB_LEASE_ASSIGNED, DB_LEASE_FREE, "the domain is gone (Xen released everything)" },
+        { DB_LEASE_ASSIGNED, DB_LEASE_RESERVED,
+          "a standing reservation's domain is gone: it waits for the next domain of its name" },
         { DB_LEASE_RELEASING, DB_LEASE_RELEASING,
           "an undo was retried or failed, or what a held domain holds was revoked" },
         { DB_LEASE_RELEASING, DB_LEASE_FREE, "every step is undone, or the domain is gone" },
         { DB_LEASE_RELEASING, DB_LEASE_FAILED, "an interrupted assignment's rollback completed" },
+        { DB_LEASE_RELEASING, DB_LEASE_RESERVED,
+          "a standing reservation's domain is gone after a release: it waits for the next one" },
 };
 const size_t lease_state_table_size = ARRAY_SIZE(lease_state_table);
 

@@ -34,7 +34,7 @@ int lease_save_plan(struct db *db, int64_t id, const struct plan *plan)
         return db_lease_update(db, id, DB_LEASE_NONE, text, NULL);
 }
 
-int lease_bind_domid(struct db *db, int64_t id, uint32_t domid)
+int lease_bind_domid(struct db *db, int64_t id, int domid)
 {
-        return db_lease_bind_domid(db, id, (int)domid);
+        return db_lease_bind_domid(db, id, domid);
 }

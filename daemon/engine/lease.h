@@ -26,7 +26,11 @@ int lease_begin(struct db *db, const char *domain_name, uint32_t domid, char *co
 /* Store the plan after a step changed (one small write; the state is left alone). */
 int lease_save_plan(struct db *db, int64_t id, const struct plan *plan);
 
-/* A reservation's lease is bound to the domid that took it up. */
-int lease_bind_domid(struct db *db, int64_t id, uint32_t domid);
+/*
+ * A reservation's lease is bound to the domid that took it up (-1: unbound
+ * again, a standing lease whose domain is gone).  -EEXIST: a non-exclusive
+ * standing lease's device is held by another lease.
+ */
+int lease_bind_domid(struct db *db, int64_t id, int domid);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adopt.h"
 #include "audit.h"
 #include "domain.h"
 #include "engine-private.h"
@@ -131,6 +132,13 @@ int recovery_settle_lease(struct engine *e, const struct db_lease *l, struct pla
         alive = domain_of_lease(e, l, &dying);
         if (alive < 0)
                 return alive;
+        if (!alive && l->standing) {
+                /* Xen dropped what the domain held; the reservation waits for the next one. */
+                r = reserve_standing_rest(e, l, "the domain is gone; Xen released its "
+                                                "resources");
+                *outcome = "domain gone: standing, reserved again";
+                return r;
+        }
         if (!alive) {
                 /* Xen dropped the domain's permissions, mappings, SPIs and devices. */
                 r = lease_state_change(e->db, l->id, DB_LEASE_FREE, NULL,
@@ -287,6 +295,8 @@ int recovery_domains_changed(struct engine *e)
         int r = settle_all(e, true, "DomainChanged");
         int q = reserve_check_all(e);
 
+        /* After the reservations bound: what a new domain holds beyond them. */
+        adopt_sweep(e, false);
         if (r < 0)
                 return r;
         return q < 0 ? q : r + q;

@@ -110,22 +110,31 @@ static void remove_reservation_file(const struct db_lease *l)
                 log_warning("cannot remove %s: %m", path);
 }
 
-/* ReservationExists when domain name already has a pending reservation. */
+/*
+ * ReservationExists when domain name already has a pending reservation or
+ * a standing one (whatever its state: it outlives the domain's runs).
+ */
 static int check_no_reservation(struct engine *e, const char *name, struct failure *f)
 {
-        struct db_lease_filter lf = { .state = DB_LEASE_RESERVED, .domid = -1,
-                                      .domain_name = name };
+        struct db_lease_filter lf = { .state = DB_LEASE_NONE, .domid = -1, .domain_name = name };
         struct db_lease *ls = NULL;
-        size_t nl = 0;
+        size_t nl = 0, k = 0;
         int r;
 
         r = db_lease_list(e->db, &lf, &ls, &nl);
         if (r < 0)
                 return engine_fail_storage(e, f, r, "cannot read the leases");
+        for (size_t i = 0; i < nl; i++)
+                if (ls[i].standing || (ls[i].state == DB_LEASE_RESERVED && ls[i].domid < 0))
+                        ls[k++] = ls[i];
+                else
+                        db_lease_clear(&ls[i]);
+        nl = k;
         if (nl) {
                 r = failure_set(f, -EEXIST, FAILURE_RESERVATION_EXISTS,
-                                "lease %" PRId64 " already reserves devices for domain %s: "
-                                "cancel it first", ls[0].id, name);
+                                "%s lease %" PRId64 " already reserves devices for domain %s: "
+                                "cancel it first", ls[0].standing ? "standing" : "pending",
+                                ls[0].id, name);
                 if (f) {
                         failure_fact(&f->domain, name);
                         f->lease = ls[0].id;
@@ -145,9 +154,13 @@ static int check_reserve(struct engine *e, const struct reserve_request *req, in
                 return failure_invalid(f, "domain_name", "a reserved domain's name must be 1-%u "
                                        "characters of A-Z a-z 0-9 _ . - and not start with . or "
                                        "- (it also names its partial DTB)", HV_NAME_MAX);
-        if (ttl <= 0 || ttl > RESERVE_TTL_MAX)
+        if (!req->standing && (ttl <= 0 || ttl > RESERVE_TTL_MAX))
                 return failure_invalid(f, "ttl_seconds", "ttl_seconds must be 1..%d",
                                        RESERVE_TTL_MAX);
+        if (req->free_while_down && !req->standing)
+                return failure_invalid(f, "exclusive", "only a standing (persistent) "
+                                       "reservation can leave its devices free while its domain "
+                                       "is down");
         if (!e->opts.guest_dir)
                 return failure_set(f, -EOPNOTSUPP, FAILURE_INTERNAL_ERROR,
                                    "the daemon has no directory for partial device trees");
@@ -171,7 +184,12 @@ static char *reserve_options(const struct reserve_request *req, enum guestcfg_mo
         r |= jv_set_bool(o, "force_unprotected", req->force_unprotected);
         r |= jv_set_str(o, "layout", guestcfg_mode_to_string(mode));
         r |= jv_set_str(o, "device_tree", path);
-        r |= jv_set_int(o, "ttl_seconds", ttl);
+        if (req->standing) {
+                r |= jv_set_bool(o, "standing", true);
+                r |= jv_set_bool(o, "exclusive", !req->free_while_down);
+        } else {
+                r |= jv_set_int(o, "ttl_seconds", ttl);
+        }
         if (!r)
                 s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
@@ -192,7 +210,8 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
                 .devices = req->devices,
                 .n_devices = req->n_devices,
                 .force_unprotected = req->force_unprotected,
-                .busy = true,
+                /* Devices free while the domain is down may be anybody's now. */
+                .busy = !req->free_while_down,
         };
         int64_t ttl = req->ttl_seconds ? req->ttl_seconds : RESERVE_TTL_DEFAULT;
         size_t len = 0;
@@ -228,7 +247,7 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
                 unlink(res.device_tree);
                 return failure_oom(f);
         }
-        res.expires_at = (int64_t)time(NULL) + ttl;
+        res.expires_at = req->standing ? 0 : (int64_t)time(NULL) + ttl;
         r = lease_state_create(e->db, &(struct db_lease){
                                        .domain_name = (char *)req->domain_name,
                                        .domid = -1,
@@ -237,6 +256,8 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
                                        .uid = (uint32_t)who->uid,
                                        .pid = (int32_t)who->pid,
                                        .expires_at = res.expires_at,
+                                       .standing = req->standing,
+                                       .free_while_down = req->free_while_down,
                                        .options = options,
                                        .devices = (char **)req->devices,
                                        .n_devices = req->n_devices,
@@ -245,9 +266,10 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
                 unlink(res.device_tree);
                 return engine_fail_storage(e, f, r, "cannot record the reservation");
         }
-        log_info("lease %" PRId64 ": %zu device%s reserved for domain %s until %" PRId64
-                 " (partial DTB %s)", id, req->n_devices, req->n_devices == 1 ? "" : "s",
-                 req->domain_name, res.expires_at, res.device_tree);
+        log_info("lease %" PRId64 ": %zu device%s reserved for domain %s %s (partial DTB %s)", id,
+                 req->n_devices, req->n_devices == 1 ? "" : "s", req->domain_name,
+                 req->standing ? "until cancelled (standing)" : "for a limited time",
+                 res.device_tree);
         r = db_lease_get(e->db, id, &res.lease);
         if (r < 0)
                 return engine_fail_storage(e, f, r, "lease %" PRId64 " was recorded but cannot "
@@ -293,10 +315,10 @@ static int not_pending(struct failure *f, const char *name, int64_t id)
 
         if (name)
                 r = failure_set(f, -ENOENT, FAILURE_RESERVATION_NOT_FOUND,
-                                "no pending reservation for domain %s", name);
+                                "no pending or standing reservation for domain %s", name);
         else
                 r = failure_set(f, -ENOENT, FAILURE_RESERVATION_NOT_FOUND,
-                                "lease %" PRId64 " is not a pending reservation", id);
+                                "lease %" PRId64 " is not a pending or standing reservation", id);
         if (f) {
                 failure_fact(&f->domain, name);
                 f->lease = id > 0 ? id : -1;
@@ -304,11 +326,18 @@ static int not_pending(struct failure *f, const char *name, int64_t id)
         return r;
 }
 
+/* Whether cancel may look at l: a pending reservation, or a standing one in any state. */
+static bool cancellable(const struct db_lease *l, int64_t id)
+{
+        if (id > 0 && l->id != id)
+                return false;
+        return l->standing || l->state == DB_LEASE_RESERVED;
+}
+
 static int do_cancel(struct engine *e, const char *name, int64_t id, struct db_lease *ret,
                      struct failure *f)
 {
-        struct db_lease_filter lf = { .state = DB_LEASE_RESERVED, .domid = -1,
-                                      .domain_name = name };
+        struct db_lease_filter lf = { .state = DB_LEASE_NONE, .domid = -1, .domain_name = name };
         struct db_lease *ls = NULL, *l = NULL;
         size_t n = 0;
         int r;
@@ -317,10 +346,22 @@ static int do_cancel(struct engine *e, const char *name, int64_t id, struct db_l
         if (r < 0)
                 return engine_fail_storage(e, f, r, "cannot read the leases");
         for (size_t i = 0; i < n && !l; i++)
-                if (id <= 0 || ls[i].id == id)
+                if (cancellable(&ls[i], id))
                         l = &ls[i];
         if (!l) {
                 r = not_pending(f, name, id);
+        } else if (l->standing && (l->domid >= 0 || l->state != DB_LEASE_RESERVED)) {
+                r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, l->devices[0],
+                                     "domain %s is running (domid %d) with standing lease %"
+                                     PRId64 "'s devices: shut it down or destroy it first, "
+                                     "then cancel (the lease is %s)",
+                                     l->domain_name ? l->domain_name : "?", l->domid, l->id,
+                                     db_lease_state_to_string(l->state));
+                if (f) {
+                        f->domid = l->domid;
+                        f->state = db_lease_state_to_string(l->state);
+                        f->lease = l->id;
+                }
         } else if (l->domid >= 0) {
                 r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, l->devices[0],
                                      "domain %s (domid %d) has been created with lease %" PRId64
@@ -334,7 +375,9 @@ static int do_cancel(struct engine *e, const char *name, int64_t id, struct db_l
                 }
         } else {
                 r = lease_state_change(e->db, l->id, DB_LEASE_FREE, NULL,
-                                       "reservation cancelled", "CancelReservation");
+                                       l->standing ? "standing reservation cancelled"
+                                                   : "reservation cancelled",
+                                       "CancelReservation");
                 if (r < 0)
                         r = engine_fail_storage(e, f, r, "cannot cancel lease %" PRId64, l->id);
         }
@@ -614,6 +657,94 @@ static int expire(struct engine *e, const struct db_lease *l, bool expired, cons
         return 1;
 }
 
+/*
+ * A standing reservation whose domain is gone goes back to reserved,
+ * unbound, its plan as new: it waits for the next domain of its name (and
+ * an exclusive one keeps its devices meanwhile).  Returns 1 (changed) or a
+ * negative errno.
+ */
+int reserve_standing_rest(struct engine *e, const struct db_lease *l, const char *why)
+{
+        _cleanup_(plan_clear) struct plan plan = { 0 };
+        _cleanup_free_ char *target = NULL;
+        int r;
+
+        r = plan_from_string(l->plan, &plan, NULL);
+        if (r < 0)
+                return r;
+        plan.hold = false;
+        for (size_t i = 0; i < plan.n_steps; i++)
+                plan.steps[i].done = plan.steps[i].undone = plan.steps[i].kept = false;
+        r = lease_state_change(e->db, l->id, DB_LEASE_RESERVED, &plan, why,
+                               "a standing reservation's domain is gone: it waits for the next "
+                               "one");
+        /* Unbound after the state: a crash between leaves it bound to a dead domid, which
+         * the next look unbinds again. */
+        if (r >= 0 && l->domid >= 0)
+                r = lease_bind_domid(e->db, l->id, -1);
+        if (r < 0)
+                return r;
+        target = strdup_printf("lease %" PRId64 " (domain %s)", l->id,
+                               l->domain_name ? l->domain_name : "?");
+        log_info("%s: %s; standing: reserved for the next domain of that name%s",
+                 target ? target : "lease", why,
+                 l->free_while_down ? " (its devices are free meanwhile)" : "");
+        audit_append(e->db, NULL, "StandingReserved", target, "ok", why, false);
+        engine_emit_lease(e, EVENT_DEVICE_RELEASED, l->id, EVENT_CAUSE_DOMAIN_DIED, why);
+        return 1;
+}
+
+/*
+ * A non-exclusive standing reservation's domain appeared while another
+ * lease holds one of its devices: the binding is refused (the index's
+ * constraint), said once per domain with a warning, an audit row and an
+ * event; the lease waits for the next domain.
+ */
+static int refuse_bind(struct engine *e, const struct db_lease *l, uint32_t domid,
+                       const char *target)
+{
+        _cleanup_free_ char *msg = NULL, *holders = NULL;
+        struct strbuf b = STRBUF_INIT;
+        struct event ev = EVENT_INIT(EVENT_RESERVATION_REFUSED);
+        int r;
+
+        msg = strdup_printf("refused at bind of domid %u:", domid);
+        if (msg && l->error && startswith(l->error, msg))
+                return 0;       /* said already for this domain */
+        for (size_t i = 0; i < l->n_devices; i++) {
+                struct db_lease h = { 0 };
+
+                if (db_lease_find_by_device(e->db, l->devices[i], &h) == 0 && h.id != l->id)
+                        strbuf_printf(&b, "%s%s (lease %" PRId64 ", domain %s)",
+                                      b.len ? ", " : "", l->devices[i], h.id,
+                                      h.domain_name ? h.domain_name : "?");
+                db_lease_clear(&h);
+        }
+        if (strbuf_steal(&b, &holders) < 0)
+                holders = NULL;
+        free(msg);
+        msg = strdup_printf("refused at bind of domid %u: domain %s appeared while %s %s held "
+                            "by another lease; the domain runs without them",
+                            domid, l->domain_name ? l->domain_name : "?",
+                            holders && *holders ? holders : "its devices",
+                            holders && strchr(holders, ',') ? "are" : "is");
+        r = lease_state_change(e->db, l->id, DB_LEASE_RESERVED, NULL, msg,
+                               "a non-exclusive standing reservation could not take its devices");
+        if (r < 0)
+                return r;
+        log_warning("%s: %s", target ? target : "lease", msg ? msg : "refused at bind");
+        audit_append(e->db, NULL, "StandingRefused", target, "DeviceBusy", msg, true);
+        ev.devices = l->devices;
+        ev.n_devices = l->n_devices;
+        ev.domid = domid;
+        ev.domain = l->domain_name;
+        ev.lease = l->id;
+        ev.state = "reserved";
+        ev.detail = msg;
+        events_emit(e->events, &ev);
+        return 1;
+}
+
 /* Bind l to the domain of its name when it appeared: 1 bound, 0 not there, or -errno. */
 static int bind_domain(struct engine *e, const struct db_lease *l, const char *target,
                        uint32_t *domid)
@@ -630,9 +761,9 @@ static int bind_domain(struct engine *e, const struct db_lease *l, const char *t
                 return 0;
         if (r < 0)
                 return r;
-        r = lease_bind_domid(e->db, l->id, *domid);
+        r = lease_bind_domid(e->db, l->id, (int)*domid);
         if (r < 0)
-                return r;
+                return r;       /* -EEXIST: a standing lease's device is held by another */
         log_info("%s: domain %s appeared as domid %u", target ? target : "lease",
                  l->domain_name, *domid);
         msg = strdup_printf("domid %u", *domid);
@@ -660,8 +791,9 @@ static int unverified(struct engine *e, const struct db_lease *l, const struct h
         }
         msg = strdup_printf("domain %s (domid %u) does not hold what its reservation grants: %s",
                             l->domain_name ? l->domain_name : "?", info->domid, why);
+        /* A standing reservation outlives this domain: it waits for the next one. */
         for (size_t i = 0; i < plan->n_steps; i++)
-                if (plan->steps[i].done)
+                if (plan->steps[i].done || l->standing)
                         return take_back(e, l, info->domid, plan, msg ? msg : why, target,
                                          false);
         /* It got none of it: the database and Xen agree that the devices are free. */
@@ -692,6 +824,8 @@ static int check_reservation(struct engine *e, const struct db_lease *l, time_t 
                                l->domain_name ? l->domain_name : "?");
         if (l->domid < 0) {
                 r = bind_domain(e, l, target, &domid);
+                if (r == -EEXIST)
+                        return refuse_bind(e, l, domid, target);
                 if (r <= 0)
                         return r < 0 ? r : expire(e, l, expired, target);
         } else {
@@ -702,6 +836,8 @@ static int check_reservation(struct engine *e, const struct db_lease *l, time_t 
         if (!same_domain(l, r, &info)) {
                 msg = strdup_printf("domain %s (domid %u) went away before its devices were "
                                     "verified", l->domain_name ? l->domain_name : "?", domid);
+                if (l->standing)
+                        return reserve_standing_rest(e, l, msg ? msg : "domain gone");
                 r = lease_state_change(e->db, l->id, DB_LEASE_FAILED, NULL, msg,
                                        "the domain went away before it was verified");
                 if (r < 0)

@@ -34,7 +34,15 @@ struct reserve_request {
         size_t n_devices;
         bool force_unprotected;
         enum guestcfg_mode layout;
-        int64_t ttl_seconds;            /* 0: RESERVE_TTL_DEFAULT */
+        int64_t ttl_seconds;            /* 0: RESERVE_TTL_DEFAULT; ignored when standing */
+        /*
+         * A standing reservation: dedicated to the domain name until
+         * cancelled, taken up by every domain of that name that appears,
+         * back to reserved when it dies; no expiry.
+         */
+        bool standing;
+        /* Standing only: the devices are free while no domain of the name runs. */
+        bool free_while_down;
 };
 
 struct reserve_result {
@@ -42,7 +50,7 @@ struct reserve_result {
         char *config;                   /* the xl.cfg fragment naming device_tree */
         char *notes;                    /* "path: why" lines, or NULL */
         char *device_tree;              /* the partial DTB written (0644) */
-        int64_t expires_at;
+        int64_t expires_at;             /* 0: never (standing) */
 };
 void reserve_result_clear(struct reserve_result *r);
 
@@ -67,6 +75,13 @@ int reserve_cancel(struct engine *e, const struct engine_caller *who, const char
  * many changed.
  */
 int reserve_check_all(struct engine *e);
+
+/*
+ * A standing reservation whose domain is gone goes back to reserved,
+ * unbound, waiting for the next domain of its name (recovery.c calls it
+ * where another lease would become free).  Returns 1 or a negative errno.
+ */
+int reserve_standing_rest(struct engine *e, const struct db_lease *l, const char *why);
 
 /*
  * Release of a reservation whose domain exists but is not verified yet

@@ -132,7 +132,8 @@ def test_assign_release_basic():
         check(hv["dt_devices"] == [SATA], "IOMMU assignment")
         check(state(d)["dt_owners"].get(SATA) == dom, "dt owner")
         o = owner(d, SATA)
-        check(o == {"domid": dom, "domain": "guest1", "state": "assigned"}, "owner %s" % o)
+        check(o["domid"] == dom and o["domain"] == "guest1" and o["state"] == "assigned" and
+              o["origin"] == "request" and not o["standing"], "owner %s" % o)
         listed = d.broker("ListDevices", {"owner": "guest1"})["devices"]
         check([x["path"] for x in listed] == [SATA], "ListDevices owner filter")
 

@@ -145,6 +145,11 @@ def device(d, path):
     return d.broker("GetDevice", {"path": path})["device"]
 
 
+def owner3(o):
+    """Who holds a device, in what state (the owner's other facts left out)."""
+    return {k: o[k] for k in ("domid", "domain", "state")} if o else o
+
+
 def leases(d, all_=True):
     return d.broker("ListLeases", {"all": all_})["leases"]
 
@@ -367,7 +372,8 @@ def case_reserve_bind_verify_release():
         cfg = r["config"]
         check(cfg_value(cfg, "device_tree") == '"%s"' % path, "device_tree does not name it")
         check(cfg_value(cfg, "passthrough") == '"enabled"', "passthrough missing")
-        check(device(d, SATA)["owner"] == {"domid": None, "domain": "g1", "state": "reserved"},
+        check(owner3(device(d, SATA)["owner"]) == {"domid": None, "domain": "g1",
+                                                 "state": "reserved"},
               "owner while reserved: %r" % device(d, SATA)["owner"])
 
         # Conflicts while reserved.
@@ -485,7 +491,8 @@ def check_held(d, lid, domid, name):
     check(steps[("assign_dt", SATA)]["undone"] and steps[("memory_mapping", RTC)]["undone"],
           "steps not marked undone: %r" % l["steps"])
     for path in (SATA, RTC):
-        check(device(d, path)["owner"] == {"domid": domid, "domain": name, "state": "releasing"},
+        check(owner3(device(d, path)["owner"]) == {"domid": domid, "domain": name,
+                                                   "state": "releasing"},
               "owner of %s: %r" % (path, device(d, path)["owner"]))
     other = d.sim("CreateDomain", {"name": "other-" + name, "passthrough": True})["domid"]
     for path in (SATA, RTC):

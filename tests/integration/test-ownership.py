@@ -107,13 +107,19 @@ def test_rcar_dmac_then_gpio():
 
 def test_spi_routed_outside():
     with Daemon(dtb=OVERLAP) as d:
-        # The target itself has INTID 38 (gpio@9001000's SPI) from a hand-written irqs=.
+        # The target itself has INTID 38 (gpio@9001000's SPI) from a hand-written irqs=:
+        # the daemon finds it held and records an adopted lease before anybody asks.
         xl1 = d.sim("CreateDomain", {"name": "xl1", "passthrough": False, "irqs": [38]})["domid"]
+        adopted = [l for l in leases(d) if l["origin"] == "external"]
+        check(len(adopted) == 1 and adopted[0]["devices"] == [GPIO] and
+              adopted[0]["domid"] == xl1 and adopted[0]["state"] == "assigned",
+              "the routed SPI was not adopted: %s" % leases(d))
         st0, ls0 = state(d), leases(d)
         p = expect(lambda: d.broker("Assign", {"domain": "xl1", "devices": [UART, GPIO]}),
                    "DeviceBusy")
-        check(p.get("path") == GPIO and p.get("domid") == xl1 and p.get("state") == "outside" and
-              p.get("lease") is None, "DeviceBusy does not name the holder: %s" % p)
+        check(p.get("path") == GPIO and p.get("domid") == xl1 and
+              p.get("lease") == adopted[0]["id"] and "outside assignd since" in p["message"],
+              "DeviceBusy does not name the holder: %s" % p)
         check(state(d) == st0 and leases(d) == ls0,
               "the refusal changed the hypervisor or the leases (an SPI bound half-way?)")
         # Another domain holds it: refused for any domain, naming the holder.
@@ -128,6 +134,6 @@ def test_spi_routed_outside():
 run_cases([
     ("guest pages of one domain never overlap", test_pages_of_one_domain),
     ("R-Car: DMA controller then GPIO, both relocated", test_rcar_dmac_then_gpio),
-    ("an SPI routed outside any lease is refused before any hypercall",
+    ("an SPI routed outside any lease is adopted and refused to others",
      test_spi_routed_outside),
 ])

@@ -75,8 +75,11 @@ static void test_transitions(struct db *db)
                                   lease_state_name(to), r);
                         CHECK(db_lease_get(db, id, &l) == 0);
                         CHECK_INT(l.state, to);
-                        CHECK_INT(l.target_state, to == DB_LEASE_RELEASING ? DB_LEASE_FREE
-                                                  : DB_LEASE_NONE);
+                        CHECK_INT(l.target_state,
+                                  to == DB_LEASE_RELEASING ? DB_LEASE_FREE
+                                  : to == DB_LEASE_RESERVED || to == DB_LEASE_ASSIGNING
+                                          ? DB_LEASE_ASSIGNED
+                                          : DB_LEASE_NONE);
                         CHECK_STR(l.error, "why");
                         db_lease_clear(&l);
                         taken++;
