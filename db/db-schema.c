@@ -217,10 +217,22 @@ static const char migration_3[] =
         "        CHECK (dom0_hidden IN (0, 1));\n"
         "DELETE FROM meta WHERE key = 'dtb_sha256';\n";
 
+/*
+ * v4: a device whose properties are inconsistent is recorded with its
+ * fault (dt.h) instead of refusing the whole tree.  No stored inventory
+ * can hold such a device (its tree was refused), but the classifier's
+ * verdicts changed with it, so the stored digest is dropped to make the
+ * next start rescan.
+ */
+static const char migration_4[] =
+        "ALTER TABLE devices ADD COLUMN fault TEXT;\n"
+        "DELETE FROM meta WHERE key = 'dtb_sha256';\n";
+
 const char *const db_migrations[] = {
         migration_1,
         migration_2,
         migration_3,
+        migration_4,
 };
 const size_t db_n_migrations = ARRAY_SIZE(db_migrations);
 

@@ -33,7 +33,7 @@
 struct db;
 
 /* The schema version this code writes (PRAGMA user_version after db_open). */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 /*
  * Open (creating if needed) and migrate.  *err explains a failure.

@@ -442,6 +442,25 @@ static const char *fixed_reason(const struct dt_device *d)
         return NULL;
 }
 
+/*
+ * d->assignable and d->reason before grouping.  A node whose properties
+ * are inconsistent says so first: that is what its administrator must
+ * fix, whatever else it is.
+ */
+static int decide_assignable(struct dt_device *d)
+{
+        const char *why = d->fault ? NULL : fixed_reason(d);
+
+        d->assignable = !d->fault && !why;
+        if (d->assignable)
+                return 0;
+        if (d->fault)
+                d->reason = strdup_printf("inconsistent device tree: %s", d->fault);
+        else
+                d->reason = strdup(why);
+        return d->reason ? 0 : -ENOMEM;
+}
+
 /* ---- groups --------------------------------------------------------------- */
 
 struct edge {
@@ -883,22 +902,15 @@ int classify_inventory(struct dt_inventory *inv, const struct classify_tables *t
         clear_classification(inv);
         for (size_t i = 0; i < inv->n_devices; i++) {
                 struct dt_device *d = &inv->devices[i];
-                const char *why;
 
                 r = classify_coverage(inv, d);
                 if (r >= 0)
                         r = classify_dma(t, d);
                 if (r < 0)
                         goto fail;
-                why = fixed_reason(d);
-                d->assignable = why == NULL;
-                if (why) {
-                        d->reason = strdup(why);
-                        if (!d->reason) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
-                }
+                r = decide_assignable(d);
+                if (r < 0)
+                        goto fail;
         }
         r = build_groups(inv);
         if (r < 0)

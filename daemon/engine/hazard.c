@@ -33,12 +33,32 @@ void hazard_list_free(struct hazard *h, size_t n)
         free(h);
 }
 
-int hazard_list(const struct inventory *inv, struct hazard **ret, size_t *n)
+/* DMA capability and assignability as the administrator's policy leaves them (none: as detected). */
+static enum dt_dma dma_of(const struct inventory *inv, const struct dt_device *d)
 {
-        const struct dt_inventory *dt = inventory_dt(inv);
+        return inv ? inventory_effective_dma(inv, d) : d->dma;
+}
+
+static bool assignable(const struct inventory *inv, const struct dt_device *d)
+{
+        return inv ? inventory_effective_assignable(inv, d, NULL) : d->assignable;
+}
+
+static int list(const struct dt_inventory *dt, const struct inventory *inv, struct hazard **ret, size_t *n)
+{
         struct hazards h = { 0 };
         int r = 0;
 
+        for (size_t i = 0; r >= 0 && i < dt->n_devices; i++) {
+                const struct dt_device *d = &dt->devices[i];
+
+                if (!d->fault)
+                        continue;
+                r = add_hazard(&h, "inconsistent", d->path,
+                               strdup_printf("%s is not assignable: its properties in the device "
+                                             "tree are inconsistent (%s); every other device is "
+                                             "served", d->path, d->fault));
+        }
         for (size_t i = 0; r >= 0 && i < dt->n_iommus; i++) {
                 const struct dt_iommu *m = &dt->iommus[i];
                 const char *compat = m->compatible && m->compatible[0] ? m->compatible[0] : "?";
@@ -55,9 +75,8 @@ int hazard_list(const struct inventory *inv, struct hazard **ret, size_t *n)
         for (size_t i = 0; r >= 0 && i < dt->n_devices; i++) {
                 const struct dt_device *d = &dt->devices[i];
 
-                if (d->coverage == DT_COV_PROTECTED ||
-                    inventory_effective_dma(inv, d) != DT_DMA_UNKNOWN ||
-                    !inventory_effective_assignable(inv, d, NULL))
+                if (d->coverage == DT_COV_PROTECTED || dma_of(inv, d) != DT_DMA_UNKNOWN ||
+                    !assignable(inv, d))
                         continue;
                 r = add_hazard(&h, "dma-unknown", d->path,
                                strdup_printf("%s may be a DMA master and no IOMMU Xen drives "
@@ -73,4 +92,14 @@ int hazard_list(const struct inventory *inv, struct hazard **ret, size_t *n)
         *ret = h.v;
         *n = h.n;
         return 0;
+}
+
+int hazard_list(const struct inventory *inv, struct hazard **ret, size_t *n)
+{
+        return list(inventory_dt(inv), inv, ret, n);
+}
+
+int hazard_list_detected(const struct dt_inventory *dt, struct hazard **ret, size_t *n)
+{
+        return list(dt, NULL, ret, n);
 }

@@ -463,6 +463,49 @@ static void test_tables(void)
         CHECK_INT(classify_inventory(NULL, tables), -EINVAL);
 }
 
+/* A tree of tests/data scanned and classified, or NULL after a failed check. */
+static struct dt_inventory *load_data(const char *name)
+{
+        struct dt_inventory *inv = dt_test_scan_data(name);
+
+        if (inv)
+                CHECK_INT(classify_inventory(inv, tables), 0);
+        return inv;
+}
+
+/*
+ * A node whose properties are inconsistent is not assignable, says why,
+ * and takes its group with it; every other device is classified as usual.
+ */
+static void test_inconsistent(void)
+{
+        struct dt_inventory *inv = load_data("inconsistent.dtb");
+        const struct dt_device *d;
+
+        if (!inv)
+                return;
+        expect(inv, "/soc/dma@1000", DT_COV_NONE, DT_DMA_MASTER, "table:arm,pl330", false,
+               "inconsistent device tree: node /soc/dma@1000: iommus refers to phandle 0x55");
+        expect(inv, "/soc/sensor@3000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "inconsistent device tree: node /soc/interrupt-nexus@3800: interrupt-map refers to phandle 0x99");
+        expect(inv, "/soc/mailbox@4000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "inconsistent device tree: node /soc/mailbox@4000: iommus refers to /soc/serial@8000");
+        expect(inv, "/soc/i2c@9400", DT_COV_NONE, DT_DMA_NONE, NULL, false,
+               "inconsistent device tree: node /soc/i2c@9400: interrupt-parent refers to phandle 0x77");
+        /* Sound, but it shares a page with the broken one. */
+        expect(inv, "/soc/i2c@9000", DT_COV_NONE, DT_DMA_NONE, NULL, false,
+               "shares page 0x9000 with /soc/i2c@9400 which cannot be assigned (inconsistent device tree:");
+        CHECK(same_group(inv, "/soc/i2c@9000", "/soc/i2c@9400"));
+
+        expect(inv, "/soc/ethernet@2000", DT_COV_PROTECTED, DT_DMA_MASTER, "iommus", true, NULL);
+        expect(inv, "/soc/serial@8000", DT_COV_NONE, DT_DMA_NONE, "table:arm,pl011", true, NULL);
+        expect(inv, "/soc/rtc@a000", DT_COV_NONE, DT_DMA_NONE, "table:arm,pl031", true, NULL);
+        expect(inv, "/soc/iommu@e000000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false, "IOMMU");
+        d = dev(inv, "/interrupt-controller@f000000");
+        CHECK(d && !d->assignable && !d->fault);
+        dt_inventory_free(inv);
+}
+
 int main(void)
 {
         DIR *d;
@@ -470,6 +513,7 @@ int main(void)
         CHECK_INT(classify_tables_new(&tables), 0);
         test_tables();
         test_demo();
+        test_inconsistent();
 
         dtb_dir = getenv("SHARED_DTB_DIR");
         if (!dtb_dir || !(d = opendir(dtb_dir))) {

@@ -161,6 +161,8 @@ static const char *device_diff(const struct dt_device *a, const struct dt_device
             a->xen_passthrough != b->xen_passthrough ||
             a->is_gpio_controller != b->is_gpio_controller || a->is_memory != b->is_memory)
                 DIFF("%s: roles", p);
+        if (!str_eq(a->fault, b->fault))
+                DIFF("%s: fault", p);
         if (a->coverage != b->coverage || a->dma != b->dma || !str_eq(a->dma_source, b->dma_source))
                 DIFF("%s: coverage/dma", p);
         if (a->assignable != b->assignable || !str_eq(a->reason, b->reason))
@@ -315,6 +317,8 @@ static struct dt_inventory *hand_inventory(void)
         d->is_iommu = true;
         d->is_gpio_controller = true;
         d->is_memory = true;
+        d->fault = xstrdup("node /soc/interrupt-controller@f1010000: iommus refers to phandle 0x55, "
+                           "which does not exist");
         d->coverage = DT_COV_IOMMU_UNSUPPORTED;
         d->dma = DT_DMA_NONE;
         d->dma_source = xstrdup("table:arm,gic-400");
@@ -452,7 +456,7 @@ static void test_open_migrate(void)
 }
 
 /*
- * Upgrade from schema 1 (made by dropping what migrations 2 and 3 add): only the
+ * Upgrade from schema 1 (made by dropping what migrations 2 to 4 add): only the
  * missing migration runs and existing data stays.  A migration that fails
  * leaves the previous version and content exactly as they were.
  */
@@ -464,6 +468,7 @@ static void test_upgrade(void)
         static const char to_v1[] =
                 "BEGIN; DROP TABLE lease_devices; DROP TABLE leases; DROP TABLE audit;"
                 "ALTER TABLE devices DROP COLUMN dom0_hidden;"
+                "ALTER TABLE devices DROP COLUMN fault;"
                 "PRAGMA user_version = 1; COMMIT;";
         struct db *db = NULL;
         struct db_policy p;
@@ -489,6 +494,9 @@ static void test_upgrade(void)
         /* Migration 3 added dom0_hidden and dropped the digest to force a rescan. */
         CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('devices')"
                                 " WHERE name = 'dom0_hidden'"), 1);
+        /* Migration 4 added fault (and drops the digest too). */
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('devices')"
+                                " WHERE name = 'fault'"), 1);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'dtb_sha256'"), 0);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'tables_digest'"), 1);
 

@@ -696,6 +696,56 @@ static void test_dom0_view(void)
         free(err);
 }
 
+static void check_fault(const struct dt_device *d, const char *needle)
+{
+        CHECK_MSG(d && d->fault && strstr(d->fault, needle), "%s: fault \"%s\", expected one with \"%s\"",
+                  d ? d->path : "?", d && d->fault ? d->fault : "(none)", needle);
+}
+
+static void check_no_fault(const struct dt_device *d)
+{
+        CHECK_MSG(d && !d->fault, "%s: fault \"%s\"", d ? d->path : "?", d && d->fault ? d->fault : "");
+}
+
+/*
+ * Nodes whose properties contradict the tree are recorded with their
+ * fault and what could be read; every other device is scanned as usual.
+ */
+static void test_inconsistent(void)
+{
+        struct dt_inventory *inv = dt_test_scan_data("inconsistent.dtb");
+        const struct dt_device *d;
+        const char *gic = "/interrupt-controller@f000000";
+
+        if (!inv)
+                return;
+        d = dev(inv, "/soc/dma@1000");
+        check_fault(d, "iommus refers to phandle 0x55, which does not exist");
+        CHECK_REGION(d, 0, 0x1000, 0x1000);
+        CHECK_IRQ(d, 0, DT_IRQ_SPI, 33, gic);
+        CHECK_INT(d ? d->n_iommus : 1, 0);
+        d = dev(inv, "/soc/sensor@3000");
+        check_fault(d, "interrupt-map refers to phandle 0x99, which does not exist");
+        CHECK_REGION(d, 0, 0x3000, 0x100);
+        CHECK_INT(d ? d->n_irqs : 1, 0);
+        check_fault(dev(inv, "/soc/mailbox@4000"), "iommus refers to /soc/serial@8000, which has no #iommu-cells");
+        d = dev(inv, "/soc/i2c@9400");
+        check_fault(d, "interrupt-parent refers to phandle 0x77, which does not exist");
+        CHECK_REGION(d, 0, 0x9400, 0x400);
+
+        check_no_fault(dev(inv, gic));
+        check_no_fault(dev(inv, "/soc/iommu@e000000"));
+        d = dev(inv, "/soc/ethernet@2000");
+        check_no_fault(d);
+        CHECK(d && d->n_iommus == 1 && d->iommus[0].n_ids == 1 && d->iommus[0].ids[0] == 0x20);
+        check_no_fault(dev(inv, "/soc/serial@8000"));
+        check_no_fault(dev(inv, "/soc/i2c@9000"));
+        d = dev(inv, "/soc/rtc@a000");
+        check_no_fault(d);
+        CHECK_IRQ(d, 0, DT_IRQ_SPI, 43, gic);
+        dt_inventory_free(inv);
+}
+
 static void test_names(void)
 {
         for (int i = DT_COV_NONE; i <= DT_COV_IOMMU_DISABLED; i++)
@@ -722,6 +772,7 @@ int main(void)
         test_names();
         test_demo();
         test_dom0_view();
+        test_inconsistent();
 
         dtb_dir = getenv("SHARED_DTB_DIR");
         if (!dtb_dir || !(d = opendir(dtb_dir))) {
