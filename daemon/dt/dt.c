@@ -468,10 +468,17 @@ static bool is_pci_bus(const struct scan *s, int idx)
 /*
  * Translate one address of a child of bus `bus` up to the root.  Returns
  * 1 on success, 0 if not translatable (note set), <0 on malformed ranges.
+ * *room is how many bytes from the address on the windows it went through
+ * hold (the least of them, every level counted); *narrowest names the bus
+ * whose window that is.
  */
-static int translate_addr(struct scan *s, int bus, u128 addr, u128 *out, char **note)
+static int translate_addr(struct scan *s, int bus, u128 addr, u128 *out, u128 *room, int *narrowest,
+                          char **note)
 {
         int cur = bus;
+
+        *room = ~(u128)0;
+        *narrowest = -1;
 
         while (s->nodes[cur].parent >= 0) {
                 const struct node *b = &s->nodes[cur], *gp = &s->nodes[b->parent];
@@ -514,6 +521,10 @@ static int translate_addr(struct scan *s, int bus, u128 addr, u128 *out, char **
                         }
                         if (a >= c && a - c < sz) {
                                 addr = pb + (a - c);
+                                if (sz - (a - c) < *room) {
+                                        *room = sz - (a - c);
+                                        *narrowest = cur;
+                                }
                                 found = true;
                                 break;
                         }
@@ -543,6 +554,7 @@ static int scan_reg(struct scan *s, int idx, struct dt_device *d)
         const void *reg = prop(s, idx, "reg", &len);
         uint32_t stride = p->na + p->ns;
         size_t cap = 0, count;
+        _cleanup_free_ char *overrun = NULL;
 
         if (!reg)
                 return 0;
@@ -561,14 +573,25 @@ static int scan_reg(struct scan *s, int idx, struct dt_device *d)
         for (size_t e = 0; e < count; e++) {
                 u128 addr = read_cells(reg, e * stride, p->na);
                 u128 size = read_cells(reg, e * stride + p->na, p->ns);
-                u128 out = 0;
-                int r;
+                u128 out = 0, room;
+                int r, narrowest;
 
-                r = translate_addr(s, n->parent, addr, &out, &d->reg_note);
+                r = translate_addr(s, n->parent, addr, &out, &room, &narrowest, &d->reg_note);
                 if (r < 0)
                         return r;
                 if (r == 0)
                         continue;
+                /*
+                 * What lies past the end of a window is not at the CPU
+                 * address the base translates to: keep what the window
+                 * holds, and say the tree contradicts itself.
+                 */
+                if (size > room && size != 0) {
+                        set_error(&overrun, -EINVAL, "node %s: reg entry %zu (0x%" PRIx64 " bytes) runs "
+                                  "past the end of a ranges window of %s, which holds 0x%" PRIx64,
+                                  n->path, e, (uint64_t)size, s->nodes[narrowest].path, (uint64_t)room);
+                        size = room;
+                }
                 if (size >> 64 || size == 0 || out + size - 1 < out || (out + size - 1) >> 64) {
                         free(d->reg_note);
                         d->reg_note = strdup_printf("reg entry %zu has size 0 or wraps the address space", e);
@@ -580,6 +603,10 @@ static int scan_reg(struct scan *s, int idx, struct dt_device *d)
                         return -ENOMEM;
                 d->regions[d->n_regions++] = (struct dt_region){ .base = (uint64_t)out,
                                                                  .size = (uint64_t)size };
+        }
+        if (overrun) {
+                set_error(s->err, -EINVAL, "%s", overrun);
+                return -EINVAL;
         }
         return 0;
 }
@@ -658,6 +685,10 @@ static int irq_set_controller(struct scan *s, struct dt_irq *irq, enum dt_irq_cl
         return irq->controller ? 0 : -ENOMEM;
 }
 
+/* GIC specifier types: SPI (INTID 32..1019), PPI (16..31), extended SPI and PPI (GICv3.1). */
+static const char *const gic_kind[] = { "SPI", "PPI", "extended SPI", "extended PPI" };
+static const uint32_t gic_range[] = { 988, 16, 1024, 64 };
+
 static int decode_gic(struct scan *s, int dev, int gic, const uint32_t *spec, uint32_t n, struct dt_irq *irq)
 {
         uint32_t kind, num, type;
@@ -671,6 +702,13 @@ static int decode_gic(struct scan *s, int dev, int gic, const uint32_t *spec, ui
         if (num > 0xfffff)
                 return set_error(s->err, -EINVAL, "node %s: GIC interrupt number %" PRIu32 " out of range",
                                  s->nodes[dev].path, num);
+        /*
+         * A number past its range (a PPI 126 for an SPI, as hi6220's Mali
+         * says) would land on another interrupt's INTID: not guessed.
+         */
+        if (kind <= 3 && num >= gic_range[kind])
+                return set_error(s->err, -EINVAL, "node %s: GIC %s %" PRIu32 " is out of range (0..%" PRIu32 ")",
+                                 s->nodes[dev].path, gic_kind[kind], num, gic_range[kind] - 1);
         switch (kind) {
         case 0:
                 return irq_set_controller(s, irq, DT_IRQ_SPI, num + 32, type, gic);

@@ -198,7 +198,8 @@ def test_inconsistent_nodes():
     restart (it is stored), and is an "inconsistent" hazard that
     assignctl status lists; every other device is served."""
     bad = {"/soc/dma@1000": "phandle 0x55", "/soc/sensor@3000": "phandle 0x99",
-           "/soc/mailbox@4000": "no #iommu-cells", "/soc/i2c@9400": "phandle 0x77"}
+           "/soc/mailbox@4000": "no #iommu-cells", "/soc/gpu@5000": "PPI 126",
+           "/soc/i2c@9400": "phandle 0x77", "/soc/bus@20000/sram@20000": "ranges window"}
     with Daemon(dtb=os.path.join(TEST_DATA_DIR, "inconsistent.dtb")) as d:
         for restart in (False, True):
             if restart:

@@ -490,6 +490,10 @@ static void test_inconsistent(void)
                "inconsistent device tree: node /soc/interrupt-nexus@3800: interrupt-map refers to phandle 0x99");
         expect(inv, "/soc/mailbox@4000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
                "inconsistent device tree: node /soc/mailbox@4000: iommus refers to /soc/serial@8000");
+        expect(inv, "/soc/gpu@5000", DT_COV_NONE, DT_DMA_MASTER, NULL, false,
+               "inconsistent device tree: node /soc/gpu@5000: GIC PPI 126 is out of range");
+        expect(inv, "/soc/bus@20000/sram@20000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "inconsistent device tree: node /soc/bus@20000/sram@20000: reg entry 0");
         expect(inv, "/soc/i2c@9400", DT_COV_NONE, DT_DMA_NONE, NULL, false,
                "inconsistent device tree: node /soc/i2c@9400: interrupt-parent refers to phandle 0x77");
         /* Sound, but it shares a page with the broken one. */

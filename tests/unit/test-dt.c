@@ -729,9 +729,17 @@ static void test_inconsistent(void)
         CHECK_REGION(d, 0, 0x3000, 0x100);
         CHECK_INT(d ? d->n_irqs : 1, 0);
         check_fault(dev(inv, "/soc/mailbox@4000"), "iommus refers to /soc/serial@8000, which has no #iommu-cells");
+        d = dev(inv, "/soc/gpu@5000");
+        check_fault(d, "GIC PPI 126 is out of range (0..15)");
+        CHECK_INT(d ? d->n_irqs : 1, 0);
         d = dev(inv, "/soc/i2c@9400");
         check_fault(d, "interrupt-parent refers to phandle 0x77, which does not exist");
         CHECK_REGION(d, 0, 0x9400, 0x400);
+        /* Only what the window holds, and a fault that says the rest is past it. */
+        d = dev(inv, "/soc/bus@20000/sram@20000");
+        check_fault(d, "reg entry 0 (0x2000 bytes) runs past the end of a ranges window of /soc/bus@20000");
+        CHECK_INT(d ? d->n_regions : 0, 1);
+        CHECK_REGION(d, 0, 0x20000, 0x1000);
 
         check_no_fault(dev(inv, gic));
         check_no_fault(dev(inv, "/soc/iommu@e000000"));
