@@ -1123,10 +1123,17 @@ static int compute_rid_gaps(struct scan *s, int idx, struct dt_device *d)
         return 0;
 }
 
+/*
+ * iommu-map: entries of 4 cells <rid-base iommu out-base length>, whatever
+ * the IOMMU's #iommu-cells (binding pci-iommu.txt; Xen's dt_map_id and
+ * Linux's of_map_id step by 4 cells).  A map is all or nothing, as there:
+ * on any error no entry is kept.  The IOMMU must have #iommu-cells >= 1
+ * for an entry to give it a stream ID at all.
+ */
 static int scan_iommu_map(struct scan *s, int idx, struct dt_device *d)
 {
         const char *path = s->nodes[idx].path;
-        size_t cap = 0, total, pos = 0;
+        size_t cap = 0, total;
         uint32_t v;
         int len, r;
         const void *p = prop(s, idx, "iommu-map", &len);
@@ -1140,28 +1147,27 @@ static int scan_iommu_map(struct scan *s, int idx, struct dt_device *d)
         }
         if (!p)
                 return 0;
-        if (len % 4 != 0)
-                return set_error(s->err, -EINVAL, "node %s: iommu-map length %d is not a multiple of 4", path, len);
+        if (len <= 0 || len % 16 != 0)
+                return set_error(s->err, -EINVAL, "node %s: iommu-map length %d is not a multiple of 4 cells",
+                                 path, len);
         total = (size_t)len / 4;
-        while (pos < total) {
-                struct dt_iommu_map_entry e = { 0 };
+        for (size_t pos = 0; pos < total; pos += 4) {
+                struct dt_iommu_map_entry e = {
+                        .rid_base = cell_at(p, pos), .iommu_base = cell_at(p, pos + 2),
+                        .length = cell_at(p, pos + 3),
+                };
                 uint32_t n;
                 int t;
 
-                if (total - pos < 2)
-                        return set_error(s->err, -EINVAL, "node %s: iommu-map is truncated", path);
-                e.rid_base = cell_at(p, pos++);
-                r = resolve_phandle(s, idx, "iommu-map", cell_at(p, pos++), &t);
+                r = resolve_phandle(s, idx, "iommu-map", cell_at(p, pos + 1), &t);
+                if (r >= 0)
+                        r = iommu_cells(s, t, idx, "iommu-map", &n);
+                if (r >= 0 && n == 0)
+                        r = set_error(s->err, -EINVAL,
+                                      "node %s: iommu-map refers to %s, whose #iommu-cells = 0 takes no stream ID",
+                                      path, s->nodes[t].path);
                 if (r < 0)
                         return r;
-                r = iommu_cells(s, t, idx, "iommu-map", &n);
-                if (r < 0)
-                        return r;
-                if (total - pos < n + 1)
-                        return set_error(s->err, -EINVAL, "node %s: iommu-map is truncated", path);
-                e.iommu_base = n > 0 ? cell_at(p, pos) : 0;
-                pos += n;
-                e.length = cell_at(p, pos++);
                 e.iommu = strdup(s->nodes[t].path);
                 if (!e.iommu)
                         return -ENOMEM;
@@ -1171,9 +1177,7 @@ static int scan_iommu_map(struct scan *s, int idx, struct dt_device *d)
                 }
                 d->iommu_map[d->n_iommu_map++] = e;
         }
-        if (d->n_iommu_map > 0)
-                return compute_rid_gaps(s, idx, d);
-        return 0;
+        return compute_rid_gaps(s, idx, d);
 }
 
 /* ---- console ------------------------------------------------------------ */

@@ -473,6 +473,23 @@ static struct dt_inventory *load_data(const char *name)
         return inv;
 }
 
+/* A PCI host's iommu-map decides its coverage like iommus does; a map that cannot be used is a fault. */
+static void test_iommu_map(void)
+{
+        struct dt_inventory *inv = load_data("iommu-map.dtb");
+
+        if (!inv)
+                return;
+        expect(inv, "/soc/pcie@1c00000", DT_COV_PROTECTED, DT_DMA_MASTER, "iommu-map", true, NULL);
+        expect(inv, "/soc/pcie@1c10000", DT_COV_NONE, DT_DMA_MASTER, "pci-host", false,
+               "inconsistent device tree: node /soc/pcie@1c10000: iommu-map refers to "
+               "/interrupt-controller@17a00000, which has no #iommu-cells");
+        expect(inv, "/soc/pcie@1c18000", DT_COV_NONE, DT_DMA_MASTER, "pci-host", false,
+               "inconsistent device tree: node /soc/pcie@1c18000: iommu-map refers to phandle 0x1c11");
+        expect(inv, "/soc/serial@a84000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, true, NULL);
+        dt_inventory_free(inv);
+}
+
 /*
  * A node whose properties are inconsistent is not assignable, says why,
  * and takes its group with it; every other device is classified as usual.
@@ -517,6 +534,7 @@ int main(void)
         CHECK_INT(classify_tables_new(&tables), 0);
         test_tables();
         test_demo();
+        test_iommu_map();
         test_inconsistent();
 
         dtb_dir = getenv("SHARED_DTB_DIR");

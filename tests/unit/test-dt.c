@@ -708,6 +708,53 @@ static void check_no_fault(const struct dt_device *d)
 }
 
 /*
+ * iommu-map entries are 4 cells whatever the IOMMU's #iommu-cells (2 on
+ * Qualcomm's SMMUs); a map that cannot be used is its host's fault, and
+ * the tree is scanned.
+ */
+static void test_iommu_map_cells(void)
+{
+        struct dt_inventory *inv = dt_test_scan_data("iommu-map.dtb");
+        const struct dt_device *d;
+        const char *smmu = "/soc/iommu@15000000";
+
+        if (!inv)
+                return;
+        d = dev(inv, "/soc/pcie@1c00000");
+        check_no_fault(d);
+        CHECK_INT(d ? d->n_iommu_map : 0, 2);
+        if (d && d->n_iommu_map == 2) {
+                CHECK_INT(d->iommu_map[0].rid_base, 0);
+                CHECK_STR(d->iommu_map[0].iommu, smmu);
+                CHECK_INT(d->iommu_map[0].iommu_base, 0x1c10);
+                CHECK_INT(d->iommu_map[0].length, 1);
+                CHECK_INT(d->iommu_map[1].rid_base, 0x100);
+                CHECK_INT(d->iommu_map[1].iommu_base, 0x1c11);
+                CHECK_INT(d->iommu_map[1].length, 1);
+        }
+        CHECK_INT(d ? d->n_rid_gaps : 0, 2);
+        if (d && d->n_rid_gaps == 2) {
+                CHECK_INT(d->rid_gaps[0].rid_base, 0x1);
+                CHECK_INT(d->rid_gaps[0].count, 0xff);
+                CHECK_INT(d->rid_gaps[1].rid_base, 0x101);
+                CHECK_INT(d->rid_gaps[1].count, 0xffff - 0x100);
+        }
+        d = dev(inv, "/soc/pcie@1c08000");
+        check_no_fault(d);
+        CHECK(d && d->n_iommu_map == 1 && d->iommu_map[0].iommu_base == 0x1c80 &&
+              d->iommu_map[0].length == 0x100 && d->n_rid_gaps == 0);
+        d = dev(inv, "/soc/pcie@1c10000");
+        check_fault(d, "iommu-map refers to /interrupt-controller@17a00000, which has no #iommu-cells");
+        CHECK_INT(d ? d->n_iommu_map : 1, 0);
+        CHECK_INT(d ? d->n_regions : 0, 1);
+        d = dev(inv, "/soc/pcie@1c18000");
+        check_fault(d, "iommu-map refers to phandle 0x1c11, which does not exist");
+        check_no_fault(dev(inv, "/soc/serial@a84000"));
+        check_no_fault(dev(inv, "/soc/usb@a600000"));
+        dt_inventory_free(inv);
+}
+
+/*
  * Nodes whose properties contradict the tree are recorded with their
  * fault and what could be read; every other device is scanned as usual.
  */
@@ -780,6 +827,7 @@ int main(void)
         test_names();
         test_demo();
         test_dom0_view();
+        test_iommu_map_cells();
         test_inconsistent();
 
         dtb_dir = getenv("SHARED_DTB_DIR");
