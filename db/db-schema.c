@@ -219,13 +219,15 @@ static const char migration_3[] =
 
 /*
  * v4: a device whose properties are inconsistent is recorded with its
- * fault (dt.h) instead of refusing the whole tree.  No stored inventory
- * can hold such a device (its tree was refused), but the classifier's
- * verdicts changed with it, so the stored digest is dropped to make the
- * next start rescan.
+ * fault (dt.h) instead of refusing the whole tree, and MSI controllers are
+ * told apart; the classifier's verdicts changed with them (MSI and
+ * interrupt infrastructure, memory-mapped timers), so the stored digest is
+ * dropped to make the next start rescan.
  */
 static const char migration_4[] =
         "ALTER TABLE devices ADD COLUMN fault TEXT;\n"
+        "ALTER TABLE devices ADD COLUMN is_msi_controller INTEGER NOT NULL DEFAULT 0\n"
+        "        CHECK (is_msi_controller IN (0, 1));\n"
         "DELETE FROM meta WHERE key = 'dtb_sha256';\n";
 
 const char *const db_migrations[] = {

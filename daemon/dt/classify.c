@@ -401,6 +401,9 @@ static bool has_spi(const struct dt_device *d)
         return false;
 }
 
+/* Xen's dom0 builder skips these nodes and everything below them. */
+static const char *const timer_mem[] = { "arm,armv7-timer-mem", NULL };
+
 /* Why a device can never be handed to a guest, or NULL. */
 static const char *fixed_reason(const struct dt_device *d)
 {
@@ -411,6 +414,15 @@ static const char *fixed_reason(const struct dt_device *d)
         static const char *const firmware[] = { "arm,psci*", "arm,scmi*", "arm,scpi*", "arm,sdei-*", NULL };
         static const char *const pmu[] = { "arm,*-pmu", "arm,armv8-pmuv3", NULL };
         static const char *const hyp[] = { "xen,xen", NULL };
+        /*
+         * Interrupt and MSI infrastructure without the interrupt-controller
+         * property (the GIC's own ITS and GICv2m frames are gic_parts):
+         * blocks whose children are the interrupt controllers (Marvell
+         * CP110 ICU, HiSilicon mbigen), and MSI controllers, which may lack
+         * msi-controller as well.
+         */
+        static const char *const irq_blocks[] = { "marvell,cp110-icu", "hisilicon,mbigen-v2", NULL };
+        static const char *const msi[] = { "marvell,odmi-controller", "apm,xgene1-msi", NULL };
 
         if (d->is_xen_console)
                 return "Xen's console (/chosen/stdout-path)";
@@ -433,6 +445,12 @@ static const char *fixed_reason(const struct dt_device *d)
                 return "interrupt controller";
         if (compat_match(d, gic_parts))
                 return "part of the GIC";
+        if (d->is_msi_controller || compat_match(d, msi))
+                return "MSI controller";
+        if (compat_match(d, irq_blocks))
+                return "interrupt controller block (its children are the interrupt controllers)";
+        if (compat_match(d, timer_mem))
+                return "memory-mapped timer (Xen does not support it: its dom0 builder skips it)";
         if (compat_match(d, timers))
                 return "architected timer (used by Xen)";
         if (compat_match(d, pmu))
@@ -442,22 +460,40 @@ static const char *fixed_reason(const struct dt_device *d)
         return NULL;
 }
 
+/* The device Xen's dom0 builder skips that d lies under (a frame of a memory-mapped timer), or NULL. */
+static const struct dt_device *skipped_ancestor(const struct dt_inventory *inv, const struct dt_device *d)
+{
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                const struct dt_device *a = &inv->devices[i];
+                size_t l = strlen(a->path);
+
+                if (a != d && compat_match(a, timer_mem) && strncmp(d->path, a->path, l) == 0 &&
+                    d->path[l] == '/')
+                        return a;
+        }
+        return NULL;
+}
+
 /*
  * d->assignable and d->reason before grouping.  A node whose properties
  * are inconsistent says so first: that is what its administrator must
  * fix, whatever else it is.
  */
-static int decide_assignable(struct dt_device *d)
+static int decide_assignable(const struct dt_inventory *inv, struct dt_device *d)
 {
         const char *why = d->fault ? NULL : fixed_reason(d);
+        const struct dt_device *a = d->fault || why ? NULL : skipped_ancestor(inv, d);
 
-        d->assignable = !d->fault && !why;
+        d->assignable = !d->fault && !why && !a;
         if (d->assignable)
                 return 0;
         if (d->fault)
                 d->reason = strdup_printf("inconsistent device tree: %s", d->fault);
-        else
+        else if (why)
                 d->reason = strdup(why);
+        else
+                d->reason = strdup_printf("part of %s, a memory-mapped timer Xen does not support "
+                                          "(its dom0 builder skips it)", a->path);
         return d->reason ? 0 : -ENOMEM;
 }
 
@@ -908,7 +944,7 @@ int classify_inventory(struct dt_inventory *inv, const struct classify_tables *t
                         r = classify_dma(t, d);
                 if (r < 0)
                         goto fail;
-                r = decide_assignable(d);
+                r = decide_assignable(inv, d);
                 if (r < 0)
                         goto fail;
         }

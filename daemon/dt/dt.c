@@ -38,6 +38,7 @@ static const char *const cached_props[] = {
         "interrupt-controller", "interrupt-map", "interrupt-map-mask", "compatible",
         "device_type", "#iommu-cells", "iommus", "iommu-map", "iommu-map-mask", "bus-range",
         "xen,passthrough", "gpio-controller", "model", "stdout-path", "linux,stdout-path",
+        "msi-controller", "#msi-cells",
 };
 #define N_CACHED (sizeof(cached_props) / sizeof(cached_props[0]))
 
@@ -1357,6 +1358,7 @@ static int scan_device(struct scan *s, int idx)
                 drop_iommu_map(&d);
 
         d.is_interrupt_controller = has_prop(s, idx, "interrupt-controller");
+        d.is_msi_controller = has_prop(s, idx, "msi-controller") || has_prop(s, idx, "#msi-cells");
         d.is_iommu = has_prop(s, idx, "#iommu-cells") || compat_has(s, idx, smmu_compat) ||
                      compat_has(s, idx, smmuv3_compat) || compat_has(s, idx, ipmmu_compat) ||
                      compat_has(s, idx, other_iommu_compat);

@@ -131,6 +131,7 @@ struct dt_device {
 
         /* Node roles found by the scanner, used by the classifier. */
         bool is_interrupt_controller;
+        bool is_msi_controller; /* msi-controller or #msi-cells: MSI infrastructure */
         bool is_iommu;
         bool is_xen_console;    /* /chosen/stdout-path (or linux,stdout-path) points here */
         bool xen_passthrough;   /* has the xen,passthrough property */

@@ -527,6 +527,31 @@ static void test_inconsistent(void)
         dt_inventory_free(inv);
 }
 
+/* Interrupt and MSI infrastructure, and the timer Xen skips, are never assignable. */
+static void test_irq_infrastructure(void)
+{
+        struct dt_inventory *inv = load_data("irq-infrastructure.dtb");
+
+        if (!inv)
+                return;
+        expect(inv, "/interrupt-controller@2c001000/v2m@2c1f0000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "part of the GIC");
+        expect(inv, "/soc/interrupt-controller@1e0000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "interrupt controller block (its children are the interrupt controllers)");
+        expect(inv, "/soc/mbigen@a0080000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "interrupt controller block");
+        expect(inv, "/soc/odmi@300000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false, "MSI controller");
+        expect(inv, "/soc/msi@79000000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false, "MSI controller");
+        expect(inv, "/soc/doorbell@7a000000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false, "MSI controller");
+        expect(inv, "/soc/timer@2a810000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "memory-mapped timer (Xen does not support it");
+        expect(inv, "/soc/timer@2a810000/frame@2a830000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "part of /soc/timer@2a810000, a memory-mapped timer Xen does not support");
+        expect(inv, "/soc/gpio@9000000", DT_COV_NONE, DT_DMA_NONE, "table:arm,pl061", true, NULL);
+        expect(inv, "/soc/serial@9001000", DT_COV_NONE, DT_DMA_NONE, "table:arm,pl011", true, NULL);
+        dt_inventory_free(inv);
+}
+
 int main(void)
 {
         DIR *d;
@@ -536,6 +561,7 @@ int main(void)
         test_demo();
         test_iommu_map();
         test_inconsistent();
+        test_irq_infrastructure();
 
         dtb_dir = getenv("SHARED_DTB_DIR");
         if (!dtb_dir || !(d = opendir(dtb_dir))) {

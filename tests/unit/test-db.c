@@ -159,7 +159,8 @@ static const char *device_diff(const struct dt_device *a, const struct dt_device
         if (a->is_interrupt_controller != b->is_interrupt_controller ||
             a->is_iommu != b->is_iommu || a->is_xen_console != b->is_xen_console ||
             a->xen_passthrough != b->xen_passthrough ||
-            a->is_gpio_controller != b->is_gpio_controller || a->is_memory != b->is_memory)
+            a->is_gpio_controller != b->is_gpio_controller || a->is_memory != b->is_memory ||
+            a->is_msi_controller != b->is_msi_controller)
                 DIFF("%s: roles", p);
         if (!str_eq(a->fault, b->fault))
                 DIFF("%s: fault", p);
@@ -314,6 +315,7 @@ static struct dt_inventory *hand_inventory(void)
         d->regions = xcalloc(1, sizeof(*d->regions));
         d->regions[0] = (struct dt_region){ 0xf1010000, 0x1000 };
         d->is_interrupt_controller = true;
+        d->is_msi_controller = true;
         d->is_iommu = true;
         d->is_gpio_controller = true;
         d->is_memory = true;
@@ -469,6 +471,7 @@ static void test_upgrade(void)
                 "BEGIN; DROP TABLE lease_devices; DROP TABLE leases; DROP TABLE audit;"
                 "ALTER TABLE devices DROP COLUMN dom0_hidden;"
                 "ALTER TABLE devices DROP COLUMN fault;"
+                "ALTER TABLE devices DROP COLUMN is_msi_controller;"
                 "PRAGMA user_version = 1; COMMIT;";
         struct db *db = NULL;
         struct db_policy p;
@@ -494,9 +497,9 @@ static void test_upgrade(void)
         /* Migration 3 added dom0_hidden and dropped the digest to force a rescan. */
         CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('devices')"
                                 " WHERE name = 'dom0_hidden'"), 1);
-        /* Migration 4 added fault (and drops the digest too). */
+        /* Migration 4 added fault and is_msi_controller (and drops the digest too). */
         CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('devices')"
-                                " WHERE name = 'fault'"), 1);
+                                " WHERE name IN ('fault', 'is_msi_controller')"), 2);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'dtb_sha256'"), 0);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'tables_digest'"), 1);
 
