@@ -221,8 +221,8 @@ static const char migration_3[] =
  * v4: a device whose properties are inconsistent is recorded with its
  * fault (dt.h) instead of refusing the whole tree, and MSI controllers are
  * told apart; the classifier's verdicts changed with them (MSI and
- * interrupt infrastructure, memory-mapped timers), so the stored digest is
- * dropped to make the next start rescan.
+ * interrupt infrastructure, memory-mapped timers, stream IDs an iommu-map
+ * shares), so the stored digest is dropped to make the next start rescan.
  */
 static const char migration_4[] =
         "ALTER TABLE devices ADD COLUMN fault TEXT;\n"

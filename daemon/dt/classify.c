@@ -648,9 +648,16 @@ oom:
         return -ENOMEM;
 }
 
+/*
+ * An SPI, or a run of stream IDs on one IOMMU: [lo, hi).  A device's
+ * "iommus" gives single IDs; a PCI host's iommu-map gives the run of
+ * stream IDs its requester IDs become, and two hosts (or a host and a
+ * platform device) whose runs meet on one IOMMU cannot be told apart by
+ * it.
+ */
 struct key {
         const char *iommu;      /* NULL for SPIs */
-        uint32_t id;
+        uint64_t lo, hi;
         size_t dev;
 };
 
@@ -661,33 +668,48 @@ static int cmp_key(const void *x, const void *y)
 
         if (c)
                 return c;
-        if (a->id != b->id)
-                return a->id < b->id ? -1 : 1;
+        if (a->lo != b->lo)
+                return a->lo < b->lo ? -1 : 1;
         return a->dev < b->dev ? -1 : a->dev > b->dev;
 }
 
+/* The same sweep as for pages, one IOMMU (or the SPIs) at a time. */
 static int group_keys(struct grouping *g, struct key *keys, size_t n)
 {
+        size_t cur = 0;
+
         /* qsort must not see a NULL array, even empty. */
         if (n > 1)
                 qsort(keys, n, sizeof(*keys), cmp_key);
         for (size_t i = 1; i < n; i++) {
-                const struct key *p = &keys[i - 1], *k = &keys[i];
+                const struct key *k = &keys[i];
                 char *why;
                 int r;
 
-                if (streq(p->iommu ? p->iommu : "", k->iommu ? k->iommu : "") == false || p->id != k->id)
+                if (!streq(keys[cur].iommu ? keys[cur].iommu : "", k->iommu ? k->iommu : "")) {
+                        cur = i;
                         continue;
-                if (p->dev == k->dev)
-                        continue;
-                if (k->iommu)
-                        why = strdup_printf("share stream ID 0x%" PRIx32 " on %s", k->id, k->iommu);
-                else
-                        why = strdup_printf("share SPI %" PRIu32 " (IRQ %" PRIu32 ")", k->id - 32, k->id);
-                r = link_devices(g, p->dev, k->dev, why);
-                if (r < 0)
-                        return r;
+                }
+                if (k->lo < keys[cur].hi && k->dev != keys[cur].dev) {
+                        if (k->iommu)
+                                why = strdup_printf("share stream ID 0x%" PRIx64 " on %s", k->lo, k->iommu);
+                        else
+                                why = strdup_printf("share SPI %" PRIu64 " (IRQ %" PRIu64 ")", k->lo - 32, k->lo);
+                        r = link_devices(g, keys[cur].dev, k->dev, why);
+                        if (r < 0)
+                                return r;
+                }
+                if (k->hi > keys[cur].hi)
+                        cur = i;
         }
+        return 0;
+}
+
+static int add_key(struct key **keys, size_t *cap, size_t *n, struct key k)
+{
+        if (GROW(*keys, *cap, *n) < 0)
+                return -ENOMEM;
+        (*keys)[(*n)++] = k;
         return 0;
 }
 
@@ -695,32 +717,31 @@ static int group_spis_and_ids(const struct dt_inventory *inv, struct grouping *g
 {
         struct key *keys = NULL;
         size_t n = 0, cap = 0;
-        int r;
+        int r = 0;
 
-        for (size_t i = 0; i < inv->n_devices; i++) {
+        for (size_t i = 0; i < inv->n_devices && r >= 0; i++) {
                 const struct dt_device *d = &inv->devices[i];
 
-                for (size_t j = 0; j < d->n_irqs; j++) {
-                        if (d->irqs[j].cls != DT_IRQ_SPI)
-                                continue;
-                        if (GROW(keys, cap, n) < 0)
-                                goto oom;
-                        keys[n++] = (struct key){ .iommu = NULL, .id = d->irqs[j].hwirq, .dev = i };
-                }
+                for (size_t j = 0; j < d->n_irqs && r >= 0; j++)
+                        if (d->irqs[j].cls == DT_IRQ_SPI)
+                                r = add_key(&keys, &cap, &n, (struct key){
+                                        .lo = d->irqs[j].hwirq, .hi = (uint64_t)d->irqs[j].hwirq + 1, .dev = i });
                 for (size_t j = 0; j < d->n_iommus; j++)
-                        for (size_t k = 0; k < d->iommus[j].n_ids; k++) {
-                                if (GROW(keys, cap, n) < 0)
-                                        goto oom;
-                                keys[n++] = (struct key){ .iommu = d->iommus[j].iommu,
-                                                          .id = d->iommus[j].ids[k], .dev = i };
-                        }
+                        for (size_t k = 0; k < d->iommus[j].n_ids && r >= 0; k++)
+                                r = add_key(&keys, &cap, &n, (struct key){
+                                        .iommu = d->iommus[j].iommu, .lo = d->iommus[j].ids[k],
+                                        .hi = (uint64_t)d->iommus[j].ids[k] + 1, .dev = i });
+                for (size_t j = 0; j < d->n_iommu_map && r >= 0; j++)
+                        if (d->iommu_map[j].length > 0)
+                                r = add_key(&keys, &cap, &n, (struct key){
+                                        .iommu = d->iommu_map[j].iommu, .lo = d->iommu_map[j].iommu_base,
+                                        .hi = (uint64_t)d->iommu_map[j].iommu_base + d->iommu_map[j].length,
+                                        .dev = i });
         }
-        r = group_keys(g, keys, n);
+        if (r >= 0)
+                r = group_keys(g, keys, n);
         free(keys);
         return r;
-oom:
-        free(keys);
-        return -ENOMEM;
 }
 
 /* Join the distinct reasons of a group's edges, a few of them at most. */

@@ -473,14 +473,25 @@ static struct dt_inventory *load_data(const char *name)
         return inv;
 }
 
-/* A PCI host's iommu-map decides its coverage like iommus does; a map that cannot be used is a fault. */
+/*
+ * A PCI host's iommu-map decides its coverage like iommus does, and the
+ * stream IDs it maps to are shared like any other: a host whose run of
+ * IDs covers a platform device's ID goes in one group with it.
+ */
 static void test_iommu_map(void)
 {
         struct dt_inventory *inv = load_data("iommu-map.dtb");
+        const struct dt_device *d;
 
         if (!inv)
                 return;
         expect(inv, "/soc/pcie@1c00000", DT_COV_PROTECTED, DT_DMA_MASTER, "iommu-map", true, NULL);
+        CHECK(same_group(inv, "/soc/pcie@1c08000", "/soc/usb@a600000"));
+        d = dev(inv, "/soc/usb@a600000");
+        CHECK_MSG(d && d->group >= 0 && strstr(inv->groups[d->group].why, "share stream ID 0x1d00 on "
+                                               "/soc/iommu@15000000"),
+                  "group why: %s", d && d->group >= 0 ? inv->groups[d->group].why : "(no group)");
+        CHECK(dev(inv, "/soc/pcie@1c00000") && dev(inv, "/soc/pcie@1c00000")->group == -1);
         expect(inv, "/soc/pcie@1c10000", DT_COV_NONE, DT_DMA_MASTER, "pci-host", false,
                "inconsistent device tree: node /soc/pcie@1c10000: iommu-map refers to "
                "/interrupt-controller@17a00000, which has no #iommu-cells");
