@@ -31,9 +31,9 @@ static const char sql_ins_device[] =
         "INSERT INTO devices (id, path, node_name, reg_note, pci_host, has_iommu_map_mask, "
         "iommu_map_mask, is_interrupt_controller, is_iommu, is_xen_console, xen_passthrough, "
         "is_gpio_controller, is_memory, coverage, dma, dma_source, assignable, reason, group_id, "
-        "dom0_hidden) "
+        "dom0_hidden, fault, is_msi_controller) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-        "?18, ?19, ?20)";
+        "?18, ?19, ?20, ?21, ?22)";
 static const char sql_ins_compat[] =
         "INSERT INTO device_compatible (device_id, idx, value) VALUES (?1, ?2, ?3)";
 static const char sql_ins_region[] =
@@ -66,8 +66,8 @@ static const char sql_count_groups[] =
 static const char sql_load_devices[] =
         "SELECT id, path, node_name, reg_note, pci_host, has_iommu_map_mask, iommu_map_mask, "
         "is_interrupt_controller, is_iommu, is_xen_console, xen_passthrough, is_gpio_controller, "
-        "is_memory, coverage, dma, dma_source, assignable, reason, group_id, dom0_hidden "
-        "FROM devices ORDER BY id";
+        "is_memory, coverage, dma, dma_source, assignable, reason, group_id, dom0_hidden, fault, "
+        "is_msi_controller FROM devices ORDER BY id";
 static const char sql_load_compat[] =
         "SELECT device_id, idx, value FROM device_compatible ORDER BY device_id, idx";
 static const char sql_load_regions[] =
@@ -158,13 +158,13 @@ static int store_device(struct db *db, int64_t id, const struct dt_device *d)
 {
         int r;
 
-        r = db_execf(db, sql_ins_device, "insert device", "Itttbbubbbbbbtttbtgb", id, d->path,
+        r = db_execf(db, sql_ins_device, "insert device", "Itttbbubbbbbbtttbtgbtb", id, d->path,
                      d->node_name, d->reg_note, d->pci_host, d->has_iommu_map_mask,
                      d->iommu_map_mask, d->is_interrupt_controller, d->is_iommu,
                      d->is_xen_console, d->xen_passthrough, d->is_gpio_controller, d->is_memory,
                      dt_coverage_to_string(d->coverage),
                      dt_dma_to_string(d->dma), d->dma_source, d->assignable, d->reason, d->group,
-                     d->dom0_hidden);
+                     d->dom0_hidden, d->fault, d->is_msi_controller);
         if (r < 0)
                 return r;
         r = store_strv(db, sql_ins_compat, id, d->compatible);
@@ -630,6 +630,10 @@ static int load_devices(struct db *db, struct dt_inventory *inv)
                         r = db_column_strdup(s, 17, &d->reason);
                 if (r >= 0)
                         r = db_column_bool(s, 19, &d->dom0_hidden);
+                if (r >= 0)
+                        r = db_column_strdup(s, 20, &d->fault);
+                if (r >= 0)
+                        r = db_column_bool(s, 21, &d->is_msi_controller);
                 if (r < 0)
                         return r;
                 if (!d->path)

@@ -269,11 +269,25 @@ static const char migration_4[] =
         "                             AND (NEW.exclusive = 1 OR NEW.domid IS NOT NULL));\n"
         "END;\n";
 
+/*
+ * v5: a device whose properties are inconsistent is recorded with its
+ * fault (dt.h) instead of refusing the whole tree, and MSI controllers are
+ * told apart; the classifier's verdicts changed with them (MSI and
+ * interrupt infrastructure, memory-mapped timers, stream IDs an iommu-map
+ * shares), so the stored digest is dropped to make the next start rescan.
+ */
+static const char migration_5[] =
+        "ALTER TABLE devices ADD COLUMN fault TEXT;\n"
+        "ALTER TABLE devices ADD COLUMN is_msi_controller INTEGER NOT NULL DEFAULT 0\n"
+        "        CHECK (is_msi_controller IN (0, 1));\n"
+        "DELETE FROM meta WHERE key = 'dtb_sha256';\n";
+
 const char *const db_migrations[] = {
         migration_1,
         migration_2,
         migration_3,
         migration_4,
+        migration_5,
 };
 const size_t db_n_migrations = ARRAY_SIZE(db_migrations);
 

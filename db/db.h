@@ -44,7 +44,7 @@
 struct db;
 
 /* The schema version this code writes (PRAGMA user_version after db_open). */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 /* PRAGMA application_id of assignd's databases: "asgd". */
 #define DB_APPLICATION_ID 0x61736764
 

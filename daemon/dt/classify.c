@@ -401,6 +401,9 @@ static bool has_spi(const struct dt_device *d)
         return false;
 }
 
+/* Xen's dom0 builder skips these nodes and everything below them. */
+static const char *const timer_mem[] = { "arm,armv7-timer-mem", NULL };
+
 /* Why a device can never be handed to a guest, or NULL. */
 static const char *fixed_reason(const struct dt_device *d)
 {
@@ -411,6 +414,15 @@ static const char *fixed_reason(const struct dt_device *d)
         static const char *const firmware[] = { "arm,psci*", "arm,scmi*", "arm,scpi*", "arm,sdei-*", NULL };
         static const char *const pmu[] = { "arm,*-pmu", "arm,armv8-pmuv3", NULL };
         static const char *const hyp[] = { "xen,xen", NULL };
+        /*
+         * Interrupt and MSI infrastructure without the interrupt-controller
+         * property (the GIC's own ITS and GICv2m frames are gic_parts):
+         * blocks whose children are the interrupt controllers (Marvell
+         * CP110 ICU, HiSilicon mbigen), and MSI controllers, which may lack
+         * msi-controller as well.
+         */
+        static const char *const irq_blocks[] = { "marvell,cp110-icu", "hisilicon,mbigen-v2", NULL };
+        static const char *const msi[] = { "marvell,odmi-controller", "apm,xgene1-msi", NULL };
 
         if (d->is_xen_console)
                 return "Xen's console (/chosen/stdout-path)";
@@ -433,6 +445,12 @@ static const char *fixed_reason(const struct dt_device *d)
                 return "interrupt controller";
         if (compat_match(d, gic_parts))
                 return "part of the GIC";
+        if (d->is_msi_controller || compat_match(d, msi))
+                return "MSI controller";
+        if (compat_match(d, irq_blocks))
+                return "interrupt controller block (its children are the interrupt controllers)";
+        if (compat_match(d, timer_mem))
+                return "memory-mapped timer (Xen does not support it: its dom0 builder skips it)";
         if (compat_match(d, timers))
                 return "architected timer (used by Xen)";
         if (compat_match(d, pmu))
@@ -440,6 +458,43 @@ static const char *fixed_reason(const struct dt_device *d)
         if (d->n_regions == 0 && !has_spi(d))
                 return "no CPU-addressable region and no SPI";
         return NULL;
+}
+
+/* The device Xen's dom0 builder skips that d lies under (a frame of a memory-mapped timer), or NULL. */
+static const struct dt_device *skipped_ancestor(const struct dt_inventory *inv, const struct dt_device *d)
+{
+        for (size_t i = 0; i < inv->n_devices; i++) {
+                const struct dt_device *a = &inv->devices[i];
+                size_t l = strlen(a->path);
+
+                if (a != d && compat_match(a, timer_mem) && strncmp(d->path, a->path, l) == 0 &&
+                    d->path[l] == '/')
+                        return a;
+        }
+        return NULL;
+}
+
+/*
+ * d->assignable and d->reason before grouping.  A node whose properties
+ * are inconsistent says so first: that is what its administrator must
+ * fix, whatever else it is.
+ */
+static int decide_assignable(const struct dt_inventory *inv, struct dt_device *d)
+{
+        const char *why = d->fault ? NULL : fixed_reason(d);
+        const struct dt_device *a = d->fault || why ? NULL : skipped_ancestor(inv, d);
+
+        d->assignable = !d->fault && !why && !a;
+        if (d->assignable)
+                return 0;
+        if (d->fault)
+                d->reason = strdup_printf("inconsistent device tree: %s", d->fault);
+        else if (why)
+                d->reason = strdup(why);
+        else
+                d->reason = strdup_printf("part of %s, a memory-mapped timer Xen does not support "
+                                          "(its dom0 builder skips it)", a->path);
+        return d->reason ? 0 : -ENOMEM;
 }
 
 /* ---- groups --------------------------------------------------------------- */
@@ -593,9 +648,16 @@ oom:
         return -ENOMEM;
 }
 
+/*
+ * An SPI, or a run of stream IDs on one IOMMU: [lo, hi).  A device's
+ * "iommus" gives single IDs; a PCI host's iommu-map gives the run of
+ * stream IDs its requester IDs become, and two hosts (or a host and a
+ * platform device) whose runs meet on one IOMMU cannot be told apart by
+ * it.
+ */
 struct key {
         const char *iommu;      /* NULL for SPIs */
-        uint32_t id;
+        uint64_t lo, hi;
         size_t dev;
 };
 
@@ -606,33 +668,48 @@ static int cmp_key(const void *x, const void *y)
 
         if (c)
                 return c;
-        if (a->id != b->id)
-                return a->id < b->id ? -1 : 1;
+        if (a->lo != b->lo)
+                return a->lo < b->lo ? -1 : 1;
         return a->dev < b->dev ? -1 : a->dev > b->dev;
 }
 
+/* The same sweep as for pages, one IOMMU (or the SPIs) at a time. */
 static int group_keys(struct grouping *g, struct key *keys, size_t n)
 {
+        size_t cur = 0;
+
         /* qsort must not see a NULL array, even empty. */
         if (n > 1)
                 qsort(keys, n, sizeof(*keys), cmp_key);
         for (size_t i = 1; i < n; i++) {
-                const struct key *p = &keys[i - 1], *k = &keys[i];
+                const struct key *k = &keys[i];
                 char *why;
                 int r;
 
-                if (streq(p->iommu ? p->iommu : "", k->iommu ? k->iommu : "") == false || p->id != k->id)
+                if (!streq(keys[cur].iommu ? keys[cur].iommu : "", k->iommu ? k->iommu : "")) {
+                        cur = i;
                         continue;
-                if (p->dev == k->dev)
-                        continue;
-                if (k->iommu)
-                        why = strdup_printf("share stream ID 0x%" PRIx32 " on %s", k->id, k->iommu);
-                else
-                        why = strdup_printf("share SPI %" PRIu32 " (IRQ %" PRIu32 ")", k->id - 32, k->id);
-                r = link_devices(g, p->dev, k->dev, why);
-                if (r < 0)
-                        return r;
+                }
+                if (k->lo < keys[cur].hi && k->dev != keys[cur].dev) {
+                        if (k->iommu)
+                                why = strdup_printf("share stream ID 0x%" PRIx64 " on %s", k->lo, k->iommu);
+                        else
+                                why = strdup_printf("share SPI %" PRIu64 " (IRQ %" PRIu64 ")", k->lo - 32, k->lo);
+                        r = link_devices(g, keys[cur].dev, k->dev, why);
+                        if (r < 0)
+                                return r;
+                }
+                if (k->hi > keys[cur].hi)
+                        cur = i;
         }
+        return 0;
+}
+
+static int add_key(struct key **keys, size_t *cap, size_t *n, struct key k)
+{
+        if (GROW(*keys, *cap, *n) < 0)
+                return -ENOMEM;
+        (*keys)[(*n)++] = k;
         return 0;
 }
 
@@ -640,32 +717,31 @@ static int group_spis_and_ids(const struct dt_inventory *inv, struct grouping *g
 {
         struct key *keys = NULL;
         size_t n = 0, cap = 0;
-        int r;
+        int r = 0;
 
-        for (size_t i = 0; i < inv->n_devices; i++) {
+        for (size_t i = 0; i < inv->n_devices && r >= 0; i++) {
                 const struct dt_device *d = &inv->devices[i];
 
-                for (size_t j = 0; j < d->n_irqs; j++) {
-                        if (d->irqs[j].cls != DT_IRQ_SPI)
-                                continue;
-                        if (GROW(keys, cap, n) < 0)
-                                goto oom;
-                        keys[n++] = (struct key){ .iommu = NULL, .id = d->irqs[j].hwirq, .dev = i };
-                }
+                for (size_t j = 0; j < d->n_irqs && r >= 0; j++)
+                        if (d->irqs[j].cls == DT_IRQ_SPI)
+                                r = add_key(&keys, &cap, &n, (struct key){
+                                        .lo = d->irqs[j].hwirq, .hi = (uint64_t)d->irqs[j].hwirq + 1, .dev = i });
                 for (size_t j = 0; j < d->n_iommus; j++)
-                        for (size_t k = 0; k < d->iommus[j].n_ids; k++) {
-                                if (GROW(keys, cap, n) < 0)
-                                        goto oom;
-                                keys[n++] = (struct key){ .iommu = d->iommus[j].iommu,
-                                                          .id = d->iommus[j].ids[k], .dev = i };
-                        }
+                        for (size_t k = 0; k < d->iommus[j].n_ids && r >= 0; k++)
+                                r = add_key(&keys, &cap, &n, (struct key){
+                                        .iommu = d->iommus[j].iommu, .lo = d->iommus[j].ids[k],
+                                        .hi = (uint64_t)d->iommus[j].ids[k] + 1, .dev = i });
+                for (size_t j = 0; j < d->n_iommu_map && r >= 0; j++)
+                        if (d->iommu_map[j].length > 0)
+                                r = add_key(&keys, &cap, &n, (struct key){
+                                        .iommu = d->iommu_map[j].iommu, .lo = d->iommu_map[j].iommu_base,
+                                        .hi = (uint64_t)d->iommu_map[j].iommu_base + d->iommu_map[j].length,
+                                        .dev = i });
         }
-        r = group_keys(g, keys, n);
+        if (r >= 0)
+                r = group_keys(g, keys, n);
         free(keys);
         return r;
-oom:
-        free(keys);
-        return -ENOMEM;
 }
 
 /* Join the distinct reasons of a group's edges, a few of them at most. */
@@ -883,22 +959,15 @@ int classify_inventory(struct dt_inventory *inv, const struct classify_tables *t
         clear_classification(inv);
         for (size_t i = 0; i < inv->n_devices; i++) {
                 struct dt_device *d = &inv->devices[i];
-                const char *why;
 
                 r = classify_coverage(inv, d);
                 if (r >= 0)
                         r = classify_dma(t, d);
                 if (r < 0)
                         goto fail;
-                why = fixed_reason(d);
-                d->assignable = why == NULL;
-                if (why) {
-                        d->reason = strdup(why);
-                        if (!d->reason) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
-                }
+                r = decide_assignable(inv, d);
+                if (r < 0)
+                        goto fail;
         }
         r = build_groups(inv);
         if (r < 0)

@@ -38,6 +38,7 @@ static const char *const cached_props[] = {
         "interrupt-controller", "interrupt-map", "interrupt-map-mask", "compatible",
         "device_type", "#iommu-cells", "iommus", "iommu-map", "iommu-map-mask", "bus-range",
         "xen,passthrough", "gpio-controller", "model", "stdout-path", "linux,stdout-path",
+        "msi-controller", "#msi-cells",
 };
 #define N_CACHED (sizeof(cached_props) / sizeof(cached_props[0]))
 
@@ -52,11 +53,21 @@ struct node {
         bool hidden;            /* see dt_device.dom0_hidden */
         uint32_t na, ns;        /* #address-cells / #size-cells for children (defaults 2/1) */
         bool has_na;
+        /*
+         * The node whose unusable #address-cells (na_bad) or #size-cells
+         * (ns_bad) is in effect here, its own or inherited; -1 if none.
+         * What needs that count fails, naming it; the rest of the tree
+         * is scanned as usual.
+         */
+        int na_bad, ns_bad;
+        /* What is wrong with the node's own properties (a cell count, its phandle), or NULL. */
+        char *fault;
 };
 
 struct phent {
         uint32_t phandle;
         int idx;
+        int other;              /* another node carrying the same phandle, or -1 */
 };
 
 struct scan {
@@ -267,7 +278,7 @@ static int cmp_phent(const void *a, const void *b)
         return x->phandle < y->phandle ? -1 : x->phandle > y->phandle;
 }
 
-static int node_by_phandle(const struct scan *s, uint32_t ph)
+static const struct phent *find_phent(const struct scan *s, uint32_t ph)
 {
         size_t lo = 0, hi = s->n_ph;
 
@@ -275,13 +286,34 @@ static int node_by_phandle(const struct scan *s, uint32_t ph)
                 size_t mid = (lo + hi) / 2;
 
                 if (s->ph[mid].phandle == ph)
-                        return s->ph[mid].idx;
+                        return &s->ph[mid];
                 if (s->ph[mid].phandle < ph)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        return -1;
+        return NULL;
+}
+
+/*
+ * The node a phandle in property `what` of node `user` names.  A phandle
+ * that no node carries, or that two nodes carry, makes the user's property
+ * unusable: -EINVAL with a message naming both, never a guess.
+ */
+static int resolve_phandle(struct scan *s, int user, const char *what, uint32_t ph, int *ret)
+{
+        const struct phent *e = find_phent(s, ph);
+
+        if (!e)
+                return set_error(s->err, -EINVAL, "node %s: %s refers to phandle 0x%" PRIx32 ", which does not exist",
+                                 s->nodes[user].path, what, ph);
+        if (e->other >= 0)
+                return set_error(s->err, -EINVAL,
+                                 "node %s: %s refers to phandle 0x%" PRIx32 ", which both %s and %s carry",
+                                 s->nodes[user].path, what, ph, s->nodes[e->idx].path,
+                                 s->nodes[e->other].path);
+        *ret = e->idx;
+        return 0;
 }
 
 static bool status_ok(const struct scan *s, int idx)
@@ -297,21 +329,58 @@ static bool status_ok(const struct scan *s, int idx)
         return strcmp(st, "okay") == 0 || strcmp(st, "ok") == 0;
 }
 
-static int check_cells(struct scan *s, int idx, const char *name, uint32_t *v, bool *present)
+/* A cell count: 0 and *v if usable, -ENOENT if absent, -EINVAL (with message) if not. */
+static int check_cells(struct scan *s, int idx, const char *name, uint32_t *v)
 {
         int r = prop_u32(s, idx, name, v);
 
-        if (r == -ENOENT) {
-                *present = false;
-                return 0;
-        }
         if (r < 0)
                 return r;
         if (*v > DT_MAX_CELLS)
                 return set_error(s->err, -EINVAL, "node %s: %s = %" PRIu32 " (at most %u supported)",
                                  s->nodes[idx].path, name, *v, DT_MAX_CELLS);
-        *present = true;
         return 0;
+}
+
+/*
+ * Read the node's own cell counts and phandle.  A bad one is the node's
+ * fault (n->fault): what depends on it fails, naming it, and nothing else.
+ */
+static void node_own_props(struct scan *s, int idx)
+{
+        struct node *n = &s->nodes[idx];
+        char **saved = s->err;
+        uint32_t v;
+        int r;
+
+        s->err = &n->fault;
+        r = check_cells(s, idx, "#address-cells", &v);
+        if (r == 0) {
+                n->na = v;
+                n->has_na = true;
+                n->na_bad = -1;
+        } else if (r != -ENOENT) {
+                n->na_bad = idx;
+        }
+        r = check_cells(s, idx, "#size-cells", &v);
+        if (r == 0) {
+                n->ns = v;
+                n->ns_bad = -1;
+        } else if (r != -ENOENT) {
+                n->ns_bad = idx;
+        }
+        r = prop_u32(s, idx, "phandle", &v);
+        if (r == -ENOENT)
+                r = prop_u32(s, idx, "linux,phandle", &v);
+        n->phandle = r == 0 && v != (uint32_t)-1 ? v : 0;
+        s->err = saved;
+}
+
+/* -EINVAL: `what` of node user needs a cell count that node bad cannot give. */
+static int cells_unusable(struct scan *s, int user, const char *what, int bad)
+{
+        return set_error(s->err, -EINVAL, "node %s: %s cannot be read: %s", s->nodes[user].path, what,
+                         s->nodes[bad].fault ? s->nodes[bad].fault : "unusable cell count");
 }
 
 static int build_nodes(struct scan *s)
@@ -323,8 +392,6 @@ static int build_nodes(struct scan *s)
                 struct node *n;
                 const char *name;
                 int namelen = 0, parent, idx;
-                bool present;
-                uint32_t v;
 
                 if (depth < 0)
                         break;
@@ -365,32 +432,13 @@ static int build_nodes(struct scan *s)
                  */
                 n->na = parent < 0 ? 2 : s->nodes[parent].na;
                 n->ns = parent < 0 ? 1 : s->nodes[parent].ns;
-                if (check_cells(s, idx, "#address-cells", &v, &present) < 0)
-                        return -EINVAL;
-                if (present) {
-                        s->nodes[idx].na = v;
-                        s->nodes[idx].has_na = true;
-                }
-                if (check_cells(s, idx, "#size-cells", &v, &present) < 0)
-                        return -EINVAL;
-                if (present)
-                        s->nodes[idx].ns = v;
-
-                {
-                        int r = prop_u32(s, idx, "phandle", &v);
-
-                        if (r == -ENOENT)
-                                r = prop_u32(s, idx, "linux,phandle", &v);
-                        if (r == -ENOENT)
-                                v = 0;
-                        else if (r < 0)
-                                return r;
-                }
-                if (v != 0 && v != (uint32_t)-1) {
+                n->na_bad = parent < 0 ? -1 : s->nodes[parent].na_bad;
+                n->ns_bad = parent < 0 ? -1 : s->nodes[parent].ns_bad;
+                node_own_props(s, idx);
+                if (n->phandle != 0) {
                         if (GROW(s->ph, s->cap_ph, s->n_ph) < 0)
                                 return -ENOMEM;
-                        s->nodes[idx].phandle = v;
-                        s->ph[s->n_ph++] = (struct phent){ .phandle = v, .idx = idx };
+                        s->ph[s->n_ph++] = (struct phent){ .phandle = n->phandle, .idx = idx, .other = -1 };
                 }
         }
         if (off < 0 && off != -FDT_ERR_NOTFOUND)
@@ -398,13 +446,14 @@ static int build_nodes(struct scan *s)
         if (s->n_nodes == 0)
                 return set_error(s->err, -EINVAL, "device tree has no root node");
 
+        /* A phandle two nodes carry names neither: resolve_phandle refuses it. */
         if (s->n_ph > 1)
                 qsort(s->ph, s->n_ph, sizeof(*s->ph), cmp_phent);
         for (size_t i = 1; i < s->n_ph; i++)
-                if (s->ph[i].phandle == s->ph[i - 1].phandle)
-                        return set_error(s->err, -EINVAL, "phandle 0x%" PRIx32 " used by both %s and %s",
-                                         s->ph[i].phandle, s->nodes[s->ph[i - 1].idx].path,
-                                         s->nodes[s->ph[i].idx].path);
+                if (s->ph[i].phandle == s->ph[i - 1].phandle) {
+                        s->ph[i].other = s->ph[i - 1].idx;
+                        s->ph[i - 1].other = s->ph[i].idx;
+                }
         return 0;
 }
 
@@ -420,10 +469,17 @@ static bool is_pci_bus(const struct scan *s, int idx)
 /*
  * Translate one address of a child of bus `bus` up to the root.  Returns
  * 1 on success, 0 if not translatable (note set), <0 on malformed ranges.
+ * *room is how many bytes from the address on the windows it went through
+ * hold (the least of them, every level counted); *narrowest names the bus
+ * whose window that is.
  */
-static int translate_addr(struct scan *s, int bus, u128 addr, u128 *out, char **note)
+static int translate_addr(struct scan *s, int bus, u128 addr, u128 *out, u128 *room, int *narrowest,
+                          char **note)
 {
         int cur = bus;
+
+        *room = ~(u128)0;
+        *narrowest = -1;
 
         while (s->nodes[cur].parent >= 0) {
                 const struct node *b = &s->nodes[cur], *gp = &s->nodes[b->parent];
@@ -438,6 +494,9 @@ static int translate_addr(struct scan *s, int bus, u128 addr, u128 *out, char **
                         *note = strdup_printf("parent %s has no ranges", b->path);
                         return *note ? 0 : -ENOMEM;
                 }
+                if (len > 0 && (b->na_bad >= 0 || b->ns_bad >= 0 || gp->na_bad >= 0))
+                        return cells_unusable(s, cur, "ranges",
+                                              b->na_bad >= 0 ? b->na_bad : b->ns_bad >= 0 ? b->ns_bad : gp->na_bad);
                 if (len % 4 != 0 || (len > 0 && (stride == 0 || (len / 4) % stride != 0)))
                         return set_error(s->err, -EINVAL,
                                          "node %s: ranges length %d is not a multiple of %" PRIu32 " cells",
@@ -463,6 +522,10 @@ static int translate_addr(struct scan *s, int bus, u128 addr, u128 *out, char **
                         }
                         if (a >= c && a - c < sz) {
                                 addr = pb + (a - c);
+                                if (sz - (a - c) < *room) {
+                                        *room = sz - (a - c);
+                                        *narrowest = cur;
+                                }
                                 found = true;
                                 break;
                         }
@@ -492,9 +555,12 @@ static int scan_reg(struct scan *s, int idx, struct dt_device *d)
         const void *reg = prop(s, idx, "reg", &len);
         uint32_t stride = p->na + p->ns;
         size_t cap = 0, count;
+        _cleanup_free_ char *overrun = NULL;
 
         if (!reg)
                 return 0;
+        if (p->na_bad >= 0 || p->ns_bad >= 0)
+                return cells_unusable(s, idx, "reg", p->na_bad >= 0 ? p->na_bad : p->ns_bad);
         if (len % 4 != 0 || (stride && (len / 4) % stride != 0))
                 return set_error(s->err, -EINVAL,
                                  "node %s: reg length %d is not a multiple of %" PRIu32 "+%" PRIu32 " cells",
@@ -508,14 +574,25 @@ static int scan_reg(struct scan *s, int idx, struct dt_device *d)
         for (size_t e = 0; e < count; e++) {
                 u128 addr = read_cells(reg, e * stride, p->na);
                 u128 size = read_cells(reg, e * stride + p->na, p->ns);
-                u128 out = 0;
-                int r;
+                u128 out = 0, room;
+                int r, narrowest;
 
-                r = translate_addr(s, n->parent, addr, &out, &d->reg_note);
+                r = translate_addr(s, n->parent, addr, &out, &room, &narrowest, &d->reg_note);
                 if (r < 0)
                         return r;
                 if (r == 0)
                         continue;
+                /*
+                 * What lies past the end of a window is not at the CPU
+                 * address the base translates to: keep what the window
+                 * holds, and say the tree contradicts itself.
+                 */
+                if (size > room && size != 0) {
+                        set_error(&overrun, -EINVAL, "node %s: reg entry %zu (0x%" PRIx64 " bytes) runs "
+                                  "past the end of a ranges window of %s, which holds 0x%" PRIx64,
+                                  n->path, e, (uint64_t)size, s->nodes[narrowest].path, (uint64_t)room);
+                        size = room;
+                }
                 if (size >> 64 || size == 0 || out + size - 1 < out || (out + size - 1) >> 64) {
                         free(d->reg_note);
                         d->reg_note = strdup_printf("reg entry %zu has size 0 or wraps the address space", e);
@@ -527,6 +604,10 @@ static int scan_reg(struct scan *s, int idx, struct dt_device *d)
                         return -ENOMEM;
                 d->regions[d->n_regions++] = (struct dt_region){ .base = (uint64_t)out,
                                                                  .size = (uint64_t)size };
+        }
+        if (overrun) {
+                set_error(s->err, -EINVAL, "%s", overrun);
+                return -EINVAL;
         }
         return 0;
 }
@@ -573,12 +654,11 @@ static int find_irq_parent(struct scan *s, int idx, int *ret)
                 int r = prop_u32(s, cur, "interrupt-parent", &ph);
 
                 if (r == 0) {
-                        int t = node_by_phandle(s, ph);
+                        int t;
 
-                        if (t < 0)
-                                return set_error(s->err, -EINVAL,
-                                                 "node %s: interrupt-parent <0x%" PRIx32 "> points at no node",
-                                                 s->nodes[cur].path, ph);
+                        r = resolve_phandle(s, cur, "interrupt-parent", ph, &t);
+                        if (r < 0)
+                                return r;
                         cur = t;
                 } else if (r == -ENOENT) {
                         if (s->nodes[cur].parent < 0)
@@ -606,6 +686,10 @@ static int irq_set_controller(struct scan *s, struct dt_irq *irq, enum dt_irq_cl
         return irq->controller ? 0 : -ENOMEM;
 }
 
+/* GIC specifier types: SPI (INTID 32..1019), PPI (16..31), extended SPI and PPI (GICv3.1). */
+static const char *const gic_kind[] = { "SPI", "PPI", "extended SPI", "extended PPI" };
+static const uint32_t gic_range[] = { 988, 16, 1024, 64 };
+
 static int decode_gic(struct scan *s, int dev, int gic, const uint32_t *spec, uint32_t n, struct dt_irq *irq)
 {
         uint32_t kind, num, type;
@@ -619,6 +703,13 @@ static int decode_gic(struct scan *s, int dev, int gic, const uint32_t *spec, ui
         if (num > 0xfffff)
                 return set_error(s->err, -EINVAL, "node %s: GIC interrupt number %" PRIu32 " out of range",
                                  s->nodes[dev].path, num);
+        /*
+         * A number past its range (a PPI 126 for an SPI, as hi6220's Mali
+         * says) would land on another interrupt's INTID: not guessed.
+         */
+        if (kind <= 3 && num >= gic_range[kind])
+                return set_error(s->err, -EINVAL, "node %s: GIC %s %" PRIu32 " is out of range (0..%" PRIu32 ")",
+                                 s->nodes[dev].path, gic_kind[kind], num, gic_range[kind] - 1);
         switch (kind) {
         case 0:
                 return irq_set_controller(s, irq, DT_IRQ_SPI, num + 32, type, gic);
@@ -670,6 +761,8 @@ static int resolve_irq(struct scan *s, int dev, int ctrl, const uint32_t *spec_i
                 if (has_prop(s, ctrl, "interrupt-controller") || !map)
                         return irq_set_controller(s, irq, DT_IRQ_NOT_GIC, 0, 0, ctrl);
 
+                if (s->nodes[ctrl].na_bad >= 0)
+                        return cells_unusable(s, ctrl, "interrupt-map", s->nodes[ctrl].na_bad);
                 /* The child unit address: the device's first reg cells on the first hop. */
                 if (first) {
                         int reglen;
@@ -717,11 +810,10 @@ static int resolve_irq(struct scan *s, int dev, int ctrl, const uint32_t *spec_i
                                         match = false;
                         pos += naddr + nspec;
                         ph = cell_at(map, pos++);
-                        par = node_by_phandle(s, ph);
-                        if (par < 0)
-                                return set_error(s->err, -EINVAL,
-                                                 "node %s: interrupt-map refers to phandle 0x%" PRIx32 ", which does not exist",
-                                                 s->nodes[ctrl].path, ph);
+                        if (resolve_phandle(s, ctrl, "interrupt-map", ph, &par) < 0)
+                                return -EINVAL;
+                        if (s->nodes[par].na_bad == par)
+                                return cells_unusable(s, ctrl, "interrupt-map", par);
                         pna = s->nodes[par].has_na ? s->nodes[par].na : 0;
                         if (irq_cells(s, par, &pic) < 0)
                                 return -EINVAL;
@@ -785,12 +877,11 @@ static int scan_irqs(struct scan *s, int idx, struct dt_device *d)
                 total = (size_t)len / 4;
                 while (pos < total) {
                         uint32_t ph = cell_at(p, pos++), n;
-                        int ctrl = node_by_phandle(s, ph);
+                        int ctrl;
 
-                        if (ctrl < 0)
-                                return set_error(s->err, -EINVAL,
-                                                 "node %s: interrupts-extended refers to phandle 0x%" PRIx32 ", which does not exist",
-                                                 path, ph);
+                        r = resolve_phandle(s, idx, "interrupts-extended", ph, &ctrl);
+                        if (r < 0)
+                                return r;
                         r = irq_cells(s, ctrl, &n);
                         if (r < 0)
                                 return r;
@@ -858,14 +949,12 @@ static enum dt_iommu_kind iommu_kind(const struct scan *s, int idx)
         return DT_IOMMU_UNSUPPORTED;
 }
 
-static int iommu_cells(struct scan *s, int idx, const char *user, uint32_t *ret)
+/* The node's own #iommu-cells: 0 and *ret, -ENOENT if absent, -EINVAL (with message) if unusable. */
+static int own_iommu_cells(struct scan *s, int idx, uint32_t *ret)
 {
         uint32_t v;
         int r = prop_u32(s, idx, "#iommu-cells", &v);
 
-        if (r == -ENOENT)
-                return set_error(s->err, -EINVAL, "node %s: refers to %s, which has no #iommu-cells",
-                                 user, s->nodes[idx].path);
         if (r < 0)
                 return r;
         if (v > DT_MAX_IOMMU_CELLS)
@@ -875,30 +964,52 @@ static int iommu_cells(struct scan *s, int idx, const char *user, uint32_t *ret)
         return 0;
 }
 
+/* #iommu-cells of the node `target` that property `what` of node `user` names. */
+static int iommu_cells(struct scan *s, int target, int user, const char *what, uint32_t *ret)
+{
+        char *why = NULL, **saved = s->err;
+        int r;
+
+        s->err = &why;
+        r = own_iommu_cells(s, target, ret);
+        s->err = saved;
+        if (r == -ENOENT)
+                r = set_error(s->err, -EINVAL, "node %s: %s refers to %s, which has no #iommu-cells",
+                              s->nodes[user].path, what, s->nodes[target].path);
+        else if (r < 0)
+                r = set_error(s->err, r, "node %s: %s cannot be read: %s", s->nodes[user].path, what,
+                              why ? why : "unusable #iommu-cells");
+        free(why);
+        return r;
+}
+
+/* Every node with a usable #iommu-cells; an unusable one is the node's fault. */
 static int collect_iommus(struct scan *s)
 {
         for (size_t i = 0; i < s->n_nodes; i++) {
+                struct node *n = &s->nodes[i];
+                char **saved = s->err;
                 struct dt_iommu *m;
                 uint32_t cells;
                 int r;
 
-                if (!has_prop(s, (int)i, "#iommu-cells"))
-                        continue;
-                r = iommu_cells(s, (int)i, s->nodes[i].path, &cells);
+                s->err = &n->fault;
+                r = own_iommu_cells(s, (int)i, &cells);
+                s->err = saved;
                 if (r < 0)
-                        return r;
+                        continue;
                 if (GROW(s->iommus, s->cap_iommus, s->n_iommus) < 0)
                         return -ENOMEM;
                 m = &s->iommus[s->n_iommus];
                 memset(m, 0, sizeof(*m));
-                m->path = strdup(s->nodes[i].path);
+                m->path = strdup(n->path);
                 if (!m->path)
                         return -ENOMEM;
                 s->n_iommus++;
                 r = compat_strv(s, (int)i, &m->compatible);
                 if (r < 0)
                         return r;
-                m->enabled = s->nodes[i].enabled;
+                m->enabled = n->enabled;
                 m->kind = iommu_kind(s, (int)i);
                 m->iommu_cells = cells;
         }
@@ -947,13 +1058,12 @@ static int scan_iommus(struct scan *s, int idx, struct dt_device *d)
         total = (size_t)len / 4;
         while (pos < total) {
                 uint32_t ph = cell_at(p, pos++), n;
-                int t = node_by_phandle(s, ph), r;
+                int t, r;
 
-                if (t < 0)
-                        return set_error(s->err, -EINVAL,
-                                         "node %s: iommus refers to phandle 0x%" PRIx32 ", which does not exist",
-                                         path, ph);
-                r = iommu_cells(s, t, path, &n);
+                r = resolve_phandle(s, idx, "iommus", ph, &t);
+                if (r < 0)
+                        return r;
+                r = iommu_cells(s, t, idx, "iommus", &n);
                 if (r < 0)
                         return r;
                 if (total - pos < n)
@@ -1014,10 +1124,17 @@ static int compute_rid_gaps(struct scan *s, int idx, struct dt_device *d)
         return 0;
 }
 
+/*
+ * iommu-map: entries of 4 cells <rid-base iommu out-base length>, whatever
+ * the IOMMU's #iommu-cells (binding pci-iommu.txt; Xen's dt_map_id and
+ * Linux's of_map_id step by 4 cells).  A map is all or nothing, as there:
+ * on any error no entry is kept.  The IOMMU must have #iommu-cells >= 1
+ * for an entry to give it a stream ID at all.
+ */
 static int scan_iommu_map(struct scan *s, int idx, struct dt_device *d)
 {
         const char *path = s->nodes[idx].path;
-        size_t cap = 0, total, pos = 0;
+        size_t cap = 0, total;
         uint32_t v;
         int len, r;
         const void *p = prop(s, idx, "iommu-map", &len);
@@ -1031,31 +1148,27 @@ static int scan_iommu_map(struct scan *s, int idx, struct dt_device *d)
         }
         if (!p)
                 return 0;
-        if (len % 4 != 0)
-                return set_error(s->err, -EINVAL, "node %s: iommu-map length %d is not a multiple of 4", path, len);
+        if (len <= 0 || len % 16 != 0)
+                return set_error(s->err, -EINVAL, "node %s: iommu-map length %d is not a multiple of 4 cells",
+                                 path, len);
         total = (size_t)len / 4;
-        while (pos < total) {
-                struct dt_iommu_map_entry e = { 0 };
-                uint32_t ph, n;
+        for (size_t pos = 0; pos < total; pos += 4) {
+                struct dt_iommu_map_entry e = {
+                        .rid_base = cell_at(p, pos), .iommu_base = cell_at(p, pos + 2),
+                        .length = cell_at(p, pos + 3),
+                };
+                uint32_t n;
                 int t;
 
-                if (total - pos < 2)
-                        return set_error(s->err, -EINVAL, "node %s: iommu-map is truncated", path);
-                e.rid_base = cell_at(p, pos++);
-                ph = cell_at(p, pos++);
-                t = node_by_phandle(s, ph);
-                if (t < 0)
-                        return set_error(s->err, -EINVAL,
-                                         "node %s: iommu-map refers to phandle 0x%" PRIx32 ", which does not exist",
-                                         path, ph);
-                r = iommu_cells(s, t, path, &n);
+                r = resolve_phandle(s, idx, "iommu-map", cell_at(p, pos + 1), &t);
+                if (r >= 0)
+                        r = iommu_cells(s, t, idx, "iommu-map", &n);
+                if (r >= 0 && n == 0)
+                        r = set_error(s->err, -EINVAL,
+                                      "node %s: iommu-map refers to %s, whose #iommu-cells = 0 takes no stream ID",
+                                      path, s->nodes[t].path);
                 if (r < 0)
                         return r;
-                if (total - pos < n + 1)
-                        return set_error(s->err, -EINVAL, "node %s: iommu-map is truncated", path);
-                e.iommu_base = n > 0 ? cell_at(p, pos) : 0;
-                pos += n;
-                e.length = cell_at(p, pos++);
                 e.iommu = strdup(s->nodes[t].path);
                 if (!e.iommu)
                         return -ENOMEM;
@@ -1065,9 +1178,7 @@ static int scan_iommu_map(struct scan *s, int idx, struct dt_device *d)
                 }
                 d->iommu_map[d->n_iommu_map++] = e;
         }
-        if (d->n_iommu_map > 0)
-                return compute_rid_gaps(s, idx, d);
-        return 0;
+        return compute_rid_gaps(s, idx, d);
 }
 
 /* ---- console ------------------------------------------------------------ */
@@ -1134,18 +1245,92 @@ static void mark_hidden(struct scan *s)
         }
 }
 
+/* Append why to *fault ("first; second"). */
+static int add_fault(char **fault, const char *why)
+{
+        char *n = *fault ? strdup_printf("%s; %s", *fault, why) : strdup(why);
+
+        if (!n)
+                return -ENOMEM;
+        free(*fault);
+        *fault = n;
+        return 0;
+}
+
+typedef int scan_fn(struct scan *s, int idx, struct dt_device *d);
+
+/*
+ * One part of a device's scan.  A property that cannot be read
+ * consistently (a dangling phandle, an interrupt-map that does not
+ * resolve, a cell count out of range ...) is the device's fault: its
+ * message joins d->fault and the scan goes on, so one bad node never
+ * costs the others their inventory.  Returns 1 if this part failed, 0 if
+ * not, -ENOMEM (the only error that stops the scan).
+ */
+static int scan_part(struct scan *s, scan_fn *fn, int idx, struct dt_device *d)
+{
+        char *why = NULL, **saved = s->err;
+        int r;
+
+        s->err = &why;
+        r = fn(s, idx, d);
+        s->err = saved;
+        if (r >= 0 || r == -ENOMEM) {
+                free(why);
+                return r < 0 ? r : 0;
+        }
+        r = add_fault(&d->fault, why ? why : strerror(-r));
+        free(why);
+        return r < 0 ? r : 1;
+}
+
+static void drop_iommu_links(struct dt_device *d)
+{
+        for (size_t i = 0; i < d->n_iommus; i++) {
+                free(d->iommus[i].iommu);
+                free(d->iommus[i].ids);
+        }
+        free(d->iommus);
+        d->iommus = NULL;
+        d->n_iommus = 0;
+}
+
+static void drop_iommu_map(struct dt_device *d)
+{
+        for (size_t i = 0; i < d->n_iommu_map; i++)
+                free(d->iommu_map[i].iommu);
+        free(d->iommu_map);
+        free(d->rid_gaps);
+        d->iommu_map = NULL;
+        d->rid_gaps = NULL;
+        d->n_iommu_map = d->n_rid_gaps = 0;
+}
+
+/*
+ * A node is a device if it has a CPU-addressable region or an interrupt,
+ * or if its reg or interrupts could not be read (then it is recorded with
+ * its fault, never assignable, rather than silently left out).  What was
+ * read of reg and interrupts before a fault is kept: those are facts, and
+ * a neighbour sharing a page or an SPI with it must still be grouped with
+ * it.  IOMMU links are all or nothing, as Xen and Linux read them.
+ */
 static int scan_device(struct scan *s, int idx)
 {
         struct dt_device d = { .group = -1 };
         const char *name;
-        int r;
+        int r, reg_bad, irq_bad = 0;
 
-        r = scan_reg(s, idx, &d);
+        if (s->nodes[idx].fault) {
+                d.fault = strdup(s->nodes[idx].fault);
+                if (!d.fault)
+                        return -ENOMEM;
+        }
+        r = reg_bad = scan_part(s, scan_reg, idx, &d);
         if (r >= 0)
-                r = scan_irqs(s, idx, &d);
+                r = irq_bad = scan_part(s, scan_irqs, idx, &d);
         if (r < 0)
                 goto fail;
-        if (d.n_regions == 0 && d.n_irqs == 0) {
+        if (d.n_regions == 0 && d.n_irqs == 0 && !reg_bad && !irq_bad) {
                 dt_device_clear(&d);
                 return 0;
         }
@@ -1160,15 +1345,20 @@ static int scan_device(struct scan *s, int idx)
         r = compat_strv(s, idx, &d.compatible);
         if (r < 0)
                 goto fail;
-        r = scan_iommus(s, idx, &d);
+        r = scan_part(s, scan_iommus, idx, &d);
         if (r < 0)
                 goto fail;
+        if (r > 0)
+                drop_iommu_links(&d);
         d.pci_host = is_pci_bus(s, idx);
-        r = scan_iommu_map(s, idx, &d);
+        r = scan_part(s, scan_iommu_map, idx, &d);
         if (r < 0)
                 goto fail;
+        if (r > 0)
+                drop_iommu_map(&d);
 
         d.is_interrupt_controller = has_prop(s, idx, "interrupt-controller");
+        d.is_msi_controller = has_prop(s, idx, "msi-controller") || has_prop(s, idx, "#msi-cells");
         d.is_iommu = has_prop(s, idx, "#iommu-cells") || compat_has(s, idx, smmu_compat) ||
                      compat_has(s, idx, smmuv3_compat) || compat_has(s, idx, ipmmu_compat) ||
                      compat_has(s, idx, other_iommu_compat);
@@ -1196,8 +1386,10 @@ fail:
 
 static void scan_clear(struct scan *s)
 {
-        for (size_t i = 0; i < s->n_nodes; i++)
+        for (size_t i = 0; i < s->n_nodes; i++) {
                 free(s->nodes[i].path);
+                free(s->nodes[i].fault);
+        }
         free(s->nodes);
         free(s->ph);
         for (size_t i = 0; i < s->n_devs; i++)
@@ -1367,6 +1559,7 @@ void dt_device_clear(struct dt_device *d)
         free(d->rid_gaps);
         free(d->dma_source);
         free(d->reason);
+        free(d->fault);
         memset(d, 0, sizeof(*d));
         d->group = -1;
 }

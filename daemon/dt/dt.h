@@ -120,8 +120,18 @@ struct dt_device {
         struct dt_rid_gap *rid_gaps;    /* only meaningful when n_iommu_map > 0 */
         size_t n_rid_gaps;
 
+        /*
+         * Why the node's properties cannot be read consistently (a
+         * dangling phandle in iommus, an interrupt-map that does not
+         * resolve, an iommu-map whose target has no #iommu-cells ...), or
+         * NULL.  Such a device is recorded with what could be read and is
+         * never assignable; every other device is served as usual.
+         */
+        char *fault;
+
         /* Node roles found by the scanner, used by the classifier. */
         bool is_interrupt_controller;
+        bool is_msi_controller; /* msi-controller or #msi-cells: MSI infrastructure */
         bool is_iommu;
         bool is_xen_console;    /* /chosen/stdout-path (or linux,stdout-path) points here */
         bool xen_passthrough;   /* has the xen,passthrough property */
@@ -196,9 +206,13 @@ int dt_read_file(const char *path, void **ret, size_t *ret_len, char **err);
 
 /*
  * Validate and walk blob into an inventory (not yet classified: call
- * classify_inventory()).  Malformed content (dangling or cyclic phandles,
- * absurd cell counts, ...) is an error with a message naming the node,
- * never a crash.  On failure *ret is untouched.
+ * classify_inventory()).  A blob that is not a sound device tree (size,
+ * header, structure block, nesting deeper than DT_MAX_DEPTH) is an error
+ * with a message, and *ret is untouched.  Inconsistent properties of a
+ * node (dangling or cyclic phandles, absurd cell counts, an interrupt-map
+ * that does not resolve, ...) are not: they are that device's fault
+ * (dt_device.fault), naming the node, and every other device is scanned.
+ * Never a crash.
  */
 int dt_scan(const void *blob, size_t len, struct dt_inventory **ret, char **err);
 

@@ -33,6 +33,17 @@ void hazard_list_free(struct hazard *h, size_t n)
         free(h);
 }
 
+/* DMA capability and assignability as the administrator's policy leaves them (none: as detected). */
+static enum dt_dma dma_of(const struct inventory *inv, const struct dt_device *d)
+{
+        return inv ? inventory_effective_dma(inv, d) : d->dma;
+}
+
+static bool assignable(const struct inventory *inv, const struct dt_device *d)
+{
+        return inv ? inventory_effective_assignable(inv, d, NULL) : d->assignable;
+}
+
 /* Whether an SPI routed to a domain would show that domain holding d. */
 static bool has_spi(const struct dt_device *d)
 {
@@ -42,13 +53,22 @@ static bool has_spi(const struct dt_device *d)
         return false;
 }
 
-int hazard_list(const struct inventory *inv, bool iomem_visible, struct hazard **ret,
-                size_t *n)
+static int list(const struct dt_inventory *dt, const struct inventory *inv, bool iomem_visible,
+                struct hazard **ret, size_t *n)
 {
-        const struct dt_inventory *dt = inventory_dt(inv);
         struct hazards h = { 0 };
         int r = 0;
 
+        for (size_t i = 0; r >= 0 && i < dt->n_devices; i++) {
+                const struct dt_device *d = &dt->devices[i];
+
+                if (!d->fault)
+                        continue;
+                r = add_hazard(&h, "inconsistent", d->path,
+                               strdup_printf("%s is not assignable: its properties in the device "
+                                             "tree are inconsistent (%s); every other device is "
+                                             "served", d->path, d->fault));
+        }
         for (size_t i = 0; r >= 0 && i < dt->n_iommus; i++) {
                 const struct dt_iommu *m = &dt->iommus[i];
                 const char *compat = m->compatible && m->compatible[0] ? m->compatible[0] : "?";
@@ -65,9 +85,8 @@ int hazard_list(const struct inventory *inv, bool iomem_visible, struct hazard *
         for (size_t i = 0; r >= 0 && i < dt->n_devices; i++) {
                 const struct dt_device *d = &dt->devices[i];
 
-                if (d->coverage == DT_COV_PROTECTED ||
-                    inventory_effective_dma(inv, d) != DT_DMA_UNKNOWN ||
-                    !inventory_effective_assignable(inv, d, NULL))
+                if (d->coverage == DT_COV_PROTECTED || dma_of(inv, d) != DT_DMA_UNKNOWN ||
+                    !assignable(inv, d))
                         continue;
                 r = add_hazard(&h, "dma-unknown", d->path,
                                strdup_printf("%s may be a DMA master and no IOMMU Xen drives "
@@ -80,7 +99,7 @@ int hazard_list(const struct inventory *inv, bool iomem_visible, struct hazard *
                 const struct dt_device *d = &dt->devices[i];
 
                 if (d->coverage == DT_COV_PROTECTED || has_spi(d) || !d->n_regions ||
-                    !inventory_effective_assignable(inv, d, NULL))
+                    !assignable(inv, d))
                         continue;
                 r = add_hazard(&h, "ownership-invisible", d->path,
                                strdup_printf("%s has no SPI and no IOMMU Xen drives protects "
@@ -98,4 +117,16 @@ int hazard_list(const struct inventory *inv, bool iomem_visible, struct hazard *
         *ret = h.v;
         *n = h.n;
         return 0;
+}
+
+int hazard_list(const struct inventory *inv, bool iomem_visible, struct hazard **ret,
+                size_t *n)
+{
+        return list(inventory_dt(inv), inv, iomem_visible, ret, n);
+}
+
+int hazard_list_detected(const struct dt_inventory *dt, struct hazard **ret, size_t *n)
+{
+        /* No hypervisor to ask: what the tree alone says. */
+        return list(dt, NULL, true, ret, n);
 }

@@ -4,6 +4,12 @@
  * unsafe in ways Xen will not report, listed by GetStatus so that an
  * administrator sees them before a guest does.
  *
+ *   "inconsistent"       a node whose properties cannot be read
+ *                        consistently (a dangling phandle in iommus, an
+ *                        interrupt-map that does not resolve, an iommu-map
+ *                        whose target has no #iommu-cells ...): it is
+ *                        recorded as a device that is never assignable,
+ *                        with the reason, and every other device is served;
  *   "iommu-unsupported"  an enabled IOMMU Xen has no driver for (Exynos
  *                        sysmmu, Rockchip, MediaTek, Qualcomm ...): Xen
  *                        does not use it, may leave it to dom0, and the
@@ -23,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct dt_inventory;
 struct inventory;
 
 struct hazard {
@@ -32,11 +39,18 @@ struct hazard {
 };
 
 /*
- * The hazards in device-tree order; *ret is freed with hazard_list_free().
- * iomem_visible: the hypervisor says who may map a device's registers.
+ * The hazards, kind by kind as above, each in device-tree order; *ret is
+ * freed with hazard_list_free().  iomem_visible: the hypervisor says who
+ * may map a device's registers.
  */
 int hazard_list(const struct inventory *inv, bool iomem_visible, struct hazard **ret,
                 size_t *n);
+/*
+ * The same for a scanned and classified tree before any administrator's
+ * policy: what a first start would list (offline tools, the tests that
+ * sweep many trees).
+ */
+int hazard_list_detected(const struct dt_inventory *dt, struct hazard **ret, size_t *n);
 void hazard_list_free(struct hazard *h, size_t n);
 
 #endif

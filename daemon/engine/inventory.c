@@ -199,6 +199,15 @@ bool inventory_effective_assignable(const struct inventory *inv, const struct dt
                         *reason = d->reason ? d->reason : "Xen's console (/chosen/stdout-path)";
                 return false;
         }
+        /*
+         * Nor a node whose properties are inconsistent: what assignd would
+         * hand out (regions, SPIs, IOMMU) is not known for sure.
+         */
+        if (d->fault) {
+                if (reason)
+                        *reason = d->reason;
+                return false;
+        }
         /* No policy can take from dom0 what Xen gave it as its own. */
         if (d->dom0_verdict == DT_DOM0_OWNED) {
                 if (reason)

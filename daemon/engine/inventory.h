@@ -45,7 +45,11 @@ struct db *inventory_db(const struct inventory *inv);
  */
 const void *inventory_blob(const struct inventory *inv, size_t *len);
 
-/* Effective values: admin policy if set, else detected. */
+/*
+ * Effective values: admin policy if set, else detected.  No policy makes
+ * Xen's console, a device Xen gave dom0 as its own, or a device whose
+ * properties are inconsistent (dt_device.fault) assignable.
+ */
 enum dt_dma inventory_effective_dma(const struct inventory *inv, const struct dt_device *d);
 bool inventory_effective_assignable(const struct inventory *inv, const struct dt_device *d,
                                     const char **reason);

@@ -191,6 +191,39 @@ def test_dom0_view():
         check(devices_by_path(d)["/fw-cfg@9020000"]["assignable"], "policy did not decide")
 
 
+def test_inconsistent_nodes():
+    """A tree with nodes whose properties contradict it (tests/data/
+    inconsistent.dts) is served: each such node is a device that is not
+    assignable, says why, stays so whatever the policy says and across a
+    restart (it is stored), and is an "inconsistent" hazard that
+    assignctl status lists; every other device is served."""
+    bad = {"/soc/dma@1000": "phandle 0x55", "/soc/sensor@3000": "phandle 0x99",
+           "/soc/mailbox@4000": "no #iommu-cells", "/soc/gpu@5000": "PPI 126",
+           "/soc/i2c@9400": "phandle 0x77", "/soc/bus@20000/sram@20000": "ranges window"}
+    with Daemon(dtb=os.path.join(TEST_DATA_DIR, "inconsistent.dtb")) as d:
+        for restart in (False, True):
+            if restart:
+                d.restart()
+            devs = devices_by_path(d)
+            for path, why in bad.items():
+                check(path in devs and not devs[path]["assignable"] and why in devs[path]["reason"] and
+                      devs[path]["reason"].startswith("inconsistent device tree: "),
+                      "%s: %r" % (path, devs.get(path)))
+            check(devs["/soc/rtc@a000"]["assignable"] and devs["/soc/ethernet@2000"]["assignable"],
+                  "sound devices not served")
+            hz = d.broker("GetStatus")["hazards"]
+            found = {h["path"]: h["message"] for h in hz if h["kind"] == "inconsistent"}
+            check(sorted(found) == sorted(bad), "inconsistent hazards: %s" % sorted(found))
+            check(all(why in found[p] for p, why in bad.items()), "hazard messages: %s" % found)
+        out = d.ctl("status", check=True).stdout
+        check("inconsistent /soc/dma@1000: " in out and "phandle 0x55" in out,
+              "assignctl status does not list the inconsistent node:\n" + out)
+        d.broker("SetDevicePolicy", {"path": "/soc/dma@1000", "assignable": True, "note": "try"})
+        dev = d.broker("GetDevice", {"path": "/soc/dma@1000"})["device"]
+        check(not dev["assignable"] and "phandle 0x55" in dev["reason"],
+              "policy made an inconsistent node assignable: %r" % dev)
+
+
 run_cases([
     ("unchanged DTB is not rescanned", test_unchanged_dtb_not_rescanned),
     ("policy survives rescans of a changed DTB", test_policy_survives_rescan_of_changed_dtb),
@@ -200,4 +233,5 @@ run_cases([
     ("database integrity after kill -9", test_database_integrity_after_restarts),
     ("every real DTB serves consistent counts", test_every_real_dtb_serves),
     ("dom0's view: devices Xen hid for passthrough", test_dom0_view),
+    ("inconsistent nodes are devices that are not assignable", test_inconsistent_nodes),
 ])

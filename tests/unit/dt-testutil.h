@@ -40,6 +40,18 @@ static inline struct dt_inventory *dt_test_scan_in(const char *dir, const char *
         return dt_test_scan_file(path);
 }
 
+/* A tree of the project's own (tests/data, compiled into $TEST_DATA_DIR) scanned, as above. */
+static inline struct dt_inventory *dt_test_scan_data(const char *name)
+{
+        const char *dir = getenv("TEST_DATA_DIR");
+
+        if (!dir) {
+                CHECK_MSG(0, "TEST_DATA_DIR unset: %s not checked", name);
+                return NULL;
+        }
+        return dt_test_scan_in(dir, name);
+}
+
 /* The device at path, or NULL after a failed check. */
 static inline const struct dt_device *dt_test_dev(const struct dt_inventory *inv,
                                                   const char *path)

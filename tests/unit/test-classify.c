@@ -463,6 +463,106 @@ static void test_tables(void)
         CHECK_INT(classify_inventory(NULL, tables), -EINVAL);
 }
 
+/* A tree of tests/data scanned and classified, or NULL after a failed check. */
+static struct dt_inventory *load_data(const char *name)
+{
+        struct dt_inventory *inv = dt_test_scan_data(name);
+
+        if (inv)
+                CHECK_INT(classify_inventory(inv, tables), 0);
+        return inv;
+}
+
+/*
+ * A PCI host's iommu-map decides its coverage like iommus does, and the
+ * stream IDs it maps to are shared like any other: a host whose run of
+ * IDs covers a platform device's ID goes in one group with it.
+ */
+static void test_iommu_map(void)
+{
+        struct dt_inventory *inv = load_data("iommu-map.dtb");
+        const struct dt_device *d;
+
+        if (!inv)
+                return;
+        expect(inv, "/soc/pcie@1c00000", DT_COV_PROTECTED, DT_DMA_MASTER, "iommu-map", true, NULL);
+        CHECK(same_group(inv, "/soc/pcie@1c08000", "/soc/usb@a600000"));
+        d = dev(inv, "/soc/usb@a600000");
+        CHECK_MSG(d && d->group >= 0 && strstr(inv->groups[d->group].why, "share stream ID 0x1d00 on "
+                                               "/soc/iommu@15000000"),
+                  "group why: %s", d && d->group >= 0 ? inv->groups[d->group].why : "(no group)");
+        CHECK(dev(inv, "/soc/pcie@1c00000") && dev(inv, "/soc/pcie@1c00000")->group == -1);
+        expect(inv, "/soc/pcie@1c10000", DT_COV_NONE, DT_DMA_MASTER, "pci-host", false,
+               "inconsistent device tree: node /soc/pcie@1c10000: iommu-map refers to "
+               "/interrupt-controller@17a00000, which has no #iommu-cells");
+        expect(inv, "/soc/pcie@1c18000", DT_COV_NONE, DT_DMA_MASTER, "pci-host", false,
+               "inconsistent device tree: node /soc/pcie@1c18000: iommu-map refers to phandle 0x1c11");
+        expect(inv, "/soc/serial@a84000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, true, NULL);
+        dt_inventory_free(inv);
+}
+
+/*
+ * A node whose properties are inconsistent is not assignable, says why,
+ * and takes its group with it; every other device is classified as usual.
+ */
+static void test_inconsistent(void)
+{
+        struct dt_inventory *inv = load_data("inconsistent.dtb");
+        const struct dt_device *d;
+
+        if (!inv)
+                return;
+        expect(inv, "/soc/dma@1000", DT_COV_NONE, DT_DMA_MASTER, "table:arm,pl330", false,
+               "inconsistent device tree: node /soc/dma@1000: iommus refers to phandle 0x55");
+        expect(inv, "/soc/sensor@3000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "inconsistent device tree: node /soc/interrupt-nexus@3800: interrupt-map refers to phandle 0x99");
+        expect(inv, "/soc/mailbox@4000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "inconsistent device tree: node /soc/mailbox@4000: iommus refers to /soc/serial@8000");
+        expect(inv, "/soc/gpu@5000", DT_COV_NONE, DT_DMA_MASTER, NULL, false,
+               "inconsistent device tree: node /soc/gpu@5000: GIC PPI 126 is out of range");
+        expect(inv, "/soc/bus@20000/sram@20000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "inconsistent device tree: node /soc/bus@20000/sram@20000: reg entry 0");
+        expect(inv, "/soc/i2c@9400", DT_COV_NONE, DT_DMA_NONE, NULL, false,
+               "inconsistent device tree: node /soc/i2c@9400: interrupt-parent refers to phandle 0x77");
+        /* Sound, but it shares a page with the broken one. */
+        expect(inv, "/soc/i2c@9000", DT_COV_NONE, DT_DMA_NONE, NULL, false,
+               "shares page 0x9000 with /soc/i2c@9400 which cannot be assigned (inconsistent device tree:");
+        CHECK(same_group(inv, "/soc/i2c@9000", "/soc/i2c@9400"));
+
+        expect(inv, "/soc/ethernet@2000", DT_COV_PROTECTED, DT_DMA_MASTER, "iommus", true, NULL);
+        expect(inv, "/soc/serial@8000", DT_COV_NONE, DT_DMA_NONE, "table:arm,pl011", true, NULL);
+        expect(inv, "/soc/rtc@a000", DT_COV_NONE, DT_DMA_NONE, "table:arm,pl031", true, NULL);
+        expect(inv, "/soc/iommu@e000000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false, "IOMMU");
+        d = dev(inv, "/interrupt-controller@f000000");
+        CHECK(d && !d->assignable && !d->fault);
+        dt_inventory_free(inv);
+}
+
+/* Interrupt and MSI infrastructure, and the timer Xen skips, are never assignable. */
+static void test_irq_infrastructure(void)
+{
+        struct dt_inventory *inv = load_data("irq-infrastructure.dtb");
+
+        if (!inv)
+                return;
+        expect(inv, "/interrupt-controller@2c001000/v2m@2c1f0000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "part of the GIC");
+        expect(inv, "/soc/interrupt-controller@1e0000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "interrupt controller block (its children are the interrupt controllers)");
+        expect(inv, "/soc/mbigen@a0080000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "interrupt controller block");
+        expect(inv, "/soc/odmi@300000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false, "MSI controller");
+        expect(inv, "/soc/msi@79000000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false, "MSI controller");
+        expect(inv, "/soc/doorbell@7a000000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false, "MSI controller");
+        expect(inv, "/soc/timer@2a810000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "memory-mapped timer (Xen does not support it");
+        expect(inv, "/soc/timer@2a810000/frame@2a830000", DT_COV_NONE, DT_DMA_UNKNOWN, NULL, false,
+               "part of /soc/timer@2a810000, a memory-mapped timer Xen does not support");
+        expect(inv, "/soc/gpio@9000000", DT_COV_NONE, DT_DMA_NONE, "table:arm,pl061", true, NULL);
+        expect(inv, "/soc/serial@9001000", DT_COV_NONE, DT_DMA_NONE, "table:arm,pl011", true, NULL);
+        dt_inventory_free(inv);
+}
+
 int main(void)
 {
         DIR *d;
@@ -470,6 +570,9 @@ int main(void)
         CHECK_INT(classify_tables_new(&tables), 0);
         test_tables();
         test_demo();
+        test_iommu_map();
+        test_inconsistent();
+        test_irq_infrastructure();
 
         dtb_dir = getenv("SHARED_DTB_DIR");
         if (!dtb_dir || !(d = opendir(dtb_dir))) {

@@ -160,8 +160,11 @@ static const char *device_diff(const struct dt_device *a, const struct dt_device
         if (a->is_interrupt_controller != b->is_interrupt_controller ||
             a->is_iommu != b->is_iommu || a->is_xen_console != b->is_xen_console ||
             a->xen_passthrough != b->xen_passthrough ||
-            a->is_gpio_controller != b->is_gpio_controller || a->is_memory != b->is_memory)
+            a->is_gpio_controller != b->is_gpio_controller || a->is_memory != b->is_memory ||
+            a->is_msi_controller != b->is_msi_controller)
                 DIFF("%s: roles", p);
+        if (!str_eq(a->fault, b->fault))
+                DIFF("%s: fault", p);
         if (a->coverage != b->coverage || a->dma != b->dma || !str_eq(a->dma_source, b->dma_source))
                 DIFF("%s: coverage/dma", p);
         if (a->assignable != b->assignable || !str_eq(a->reason, b->reason))
@@ -313,9 +316,12 @@ static struct dt_inventory *hand_inventory(void)
         d->regions = xcalloc(1, sizeof(*d->regions));
         d->regions[0] = (struct dt_region){ 0xf1010000, 0x1000 };
         d->is_interrupt_controller = true;
+        d->is_msi_controller = true;
         d->is_iommu = true;
         d->is_gpio_controller = true;
         d->is_memory = true;
+        d->fault = xstrdup("node /soc/interrupt-controller@f1010000: iommus refers to phandle 0x55, "
+                           "which does not exist");
         d->coverage = DT_COV_IOMMU_UNSUPPORTED;
         d->dma = DT_DMA_NONE;
         d->dma_source = xstrdup("table:arm,gic-400");
@@ -453,7 +459,7 @@ static void test_open_migrate(void)
 }
 
 /*
- * Upgrade from schema 1 (made by dropping what migrations 2 and 3 add): only the
+ * Upgrade from schema 1 (made by dropping what migrations 2 to 4 add): only the
  * missing migration runs and existing data stays.  A migration that fails
  * leaves the previous version and content exactly as they were.
  */
@@ -465,6 +471,8 @@ static void test_upgrade(void)
         static const char to_v1[] =
                 "BEGIN; DROP TABLE lease_devices; DROP TABLE leases; DROP TABLE audit;"
                 "ALTER TABLE devices DROP COLUMN dom0_hidden;"
+                "ALTER TABLE devices DROP COLUMN fault;"
+                "ALTER TABLE devices DROP COLUMN is_msi_controller;"
                 "PRAGMA user_version = 1; COMMIT;";
         struct db *db = NULL;
         struct db_policy p;
@@ -490,6 +498,9 @@ static void test_upgrade(void)
         /* Migration 3 added dom0_hidden and dropped the digest to force a rescan. */
         CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('devices')"
                                 " WHERE name = 'dom0_hidden'"), 1);
+        /* Migration 4 added fault and is_msi_controller (and drops the digest too). */
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM pragma_table_info('devices')"
+                                " WHERE name IN ('fault', 'is_msi_controller')"), 2);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'dtb_sha256'"), 0);
         CHECK_INT(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'tables_digest'"), 1);
 

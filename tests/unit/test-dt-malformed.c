@@ -4,13 +4,17 @@
  * cell counts, cyclic and dangling phandles, short properties.  Every
  * case is built here with libfdt's read-write API from a small valid tree
  * (which itself must scan cleanly, so each failure is the mutation's
- * doing) and must give an error with a message, never a crash or a hang.
+ * doing).  A blob that is not a sound tree must give an error with a
+ * message; a node with inconsistent properties must give that device a
+ * fault with a message while every other device is served; never a crash
+ * or a hang.
  */
 #include <errno.h>
 #include <libfdt.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include "classify.h"
 #include "dt.h"
 #include "testlib.h"
 
@@ -525,47 +529,105 @@ static void m_bus_range(void *fdt)
         cells(fdt, "/soc/dev@3000", "bus-range", 2, 5, 2);
 }
 
+/*
+ * A mutation of one node's properties spoils that node, not the tree: the
+ * scan succeeds, the node is a device with a fault that says what is wrong
+ * (needle) and is not assignable, and every other device is served: the
+ * GIC is there without a fault, and so is each path in `clean`.
+ */
+static void mutate_and_fault(const char *what, void (*mutate)(void *), const char *needle,
+                             const char *const *faulty, const char *const *clean)
+{
+        void *fdt = base_tree();
+        struct classify_tables *t = NULL;
+        struct dt_inventory *inv;
+
+        mutate(fdt);
+        pack(fdt);
+        inv = expect_ok(what, fdt);
+        CHECK_INT(classify_tables_new(&t), 0);
+        if (inv && t)
+                CHECK_INT(classify_inventory(inv, t), 0);
+        for (size_t i = 0; inv && faulty[i]; i++) {
+                const struct dt_device *d = dt_inventory_find(inv, faulty[i]);
+
+                CHECK_MSG(d != NULL, "%s: %s is not in the inventory", what, faulty[i]);
+                if (!d)
+                        continue;
+                CHECK_MSG(d->fault && strstr(d->fault, needle), "%s: %s has fault \"%s\", not one with \"%s\"",
+                          what, faulty[i], d->fault ? d->fault : "(none)", needle);
+                CHECK_MSG(!d->assignable && d->reason && strstr(d->reason, "inconsistent device tree") &&
+                          strstr(d->reason, needle), "%s: %s: assignable %d, reason %s", what, faulty[i],
+                          d->assignable, d->reason ? d->reason : "(none)");
+        }
+        for (size_t i = 0; inv && clean[i]; i++) {
+                const struct dt_device *d = dt_inventory_find(inv, clean[i]);
+
+                CHECK_MSG(d && !d->fault, "%s: %s %s", what, clean[i],
+                          d ? d->fault : "is not in the inventory");
+        }
+        dt_inventory_free(inv);
+        classify_tables_free(t);
+        free(fdt);
+}
+
 static void test_mutations(void)
 {
+        /* The tree as a whole is unsound: refused. */
         static const struct {
                 const char *what;
                 void (*mutate)(void *);
                 const char *needle;
-        } cases[] = {
-                { "cyclic interrupt-parent", m_cyclic_parent, "loops" },
-                { "interrupt-parent pointing at itself (no #interrupt-cells)", m_self_parent, "loops" },
-                { "dangling interrupt-parent", m_dangling_parent, "0x77" },
-                { "interrupt-map loop", m_imap_loop, "hops" },
-                { "interrupt-map with a dangling phandle", m_imap_dangling, "0x99" },
-                { "truncated interrupt-map", m_imap_truncated, "truncated" },
-                { "interrupt-map-mask of the wrong length", m_imap_bad_mask, "interrupt-map-mask" },
-                { "iommus with a dangling phandle", m_iommus_dangling, "0x55" },
-                { "truncated iommus", m_iommus_truncated, "iommus" },
-                { "iommus pointing at a non-IOMMU", m_iommus_not_iommu, "#iommu-cells" },
-                { "iommu-map with a dangling phandle", m_iommu_map_dangling, "0x66" },
-                { "#address-cells = 1000", m_addr_cells_1000, "/soc: #address-cells = 1000" },
-                { "#address-cells = 0xffffffff", m_addr_cells_max, "#address-cells = 4294967295" },
-                { "#size-cells = 5", m_size_cells_huge, "#size-cells" },
-                { "#address-cells of one byte", m_addr_cells_short, "#address-cells" },
-                { "#interrupt-cells = 0", m_irq_cells_zero, "#interrupt-cells = 0" },
-                { "#interrupt-cells huge", m_irq_cells_huge, "#interrupt-cells" },
-                { "#iommu-cells huge", m_iommu_cells_huge, "#iommu-cells" },
-                { "reg of 7 bytes", m_reg_odd, "reg" },
-                { "reg not a whole number of entries", m_reg_not_pairs, "reg" },
-                { "interrupts shorter than one specifier", m_irq_short, "interrupts" },
-                { "empty interrupts", m_irq_empty, "interrupts" },
-                { "interrupts-extended shorter than its specifier", m_irq_ext_short, "interrupts-extended" },
-                { "interrupts-extended with a dangling phandle", m_irq_ext_dangling, "0x44" },
-                { "GIC specifier of an unknown type", m_gic_bad_type, "type 9" },
-                { "ranges of the wrong length", m_ranges_bad, "ranges" },
-                { "duplicate phandle", m_duplicate_phandle, "phandle 0x1" },
-                { "#interrupt-cells of two bytes", m_parent_without_cells, "#interrupt-cells" },
+        } fatal[] = {
                 { "nesting deeper than DT_MAX_DEPTH", m_deep, "deeper" },
-                { "bus-range reversed", m_bus_range, "bus-range" },
+        };
+        static const char *const dev[] = { "/soc/dev@3000", NULL };
+        static const char *const soc[] = { "/soc/dev@3000", "/soc/iommu@2000", NULL };
+        static const char *const iommu[] = { "/soc/iommu@2000", NULL };
+        static const char *const gic[] = { "/gic@1000", NULL };
+        static const char *const a4000[] = { "/soc/a@4000", NULL };
+        static const char *const dev_iommu[] = { "/soc/dev@3000", "/soc/iommu@2000", NULL };
+        static const struct {
+                const char *what;
+                void (*mutate)(void *);
+                const char *needle;
+                const char *const *faulty, *const *clean;
+        } node[] = {
+                { "cyclic interrupt-parent", m_cyclic_parent, "loops", a4000, soc },
+                { "interrupt-parent pointing at itself (no #interrupt-cells)", m_self_parent, "loops", dev, iommu },
+                { "dangling interrupt-parent", m_dangling_parent, "0x77", dev, iommu },
+                { "interrupt-map loop", m_imap_loop, "hops", dev, iommu },
+                { "interrupt-map with a dangling phandle", m_imap_dangling, "0x99", dev, iommu },
+                { "truncated interrupt-map", m_imap_truncated, "truncated", dev, iommu },
+                { "interrupt-map-mask of the wrong length", m_imap_bad_mask, "interrupt-map-mask", dev, iommu },
+                { "iommus with a dangling phandle", m_iommus_dangling, "0x55", dev, iommu },
+                { "truncated iommus", m_iommus_truncated, "iommus", dev, iommu },
+                { "iommus pointing at a non-IOMMU", m_iommus_not_iommu, "#iommu-cells", dev, iommu },
+                { "iommu-map with a dangling phandle", m_iommu_map_dangling, "0x66", dev, iommu },
+                { "#address-cells = 1000", m_addr_cells_1000, "/soc: #address-cells = 1000", soc, gic },
+                { "#address-cells = 0xffffffff", m_addr_cells_max, "#address-cells = 4294967295", soc, gic },
+                { "#size-cells = 5", m_size_cells_huge, "#size-cells", soc, gic },
+                { "#address-cells of one byte", m_addr_cells_short, "#address-cells", soc, gic },
+                { "#interrupt-cells = 0", m_irq_cells_zero, "#interrupt-cells = 0", dev, iommu },
+                { "#interrupt-cells huge", m_irq_cells_huge, "#interrupt-cells", dev, iommu },
+                { "#iommu-cells huge", m_iommu_cells_huge, "#iommu-cells", dev_iommu, gic },
+                { "reg of 7 bytes", m_reg_odd, "reg", dev, iommu },
+                { "reg not a whole number of entries", m_reg_not_pairs, "reg", dev, iommu },
+                { "interrupts shorter than one specifier", m_irq_short, "interrupts", dev, iommu },
+                { "empty interrupts", m_irq_empty, "interrupts", dev, iommu },
+                { "interrupts-extended shorter than its specifier", m_irq_ext_short, "interrupts-extended", dev, iommu },
+                { "interrupts-extended with a dangling phandle", m_irq_ext_dangling, "0x44", dev, iommu },
+                { "GIC specifier of an unknown type", m_gic_bad_type, "type 9", dev, iommu },
+                { "ranges of the wrong length", m_ranges_bad, "ranges", soc, gic },
+                { "duplicate phandle", m_duplicate_phandle, "phandle 0x1", dev, iommu },
+                { "#interrupt-cells of two bytes", m_parent_without_cells, "#interrupt-cells", dev, iommu },
+                { "bus-range reversed", m_bus_range, "bus-range", dev, iommu },
         };
 
-        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-                mutate_and_fail(cases[i].what, cases[i].mutate, cases[i].needle);
+        for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+                mutate_and_fail(fatal[i].what, fatal[i].mutate, fatal[i].needle);
+        for (size_t i = 0; i < sizeof(node) / sizeof(node[0]); i++)
+                mutate_and_fault(node[i].what, node[i].mutate, node[i].needle, node[i].faulty, node[i].clean);
 }
 
 /* Malformed content in a disabled subtree is skipped, cell counts excepted. */

@@ -696,6 +696,111 @@ static void test_dom0_view(void)
         free(err);
 }
 
+static void check_fault(const struct dt_device *d, const char *needle)
+{
+        CHECK_MSG(d && d->fault && strstr(d->fault, needle), "%s: fault \"%s\", expected one with \"%s\"",
+                  d ? d->path : "?", d && d->fault ? d->fault : "(none)", needle);
+}
+
+static void check_no_fault(const struct dt_device *d)
+{
+        CHECK_MSG(d && !d->fault, "%s: fault \"%s\"", d ? d->path : "?", d && d->fault ? d->fault : "");
+}
+
+/*
+ * iommu-map entries are 4 cells whatever the IOMMU's #iommu-cells (2 on
+ * Qualcomm's SMMUs); a map that cannot be used is its host's fault, and
+ * the tree is scanned.
+ */
+static void test_iommu_map_cells(void)
+{
+        struct dt_inventory *inv = dt_test_scan_data("iommu-map.dtb");
+        const struct dt_device *d;
+        const char *smmu = "/soc/iommu@15000000";
+
+        if (!inv)
+                return;
+        d = dev(inv, "/soc/pcie@1c00000");
+        check_no_fault(d);
+        CHECK_INT(d ? d->n_iommu_map : 0, 2);
+        if (d && d->n_iommu_map == 2) {
+                CHECK_INT(d->iommu_map[0].rid_base, 0);
+                CHECK_STR(d->iommu_map[0].iommu, smmu);
+                CHECK_INT(d->iommu_map[0].iommu_base, 0x1c10);
+                CHECK_INT(d->iommu_map[0].length, 1);
+                CHECK_INT(d->iommu_map[1].rid_base, 0x100);
+                CHECK_INT(d->iommu_map[1].iommu_base, 0x1c11);
+                CHECK_INT(d->iommu_map[1].length, 1);
+        }
+        CHECK_INT(d ? d->n_rid_gaps : 0, 2);
+        if (d && d->n_rid_gaps == 2) {
+                CHECK_INT(d->rid_gaps[0].rid_base, 0x1);
+                CHECK_INT(d->rid_gaps[0].count, 0xff);
+                CHECK_INT(d->rid_gaps[1].rid_base, 0x101);
+                CHECK_INT(d->rid_gaps[1].count, 0xffff - 0x100);
+        }
+        d = dev(inv, "/soc/pcie@1c08000");
+        check_no_fault(d);
+        CHECK(d && d->n_iommu_map == 1 && d->iommu_map[0].iommu_base == 0x1c80 &&
+              d->iommu_map[0].length == 0x100 && d->n_rid_gaps == 0);
+        d = dev(inv, "/soc/pcie@1c10000");
+        check_fault(d, "iommu-map refers to /interrupt-controller@17a00000, which has no #iommu-cells");
+        CHECK_INT(d ? d->n_iommu_map : 1, 0);
+        CHECK_INT(d ? d->n_regions : 0, 1);
+        d = dev(inv, "/soc/pcie@1c18000");
+        check_fault(d, "iommu-map refers to phandle 0x1c11, which does not exist");
+        check_no_fault(dev(inv, "/soc/serial@a84000"));
+        check_no_fault(dev(inv, "/soc/usb@a600000"));
+        dt_inventory_free(inv);
+}
+
+/*
+ * Nodes whose properties contradict the tree are recorded with their
+ * fault and what could be read; every other device is scanned as usual.
+ */
+static void test_inconsistent(void)
+{
+        struct dt_inventory *inv = dt_test_scan_data("inconsistent.dtb");
+        const struct dt_device *d;
+        const char *gic = "/interrupt-controller@f000000";
+
+        if (!inv)
+                return;
+        d = dev(inv, "/soc/dma@1000");
+        check_fault(d, "iommus refers to phandle 0x55, which does not exist");
+        CHECK_REGION(d, 0, 0x1000, 0x1000);
+        CHECK_IRQ(d, 0, DT_IRQ_SPI, 33, gic);
+        CHECK_INT(d ? d->n_iommus : 1, 0);
+        d = dev(inv, "/soc/sensor@3000");
+        check_fault(d, "interrupt-map refers to phandle 0x99, which does not exist");
+        CHECK_REGION(d, 0, 0x3000, 0x100);
+        CHECK_INT(d ? d->n_irqs : 1, 0);
+        check_fault(dev(inv, "/soc/mailbox@4000"), "iommus refers to /soc/serial@8000, which has no #iommu-cells");
+        d = dev(inv, "/soc/gpu@5000");
+        check_fault(d, "GIC PPI 126 is out of range (0..15)");
+        CHECK_INT(d ? d->n_irqs : 1, 0);
+        d = dev(inv, "/soc/i2c@9400");
+        check_fault(d, "interrupt-parent refers to phandle 0x77, which does not exist");
+        CHECK_REGION(d, 0, 0x9400, 0x400);
+        /* Only what the window holds, and a fault that says the rest is past it. */
+        d = dev(inv, "/soc/bus@20000/sram@20000");
+        check_fault(d, "reg entry 0 (0x2000 bytes) runs past the end of a ranges window of /soc/bus@20000");
+        CHECK_INT(d ? d->n_regions : 0, 1);
+        CHECK_REGION(d, 0, 0x20000, 0x1000);
+
+        check_no_fault(dev(inv, gic));
+        check_no_fault(dev(inv, "/soc/iommu@e000000"));
+        d = dev(inv, "/soc/ethernet@2000");
+        check_no_fault(d);
+        CHECK(d && d->n_iommus == 1 && d->iommus[0].n_ids == 1 && d->iommus[0].ids[0] == 0x20);
+        check_no_fault(dev(inv, "/soc/serial@8000"));
+        check_no_fault(dev(inv, "/soc/i2c@9000"));
+        d = dev(inv, "/soc/rtc@a000");
+        check_no_fault(d);
+        CHECK_IRQ(d, 0, DT_IRQ_SPI, 43, gic);
+        dt_inventory_free(inv);
+}
+
 static void test_names(void)
 {
         for (int i = DT_COV_NONE; i <= DT_COV_IOMMU_DISABLED; i++)
@@ -722,6 +827,8 @@ int main(void)
         test_names();
         test_demo();
         test_dom0_view();
+        test_iommu_map_cells();
+        test_inconsistent();
 
         dtb_dir = getenv("SHARED_DTB_DIR");
         if (!dtb_dir || !(d = opendir(dtb_dir))) {
