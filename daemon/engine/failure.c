@@ -52,7 +52,6 @@ void failure_clear(struct failure *f)
         free(f->domain);
         free(f->field);
         free(f->interrupt);
-        free(f->method);
         free(f->boot_id);
         for (size_t i = 0; i < f->n_missing; i++)
                 free(f->missing[i]);
