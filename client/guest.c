@@ -25,12 +25,6 @@
 
 static const char *const layouts[] = { "identity", "relocate", "auto", NULL };
 
-static int oom(void)
-{
-        fprintf(stderr, "assignctl: out of memory\n");
-        return CTL_EXIT_REFUSED;
-}
-
 static int b64_value(int c)
 {
         if (c >= 'A' && c <= 'Z')
@@ -384,7 +378,7 @@ int cmd_xl_config(struct ctl *ctl, const struct ctl_args *args)
                 device_tree = absolute(dtb_out);
         if ((args->opt[XL_OPT_DEVICE_TREE] || dtb_out) && !device_tree) {
                 json_object_put(p);
-                return oom();
+                return ctl_oom();
         }
         if (device_tree)
                 json_object_object_add(p, "device_tree", json_object_new_string(device_tree));
@@ -513,7 +507,7 @@ int cmd_cancel(struct ctl *ctl, const struct ctl_args *args)
 
         p = json_object_new_object();
         if (!p)
-                return oom();
+                return ctl_oom();
         if (args->opt[CANCEL_OPT_LEASE]) {
                 char *end = NULL;
                 long id = strtol(args->pos[0], &end, 10);
