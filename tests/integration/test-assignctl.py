@@ -462,6 +462,11 @@ def case_man_page_in_sync():
         check(p.returncode == 0, "%s --help failed" % c)
         for opt in set(re.findall(r"^\s+(?:-[a-z], )?--([a-z][a-z-]*)", p.stdout, re.M)):
             check("--" + opt in plain, "option --%s (%s) is not in the man page" % (opt, c or "global"))
+        # And every column -o can show.
+        columns = p.stdout.split("\nColumns", 1)[1] if "\nColumns" in p.stdout else ""
+        for col in re.findall(r"^  ([A-Z][A-Z/-]*)\*?\s", columns, re.M):
+            check(re.search(r"\b%s\b" % re.escape(col), plain),
+                  "column %s of %s is not in the man page" % (col, c))
     # Renders without warnings.
     if not shutil.which("man"):
         raise Skip("man is not installed; the rendering check did not run")
