@@ -719,6 +719,22 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
         return CTL_EXIT_OK;
 }
 
+int ctl_call_or_print(struct ctl *ctl, const char *method, struct json_object *params,
+                      struct json_object **reply)
+{
+        int r;
+
+        *reply = NULL;
+        r = ctl_call(ctl, method, params, reply);
+        json_object_put(params);
+        if (r != CTL_EXIT_OK || !ctl->json)
+                return r;
+        r = ctl_print_json(*reply);
+        json_object_put(*reply);
+        *reply = NULL;
+        return r;
+}
+
 int ctl_print_json(struct json_object *o)
 {
         const char *s;

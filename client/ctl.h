@@ -97,6 +97,14 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
 int ctl_stream(struct ctl *ctl, const char *method, struct json_object *params, bool *more,
                struct json_object **reply);
 
+/*
+ * ctl_call for a command whose --json output is the reply as it came:
+ * params are taken over (put here); with --json the reply is printed and
+ * *reply is NULL, otherwise *reply is the reply to render (the caller's).
+ */
+int ctl_call_or_print(struct ctl *ctl, const char *method, struct json_object *params,
+                      struct json_object **reply);
+
 /* Print a JSON value on stdout as the sole output of a --json command. */
 int ctl_print_json(struct json_object *o);
 

@@ -474,15 +474,9 @@ int cmd_reserve(struct ctl *ctl, const struct ctl_args *args)
         json_object_object_add(p, "domain_name", json_object_new_string(args->pos[0]));
         if (secs)
                 json_object_object_add(p, "ttl_seconds", json_object_new_int64(secs));
-        r = ctl_call(ctl, "Reserve", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
+        r = ctl_call_or_print(ctl, "Reserve", p, &reply);
+        if (r != CTL_EXIT_OK || !reply)
                 return r;
-        if (ctl->json) {
-                r = ctl_print_json(reply);
-                json_object_put(reply);
-                return r;
-        }
         lease = jv_get_object(reply, "lease");
         when = fmt_time(jv_get_int(reply, "expires_at", 0));
         /* stderr, so that stdout is the fragment alone and can be appended to an xl.cfg. */

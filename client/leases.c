@@ -78,15 +78,9 @@ int cmd_assign(struct ctl *ctl, const struct ctl_args *args)
                 json_object_object_add(p, "dry_run", json_object_new_boolean(1));
         if (layout)
                 json_object_object_add(p, "layout", json_object_new_string(layout));
-        r = ctl_call(ctl, "Assign", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
+        r = ctl_call_or_print(ctl, "Assign", p, &reply);
+        if (r != CTL_EXIT_OK || !reply)
                 return r;
-        if (ctl->json) {
-                r = ctl_print_json(reply);
-                json_object_put(reply);
-                return r;
-        }
         lease = jv_get_object(reply, "lease");
         if (!lease) {
                 printf("dry run: nothing was done; the assignment would make these calls:\n");
@@ -127,15 +121,9 @@ int cmd_release(struct ctl *ctl, const struct ctl_args *args)
         json_object_object_add(p, "domain", json_object_new_string(args->pos[0]));
         if (args->n_pos > 1)
                 json_object_object_add(p, "devices", paths_array(args->pos + 1, args->n_pos - 1));
-        r = ctl_call(ctl, "Release", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
+        r = ctl_call_or_print(ctl, "Release", p, &reply);
+        if (r != CTL_EXIT_OK || !reply)
                 return r;
-        if (ctl->json) {
-                r = ctl_print_json(reply);
-                json_object_put(reply);
-                return r;
-        }
         ls = jv_get_array(reply, "leases");
         n = ls ? json_object_array_length(ls) : 0;
         for (size_t i = 0; i < n; i++)
@@ -411,15 +399,9 @@ int cmd_history(struct ctl *ctl, const struct ctl_args *args)
                 return ctl_oom();
         json_object_object_add(p, "path", json_object_new_string(path));
         json_object_object_add(p, "limit", json_object_new_int64(lim));
-        r = ctl_call(ctl, "GetDeviceHistory", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
+        r = ctl_call_or_print(ctl, "GetDeviceHistory", p, &reply);
+        if (r != CTL_EXIT_OK || !reply)
                 return r;
-        if (ctl->json) {
-                r = ctl_print_json(reply);
-                json_object_put(reply);
-                return r;
-        }
         leases = jv_get_array(reply, "leases");
         entries = jv_get_array(reply, "entries");
         nl = leases ? json_object_array_length(leases) : 0;
