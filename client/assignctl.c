@@ -227,6 +227,8 @@ int ctl_usage_error(const char *fmt, ...)
         return CTL_EXIT_USAGE;
 }
 
+static void print_wrapped(const char *text, size_t indent);
+
 static void print_global_help(void)
 {
         size_t i;
@@ -236,8 +238,10 @@ static void print_global_help(void)
                "Query and control assignd, the device-assignment broker for Xen on Arm.\n"
                "\n"
                "Commands:\n");
-        for (i = 0; i < ctl_n_commands; i++)
-                printf("  %-10s %s\n", ctl_commands[i].name, ctl_commands[i].summary);
+        for (i = 0; i < ctl_n_commands; i++) {
+                printf("  %-12s ", ctl_commands[i].name);
+                print_wrapped(ctl_commands[i].summary, 15);
+        }
         printf("\n"
                "Global options:\n"
                "  --socket PATH  the daemon's socket (default: $ASSIGND_SOCKET, else\n"
@@ -284,8 +288,14 @@ static void print_command_help(const struct ctl_command *cmd)
         printf("Usage: assignctl %s%s%s%s\n\n", cmd->name,
                cmd->options ? " [OPTIONS]" : "",
                cmd->synopsis[0] ? " " : "", cmd->synopsis);
-        printf("%c%s.\n", cmd->summary[0] - ('a' <= cmd->summary[0] && cmd->summary[0] <= 'z' ? 32 : 0),
-               cmd->summary + 1);
+        {
+                /* The summary as a sentence: capitalised, with a full stop. */
+                _cleanup_free_ char *sentence = strdup_printf("%s.", cmd->summary);
+
+                if (sentence && 'a' <= sentence[0] && sentence[0] <= 'z')
+                        sentence[0] = (char)(sentence[0] - 'a' + 'A');
+                print_wrapped(sentence ? sentence : cmd->summary, 0);
+        }
         if (cmd->details) {
                 putchar('\n');
                 print_wrapped(cmd->details, 0);
@@ -300,7 +310,11 @@ static void print_command_help(const struct ctl_command *cmd)
                 else
                         snprintf(head, sizeof(head), "--%s%s%s", o->name, o->arg ? " " : "",
                                  o->arg ? o->arg : "");
-                printf("  %-16s ", head);
+                /* A long option head gets its help on the next line, aligned. */
+                if (strlen(head) > 16)
+                        printf("  %s\n%19s", head, "");
+                else
+                        printf("  %-16s ", head);
                 print_wrapped(o->help, 19);
         }
         printf("  %-16s %s\n", "--json", "print the daemon's answer as JSON");
