@@ -90,43 +90,67 @@ static bool is_ascii(const char *s)
 }
 
 /*
- * A device-tree path in width w, keeping what identifies the node: as many
- * leading components as fit with the last one ("/soc/.../serial@9000000"),
- * else as much of the start as fits ("/reserved-me.../shmem@10f000"), then
- * the node name alone, then the start of the name with the unit address
- * ("interrupt-co...@fe600000").
+ * path[0..end) shortened to fit room with the "..." that follows it:
+ * whole leading components and "/..." ("/soc/..."), else at least six
+ * characters and "..." ("/reserved-m..."), else "..." alone.
+ */
+static void path_head(struct strbuf *b, const char *path, size_t end, size_t room)
+{
+        size_t whole = 0;
+
+        for (size_t i = 1; i < end && i + 4 <= room; i++)
+                if (path[i] == '/')
+                        whole = i;
+        if (whole) {
+                strbuf_append_len(b, path, whole);
+                strbuf_append(b, "/...");
+        } else if (room >= 3 + 6) {
+                strbuf_append_len(b, path, room - 3 < end ? room - 3 : end);
+                strbuf_append(b, "...");
+        } else {
+                strbuf_append(b, "...");
+        }
+}
+
+/*
+ * A device-tree path in width w, keeping what tells the node from the
+ * others: its last components, as many as fit, after as much of the start
+ * as fits ("/soc/.../serial@9000000", ".../usb2phy@e450/host-port"); then
+ * the node name alone with its unit address ("/interrupt-co...@fe600000");
+ * a node without a unit address is told apart by its parent's, so it keeps
+ * the path's start instead ("/pcie@fe180000/legacy-int...").
  */
 static void cut_path(struct strbuf *b, const char *path, size_t w)
 {
-        size_t n = strlen(path), last_len, best = 0;
+        size_t n = strlen(path);
         const char *last = strrchr(path, '/');
         const char *at;
 
-        if (n <= w || !is_ascii(path) || !last || last == path) {
+        if (n <= w || !is_ascii(path) || !last) {
                 cut_end(b, path, w);
                 return;
         }
-        last_len = strlen(last);
-        for (const char *p = path + 1; p < last; p++)
-                if (*p == '/' && (size_t)(p - path) + 4 + last_len <= w)
-                        best = (size_t)(p - path);
-        if (best) {
-                strbuf_append_len(b, path, best);
-                strbuf_append(b, "/...");
-                strbuf_append(b, last);
+        /* The longest tail of whole components that fits after "...". */
+        for (const char *t = strchr(path + 1, '/'); t; t = strchr(t + 1, '/')) {
+                size_t tail = n - (size_t)(t - path);
+
+                if (tail + 3 > w)
+                        continue;
+                path_head(b, path, (size_t)(t - path), w - tail);
+                strbuf_append(b, t);
                 return;
         }
-        if (3 + last_len <= w) {
-                strbuf_append_len(b, path, w - 3 - last_len);
-                strbuf_append(b, "...");
-                strbuf_append(b, last);
-                return;
-        }
-        last++;
         at = strchr(last, '@');
-        if (last_len - 1 <= w) {
+        if (last != path && !at) {
+                cut_end(b, path, w);
+                return;
+        }
+        /* The node alone: without its '/', unless it is a child of the root. */
+        if (last != path)
+                last++;
+        if (strlen(last) <= w) {
                 strbuf_append(b, last);
-        } else if (at && at > last && strlen(at) + 4 <= w) {
+        } else if (at && at > last + 1 && strlen(at) + 4 <= w) {
                 strbuf_append_len(b, last, w - 3 - strlen(at));
                 strbuf_append(b, "...");
                 strbuf_append(b, at);

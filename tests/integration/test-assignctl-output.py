@@ -112,17 +112,29 @@ def case_tables_fit_80_columns():
             wide = [l for l in lines if len(l) > 80]
             check(not wide, "%s: %d lines wider than 80, e.g. %r" % (" ".join(args), len(wide),
                                                                     wide[:1]))
-        # The device table has every device, one line each, and the paths keep
-        # their node name (no cut from the left: "...ntroller@fe600000").
+        # The device table has every device, one line each, and a shortened path
+        # keeps what tells the node from the others: its unit address with the
+        # start of its name (never "...ntroller@fe600000"), or, for a node
+        # without one, its parent's.
         rc, lines = on_terminal(d, "list", "--no-legend")
         check(len(lines) == len(devs), "%d rows for %d devices" % (len(lines), len(devs)))
-        for line, dev in zip(lines, devs):
-            cell = line.split()[0]
-            node = dev["path"].rsplit("/", 1)[-1]
-            check(cell == dev["path"] or cell.endswith("/" + node) or cell == node or
-                  ("@" in node and cell.endswith(node[node.index("@"):])),
-                  "%s shown as %r" % (dev["path"], cell))
-            check(not cell.startswith("..."), "%s cut from the left: %r" % (dev["path"], cell))
+        cells = [line.split()[0] for line in lines]
+        check(len(set(cells)) == len(cells), "two devices look the same: %r" %
+              [c for c in cells if cells.count(c) > 1])
+        for cell, dev in zip(cells, devs):
+            path = dev["path"]
+            node = path.rsplit("/", 1)[-1]
+            if cell == path:
+                continue
+            if "@" in node:
+                name, unit = node.split("@", 1)
+                check(cell.endswith("@" + unit) and
+                      (cell.endswith("/" + node) or cell == node or
+                       cell.lstrip("/").startswith(name[:4])),
+                      "%s shown as %r" % (path, cell))
+            else:
+                check(cell.endswith("...") and path.startswith(cell[:-3]) and "@" in cell,
+                      "%s shown as %r" % (path, cell))
         # A terminal twice as wide shows the long paths whole.
         rc, lines = on_terminal(d, "list", "--no-legend", cols=160)
         check(all(l.split()[0] == x["path"] for l, x in zip(lines, devs)), "160 columns cut a path")
