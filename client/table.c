@@ -394,6 +394,7 @@ void table_print(const struct table *t, FILE *f, size_t width, bool legend)
         for (size_t r = legend ? 0 : 1; r <= t->n_rows; r++) {
                 struct strbuf line = STRBUF_INIT;
                 const char *s;
+                size_t len;
 
                 for (size_t k = 0; k < t->n_shown; k++) {
                         size_t col = t->shown[k];
@@ -405,10 +406,10 @@ void table_print(const struct table *t, FILE *f, size_t width, bool legend)
                 }
                 s = strbuf_str(&line);
                 /* What no squeezing could fit is cut rather than wrapped by the terminal. */
-                if (width && u8_width(s) > width)
-                        fprintf(f, "%.*s\n", (int)u8_offset(s, width), s);
-                else
-                        fprintf(f, "%s\n", s);
+                len = width && u8_width(s) > width ? u8_offset(s, width) : strlen(s);
+                while (len > 0 && s[len - 1] == ' ')
+                        len--;
+                fprintf(f, "%.*s\n", (int)len, s);
                 strbuf_clear(&line);
         }
 }
