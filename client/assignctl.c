@@ -17,12 +17,20 @@
 
 #include "build-config.h"
 #include "ctl.h"
+#include "strbuf.h"
+
+static const struct ctl_option status_options[] = {
+        { "hazards", NULL, "list the hazards one by one, as a table" },
+        CTL_TABLE_OPTIONS,
+        { NULL, NULL, NULL },
+};
 
 static const struct ctl_option list_options[] = {
         { "coverage", "C", "only devices with this IOMMU coverage: protected, iommu-unsupported, iommu-disabled, none" },
         { "dma", "D", "only devices with this DMA capability: master, none, unknown" },
         { "assignable", NULL, "only devices that may be assigned to a guest" },
         { "owner", "O", "only devices held by this domain (name or domid), or \"none\" for free ones" },
+        CTL_TABLE_OPTIONS,
         { NULL, NULL, NULL },
 };
 
@@ -40,11 +48,20 @@ static const struct ctl_option assign_options[] = {
 
 static const struct ctl_option leases_options[] = {
         { "all", NULL, "also list free and failed leases" },
+        CTL_TABLE_OPTIONS,
         { NULL, NULL, NULL },
 };
 
 static const struct ctl_option audit_options[] = {
         { "limit", "N", "show the newest N entries (default 20, 0: all)" },
+        CTL_TABLE_OPTIONS,
+        { NULL, NULL, NULL },
+};
+
+static const struct ctl_option history_options[] = {
+        { "limit", "N", "show the newest N audit entries (default 20, 0: all)" },
+        { "full", NULL, "print cells whole, however wide the tables get" },
+        { "no-legend", NULL, "print neither the header lines nor the counts" },
         { NULL, NULL, NULL },
 };
 
@@ -107,16 +124,21 @@ static const struct ctl_option monitor_options[] = {
 };
 
 const struct ctl_command ctl_commands[] = {
-        { "status", "", "show the daemon's version, backend, device tree and device counts", NULL,
-          0, 0, NULL, cmd_status },
+        { "status", "", "show the daemon's version, backend, device tree and device counts",
+          "Hazards (what makes assignment unsafe in ways Xen does not report) are counted by "
+          "kind; --hazards lists them.",
+          0, 0, status_options, cmd_status, ctl_hazard_columns },
         { "list", "", "list the host's devices as a table",
-          "Columns: PATH, COVERAGE, DMA, REGIONS (first region as base+size), SPIS (hardware "
-          "IRQ numbers; ppi:N and not-gic cannot be routed), GROUP (devices that must be "
-          "assigned together), OWNER/REASON. Filters combine.",
-          0, 0, list_options, cmd_list },
+          "Filters combine. The table fits the terminal: free text gives way first, paths "
+          "keep their node name; --full prints everything, and a pipe gets whole lines.",
+          0, 0, list_options, cmd_list, ctl_list_columns },
         { "show", "PATH", "show everything known about one device",
           "PATH is the device's full device-tree path, as 'list' shows it.",
           1, 1, NULL, cmd_show },
+        { "history", "PATH", "show what happened to one device: its leases and audit entries",
+          "Every lease that held the device, in any state, and the audit entries that name "
+          "it or one of those leases. A device a rescan removed still has its history.",
+          1, 1, history_options, cmd_history },
         { "policy", "PATH KEY=VALUE...", "declare a device's DMA capability or whether it may be assigned",
           "KEY=VALUE is dma=none|master|unknown or assignable=yes|no; at least one is "
           "needed. The declaration overrides what assignd detected and survives restarts "
@@ -124,8 +146,9 @@ const struct ctl_command ctl_commands[] = {
           2, 3, policy_options, cmd_policy },
         { "assign", "DOMAIN PATH...", "assign devices to a running domain (domid or name)",
           "Every check is made before the first hypercall; a refusal names the device and "
-          "why. Then, per device, iomem permission and mapping, IRQ permission and IOMMU "
-          "assignment, and last the SPI bindings; a failure undoes what was done.",
+          "why. Then, per device, iomem permission and mapping and IOMMU assignment, and last "
+          "the SPI bindings (Xen on Arm checks dom0's right to an SPI, not the guest's, so "
+          "there is no IRQ-permission step); a failure undoes what was done.",
           2, -1, assign_options, cmd_assign },
         { "release", "DOMAIN [PATH...]", "take devices back from a domain (all of them without PATH)",
           "On a live domain the MMIO, permissions and IOMMU assignment go at once, but Xen "
@@ -133,9 +156,9 @@ const struct ctl_command ctl_commands[] = {
           "devices are held until then.",
           1, -1, NULL, cmd_release },
         { "leases", "", "list the leases (who holds which devices)", NULL,
-          0, 0, leases_options, cmd_leases },
+          0, 0, leases_options, cmd_leases, ctl_lease_columns },
         { "audit", "", "show the audit log of writes (who, what, when, result)", NULL,
-          0, 0, audit_options, cmd_audit },
+          0, 0, audit_options, cmd_audit, ctl_audit_columns },
         { "dtb", "PATH...", "write the partial device tree a guest needs for these devices",
           "Every check of assign that needs no domain is made (unknown device, not "
           "assignable, group incomplete, interrupt not an SPI, unprotected DMA without "
@@ -204,6 +227,8 @@ int ctl_usage_error(const char *fmt, ...)
         return CTL_EXIT_USAGE;
 }
 
+static void print_wrapped(const char *text, size_t indent);
+
 static void print_global_help(void)
 {
         size_t i;
@@ -213,8 +238,10 @@ static void print_global_help(void)
                "Query and control assignd, the device-assignment broker for Xen on Arm.\n"
                "\n"
                "Commands:\n");
-        for (i = 0; i < ctl_n_commands; i++)
-                printf("  %-10s %s\n", ctl_commands[i].name, ctl_commands[i].summary);
+        for (i = 0; i < ctl_n_commands; i++) {
+                printf("  %-12s ", ctl_commands[i].name);
+                print_wrapped(ctl_commands[i].summary, 15);
+        }
         printf("\n"
                "Global options:\n"
                "  --socket PATH  the daemon's socket (default: $ASSIGND_SOCKET, else\n"
@@ -261,8 +288,14 @@ static void print_command_help(const struct ctl_command *cmd)
         printf("Usage: assignctl %s%s%s%s\n\n", cmd->name,
                cmd->options ? " [OPTIONS]" : "",
                cmd->synopsis[0] ? " " : "", cmd->synopsis);
-        printf("%c%s.\n", cmd->summary[0] - ('a' <= cmd->summary[0] && cmd->summary[0] <= 'z' ? 32 : 0),
-               cmd->summary + 1);
+        {
+                /* The summary as a sentence: capitalised, with a full stop. */
+                _cleanup_free_ char *sentence = strdup_printf("%s.", cmd->summary);
+
+                if (sentence && 'a' <= sentence[0] && sentence[0] <= 'z')
+                        sentence[0] = (char)(sentence[0] - 'a' + 'A');
+                print_wrapped(sentence ? sentence : cmd->summary, 0);
+        }
         if (cmd->details) {
                 putchar('\n');
                 print_wrapped(cmd->details, 0);
@@ -277,11 +310,25 @@ static void print_command_help(const struct ctl_command *cmd)
                 else
                         snprintf(head, sizeof(head), "--%s%s%s", o->name, o->arg ? " " : "",
                                  o->arg ? o->arg : "");
-                printf("  %-16s ", head);
+                /* A long option head gets its help on the next line, aligned. */
+                if (strlen(head) > 16)
+                        printf("  %s\n%19s", head, "");
+                else
+                        printf("  %-16s ", head);
                 print_wrapped(o->help, 19);
         }
         printf("  %-16s %s\n", "--json", "print the daemon's answer as JSON");
         printf("  %-16s %s\n", "-h, --help", "show this help");
+        if (cmd->columns) {
+                printf("\nColumns (for -o; * marks those shown by default):\n");
+                for (const struct table_column *c = cmd->columns; c->name; c++) {
+                        char head[32];
+
+                        snprintf(head, sizeof(head), "%s%s", c->name, c->show ? "*" : "");
+                        printf("  %-16s ", head);
+                        print_wrapped(c->help, 19);
+                }
+        }
 }
 
 /*
@@ -320,6 +367,41 @@ static const struct ctl_command *lookup_command(const char *name)
         return NULL;
 }
 
+/* "unknown command 'stauts' (did you mean status?)". */
+static int unknown_command(const char *name)
+{
+        const char *names[64];
+        _cleanup_free_ char *near = NULL;
+        size_t n;
+
+        for (n = 0; n < ctl_n_commands && n < ARRAY_SIZE(names); n++)
+                names[n] = ctl_commands[n].name;
+        near = suggest_nearest(name, names, n, false);
+        return ctl_usage_error("unknown command '%s'%s%s%s; see 'assignctl --help'", name,
+                               near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+}
+
+/* "unknown option '--ful'" and the option of the command it is nearest to. */
+static int unknown_option(const char *arg, const struct ctl_command *cmd,
+                          const struct option *longopts)
+{
+        _cleanup_free_ char *word = strndup(arg, strcspn(arg, "="));
+        const char *names[N_GLOBAL_OPTS + CTL_MAX_OPTIONS];
+        _cleanup_free_ char *near = NULL;
+        size_t n = 0;
+
+        for (; longopts[n].name && n < ARRAY_SIZE(names); n++)
+                names[n] = longopts[n].name;
+        if (word && strncmp(word, "--", 2) == 0)
+                near = suggest_nearest(word + 2, names, n, false);
+        /* Only one option is named: "--a or b" would not read. */
+        if (near && strstr(near, " or "))
+                near[0] = '\0';
+        return ctl_usage_error("unknown option '%s'%s%s%s; see 'assignctl%s%s --help'", arg,
+                               near && *near ? " (did you mean --" : "", near ? near : "",
+                               near && *near ? "?)" : "", cmd ? " " : "", cmd ? cmd->name : "");
+}
+
 static size_t count_options(const struct ctl_option *opts)
 {
         size_t n = 0;
@@ -329,20 +411,120 @@ static size_t count_options(const struct ctl_option *opts)
         return n;
 }
 
+/* Wire fields whose option is not the field with '-' for '_'. */
+static const struct {
+        const char *field, *option;
+} option_aliases[] = {
+        { "ttl_seconds", "ttl" },
+        { "host_dtb_file", "host-dtb" },
+};
+
 /*
- * One line for a Varlink error.  The message parameter is the daemon's
- * sentence; other string or number parameters are added when the message
- * does not already carry them (the standard org.varlink.service errors
- * have no message at all, only the offending parameter or method).
+ * The running command's option for a wire field ("force_unprotected" ->
+ * "--force-unprotected") into buf, or false when it has none: messages
+ * for people name what they can type.
  */
-static void print_varlink_error(const char *name, struct json_object *params)
+static bool field_option(const struct ctl_command *cmd, const char *field, size_t len, char *buf,
+                         size_t size)
 {
-        const char *message = jv_get_str(params, "message", NULL);
+        char name[64];
+
+        if (!cmd || len == 0 || len >= sizeof(name))
+                return false;
+        for (size_t i = 0; i < len; i++)
+                name[i] = field[i] == '_' ? '-' : field[i];
+        name[len] = '\0';
+        for (size_t i = 0; i < ARRAY_SIZE(option_aliases); i++)
+                if (strlen(option_aliases[i].field) == len &&
+                    !strncmp(option_aliases[i].field, field, len))
+                        snprintf(name, sizeof(name), "%s", option_aliases[i].option);
+        for (const struct ctl_option *o = cmd->options; o && o->name; o++)
+                if (streq(o->name, name)) {
+                        snprintf(buf, size, "--%s", name);
+                        return true;
+                }
+        return false;
+}
+
+static bool word_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+}
+
+/*
+ * The daemon's sentence with its wire field names replaced by the
+ * command's options: every word with an underscore the command has an
+ * option for, and the field an InvalidArgument names.  Words inside paths
+ * ("/soc/usb_phy@0") are left alone.
+ */
+static char *people_words(const struct ctl_command *cmd, const char *msg, const char *field)
+{
+        struct strbuf b = STRBUF_INIT;
+        char *out = NULL;
+
+        for (const char *p = msg; *p;) {
+                bool start = p == msg || (!word_char(p[-1]) && !strchr("/@-.,", p[-1]));
+                size_t len = 0;
+                char opt[72];
+
+                while (word_char(p[len]))
+                        len++;
+                if (start && len &&
+                    (memchr(p, '_', len) || (field && strlen(field) == len && !strncmp(p, field, len))) &&
+                    field_option(cmd, p, len, opt, sizeof(opt))) {
+                        strbuf_append(&b, opt);
+                        p += len;
+                } else if (len) {
+                        strbuf_append_len(&b, p, len);
+                        p += len;
+                } else {
+                        strbuf_append_len(&b, p++, 1);
+                }
+        }
+        if (strbuf_steal(&b, &out) < 0)
+                return NULL;
+        return out;
+}
+
+/*
+ * The error on stderr as one line for people, and with --json also as
+ * {"error": NAME, "parameters": {...}} on stdout, the daemon's parameters
+ * untouched, for scripts.  The message parameter is the daemon's sentence;
+ * other string or number parameters are added when the message does not
+ * carry them already (the standard org.varlink.service errors have no
+ * message at all).  A path the daemon does not know gets the nearest one
+ * it does.
+ */
+static int report_error(struct ctl *ctl, const char *method, const char *name,
+                        struct json_object *params)
+{
+        const char *field = jv_get_str(params, "field", NULL);
+        const char *raw = jv_get_str(params, "message", NULL);
+        _cleanup_free_ char *message = raw ? people_words(ctl->cmd, raw, field) : NULL;
+        _cleanup_free_ char *near = NULL;
         bool first = true;
 
+        if (ctl->json) {
+                struct json_object *o = json_object_new_object();
+
+                if (o && jv_set_str(o, "error", name) == 0 &&
+                    json_object_object_add(o, "parameters", json_object_get(params)) == 0)
+                        ctl_print_json(o);
+                json_object_put(o);
+        }
+        if (streq(name, VL_ERR_PERMISSION_DENIED)) {
+                fprintf(stderr, "assignctl: %s: uid %u may not call %s: changes are for root, "
+                        "reading for root and members of the daemon's access group\n", name,
+                        (unsigned)getuid(), method);
+                return CTL_EXIT_REFUSED;
+        }
+        if (streq(name, "io.assignd.Broker.DeviceNotFound") && jv_get_str(params, "path", NULL))
+                near = ctl_suggest_device(ctl, jv_get_str(params, "path", NULL));
+
         fprintf(stderr, "assignctl: %s", name);
-        if (message)
-                fprintf(stderr, ": %s", message);
+        if (message || raw)
+                fprintf(stderr, ": %s", message ? message : raw);
         if (params && json_object_is_type(params, json_type_object)) {
                 json_object_object_foreach(params, key, val) {
                         const char *v;
@@ -353,15 +535,94 @@ static void print_varlink_error(const char *name, struct json_object *params)
                             !json_object_is_type(val, json_type_int))
                                 continue;
                         v = json_object_get_string(val);
-                        if (message && strstr(message, v))
+                        if (raw && strstr(raw, v))
                                 continue;
-                        fprintf(stderr, "%s%s: %s", first ? (message ? " (" : ": ") : ", ", key, v);
+                        fprintf(stderr, "%s%s: %s", first ? (raw ? " (" : ": ") : ", ", key, v);
                         first = false;
                 }
         }
-        if (!first && message)
+        if (!first && raw)
                 fputc(')', stderr);
+        if (near)
+                fprintf(stderr, "; did you mean %s?", near);
         fputc('\n', stderr);
+        return CTL_EXIT_REFUSED;
+}
+
+static int connect_quietly(struct ctl *ctl)
+{
+        return ctl->client ? 0 : vl_client_connect(ctl->socket, &ctl->client);
+}
+
+char *ctl_suggest_device(struct ctl *ctl, const char *path)
+{
+        struct json_object *reply = NULL, *devs;
+        char *error = NULL;
+        const char **paths = NULL;
+        const char *same = NULL, *tail = strrchr(path, '/');
+        char *ret = NULL;
+        size_t n = 0, same_tail = 0;
+
+        tail = tail ? tail + 1 : path;
+        if (connect_quietly(ctl) < 0 ||
+            vl_client_call(ctl->client, CTL_INTERFACE ".ListDevices", NULL, &reply, &error) < 0 ||
+            error)
+                goto out;
+        devs = jv_get_array(reply, "devices");
+        n = devs ? json_object_array_length(devs) : 0;
+        paths = calloc(n + 1, sizeof(*paths));
+        if (!paths)
+                goto out;
+        for (size_t i = 0; i < n; i++) {
+                const char *p = jv_get_str(json_object_array_get_idx(devs, i), "path", NULL);
+                const char *slash = p ? strrchr(p, '/') : NULL;
+
+                paths[i] = p;
+                /* The node named by its last component alone ("serial@9000000"). */
+                if (slash && *tail && streq(slash + 1, tail)) {
+                        same_tail++;
+                        same = p;
+                }
+        }
+        if (path[0] == '/')
+                ret = suggest_nearest(path, paths, n, false);
+        if (!ret && same_tail == 1)
+                ret = strdup(same);
+out:
+        free(paths);
+        free(error);
+        json_object_put(reply);
+        return ret;
+}
+
+int ctl_check_path(const char *cmd, struct ctl *ctl, const char *path)
+{
+        _cleanup_free_ char *near = NULL;
+
+        if (path[0] == '/')
+                return CTL_EXIT_OK;
+        near = ctl_suggest_device(ctl, path);
+        return ctl_usage_error("%s: '%s' is not a device-tree path (they start with '/')%s%s%s",
+                               cmd, path, near ? "; did you mean " : "", near ? near : "",
+                               near ? "?" : "");
+}
+
+int ctl_oom(void)
+{
+        fprintf(stderr, "assignctl: out of memory\n");
+        return CTL_EXIT_REFUSED;
+}
+
+struct ctl_table_opts ctl_table_opts(const struct ctl_args *args, size_t first)
+{
+        bool full = args->opt[first + CTL_TABLE_OPT_FULL] != NULL;
+
+        return (struct ctl_table_opts){
+                .columns = args->opt[first + CTL_TABLE_OPT_COLUMNS],
+                .width = ctl_output_width(full),
+                .full = full,
+                .legend = args->opt[first + CTL_TABLE_OPT_NO_LEGEND] == NULL,
+        };
 }
 
 static int ensure_connected(struct ctl *ctl)
@@ -417,10 +678,10 @@ int ctl_stream(struct ctl *ctl, const char *method, struct json_object *params, 
                 return CTL_EXIT_UNREACHABLE;
         }
         if (error) {
-                print_varlink_error(error, out);
+                r = report_error(ctl, method ? method : "Monitor", error, out);
                 free(error);
                 json_object_put(out);
-                return CTL_EXIT_REFUSED;
+                return r;
         }
         *reply = out;
         return CTL_EXIT_OK;
@@ -458,10 +719,10 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
                 return CTL_EXIT_UNREACHABLE;
         }
         if (error) {
-                print_varlink_error(error, out);
+                r = report_error(ctl, method, error, out);
                 free(error);
                 json_object_put(out);
-                return CTL_EXIT_REFUSED;
+                return r;
         }
         if (!out || !json_object_is_type(out, json_type_object)) {
                 fprintf(stderr, "assignctl: reply to %s is not an object\n", method);
@@ -470,6 +731,22 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
         }
         *reply = out;
         return CTL_EXIT_OK;
+}
+
+int ctl_call_or_print(struct ctl *ctl, const char *method, struct json_object *params,
+                      struct json_object **reply)
+{
+        int r;
+
+        *reply = NULL;
+        r = ctl_call(ctl, method, params, reply);
+        json_object_put(params);
+        if (r != CTL_EXIT_OK || !ctl->json)
+                return r;
+        r = ctl_print_json(*reply);
+        json_object_put(*reply);
+        *reply = NULL;
+        return r;
 }
 
 int ctl_print_json(struct json_object *o)
@@ -506,8 +783,7 @@ int main(int argc, char **argv)
         if (cmd_index > 0) {
                 cmd = lookup_command(argv[cmd_index]);
                 if (!cmd)
-                        return ctl_usage_error("unknown command '%s'; see 'assignctl --help'",
-                                               argv[cmd_index]);
+                        return unknown_command(argv[cmd_index]);
         }
 
         n_cmd_opts = cmd ? count_options(cmd->options) : 0;
@@ -563,8 +839,7 @@ int main(int argc, char **argv)
                         if (optopt > 0 && optopt < 256)
                                 return ctl_usage_error("unknown option '-%c'; see 'assignctl%s%s --help'",
                                                        optopt, cmd ? " " : "", cmd ? cmd->name : "");
-                        return ctl_usage_error("unknown option '%s'; see 'assignctl%s%s --help'",
-                                               argv[optind - 1], cmd ? " " : "", cmd ? cmd->name : "");
+                        return unknown_option(argv[optind - 1], cmd, longopts);
                 default:
                         if (c >= OPT_COMMAND_BASE && c < OPT_COMMAND_BASE + (int)n_cmd_opts)
                                 args.opt[c - OPT_COMMAND_BASE] = optarg ? optarg : "";
@@ -579,7 +854,7 @@ int main(int argc, char **argv)
                         return CTL_EXIT_OK;
                 }
                 if (optind < argc)
-                        return ctl_usage_error("unknown command '%s'; see 'assignctl --help'", argv[optind]);
+                        return unknown_command(argv[optind]);
                 return ctl_usage_error("no command given; see 'assignctl --help'");
         }
         if (want_help) {
@@ -597,6 +872,7 @@ int main(int argc, char **argv)
                 return ctl_usage_error("%s: unexpected argument '%s'; see 'assignctl %s --help'",
                                        cmd->name, args.pos[cmd->max_args], cmd->name);
 
+        ctl.cmd = cmd;
         r = cmd->run(&ctl, &args);
         vl_client_free(ctl.client);
 

@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include "ctl.h"
 
@@ -26,32 +24,106 @@ static bool in_set(const char *v, const char *const *set)
         return false;
 }
 
-/* Terminal width when stdout is a terminal; 0 (no limit) otherwise, so pipes get whole lines. */
-static size_t output_width(void)
-{
-        struct winsize ws;
+/* ---- status ---------------------------------------------------------------- */
 
-        if (!isatty(STDOUT_FILENO))
-                return 0;
-        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-                return ws.ws_col;
-        return 80;
+enum { STATUS_OPT_HAZARDS };
+
+const struct table_column ctl_hazard_columns[] = {
+        { "KIND", "iommu-unsupported (an IOMMU Xen has no driver for) or dma-unknown (an "
+          "assignable device that may do DMA with no IOMMU in front)", true, 0, 0,
+          TABLE_CUT_END },
+        { "PATH", "the node", true, 2, 24, TABLE_CUT_PATH },
+        { "MESSAGE", "what it means and what to do", true, 1, 20, TABLE_CUT_END },
+        { NULL, NULL, false, 0, 0, TABLE_CUT_END },
+};
+
+/* What each kind of hazard is, for the summary line. */
+static const char *hazard_gist(const char *kind)
+{
+        if (streq(kind, "iommu-unsupported"))
+                return "IOMMUs Xen has no driver for";
+        if (streq(kind, "dma-unknown"))
+                return "assignable devices that may do DMA unprotected";
+        return NULL;
 }
 
-/* ---- status ---------------------------------------------------------------- */
+/* "113: 8 iommu-unsupported (...), 105 dma-unknown (...)": kinds in order of appearance. */
+static void print_hazard_summary(struct json_object *hazards, bool listed)
+{
+        size_t n = hazards ? json_object_array_length(hazards) : 0;
+        const char *kinds[16];
+        size_t counts[16], n_kinds = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                const char *k = jv_get_str(json_object_array_get_idx(hazards, i), "kind", "?");
+                size_t j;
+
+                for (j = 0; j < n_kinds && !streq(kinds[j], k); j++)
+                        ;
+                if (j == n_kinds && n_kinds < ARRAY_SIZE(kinds)) {
+                        kinds[n_kinds] = k;
+                        counts[n_kinds++] = 0;
+                }
+                if (j < n_kinds)
+                        counts[j]++;
+        }
+        printf("  %-13s %zu%s\n", "hazards:", n, n ? "" : " (nothing Xen does not report)");
+        for (size_t j = 0; j < n_kinds; j++) {
+                const char *gist = hazard_gist(kinds[j]);
+
+                printf("  %-13s %zu %s%s%s%s\n", "", counts[j], kinds[j], gist ? " (" : "",
+                       gist ? gist : "", gist ? ")" : "");
+        }
+        if (n && !listed)
+                printf("  %-13s 'assignctl status --hazards' lists them\n", "");
+}
+
+static int print_hazards(struct json_object *hazards, const struct ctl_table_opts *o)
+{
+        size_t n = hazards ? json_object_array_length(hazards) : 0;
+        struct table *t = table_new(ctl_hazard_columns);
+        int r;
+
+        if (!t)
+                return ctl_oom();
+        r = table_select(t, o->columns, "status");
+        for (size_t i = 0; r == CTL_EXIT_OK && i < n; i++) {
+                struct json_object *h = json_object_array_get_idx(hazards, i);
+                const char *path = jv_get_str(h, "path", "?");
+                const char *msg = jv_get_str(h, "message", "");
+                size_t len = strlen(path);
+                /* The message starts with the path the next column has already. */
+                const char *cells[] = { jv_get_str(h, "kind", "?"), path,
+                                        !strncmp(msg, path, len) && msg[len] == ' ' ? msg + len + 1
+                                                                                     : msg };
+
+                if (table_add_row(t, cells) < 0)
+                        r = ctl_oom();
+        }
+        if (r == CTL_EXIT_OK) {
+                putchar('\n');
+                table_print(t, stdout, o->width, o->legend);
+        }
+        table_free(t);
+        return r;
+}
 
 int cmd_status(struct ctl *ctl, const struct ctl_args *args)
 {
+        struct ctl_table_opts o = ctl_table_opts(args, STATUS_OPT_HAZARDS + 1);
         struct json_object *reply = NULL, *dtb, *counts, *leases, *hazards;
+        bool list_hazards = args->opt[STATUS_OPT_HAZARDS] != NULL;
         char *up, *started;
-        size_t n_hazards;
         int r;
 
+        if (!list_hazards && (o.columns || o.full || !o.legend))
+                return ctl_usage_error("status: -o, --full and --no-legend are for the table of "
+                                       "--hazards");
         r = ctl_call(ctl, "GetStatus", NULL, &reply);
         if (r != CTL_EXIT_OK)
                 return r;
         if (ctl->json) {
-                r = ctl_print_json(reply);
+                r = ctl_print_json(list_hazards ? jv_get_array(reply, "hazards") : reply);
                 json_object_put(reply);
                 return r;
         }
@@ -69,10 +141,11 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
         printf("  %-13s %s\n", "device tree:", jv_get_str(dtb, "path", "?"));
         printf("  %-13s %s\n", "model:", jv_get_str(dtb, "model", "-"));
         printf("  %-13s %s\n", "sha256:", jv_get_str(dtb, "sha256", "?"));
-        printf("  %-13s %" PRId64 " total, %" PRId64 " assignable, %" PRId64 " protected, %" PRId64
-               " DMA-capable without IOMMU protection\n",
+        printf("  %-13s %" PRId64 " total, %" PRId64 " assignable, %" PRId64 " protected\n",
                "devices:", jv_get_int(counts, "total", 0), jv_get_int(counts, "assignable", 0),
-               jv_get_int(counts, "protected", 0), jv_get_int(counts, "unprotected_dma", 0));
+               jv_get_int(counts, "protected", 0));
+        printf("  %-13s %" PRId64 " DMA-capable without IOMMU protection\n", "",
+               jv_get_int(counts, "unprotected_dma", 0));
         printf("  %-13s %" PRId64 " assignment group%s, %" PRId64 " IOMMU%s\n", "",
                jv_get_int(counts, "groups", 0), jv_get_int(counts, "groups", 0) == 1 ? "" : "s",
                jv_get_int(counts, "iommus", 0), jv_get_int(counts, "iommus", 0) == 1 ? "" : "s");
@@ -85,23 +158,18 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
                " releasing\n", "leases:", jv_get_int(leases, "assigned", 0), jv_get_int(leases, "reserved", 0),
                jv_get_int(leases, "assigning", 0), jv_get_int(leases, "releasing", 0));
         hazards = jv_get_array(reply, "hazards");
-        n_hazards = hazards ? json_object_array_length(hazards) : 0;
-        printf("  %-13s %zu\n", "hazards:", n_hazards);
-        for (size_t i = 0; i < n_hazards; i++) {
-                struct json_object *h = json_object_array_get_idx(hazards, i);
-
-                printf("    %s %s: %s\n", jv_get_str(h, "kind", "?"), jv_get_str(h, "path", "?"),
-                       jv_get_str(h, "message", ""));
-        }
+        print_hazard_summary(hazards, list_hazards);
+        if (list_hazards)
+                r = print_hazards(hazards, &o);
         free(up);
         free(started);
         json_object_put(reply);
-        return CTL_EXIT_OK;
+        return r;
 }
 
 /* ---- list ------------------------------------------------------------------ */
 
-enum { LIST_OPT_COVERAGE, LIST_OPT_DMA, LIST_OPT_ASSIGNABLE, LIST_OPT_OWNER };
+enum { LIST_OPT_COVERAGE, LIST_OPT_DMA, LIST_OPT_ASSIGNABLE, LIST_OPT_OWNER, LIST_N_OPTS };
 
 static int list_params(const struct ctl_args *args, struct json_object **ret)
 {
@@ -135,76 +203,146 @@ static int list_params(const struct ctl_args *args, struct json_object **ret)
         return CTL_EXIT_OK;
 oom:
         json_object_put(p);
-        fprintf(stderr, "assignctl: out of memory\n");
-        return CTL_EXIT_REFUSED;
+        return ctl_oom();
 }
 
-enum { COL_PATH, COL_COVERAGE, COL_DMA, COL_REGIONS, COL_SPIS, COL_GROUP, COL_OWNER, N_COLS };
+enum {
+        COL_PATH, COL_COVERAGE, COL_DMA, COL_SPIS, COL_GROUP, COL_OWNER_REASON, COL_REGIONS,
+        COL_MEMBERS, COL_COMPATIBLE, COL_ASSIGNABLE, COL_OWNER, COL_REASON, N_LIST_COLS
+};
 
-static int print_device_table(struct json_object *devices)
+/*
+ * The default set fits 80 columns on the largest trees: free text gives
+ * way first, then the IRQ list, then paths (which keep their node name);
+ * the value columns are never cut.
+ */
+const struct table_column ctl_list_columns[] = {
+        [COL_PATH] = { "PATH", "the node's device-tree path", true, 3, 24, TABLE_CUT_PATH },
+        [COL_COVERAGE] = { "COVERAGE", "IOMMU coverage: protected, iommu-unsupported, "
+                           "iommu-disabled or none", true, 0, 0, TABLE_CUT_END },
+        [COL_DMA] = { "DMA", "DMA capability: master, none or unknown", true, 0, 0,
+                      TABLE_CUT_END },
+        [COL_SPIS] = { "SPIS", "hardware IRQ numbers of its SPIs; ppi:N and not-gic cannot be "
+                       "routed to a guest", true, 2, 7, TABLE_CUT_END },
+        [COL_GROUP] = { "GROUP", "its assignment group: the rows with the same number share a "
+                        "page, an SPI or a stream ID and go to one domain together", true, 0, 0,
+                        TABLE_CUT_END },
+        [COL_OWNER_REASON] = { "OWNER/REASON", "the domain that holds it, or why it may not be "
+                               "assigned", true, 1, 12, TABLE_CUT_END },
+        [COL_REGIONS] = { "REGIONS", "its first MMIO region as base+size, and how many more",
+                          false, 2, 18, TABLE_CUT_END },
+        [COL_MEMBERS] = { "MEMBERS", "the other devices of its group", false, 1, 12,
+                          TABLE_CUT_PATHS },
+        [COL_COMPATIBLE] = { "COMPATIBLE", "its most specific compatible string", false, 1, 12,
+                             TABLE_CUT_END },
+        [COL_ASSIGNABLE] = { "ASSIGNABLE", "yes or no", false, 0, 0, TABLE_CUT_END },
+        [COL_OWNER] = { "OWNER", "the domain that holds it", false, 1, 12, TABLE_CUT_END },
+        [COL_REASON] = { "REASON", "why it may not be assigned", false, 1, 12, TABLE_CUT_END },
+        [N_LIST_COLS] = { NULL, NULL, false, 0, 0, TABLE_CUT_END },
+};
+
+/*
+ * Group numbers in the order the groups first appear: every member lists
+ * all the others, so numbering one device's members numbers its group.
+ */
+static int number_groups(struct json_object *devices, size_t n, unsigned *no)
 {
-        static const char *const headers[N_COLS] = {
-                "PATH", "COVERAGE", "DMA", "REGIONS", "SPIS", "GROUP", "OWNER/REASON",
-        };
-        size_t n = json_object_array_length(devices), i;
-        size_t n_assignable = 0, n_protected = 0, n_owned = 0;
-        struct table *t;
-        int r = CTL_EXIT_OK;
+        unsigned next = 0;
 
-        t = table_new(N_COLS, headers);
-        if (!t)
-                goto oom;
-        /*
-         * On a narrow terminal, cut the free-text column first, then the
-         * summaries, and paths last (keeping their tail, where the unit
-         * address is); a region keeps at least "0x12345678+0x10000".
-         */
-        table_set_squeeze(t, COL_OWNER, 16, false);
-        table_set_squeeze(t, COL_GROUP, 8, false);
-        table_set_squeeze(t, COL_SPIS, 8, false);
-        table_set_squeeze(t, COL_REGIONS, 18, false);
-        table_set_squeeze(t, COL_PATH, 20, true);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *g = jv_get_array(json_object_array_get_idx(devices, i), "group");
+                size_t ng = g ? json_object_array_length(g) : 0;
 
-        for (i = 0; i < n; i++) {
-                struct json_object *dev = json_object_array_get_idx(devices, i);
-                char *regions = fmt_regions_short(dev);
-                char *spis = fmt_spis_short(dev);
-                char *group = fmt_group_short(dev);
-                char *owner = fmt_owner_or_reason(dev);
-                const char *cells[N_COLS] = {
-                        jv_get_str(dev, "path", "?"),
-                        jv_get_str(jv_get_object(dev, "iommu"), "coverage", "?"),
-                        jv_get_str(dev, "dma", "?"),
-                        regions, spis, group, owner,
-                };
-                bool ok = regions && spis && group && owner && table_add_row(t, cells) == 0;
+                if (no[i] || ng == 0)
+                        continue;
+                no[i] = ++next;
+                for (size_t k = 0; k < ng; k++) {
+                        const char *m = json_object_get_string(json_object_array_get_idx(g, k));
 
-                free(regions);
-                free(spis);
-                free(group);
-                free(owner);
-                if (!ok)
-                        goto oom;
-                if (jv_get_bool(dev, "assignable", false))
-                        n_assignable++;
-                if (streq(cells[COL_COVERAGE], "protected"))
-                        n_protected++;
-                if (jv_get_object(dev, "owner"))
-                        n_owned++;
+                        for (size_t j = 0; m && j < n; j++)
+                                if (streq(jv_get_str(json_object_array_get_idx(devices, j), "path",
+                                                     ""), m))
+                                        no[j] = next;
+                }
         }
-        table_print(t, stdout, output_width());
-        printf("\n%zu device%s: %zu assignable, %zu protected by an IOMMU, %zu held by a domain\n",
-               n, n == 1 ? "" : "s", n_assignable, n_protected, n_owned);
+        return 0;
+}
+
+static int add_device_row(struct table *t, struct json_object *dev, unsigned group)
+{
+        struct json_object *owner = jv_get_object(dev, "owner");
+        struct json_object *compat = jv_get_array(dev, "compatible");
+        _cleanup_free_ char *regions = fmt_regions_short(dev);
+        _cleanup_free_ char *spis = fmt_spis_short(dev);
+        _cleanup_free_ char *members = fmt_group_members(dev);
+        _cleanup_free_ char *owner_reason = fmt_owner_or_reason(dev);
+        _cleanup_free_ char *owner_text = owner ? fmt_owner(owner) : NULL;
+        const char *reason = jv_get_str(dev, "reason", NULL);
+        char group_no[16] = "-";
+        const char *cells[N_LIST_COLS];
+
+        if (!regions || !spis || !members || !owner_reason || (owner && !owner_text))
+                return -ENOMEM;
+        if (group)
+                snprintf(group_no, sizeof(group_no), "%u", group);
+        cells[COL_PATH] = jv_get_str(dev, "path", "?");
+        cells[COL_COVERAGE] = jv_get_str(jv_get_object(dev, "iommu"), "coverage", "?");
+        cells[COL_DMA] = jv_get_str(dev, "dma", "?");
+        cells[COL_SPIS] = spis;
+        cells[COL_GROUP] = group_no;
+        cells[COL_OWNER_REASON] = owner_reason;
+        cells[COL_REGIONS] = regions;
+        cells[COL_MEMBERS] = members;
+        cells[COL_COMPATIBLE] = compat && json_object_array_length(compat)
+                                        ? json_object_get_string(json_object_array_get_idx(compat, 0))
+                                        : "-";
+        cells[COL_ASSIGNABLE] = jv_get_bool(dev, "assignable", false) ? "yes" : "no";
+        cells[COL_OWNER] = owner_text ? owner_text : "-";
+        cells[COL_REASON] = reason ? reason : "-";
+        return table_add_row(t, cells);
+}
+
+static int print_device_table(struct json_object *devices, const struct ctl_table_opts *o)
+{
+        size_t n = json_object_array_length(devices);
+        size_t n_assignable = 0, n_protected = 0, n_owned = 0;
+        _cleanup_free_ unsigned *group = calloc(n + 1, sizeof(unsigned));
+        struct table *t = table_new(ctl_list_columns);
+        int r;
+
+        if (!t || !group) {
+                table_free(t);
+                return ctl_oom();
+        }
+        r = table_select(t, o->columns, "list");
+        if (r != CTL_EXIT_OK) {
+                table_free(t);
+                return r;
+        }
+        number_groups(devices, n, group);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *dev = json_object_array_get_idx(devices, i);
+
+                if (add_device_row(t, dev, group[i]) < 0) {
+                        table_free(t);
+                        return ctl_oom();
+                }
+                n_assignable += jv_get_bool(dev, "assignable", false);
+                n_protected += streq(jv_get_str(jv_get_object(dev, "iommu"), "coverage", ""),
+                                     "protected");
+                n_owned += jv_get_object(dev, "owner") != NULL;
+        }
+        table_print(t, stdout, o->width, o->legend);
+        if (o->legend)
+                printf("\n%zu device%s: %zu assignable, %zu protected by an IOMMU, %zu held by a "
+                       "domain\n", n, n == 1 ? "" : "s", n_assignable, n_protected, n_owned);
         table_free(t);
-        return r;
-oom:
-        table_free(t);
-        fprintf(stderr, "assignctl: out of memory\n");
-        return CTL_EXIT_REFUSED;
+        return CTL_EXIT_OK;
 }
 
 int cmd_list(struct ctl *ctl, const struct ctl_args *args)
 {
+        struct ctl_table_opts o = ctl_table_opts(args, LIST_N_OPTS);
         struct json_object *params = NULL, *reply = NULL, *devices;
         int r;
 
@@ -222,7 +360,7 @@ int cmd_list(struct ctl *ctl, const struct ctl_args *args)
                 json_object_put(reply);
                 return CTL_EXIT_REFUSED;
         }
-        r = ctl->json ? ctl_print_json(devices) : print_device_table(devices);
+        r = ctl->json ? ctl_print_json(devices) : print_device_table(devices, &o);
         json_object_put(reply);
         return r;
 }
@@ -245,16 +383,88 @@ static void label(const char *name, bool *first)
         }
 }
 
+/* Where the values of show start: after the label column. */
+#define VALUE_COLUMN (2 + LABEL_WIDTH + 1)
+
+/*
+ * The items of a list after a label, separated by sep and a space and
+ * wrapped onto continuation lines at the output width (80 when stdout is
+ * not a terminal: show is for people, scripts read --json), indented by
+ * hang more than the first; an item is never split, so one longer than a
+ * line has a line to itself.
+ */
+static void show_items(const char *name, bool *first, const char *const *items, size_t n,
+                       const char *prefix, size_t hang, const char *sep)
+{
+        size_t width = ctl_output_width(false), col = VALUE_COLUMN;
+
+        if (width == 0)
+                width = 80;
+        label(name, first);
+        if (prefix) {
+                fputs(prefix, stdout);
+                col += strlen(prefix);
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(items[i]) + (i + 1 < n ? strlen(sep) : 0);
+
+                if (i && col + 1 + len > width) {
+                        putchar('\n');
+                        label(name, first);
+                        printf("%*s", (int)hang, "");
+                        col = VALUE_COLUMN + hang;
+                } else if (i) {
+                        putchar(' ');
+                        col++;
+                }
+                printf("%s%s", items[i], i + 1 < n ? sep : "");
+                col += len;
+        }
+        printf("%s\n", n || prefix ? "" : "-");
+}
+
+static void show_list(const char *name, bool *first, const char *const *items, size_t n,
+                      const char *prefix, size_t hang)
+{
+        show_items(name, first, items, n, prefix, hang, ",");
+}
+
+/* A sentence after a label, wrapped at word boundaries like a list. */
+static void show_text(const char *name, bool *first, const char *prefix, const char *text)
+{
+        _cleanup_free_ char *copy = strdup(text);
+        _cleanup_free_ const char **words = calloc(strlen(text) / 2 + 2, sizeof(char *));
+        size_t n = 0;
+
+        if (!copy || !words) {
+                label(name, first);
+                printf("%s%s\n", prefix ? prefix : "", text);
+                return;
+        }
+        for (char *save = NULL, *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+                words[n++] = w;
+        show_items(name, first, words, n, prefix, 0, "");
+}
+
+/* The strings of a JSON array, borrowed (NULL when out of memory). */
+static const char **strings_of(struct json_object *arr, size_t *n)
+{
+        const char **v;
+
+        *n = arr ? json_object_array_length(arr) : 0;
+        v = calloc(*n + 1, sizeof(*v));
+        for (size_t i = 0; v && i < *n; i++)
+                v[i] = json_object_get_string(json_object_array_get_idx(arr, i));
+        return v;
+}
+
 static void show_compatible(struct json_object *dev)
 {
-        struct json_object *c = jv_get_array(dev, "compatible");
-        size_t n = c ? json_object_array_length(c) : 0, i;
+        size_t n;
+        _cleanup_free_ const char **v = strings_of(jv_get_array(dev, "compatible"), &n);
         bool first = true;
 
-        label("compatible", &first);
-        for (i = 0; i < n; i++)
-                printf("%s%s", i ? ", " : "", json_object_get_string(json_object_array_get_idx(c, i)));
-        printf("%s\n", n ? "" : "-");
+        show_list("compatible", &first, v, v ? n : 0, NULL, 0);
 }
 
 static void show_regions(struct json_object *dev)
@@ -314,8 +524,6 @@ static void show_interrupts(struct json_object *dev)
         }
 }
 
-#define IDS_PER_LINE 8
-
 static void show_iommu(struct json_object *dev)
 {
         struct json_object *iommu = jv_get_object(dev, "iommu");
@@ -330,27 +538,29 @@ static void show_iommu(struct json_object *dev)
                 struct json_object *link = json_object_array_get_idx(links, i);
                 struct json_object *ids = jv_get_array(link, "ids");
                 size_t n_ids = ids ? json_object_array_length(ids) : 0;
+                _cleanup_free_ char *head = NULL;
+                char **text;
 
-                label("iommu", &first);
                 if (n_ids == 0) {
                         /* #iommu-cells = 0: the IOMMU serves this one master, no IDs. */
+                        label("iommu", &first);
                         printf("%s, no IDs\n", jv_get_str(link, "iommu", "?"));
                         continue;
                 }
-                printf("%s, id%s", jv_get_str(link, "iommu", "?"), n_ids == 1 ? "" : "s");
-                for (j = 0; j < n_ids; j++) {
-                        /* DMA engines have a dozen IDs or more: keep lines short. */
-                        if (j > 0 && j % IDS_PER_LINE == 0) {
-                                printf(",\n");
-                                label("iommu", &first);
-                                printf("   ");
-                        } else if (j > 0) {
-                                printf(",");
-                        }
-                        printf(" 0x%" PRIx64,
-                               (uint64_t)json_object_get_int64(json_object_array_get_idx(ids, j)));
-                }
-                putchar('\n');
+                /* DMA engines have a dozen IDs or more: they wrap under the first. */
+                text = calloc(n_ids + 1, sizeof(*text));
+                head = strdup_printf("%s, id%s ", jv_get_str(link, "iommu", "?"),
+                                     n_ids == 1 ? "" : "s");
+                for (j = 0; text && j < n_ids; j++)
+                        text[j] = strdup_printf("0x%" PRIx64, (uint64_t)json_object_get_int64(
+                                                        json_object_array_get_idx(ids, j)));
+                for (j = 0; text && j < n_ids && text[j]; j++)
+                        ;
+                if (text && head && j == n_ids)
+                        show_list("iommu", &first, (const char *const *)text, n_ids, head, 3);
+                for (j = 0; text && j < n_ids; j++)
+                        free(text[j]);
+                free(text);
         }
 
         /* Only PCI host bridges with an iommu-map carry the field at all. */
@@ -392,10 +602,8 @@ static void show_policy(struct json_object *dev)
         when = fmt_time(jv_get_int(policy, "set_at", -1));
         printf("(set by uid %" PRId64 " at %s)\n", jv_get_int(policy, "set_by_uid", -1), when ? when : "?");
         free(when);
-        if (jv_get_str(policy, "note", NULL)) {
-                label("policy", &first);
-                printf("note: %s\n", jv_get_str(policy, "note", ""));
-        }
+        if (jv_get_str(policy, "note", NULL))
+                show_text("policy", &first, "note: ", jv_get_str(policy, "note", ""));
 }
 
 static void show_device(struct json_object *dev, bool brief)
@@ -419,11 +627,12 @@ static void show_device(struct json_object *dev, bool brief)
         printf("%s (from %s)\n", jv_get_str(dev, "dma", "?"), jv_get_str(dev, "dma_source", "?"));
 
         first = true;
-        label("assignable", &first);
-        if (jv_get_bool(dev, "assignable", false))
+        if (jv_get_bool(dev, "assignable", false)) {
+                label("assignable", &first);
                 printf("yes\n");
-        else
-                printf("no: %s\n", reason ? reason : "no reason given");
+        } else {
+                show_text("assignable", &first, "no: ", reason ? reason : "no reason given");
+        }
 
         if (!brief) {
                 first = true;
@@ -481,9 +690,9 @@ int cmd_show(struct ctl *ctl, const struct ctl_args *args)
         struct json_object *params, *reply = NULL, *dev = NULL;
         int r;
 
-        if (args->pos[0][0] != '/')
-                return ctl_usage_error("show: '%s' is not a device-tree path (they start with '/')",
-                                       args->pos[0]);
+        r = ctl_check_path("show", ctl, args->pos[0]);
+        if (r != CTL_EXIT_OK)
+                return r;
         params = json_object_new_object();
         if (!params || json_object_object_add(params, "path", json_object_new_string(args->pos[0])) < 0) {
                 json_object_put(params);
@@ -526,8 +735,9 @@ int cmd_policy(struct ctl *ctl, const struct ctl_args *args)
         bool assignable = false, have_assignable = false;
         int i, r;
 
-        if (path[0] != '/')
-                return ctl_usage_error("policy: '%s' is not a device-tree path (they start with '/')", path);
+        r = ctl_check_path("policy", ctl, path);
+        if (r != CTL_EXIT_OK)
+                return r;
         for (i = 1; i < args->n_pos; i++) {
                 const char *kv = args->pos[i], *eq = strchr(kv, '=');
                 size_t klen = eq ? (size_t)(eq - kv) : 0;
@@ -576,289 +786,6 @@ int cmd_policy(struct ctl *ctl, const struct ctl_args *args)
         return r;
 }
 
-/* ---- assign, release, leases, audit (the assignment engine) ----------------- */
-
-static int oom_exit(void)
-{
-        fprintf(stderr, "assignctl: out of memory\n");
-        return CTL_EXIT_REFUSED;
-}
-
-static struct json_object *paths_array(char **paths, int n)
-{
-        struct json_object *a = json_object_new_array();
-
-        for (int i = 0; a && i < n; i++)
-                if (json_object_array_add(a, json_object_new_string(paths[i])) < 0) {
-                        json_object_put(a);
-                        return NULL;
-                }
-        return a;
-}
-
-/* "iomem_permission  /soc/x  mfn 0x9010 +1" lines, with a done mark unless a plan. */
-static void print_steps(struct json_object *steps, bool plan)
-{
-        size_t n = steps ? json_object_array_length(steps) : 0;
-
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *s = json_object_array_get_idx(steps, i);
-                const char *step = jv_get_str(s, "step", "?");
-                char args[96] = "";
-
-                if (jv_get_int(s, "nr", -1) >= 0 && jv_get_int(s, "gfn", -1) >= 0)
-                        snprintf(args, sizeof(args), "mfn 0x%" PRIx64 " -> gfn 0x%" PRIx64 ", %" PRId64
-                                 " page%s", (uint64_t)jv_get_int(s, "mfn", 0), (uint64_t)jv_get_int(s, "gfn", 0),
-                                 jv_get_int(s, "nr", 0), jv_get_int(s, "nr", 0) == 1 ? "" : "s");
-                else if (jv_get_int(s, "nr", -1) >= 0)
-                        snprintf(args, sizeof(args), "mfn 0x%" PRIx64 ", %" PRId64 " page%s",
-                                 (uint64_t)jv_get_int(s, "mfn", 0), jv_get_int(s, "nr", 0),
-                                 jv_get_int(s, "nr", 0) == 1 ? "" : "s");
-                else if (jv_get_int(s, "irq", -1) >= 0)
-                        snprintf(args, sizeof(args), "IRQ %" PRId64 " (guest IRQ %" PRId64 ")",
-                                 jv_get_int(s, "irq", 0), jv_get_int(s, "irq", 0));
-                printf("  %2zu. %-17s %-32s %s%s\n", i + 1, step, jv_get_str(s, "device", "?"), args,
-                       plan ? "" : jv_get_bool(s, "undone", false) ? "  [undone]"
-                                   : jv_get_bool(s, "done", false) ? "" : "  [not done]");
-        }
-}
-
-enum { ASSIGN_OPT_FORCE, ASSIGN_OPT_DRY_RUN, ASSIGN_OPT_LAYOUT };
-
-int cmd_assign(struct ctl *ctl, const struct ctl_args *args)
-{
-        struct json_object *p, *reply = NULL, *lease;
-        const char *layout = args->opt[ASSIGN_OPT_LAYOUT];
-        int r;
-
-        if (layout && !streq(layout, "identity") && !streq(layout, "auto"))
-                return ctl_usage_error("assign: --layout must be identity or auto (got '%s')",
-                                       layout);
-        p = json_object_new_object();
-        if (!p)
-                return oom_exit();
-        json_object_object_add(p, "domain", json_object_new_string(args->pos[0]));
-        json_object_object_add(p, "devices", paths_array(args->pos + 1, args->n_pos - 1));
-        if (args->opt[ASSIGN_OPT_FORCE])
-                json_object_object_add(p, "force_unprotected", json_object_new_boolean(1));
-        if (args->opt[ASSIGN_OPT_DRY_RUN])
-                json_object_object_add(p, "dry_run", json_object_new_boolean(1));
-        if (layout)
-                json_object_object_add(p, "layout", json_object_new_string(layout));
-        r = ctl_call(ctl, "Assign", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
-                return r;
-        if (ctl->json) {
-                r = ctl_print_json(reply);
-                json_object_put(reply);
-                return r;
-        }
-        lease = jv_get_object(reply, "lease");
-        if (!lease) {
-                printf("dry run: nothing was done; the assignment would make these calls:\n");
-                print_steps(jv_get_array(reply, "steps"), true);
-        } else {
-                printf("lease %" PRId64 ": %d device%s assigned to %s (domid %" PRId64 ")%s\n",
-                       jv_get_int(lease, "id", 0), args->n_pos - 1, args->n_pos == 2 ? "" : "s",
-                       jv_get_str(lease, "domain", "?"), jv_get_int(lease, "domid", -1),
-                       jv_get_bool(lease, "forced", false)
-                               ? ", FORCED: unprotected DMA (logged as a warning)" : "");
-                print_steps(jv_get_array(lease, "steps"), false);
-        }
-        json_object_put(reply);
-        return CTL_EXIT_OK;
-}
-
-static void print_lease_outcome(struct json_object *l)
-{
-        const char *st = jv_get_str(l, "state", "?");
-
-        printf("lease %" PRId64 " (%s, domid %" PRId64 "): %s", jv_get_int(l, "id", 0),
-               jv_get_str(l, "domain", "?"), jv_get_int(l, "domid", -1), st);
-        if (streq(st, "releasing"))
-                printf(": MMIO unmapped, permissions revoked and IOMMU released; its SPIs stay "
-                       "routed until the domain dies, and its devices are held until then");
-        printf("\n");
-}
-
-int cmd_release(struct ctl *ctl, const struct ctl_args *args)
-{
-        struct json_object *p, *reply = NULL, *ls;
-        size_t n;
-        int r;
-
-        p = json_object_new_object();
-        if (!p)
-                return oom_exit();
-        json_object_object_add(p, "domain", json_object_new_string(args->pos[0]));
-        if (args->n_pos > 1)
-                json_object_object_add(p, "devices", paths_array(args->pos + 1, args->n_pos - 1));
-        r = ctl_call(ctl, "Release", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
-                return r;
-        if (ctl->json) {
-                r = ctl_print_json(reply);
-                json_object_put(reply);
-                return r;
-        }
-        ls = jv_get_array(reply, "leases");
-        n = ls ? json_object_array_length(ls) : 0;
-        for (size_t i = 0; i < n; i++)
-                print_lease_outcome(json_object_array_get_idx(ls, i));
-        json_object_put(reply);
-        return CTL_EXIT_OK;
-}
-
-enum { LEASES_OPT_ALL };
-
-/*
- * The list commands' common part: call method with p (taken over), find
- * the array key in the reply, and with --json print it and return through
- * *printed.  Otherwise *reply holds the reply (the caller puts it), *arr
- * the array (may be NULL) and *t an empty table with these headers.
- */
-static int call_for_table(struct ctl *ctl, const char *method, struct json_object *p,
-                          const char *key, const char *const *headers, size_t n_headers,
-                          struct json_object **reply, struct json_object **arr,
-                          struct table **t, bool *printed)
-{
-        int r;
-
-        *printed = false;
-        r = ctl_call(ctl, method, p, reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
-                return r;
-        *arr = jv_get_array(*reply, key);
-        if (ctl->json) {
-                r = ctl_print_json(*arr ? *arr : *reply);
-                json_object_put(*reply);
-                *reply = NULL;
-                *printed = true;
-                return r;
-        }
-        *t = table_new(n_headers, headers);
-        if (!*t) {
-                json_object_put(*reply);
-                *reply = NULL;
-                return oom_exit();
-        }
-        return CTL_EXIT_OK;
-}
-
-int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
-{
-        static const char *const headers[] = { "ID", "DOMAIN", "DOMID", "STATE", "DEVICES",
-                                               "UPDATED", "ERROR" };
-        struct json_object *p, *reply = NULL, *ls = NULL;
-        struct table *t = NULL;
-        bool printed;
-        size_t n;
-        int r;
-
-        p = json_object_new_object();
-        if (!p)
-                return oom_exit();
-        if (args->opt[LEASES_OPT_ALL])
-                json_object_object_add(p, "all", json_object_new_boolean(1));
-        r = call_for_table(ctl, "ListLeases", p, "leases", headers, ARRAY_SIZE(headers),
-                           &reply, &ls, &t, &printed);
-        if (r != CTL_EXIT_OK || printed)
-                return r;
-        n = ls ? json_object_array_length(ls) : 0;
-        table_set_squeeze(t, 6, 10, false);
-        table_set_squeeze(t, 4, 20, true);
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *l = json_object_array_get_idx(ls, i), *devs = jv_get_array(l, "devices");
-                char id[24], domid[24], *updated = fmt_time(jv_get_int(l, "updated_at", 0));
-                char *devlist = NULL;
-                size_t len = 1, nd = devs ? json_object_array_length(devs) : 0;
-
-                for (size_t k = 0; k < nd; k++)
-                        len += strlen(json_object_get_string(json_object_array_get_idx(devs, k))) + 1;
-                devlist = calloc(1, len);
-                for (size_t k = 0; devlist && k < nd; k++) {
-                        if (k)
-                                strcat(devlist, " ");
-                        strcat(devlist, json_object_get_string(json_object_array_get_idx(devs, k)));
-                }
-                snprintf(id, sizeof(id), "%" PRId64, jv_get_int(l, "id", 0));
-                if (jv_get_int(l, "domid", -1) >= 0)
-                        snprintf(domid, sizeof(domid), "%" PRId64, jv_get_int(l, "domid", -1));
-                else
-                        snprintf(domid, sizeof(domid), "-");
-                {
-                        const char *cells[] = { id, jv_get_str(l, "domain", "-"), domid,
-                                                jv_get_str(l, "state", "?"), devlist ? devlist : "?",
-                                                updated ? updated : "?", jv_get_str(l, "error", "-") };
-
-                        table_add_row(t, cells);
-                }
-                free(devlist);
-                free(updated);
-        }
-        table_print(t, stdout, output_width());
-        printf("\n%zu lease%s\n", n, n == 1 ? "" : "s");
-        table_free(t);
-        json_object_put(reply);
-        return CTL_EXIT_OK;
-}
-
-enum { AUDIT_OPT_LIMIT };
-
-int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
-{
-        static const char *const headers[] = { "ID", "TIME", "UID", "PID", "ACTION", "TARGET",
-                                               "RESULT", "DETAIL" };
-        struct json_object *p, *reply = NULL, *es = NULL;
-        const char *limit = args->opt[AUDIT_OPT_LIMIT];
-        struct table *t = NULL;
-        bool printed;
-        char *end = NULL;
-        long lim = 20;
-        size_t n;
-        int r;
-
-        if (limit) {
-                lim = strtol(limit, &end, 10);
-                if (!*limit || *end || lim < 0)
-                        return ctl_usage_error("audit: --limit takes a number >= 0 (got '%s')",
-                                               limit);
-        }
-        p = json_object_new_object();
-        if (!p)
-                return oom_exit();
-        json_object_object_add(p, "limit", json_object_new_int64(lim));
-        r = call_for_table(ctl, "GetAuditLog", p, "entries", headers, ARRAY_SIZE(headers),
-                           &reply, &es, &t, &printed);
-        if (r != CTL_EXIT_OK || printed)
-                return r;
-        n = es ? json_object_array_length(es) : 0;
-        table_set_squeeze(t, 7, 12, false);
-        table_set_squeeze(t, 5, 20, true);
-        for (size_t i = 0; i < n; i++) {
-                struct json_object *a = json_object_array_get_idx(es, i);
-                char id[24], uid[24], pid[24], *at = fmt_time(jv_get_int(a, "at", 0));
-                char result[96];
-                const char *cells[] = { id, at ? at : "?", uid, pid, jv_get_str(a, "action", "?"),
-                                        jv_get_str(a, "target", "-"), result, jv_get_str(a, "detail", "-") };
-
-                snprintf(id, sizeof(id), "%" PRId64, jv_get_int(a, "id", 0));
-                snprintf(uid, sizeof(uid), "%" PRId64, jv_get_int(a, "uid", 0));
-                snprintf(pid, sizeof(pid), "%" PRId64, jv_get_int(a, "pid", 0));
-                snprintf(result, sizeof(result), "%s%s", jv_get_str(a, "result", "?"),
-                         streq(jv_get_str(a, "severity", ""), "warning") ? " (WARNING)" : "");
-                table_add_row(t, cells);
-                free(at);
-        }
-        table_print(t, stdout, output_width());
-        table_free(t);
-        json_object_put(reply);
-        return CTL_EXIT_OK;
-}
-
 /* ---- sim: the simulated hypervisor's toolstack part (demo and tests) -------- */
 
 enum { SIM_OPT_NO_PASSTHROUGH, SIM_OPT_UNPOPULATED, SIM_OPT_NR_SPIS, SIM_OPT_XL_CONFIG };
@@ -885,7 +812,7 @@ int cmd_sim(struct ctl *ctl, const struct ctl_args *args)
 
         p = json_object_new_object();
         if (!p)
-                return oom_exit();
+                return ctl_oom();
         if (streq(sub, "create")) {
                 long nr = -1;
 

@@ -35,10 +35,14 @@
 /* Most options one command may declare (besides the global ones). */
 #define CTL_MAX_OPTIONS 16
 
+struct ctl_command;
+struct table_column;
+
 struct ctl {
         const char *socket;
         bool json;
         struct vl_client *client;       /* connected on first call */
+        const struct ctl_command *cmd;  /* what runs, for messages that name its options */
 };
 
 struct ctl_option {
@@ -65,6 +69,7 @@ struct ctl_command {
         int max_args;           /* -1: no upper bound */
         const struct ctl_option *options;       /* terminated by a row with name NULL; may be NULL */
         int (*run)(struct ctl *ctl, const struct ctl_args *args);
+        const struct table_column *columns;     /* what -o can show (name NULL ends it), or NULL */
 };
 
 extern const struct ctl_command ctl_commands[];
@@ -92,10 +97,28 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
 int ctl_stream(struct ctl *ctl, const char *method, struct json_object *params, bool *more,
                struct json_object **reply);
 
+/*
+ * ctl_call for a command whose --json output is the reply as it came:
+ * params are taken over (put here); with --json the reply is printed and
+ * *reply is NULL, otherwise *reply is the reply to render (the caller's).
+ */
+int ctl_call_or_print(struct ctl *ctl, const char *method, struct json_object *params,
+                      struct json_object **reply);
+
 /* Print a JSON value on stdout as the sole output of a --json command. */
 int ctl_print_json(struct json_object *o);
 
-/* ---- commands (commands.c) ------------------------------------------------ */
+/* "assignctl: out of memory" on stderr; returns CTL_EXIT_REFUSED. */
+int ctl_oom(void);
+
+/*
+ * A usage error unless path is a device-tree path (starts with '/'); a
+ * node name ("serial@9000000") gets the path of the device it names, if
+ * the daemon has exactly one.
+ */
+int ctl_check_path(const char *cmd, struct ctl *ctl, const char *path);
+
+/* ---- commands (commands.c, leases.c) ----------------------------------------- */
 
 int cmd_status(struct ctl *ctl, const struct ctl_args *args);
 int cmd_list(struct ctl *ctl, const struct ctl_args *args);
@@ -105,7 +128,8 @@ int cmd_assign(struct ctl *ctl, const struct ctl_args *args);
 int cmd_release(struct ctl *ctl, const struct ctl_args *args);
 int cmd_leases(struct ctl *ctl, const struct ctl_args *args);
 int cmd_audit(struct ctl *ctl, const struct ctl_args *args);
-int cmd_sim(struct ctl *ctl, const struct ctl_args *args);
+int cmd_history(struct ctl *ctl, const struct ctl_args *args);
+int cmd_sim(struct ctl *ctl, const struct ctl_args *args);       /* commands.c */
 int cmd_monitor(struct ctl *ctl, const struct ctl_args *args);    /* monitor.c */
 
 /* ---- guest side (guest.c) ---------------------------------------------------- */
@@ -129,7 +153,7 @@ const char *short_name(const char *path);
 /* Short summaries of one device, each malloc'd (NULL only on ENOMEM). */
 char *fmt_regions_short(struct json_object *dev);
 char *fmt_spis_short(struct json_object *dev);
-char *fmt_group_short(struct json_object *dev);
+char *fmt_group_members(struct json_object *dev);       /* the other members' paths */
 char *fmt_owner(struct json_object *owner);     /* "guest1 (domid 3, assigned)" */
 char *fmt_owner_or_reason(struct json_object *dev);
 
@@ -138,20 +162,88 @@ char *fmt_duration(int64_t seconds);
 /* Local time of an epoch second, "2026-11-20 23:40:00 UTC" style. */
 char *fmt_time(int64_t epoch);
 
-/* An aligned text table, sized to its content. */
+/*
+ * The width tables and lists are fitted to: 0 (no limit) with full; else
+ * $COLUMNS when it is a number, the terminal's width when stdout is one,
+ * and no limit when it is a pipe or a file, so scripts get whole lines.
+ */
+size_t ctl_output_width(bool full);
+
+/* ---- tables (table.c) ------------------------------------------------------ */
+
+/* How a column's cells give up width when the table must fit. */
+enum table_cut {
+        TABLE_CUT_END,          /* "text tha..." */
+        TABLE_CUT_PATH,         /* a device-tree path keeps its last component */
+        TABLE_CUT_PATHS,        /* words, of which paths shrink to node names first */
+};
+
+/* Squeeze ranks: columns give up width in rank order, 1 first. */
+#define TABLE_MAX_SQUEEZE 4
+
+struct table_column {
+        const char *name;       /* header, and its name for -o (any case) */
+        const char *help;       /* what it shows, for --help */
+        bool show;              /* in the default set */
+        int squeeze;            /* rank in which it gives up width; 0: never */
+        size_t min_width;       /* how far it gives before the next rank does */
+        enum table_cut cut;
+};
+
+/* The columns of each table, for -o and --help. */
+extern const struct table_column ctl_hazard_columns[];
+extern const struct table_column ctl_list_columns[];
+extern const struct table_column ctl_lease_columns[];
+extern const struct table_column ctl_audit_columns[];
+
 struct table;
 
-struct table *table_new(size_t n_cols, const char *const *headers);
-/* Append a row of n_cols strings (copied). */
-int table_add_row(struct table *t, const char *const *cells);
-/*
- * Let a column be squeezed when the table is wider than the terminal: down
- * to min_width, keeping the end of a cut cell (paths) rather than its start
- * if keep_tail.  Columns give up width in the order of these calls.
- */
-void table_set_squeeze(struct table *t, size_t col, size_t min_width, bool keep_tail);
-/* Print; width 0 means no limit. */
-void table_print(struct table *t, FILE *f, size_t width);
+/* A table of the columns cols (ended by name NULL; must outlive it), showing the default set. */
+struct table *table_new(const struct table_column *cols);
 void table_free(struct table *t);
+/* Append a row: one string per declared column, shown or not (copied; NULL is "-"). */
+int table_add_row(struct table *t, const char *const *cells);
+size_t table_rows(const struct table *t);
+/*
+ * Show the columns of list ("PATH,DMA", any case; NULL: the default set),
+ * in that order.  A usage error names the unknown column and the nearest
+ * known one (the exit status is returned).
+ */
+int table_select(struct table *t, const char *list, const char *cmd);
+/*
+ * Print, fitted to width (0: no limit): the squeezable columns give up
+ * width in their rank order, paths keeping their last component; legend
+ * false leaves out the header line.
+ */
+void table_print(const struct table *t, FILE *f, size_t width, bool legend);
+
+/* The options every table command has, after its own (see CTL_TABLE_OPTIONS). */
+enum { CTL_TABLE_OPT_COLUMNS, CTL_TABLE_OPT_FULL, CTL_TABLE_OPT_NO_LEGEND, CTL_N_TABLE_OPTS };
+#define CTL_TABLE_OPTIONS                                                                  \
+        { "columns", "LIST", "show these columns, comma-separated, in this order (see " \
+          "Columns)", 'o' },                                                               \
+        { "full", NULL, "print cells whole, however wide the table gets" },               \
+        { "no-legend", NULL, "print neither the header line nor the summary after the table" }
+
+/* The table options of a command whose own options number first. */
+struct ctl_table_opts {
+        const char *columns;
+        size_t width;
+        bool full;
+        bool legend;
+};
+struct ctl_table_opts ctl_table_opts(const struct ctl_args *args, size_t first);
+
+/* ---- suggestions (suggest.c) ------------------------------------------------ */
+
+/* Edit distance (a swap of neighbours counts one); SIZE_MAX for very long words. */
+size_t suggest_distance(const char *a, const char *b, bool nocase);
+/*
+ * The candidate near enough to word to be what was meant ("A", or "A or
+ * B" when equally near; malloc'd), or NULL.
+ */
+char *suggest_nearest(const char *word, const char *const *cands, size_t n, bool nocase);
+/* The device path the daemon has that path was probably meant to be (malloc'd), or NULL. */
+char *ctl_suggest_device(struct ctl *ctl, const char *path);
 
 #endif

@@ -3,11 +3,7 @@
  * Text formatting for assignctl's human output (a field the daemon leaves
  * out or sets to null shows as "-", it never crashes the client: the
  * accessors of jv.h fall back), one-cell summaries of a device for the
- * list table, and the table itself, which sizes columns to their content and
- * squeezes chosen columns only when a terminal is too narrow.
- *
- * Widths are counted in UTF-8 code points so that non-ASCII text in notes
- * or reasons does not break the alignment of ASCII columns.
+ * list table, and the width output is fitted to.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "strbuf.h"
@@ -129,24 +127,15 @@ char *fmt_spis_short(struct json_object *dev)
         return sb_finish(&b);
 }
 
-/* Members' short names when they fit a narrow column, else how many there are. */
-#define GROUP_NAMES_MAX 28
-
-char *fmt_group_short(struct json_object *dev)
+char *fmt_group_members(struct json_object *dev)
 {
         struct json_object *group = jv_get_array(dev, "group");
-        size_t n = group ? json_object_array_length(group) : 0, i;
+        size_t n = group ? json_object_array_length(group) : 0;
         struct strbuf b = STRBUF_INIT;
 
-        for (i = 0; i < n; i++) {
-                const char *p = json_object_get_string(json_object_array_get_idx(group, i));
-
-                strbuf_printf(&b, "%s%s", i ? "," : "", short_name(p));
-        }
-        if (!b.oom && b.len > GROUP_NAMES_MAX) {
-                b.len = 0;
-                strbuf_printf(&b, "%zu others", n);
-        }
+        for (size_t i = 0; i < n; i++)
+                strbuf_printf(&b, "%s%s", i ? " " : "",
+                              json_object_get_string(json_object_array_get_idx(group, i)));
         return sb_finish(&b);
 }
 
@@ -227,196 +216,24 @@ char *fmt_time(int64_t epoch)
         return strdup(buf);
 }
 
-/* ---- table ---------------------------------------------------------------- */
-
-struct table {
-        size_t n_cols;
-        char **headers;
-        char **cells;           /* n_rows * n_cols */
-        size_t n_rows;
-        size_t cap_rows;
-        size_t *min_width;      /* 0: not squeezable */
-        bool *keep_tail;
-        size_t *squeeze_order;  /* columns in the order they give up width */
-        size_t n_squeeze;
-};
-
-/* Code points in a UTF-8 string: every byte that is not a continuation byte. */
-static size_t u8_width(const char *s)
+size_t ctl_output_width(bool full)
 {
-        size_t n = 0;
+        const char *env = getenv("COLUMNS");
+        struct winsize ws;
+        char *end = NULL;
+        long v;
 
-        for (; *s; s++)
-                if (((unsigned char)*s & 0xc0) != 0x80)
-                        n++;
-        return n;
-}
-
-/* Byte offset of the code point with index cp (or the string's end). */
-static size_t u8_offset(const char *s, size_t cp)
-{
-        size_t i = 0, n = 0;
-
-        while (s[i]) {
-                if (((unsigned char)s[i] & 0xc0) != 0x80) {
-                        if (n == cp)
-                                return i;
-                        n++;
-                }
-                i++;
+        if (full)
+                return 0;
+        /* $COLUMNS wins, as with systemd's and util-linux's tools: it is how a pipe gets a width. */
+        if (env && *env) {
+                v = strtol(env, &end, 10);
+                if (!*end && v > 0 && v < 100000)
+                        return (size_t)v;
         }
-        return i;
-}
-
-struct table *table_new(size_t n_cols, const char *const *headers)
-{
-        struct table *t;
-        size_t i;
-
-        t = calloc(1, sizeof(*t));
-        if (!t)
-                return NULL;
-        t->n_cols = n_cols;
-        t->headers = calloc(n_cols, sizeof(char *));
-        t->min_width = calloc(n_cols, sizeof(size_t));
-        t->keep_tail = calloc(n_cols, sizeof(bool));
-        t->squeeze_order = calloc(n_cols, sizeof(size_t));
-        if (!t->headers || !t->min_width || !t->keep_tail || !t->squeeze_order)
-                goto fail;
-        for (i = 0; i < n_cols; i++) {
-                t->headers[i] = strdup(headers[i]);
-                if (!t->headers[i])
-                        goto fail;
-        }
-        return t;
-fail:
-        table_free(t);
-        return NULL;
-}
-
-int table_add_row(struct table *t, const char *const *cells)
-{
-        size_t i;
-
-        if (t->n_rows == t->cap_rows) {
-                size_t ncap = t->cap_rows ? t->cap_rows * 2 : 32;
-                char **p = realloc(t->cells, ncap * t->n_cols * sizeof(char *));
-
-                if (!p)
-                        return -ENOMEM;
-                t->cells = p;
-                t->cap_rows = ncap;
-        }
-        for (i = 0; i < t->n_cols; i++) {
-                char *c = strdup(cells[i] ? cells[i] : "-");
-
-                if (!c) {
-                        while (i-- > 0)
-                                free(t->cells[t->n_rows * t->n_cols + i]);
-                        return -ENOMEM;
-                }
-                t->cells[t->n_rows * t->n_cols + i] = c;
-        }
-        t->n_rows++;
-        return 0;
-}
-
-void table_set_squeeze(struct table *t, size_t col, size_t min_width, bool keep_tail)
-{
-        if (col >= t->n_cols || t->min_width[col] || min_width == 0)
-                return;
-        t->min_width[col] = min_width;
-        t->keep_tail[col] = keep_tail;
-        t->squeeze_order[t->n_squeeze++] = col;
-}
-
-static void print_cell(FILE *f, const char *s, size_t width, bool keep_tail, bool pad)
-{
-        size_t w = u8_width(s), k;
-
-        if (w > width) {
-                if (width <= 3) {
-                        fprintf(f, "%.*s", (int)u8_offset(s, width), s);
-                } else if (keep_tail) {
-                        k = u8_offset(s, w - (width - 3));
-                        fprintf(f, "...%s", s + k);
-                } else {
-                        k = u8_offset(s, width - 3);
-                        fprintf(f, "%.*s...", (int)k, s);
-                }
-                w = width;
-        } else {
-                fputs(s, f);
-        }
-        if (pad)
-                for (; w < width; w++)
-                        fputc(' ', f);
-}
-
-#define TABLE_GAP 2
-
-void table_print(struct table *t, FILE *f, size_t width)
-{
-        size_t *w, total = 0, i, r;
-
-        w = calloc(t->n_cols, sizeof(size_t));
-        if (!w)
-                return;
-        for (i = 0; i < t->n_cols; i++) {
-                w[i] = u8_width(t->headers[i]);
-                for (r = 0; r < t->n_rows; r++) {
-                        size_t cw = u8_width(t->cells[r * t->n_cols + i]);
-
-                        if (cw > w[i])
-                                w[i] = cw;
-                }
-                total += w[i] + (i ? TABLE_GAP : 0);
-        }
-
-        /*
-         * Squeeze columns in the order they were declared, each down to its
-         * minimum before the next one gives anything; if the minimums still
-         * do not fit, the terminal wraps rather than the table losing more.
-         */
-        for (i = 0; i < t->n_squeeze && width > 0 && total > width; i++) {
-                size_t col = t->squeeze_order[i], cut;
-
-                if (w[col] <= t->min_width[col])
-                        continue;
-                cut = w[col] - t->min_width[col];
-                if (cut > total - width)
-                        cut = total - width;
-                w[col] -= cut;
-                total -= cut;
-        }
-
-        for (r = 0; r <= t->n_rows; r++) {
-                for (i = 0; i < t->n_cols; i++) {
-                        const char *s = r == 0 ? t->headers[i] : t->cells[(r - 1) * t->n_cols + i];
-
-                        if (i)
-                                fprintf(f, "%*s", TABLE_GAP, "");
-                        print_cell(f, s, w[i], t->keep_tail[i], i + 1 < t->n_cols);
-                }
-                fputc('\n', f);
-        }
-        free(w);
-}
-
-void table_free(struct table *t)
-{
-        size_t i;
-
-        if (!t)
-                return;
-        for (i = 0; t->headers && i < t->n_cols; i++)
-                free(t->headers[i]);
-        for (i = 0; t->cells && i < t->n_rows * t->n_cols; i++)
-                free(t->cells[i]);
-        free(t->headers);
-        free(t->cells);
-        free(t->min_width);
-        free(t->keep_tail);
-        free(t->squeeze_order);
-        free(t);
+        if (!isatty(STDOUT_FILENO))
+                return 0;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+                return ws.ws_col;
+        return 80;
 }

@@ -25,12 +25,6 @@
 
 static const char *const layouts[] = { "identity", "relocate", "auto", NULL };
 
-static int oom(void)
-{
-        fprintf(stderr, "assignctl: out of memory\n");
-        return CTL_EXIT_REFUSED;
-}
-
 static int b64_value(int c)
 {
         if (c >= 'A' && c <= 'Z')
@@ -384,7 +378,7 @@ int cmd_xl_config(struct ctl *ctl, const struct ctl_args *args)
                 device_tree = absolute(dtb_out);
         if ((args->opt[XL_OPT_DEVICE_TREE] || dtb_out) && !device_tree) {
                 json_object_put(p);
-                return oom();
+                return ctl_oom();
         }
         if (device_tree)
                 json_object_object_add(p, "device_tree", json_object_new_string(device_tree));
@@ -480,15 +474,9 @@ int cmd_reserve(struct ctl *ctl, const struct ctl_args *args)
         json_object_object_add(p, "domain_name", json_object_new_string(args->pos[0]));
         if (secs)
                 json_object_object_add(p, "ttl_seconds", json_object_new_int64(secs));
-        r = ctl_call(ctl, "Reserve", p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
+        r = ctl_call_or_print(ctl, "Reserve", p, &reply);
+        if (r != CTL_EXIT_OK || !reply)
                 return r;
-        if (ctl->json) {
-                r = ctl_print_json(reply);
-                json_object_put(reply);
-                return r;
-        }
         lease = jv_get_object(reply, "lease");
         when = fmt_time(jv_get_int(reply, "expires_at", 0));
         /* stderr, so that stdout is the fragment alone and can be appended to an xl.cfg. */
@@ -513,7 +501,7 @@ int cmd_cancel(struct ctl *ctl, const struct ctl_args *args)
 
         p = json_object_new_object();
         if (!p)
-                return oom();
+                return ctl_oom();
         if (args->opt[CANCEL_OPT_LEASE]) {
                 char *end = NULL;
                 long id = strtol(args->pos[0], &end, 10);

@@ -115,7 +115,9 @@ int cmd_monitor(struct ctl *ctl, const struct ctl_args *args)
                                         " (boot ID %s); interrupt to stop\n",
                                         jv_get_int(reply, "latest", 0), jv_get_str(reply, "boot_id", "?"));
                 } else if (ctl->json) {
-                        puts(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+                        /* Like every other output: a path keeps its slashes unescaped. */
+                        puts(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+                                                                        JSON_C_TO_STRING_NOSLASHESCAPE));
                 } else {
                         print_event(ev);
                 }

@@ -17,6 +17,18 @@ static const char sql_audit_after[] =
 static const char sql_audit_tail[] =
         "SELECT * FROM (SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id DESC LIMIT ?1) "
         "ORDER BY id";
+/*
+ * Targets are text (audit.c and the engine write them): device paths are
+ * words separated by spaces (a path has none), and rows the daemon writes
+ * about a lease begin with "lease N".  instr() compares exactly where LIKE
+ * would read the '_' of a node name as a wildcard.
+ */
+static const char sql_audit_device[] =
+        "SELECT * FROM (SELECT " AUDIT_COLUMNS " FROM audit "
+        "WHERE instr(' ' || target || ' ', ' ' || ?1 || ' ') > 0 "
+        "OR EXISTS (SELECT 1 FROM lease_devices d WHERE d.path = ?1 "
+        "           AND instr(target || ' ', 'lease ' || d.lease_id || ' ') = 1) "
+        "ORDER BY id DESC LIMIT ?2) ORDER BY id";
 static const char sql_audit_prune[] =
         "DELETE FROM audit WHERE id <= "
         "(SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?1)";
@@ -146,6 +158,23 @@ int db_audit_tail(struct db *db, size_t limit, struct db_audit **ret, size_t *n)
         if (r < 0)
                 return r;
         r = db_bindf(db, s, "I", sql_limit(limit));
+        if (r < 0)
+                return r;
+        return audit_collect(db, s, ret, n);
+}
+
+int db_audit_device(struct db *db, const char *path, size_t limit, struct db_audit **ret,
+                    size_t *n)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        if (!db || !path || !*path || !ret || !n)
+                return -EINVAL;
+        r = db_stmt(db, sql_audit_device, &s);
+        if (r < 0)
+                return r;
+        r = db_bindf(db, s, "tI", path, sql_limit(limit));
         if (r < 0)
                 return r;
         return audit_collect(db, s, ret, n);

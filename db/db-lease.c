@@ -45,7 +45,9 @@ static const char sql_lease_list[] =
         "SELECT " LEASE_COLUMNS " FROM leases "
         "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR domid = ?2) "
         "AND (?3 IS NULL OR domain_name = ?3) "
-        "AND (?4 OR state NOT IN ('free', 'failed')) ORDER BY id";
+        "AND (?4 OR state NOT IN ('free', 'failed')) "
+        "AND (?5 IS NULL OR id IN (SELECT lease_id FROM lease_devices WHERE path = ?5)) "
+        "ORDER BY id";
 static const char sql_lease_holder[] =
         "SELECT lease_id FROM lease_devices WHERE path = ?1 AND active = 1";
 
@@ -277,8 +279,8 @@ static int lease_list(struct db *db, const struct db_lease_filter *f, struct db_
         r = db_stmt(db, sql_lease_list, &s);
         if (r < 0)
                 return r;
-        r = db_bindf(db, s, "tgtb", db_lease_state_to_string(f->state), f->domid,
-                     f->domain_name, final);
+        r = db_bindf(db, s, "tgtbt", db_lease_state_to_string(f->state), f->domid,
+                     f->domain_name, final, f->device);
         if (r < 0)
                 return r;
         while ((r = db_step_row(db, s, "lease list")) > 0) {

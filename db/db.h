@@ -238,6 +238,7 @@ struct db_lease_filter {
         enum db_lease_state state;      /* DB_LEASE_NONE: any */
         int domid;                      /* -1: any */
         const char *domain_name;        /* NULL: any */
+        const char *device;             /* leases that have (or had) this path; NULL: any */
         bool include_final;             /* also free/failed (implied by a final state filter) */
 };
 
@@ -270,6 +271,13 @@ int db_audit_list(struct db *db, int64_t after_id, size_t limit, struct db_audit
                   size_t *n);
 /* The newest limit entries (0: all), oldest first (newest last). */
 int db_audit_tail(struct db *db, size_t limit, struct db_audit **ret, size_t *n);
+/*
+ * The newest limit entries (0: all) about one device, oldest first: those
+ * whose target names path as a word ("domain X: PATH ...", or PATH alone)
+ * and those whose target is a lease that had path ("lease N ...").
+ */
+int db_audit_device(struct db *db, const char *path, size_t limit, struct db_audit **ret,
+                    size_t *n);
 /* Delete all but the newest keep entries; returns how many were deleted. */
 int db_audit_prune(struct db *db, size_t keep);
 void db_audit_clear(struct db_audit *a);

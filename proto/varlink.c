@@ -218,6 +218,12 @@ int vl_request_parse(const char *msg, struct vl_request *req, char **err)
                         continue;
                 }
                 if (streq(key, "parameters")) {
+                        /*
+                         * Clients of a method without input send null (Go's
+                         * varlink library) or nothing at all: both mean {}.
+                         */
+                        if (!val)
+                                continue;
                         if (!json_object_is_type(val, json_type_object))
                                 return set_error(err, -EBADMSG,
                                                  "\"parameters\" must be an object");

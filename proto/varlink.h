@@ -130,17 +130,18 @@ int vl_rbuf_next(struct vl_rbuf *b, char **msg);
 /* A parsed request. */
 struct vl_request {
         char *method;           /* fully qualified: "io.assignd.Broker.ListDevices" */
-        struct json_object *parameters; /* owned; never NULL (empty object if absent) */
+        struct json_object *parameters; /* owned; never NULL (empty object if absent or null) */
         bool oneway;
         bool more;
         bool upgrade;
 };
 
 /*
- * Parse one message into a request.  Rejects non-objects, a missing or
- * non-string "method", a method without an interface part, non-object
- * "parameters", non-boolean flags and unknown top-level keys (-EBADMSG,
- * *err says which).
+ * Parse one message into a request.  Absent or null "parameters" are an
+ * empty object, as other Varlink implementations send them.  Rejects
+ * non-objects, a missing or non-string "method", a method without an
+ * interface part, "parameters" that are neither an object nor null,
+ * non-boolean flags and unknown top-level keys (-EBADMSG, *err says which).
  */
 int vl_request_parse(const char *msg, struct vl_request *req, char **err);
 void vl_request_clear(struct vl_request *req);

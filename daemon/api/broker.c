@@ -366,6 +366,33 @@ static int get_audit_log(struct method_call *mc, struct json_object *params,
         return r;
 }
 
+static int get_device_history(struct method_call *mc, struct json_object *params,
+                              struct json_object **reply)
+{
+        struct engine *e = need_engine(mc);
+        int64_t limit = params_int(params, "limit", 100);
+        _cleanup_(engine_history_clear) struct engine_history h = { 0 };
+        struct failure f = FAILURE_INIT;
+        struct json_object *o;
+        int r;
+
+        if (!e)
+                return -ENODATA;
+        if (limit < 0)
+                return method_call_fail_invalid(mc, "limit", "limit must not be negative");
+        r = engine_device_history(e, params_string(params, "path"), (size_t)limit, &h, &f);
+        if (r < 0)
+                return method_call_failed(mc, r, &f);
+        o = json_object_new_object();
+        if (jv_set_obj(o, "leases", render_leases(h.leases, h.n_leases)) < 0 ||
+            jv_set_obj(o, "entries", render_audit(h.entries, h.n_entries)) < 0) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        *reply = o;
+        return 0;
+}
+
 /* ---- guest side ------------------------------------------------------------------ */
 
 /* layout, xen_version and force_unprotected of the guest methods. */
@@ -556,6 +583,7 @@ static const struct method_entry broker_methods[] = {
         { BROKER_IFACE ".Release", METHOD_WRITE, release },
         { BROKER_IFACE ".ListLeases", METHOD_READ, list_leases },
         { BROKER_IFACE ".GetAuditLog", METHOD_READ, get_audit_log },
+        { BROKER_IFACE ".GetDeviceHistory", METHOD_READ, get_device_history },
         { BROKER_IFACE ".GuestDeviceTree", METHOD_READ, guest_device_tree },
         { BROKER_IFACE ".XlConfig", METHOD_READ, xl_config },
         { BROKER_IFACE ".ImageBuilderConfig", METHOD_READ, imagebuilder_config },

@@ -2,7 +2,8 @@
 /*
  * The dispatch table and the one path every Varlink call takes (see
  * dispatch.h): lookup, permission check (the flags live in the table, the
- * check in one function), "more" rules, validation of the parameters
+ * check in one function, refusals are org.varlink.service.PermissionDenied),
+ * "more" rules, validation of the parameters
  * against the embedded .varlink definitions before any handler runs, and
  * validation of every error against its declaration (a mismatch is a bug
  * and becomes InternalError instead of a malformed answer).
@@ -158,17 +159,20 @@ void dispatch_send_error(struct dispatch *d, struct server_call *call, const str
 {
         _cleanup_free_ char *iname = NULL;
         _cleanup_free_ char *bad = NULL;
+        _cleanup_free_ char *msg = NULL;
         const char *short_name;
         const struct vl_interface *iface = NULL;
-        const char *msg = NULL;
         struct json_object *v;
         int r = -ENOENT;
 
+        /* The sentence goes to the log even where the wire has no room for it. */
+        if (json_object_object_get_ex(params, "message", &v) && v)
+                msg = strdup(json_object_get_string(v));
         if (params && vl_split_method(error, &iname, &short_name) >= 0)
                 iface = dispatch_interface(d, iname);
         if (iface) {
                 r = vl_validate_error(iface, short_name, params, &bad);
-                /* org.varlink.service's errors declare no message. */
+                /* org.varlink.service's errors (PermissionDenied) declare no message. */
                 if (r == -EINVAL && streq(bad, "message")) {
                         json_object_object_del(params, "message");
                         free(bad);
@@ -176,8 +180,6 @@ void dispatch_send_error(struct dispatch *d, struct server_call *call, const str
                         r = vl_validate_error(iface, short_name, params, &bad);
                 }
         }
-        if (json_object_object_get_ex(params, "message", &v))
-                msg = json_object_get_string(v);
 
         if (r < 0) {
                 _cleanup_(vl_json_unrefp) struct json_object *p = json_object_new_object();
@@ -248,7 +250,6 @@ static void refuse(struct dispatch *d, struct server_call *call, const struct ti
                     (reg->entry->flags & (METHOD_WRITE | METHOD_ROOT))
                             ? ": it changes state and is reserved to root"
                             : ": only root and members of the access group may");
-        failure_fact(&f.method, server_call_request(call)->method);
         send_failure(d, call, t0, &f);
 }
 
@@ -302,14 +303,13 @@ static const struct registered *admit(struct dispatch *d, struct server_call *ca
                 refuse(d, call, t0, reg, short_name);
                 return NULL;
         }
+        /*
+         * A single-reply method called with "more" simply answers once, as
+         * sd-varlink does: its one reply is final (varlinkctl --more and
+         * --collect call any method so).
+         */
         if ((reg->entry->flags & METHOD_STREAM) && !req->more) {
                 send_service_error(d, call, t0, VL_ERR_EXPECTED_MORE, NULL, NULL, LOG_INFO);
-                return NULL;
-        }
-        if (!(reg->entry->flags & METHOD_STREAM) && req->more) {
-                /* There is no standard error for this; the flag is what is invalid. */
-                send_service_error(d, call, t0, VL_ERR_INVALID_PARAMETER, "parameter", "more",
-                                   LOG_INFO);
                 return NULL;
         }
         if (req->upgrade) {

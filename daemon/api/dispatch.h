@@ -62,7 +62,7 @@ enum {
         METHOD_READ = 1u << 1,          /* root and members of the access group */
         METHOD_WRITE = 1u << 2,         /* root; the group too if group_may_write */
         METHOD_ROOT = 1u << 3,          /* root only, whatever the configuration */
-        METHOD_STREAM = 1u << 4,        /* must be called with "more" (others refuse it) */
+        METHOD_STREAM = 1u << 4,        /* must be called with "more" (others answer it once) */
 };
 
 /*

@@ -3,7 +3,8 @@
  * Failure codes to Varlink errors (see errors.h).  Each row names the
  * error and the facts it carries; tests/unit/test-api.c checks every code
  * has exactly one row, that each error is declared by its interface, and
- * that what each row renders is what the declaration says.
+ * that what each row renders is what the declaration says (but the message,
+ * which org.varlink.service's errors do not carry on the wire).
  */
 #include <string.h>
 #include <syslog.h>
@@ -27,10 +28,9 @@ enum {
         F_LATEST = 1u << 12,
         F_BOOT_ID = 1u << 13,
         F_FIELD = 1u << 14,
-        F_METHOD = 1u << 15,
-        F_NAME = 1u << 16,              /* the domain fact, as "name" */
-        F_ERRNO_NAME = 1u << 17,        /* the error fact's name, as "errno" */
-        F_FILE = 1u << 18,              /* file, errno, errno_name */
+        F_NAME = 1u << 15,              /* the domain fact, as "name" */
+        F_ERRNO_NAME = 1u << 16,        /* the error fact's name, as "errno" */
+        F_FILE = 1u << 17,              /* file, errno, errno_name */
 };
 
 static const struct error_row {
@@ -67,8 +67,12 @@ static const struct error_row {
         { FAILURE_MONITOR_OVERFLOW, "io.assignd.Broker.MonitorOverflow", F_LATEST | F_BOOT_ID,
           LOG_INFO },
         { FAILURE_INVALID_ARGUMENT, "io.assignd.Broker.InvalidArgument", F_FIELD, LOG_INFO },
-        { FAILURE_PERMISSION_DENIED, "io.assignd.Broker.PermissionDenied", F_METHOD,
-          LOG_NOTICE },
+        /*
+         * The standard error: generic clients know it.  It declares no
+         * parameters, so the dispatcher sends it without the message (which
+         * goes to the log line).
+         */
+        { FAILURE_PERMISSION_DENIED, "org.varlink.service.PermissionDenied", 0, LOG_NOTICE },
         { FAILURE_INTERNAL_ERROR, "io.assignd.Broker.InternalError", 0, LOG_ERR },
         { FAILURE_STORAGE_ERROR, "io.assignd.Broker.StorageError", F_FILE, LOG_ERR },
         { FAILURE_SIM_DOMAIN_NOT_FOUND, "io.assignd.Simulator.DomainNotFound", F_DOMID,
@@ -151,8 +155,6 @@ struct json_object *errors_params(const struct failure *f)
                 r |= jv_set_str(o, "boot_id", f->boot_id);
         if (m & F_FIELD)
                 r |= jv_set_str(o, "field", f->field);
-        if (m & F_METHOD)
-                r |= jv_set_str(o, "method", f->method);
         if (m & F_NAME)
                 r |= jv_set_str(o, "name", f->domain);
         if (m & F_FILE) {

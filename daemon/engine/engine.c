@@ -337,6 +337,41 @@ int engine_audit_log(struct engine *e, size_t limit, struct db_audit **ret, size
         return 0;
 }
 
+void engine_history_clear(struct engine_history *h)
+{
+        if (!h)
+                return;
+        db_lease_array_free(h->leases, h->n_leases);
+        db_audit_array_free(h->entries, h->n_entries);
+        *h = (struct engine_history){ 0 };
+}
+
+int engine_device_history(struct engine *e, const char *path, size_t limit,
+                          struct engine_history *ret, struct failure *f)
+{
+        struct db_lease_filter lf = { .state = DB_LEASE_NONE, .domid = -1, .device = path,
+                                      .include_final = true };
+        _cleanup_(engine_history_clear) struct engine_history h = { 0 };
+        int r;
+
+        recovery_domains_changed(e);
+        r = db_lease_list(e->db, &lf, &h.leases, &h.n_leases);
+        if (r < 0)
+                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the leases: %s",
+                                   strerror(-r));
+        r = db_audit_device(e->db, path, limit, &h.entries, &h.n_entries);
+        if (r < 0)
+                return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the audit log: %s",
+                                   strerror(-r));
+        if (h.n_leases == 0 && h.n_entries == 0 &&
+            !dt_inventory_find(inventory_dt(e->inv), path))
+                return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
+                                        "no device has the path %s, and none had", path);
+        *ret = h;
+        h = (struct engine_history){ 0 };
+        return 0;
+}
+
 /* ---- policy ----------------------------------------------------------------- */
 
 int engine_set_policy(struct engine *e, const struct engine_caller *who, const char *path,

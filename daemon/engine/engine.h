@@ -107,6 +107,22 @@ int engine_lease_counts(struct engine *e, size_t counts[_DB_LEASE_STATE_MAX], st
 int engine_audit_log(struct engine *e, size_t limit, struct db_audit **ret, size_t *n,
                      struct failure *f);
 
+/* What happened to one device: every lease that had it, and its audit entries. */
+struct engine_history {
+        struct db_lease *leases;        /* all states, oldest first */
+        size_t n_leases;
+        struct db_audit *entries;       /* the newest limit ones, oldest first */
+        size_t n_entries;
+};
+void engine_history_clear(struct engine_history *h);
+/*
+ * The history of path, after settling what domain deaths changed.  A path
+ * the inventory does not have is still answered when something happened
+ * to it (a device a rescan removed); otherwise DeviceNotFound.
+ */
+int engine_device_history(struct engine *e, const char *path, size_t limit,
+                          struct engine_history *ret, struct failure *f);
+
 /*
  * Set the administrator's policy of a device (dma / assignable take
  * DB_POLICY_UNSET to leave them; note NULL leaves it), audited and

@@ -53,7 +53,6 @@ void failure_clear(struct failure *f)
         free(f->domain);
         free(f->field);
         free(f->interrupt);
-        free(f->method);
         free(f->boot_id);
         free(f->file);
         for (size_t i = 0; i < f->n_missing; i++)

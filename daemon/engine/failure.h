@@ -36,7 +36,7 @@ enum failure_code {
         FAILURE_RESYNC_REQUIRED,        /* oldest, latest, boot_id */
         FAILURE_MONITOR_OVERFLOW,       /* latest, boot_id */
         FAILURE_INVALID_ARGUMENT,       /* field */
-        FAILURE_PERMISSION_DENIED,      /* method */
+        FAILURE_PERMISSION_DENIED,      /* (the message names the method) */
         FAILURE_INTERNAL_ERROR,
         FAILURE_STORAGE_ERROR,          /* file, error */
         /* The simulator's control interface. */
@@ -65,7 +65,6 @@ struct failure {
         char *domain;           /* the domain as named, or a simulated domain's name */
         char *field;            /* the request field that is wrong */
         char *interrupt;        /* an interrupt that is not an SPI, in words */
-        char *method;           /* the method a caller may not call */
         char *boot_id;
         char *file;             /* a file the daemon could not read or write */
         const char *coverage;   /* static names */

@@ -220,8 +220,49 @@ static int pick_leases(struct engine *e, const char *domain, const char *const *
         return 0;
 }
 
+/*
+ * What the audit row of a Release names: the devices of the leases it
+ * took (a Release of a whole domain names none itself), and each lease
+ * with the state it ended in.
+ */
+struct release_record {
+        char **devices;
+        size_t n_devices;
+        struct strbuf outcome;
+};
+
+static void release_record_clear(struct release_record *rec)
+{
+        for (size_t i = 0; i < rec->n_devices; i++)
+                free(rec->devices[i]);
+        free(rec->devices);
+        strbuf_clear(&rec->outcome);
+        *rec = (struct release_record){ .outcome = STRBUF_INIT };
+}
+
+static int record_devices(struct release_record *rec, const struct db_lease *ls, size_t nl,
+                          const bool *pick)
+{
+        size_t total = 0;
+
+        for (size_t i = 0; i < nl; i++)
+                total += pick[i] ? ls[i].n_devices : 0;
+        rec->devices = calloc(total + 1, sizeof(char *));
+        if (!rec->devices)
+                return -ENOMEM;
+        for (size_t i = 0; i < nl; i++)
+                for (size_t k = 0; pick[i] && k < ls[i].n_devices; k++) {
+                        rec->devices[rec->n_devices] = strdup(ls[i].devices[k]);
+                        if (!rec->devices[rec->n_devices])
+                                return -ENOMEM;
+                        rec->n_devices++;
+                }
+        return 0;
+}
+
 static int do_release(struct engine *e, const char *domain, const char *const *devices,
-                      size_t n, struct db_lease **ret, size_t *n_ret, struct failure *f)
+                      size_t n, struct db_lease **ret, size_t *n_ret,
+                      struct release_record *rec, struct failure *f)
 {
         struct db_lease *ls = NULL, *out = NULL;
         _cleanup_free_ bool *pick = NULL;
@@ -238,6 +279,8 @@ static int do_release(struct engine *e, const char *domain, const char *const *d
                 goto out;
         }
         r = pick_leases(e, domain, devices, n, ls, nl, pick, f);
+        if (r >= 0 && record_devices(rec, ls, nl, pick) < 0)
+                r = failure_oom(f);
         for (size_t i = 0; r >= 0 && i < nl; i++) {
                 if (!pick[i])
                         continue;
@@ -246,11 +289,14 @@ static int do_release(struct engine *e, const char *domain, const char *const *d
                         break;
                 engine_emit_lease(e, EVENT_DEVICE_RELEASED, ls[i].id, EVENT_CAUSE_REQUEST, NULL);
                 r = db_lease_get(e->db, ls[i].id, &out[n_out]);
-                if (r < 0)
+                if (r < 0) {
                         r = engine_fail_storage(e, f, r, "lease %" PRId64 " was released but "
                                                 "cannot be read back", ls[i].id);
-                else
-                        n_out++;
+                        break;
+                }
+                strbuf_printf(&rec->outcome, "%slease %" PRId64 " %s", n_out ? ", " : "",
+                              ls[i].id, db_lease_state_to_string(out[n_out].state));
+                n_out++;
         }
         if (r >= 0) {
                 *ret = steal_ptr(out);
@@ -266,12 +312,18 @@ int release_devices(struct engine *e, const struct engine_caller *who, const cha
                     const char *const *devices, size_t n, struct db_lease **ret,
                     size_t *n_ret, struct failure *f)
 {
+        struct release_record rec = { .outcome = STRBUF_INIT };
         int r;
 
         /* No sweep first: the domain's unfinished leases are settled as they are released. */
         r = engine_refuse_while_pending(e, f);
         if (r >= 0)
-                r = do_release(e, domain, devices, n, ret, n_ret, f);
-        audit_request(e->db, who, "Release", domain, devices, n, r, f, NULL);
+                r = do_release(e, domain, devices, n, ret, n_ret, &rec, f);
+        if (rec.n_devices)
+                audit_request(e->db, who, "Release", domain, (const char *const *)rec.devices,
+                              rec.n_devices, r, f, rec.outcome.oom ? NULL : strbuf_str(&rec.outcome));
+        else
+                audit_request(e->db, who, "Release", domain, devices, n, r, f, NULL);
+        release_record_clear(&rec);
         return r;
 }

@@ -106,13 +106,11 @@ def check_device_shape(dev):
               "%s: protected but names no IOMMU" % where)
 
 
-def table_rows(stdout):
+def table_rows(stdout, header=("PATH", "COVERAGE", "DMA", "SPIS", "GROUP", "OWNER/REASON")):
     """Header and device rows of the human table (the footer follows an empty line)."""
     lines = stdout.split("\n")
-    check(lines and lines[0].split()[:3] == ["PATH", "COVERAGE", "DMA"],
-          "table header missing: %r" % lines[:1])
-    for h in ("REGIONS", "SPIS", "GROUP", "OWNER/REASON"):
-        check(h in lines[0], "column %s missing from the header %r" % (h, lines[0]))
+    check(lines and lines[0].split() == list(header),
+          "table header is not %r: %r" % (header, lines[:1]))
     rows = []
     for line in lines[1:]:
         if not line.strip():
@@ -181,6 +179,11 @@ def case_list_table():
         devs = demo_devices(d)
         rows = check_table_matches(d, devs)
         by_path = {r.split()[0]: r for r in rows}
+        # Regions are a column -o shows.
+        p = d.ctl("list", "-o", "path,regions")
+        check(p.returncode == 0, "list -o path,regions: %s" % p.stderr)
+        _, region_rows = table_rows(p.stdout, ("PATH", "REGIONS"))
+        regions = {r.split()[0]: r for r in region_rows}
         for dev in devs:
             row = by_path[dev["path"]]
             cols = row.split()
@@ -188,9 +191,10 @@ def case_list_table():
                   "row %r disagrees with %r" % (row, dev))
             if dev["regions"]:
                 first = "0x%x+0x%x" % (dev["regions"][0]["base"], dev["regions"][0]["size"])
-                check(first in row, "row %r lacks region %s" % (row, first))
+                check(first in regions[dev["path"]], "row %r lacks region %s" % (row, first))
             if len(dev["regions"]) > 1:
-                check("+%d more" % (len(dev["regions"]) - 1) in row, "row %r lacks the region count" % row)
+                check("+%d more" % (len(dev["regions"]) - 1) in regions[dev["path"]],
+                      "row %r lacks the region count" % row)
             spis = [i["hwirq"] for i in dev["interrupts"] if i["class"] == "spi"]
             if spis:
                 check(str(min(spis)) in row, "row %r lacks SPI %d" % (row, min(spis)))
@@ -198,14 +202,25 @@ def case_list_table():
                 check("not-gic" in row, "row %r does not mark a non-GIC interrupt" % row)
             if not dev["assignable"] and dev.get("owner") is None:
                 check(dev["reason"][:10] in row, "row %r lacks the reason %r" % (row, dev["reason"]))
-        # The demo board is meant to show groups (two devices sharing a page).
+        # The demo board is meant to show groups (two devices sharing a page): the
+        # GROUP column numbers them, the same number on every member and on no
+        # other row, and MEMBERS names the others.
         grouped = [dev for dev in devs if dev["group"]]
         check(grouped, "no device of the demo board is in a group")
+        number = {path: row.split()[4] for path, row in by_path.items()}
+        for dev in devs:
+            if not dev["group"]:
+                check(number[dev["path"]] == "-", "%s is in no group: %r" % (dev["path"], number))
+                continue
+            same = sorted(p for p, n in number.items() if n == number[dev["path"]])
+            check(same == sorted([dev["path"]] + dev["group"]),
+                  "group %s of %s is %r, JSON says %r" % (number[dev["path"]], dev["path"], same,
+                                                         dev["group"]))
+        p = d.ctl("list", "--no-legend", "-o", "PATH,MEMBERS")
+        members = {l.split()[0]: l.split()[1:] for l in p.stdout.splitlines()}
         for dev in grouped:
-            row = by_path[dev["path"]]
-            names = [g.rsplit("/", 1)[-1] for g in dev["group"]]
-            check(all(n in row for n in names) or ("%d others" % len(names)) in row,
-                  "row %r does not show group %r" % (row, dev["group"]))
+            check(sorted(members[dev["path"]]) == sorted(dev["group"]),
+                  "MEMBERS of %s: %r" % (dev["path"], members[dev["path"]]))
 
 
 def case_list_json():
@@ -300,7 +315,14 @@ def case_show_unknown():
         for args in (("show", "/no/such@0"), ("--json", "show", "/no/such@0")):
             p = d.ctl(*args)
             check(p.returncode == 1, "%s: exit %d" % (args, p.returncode))
-            check(p.stdout == "", "%s: stdout %r" % (args, p.stdout))
+            if args[0] == "--json":
+                check(json.loads(p.stdout) == {"error": "io.assignd.Broker.DeviceNotFound",
+                                               "parameters": {"message": "no device has the "
+                                                              "path /no/such@0",
+                                                              "path": "/no/such@0"}},
+                      "--json error: %r" % p.stdout)
+            else:
+                check(p.stdout == "", "%s: stdout %r" % (args, p.stdout))
             check(p.stderr.startswith("assignctl: ") and "DeviceNotFound" in p.stderr and
                   "/no/such@0" in p.stderr, "%s: stderr %r" % (args, p.stderr))
             check(len(p.stderr.strip().split("\n")) == 1, "error is not one line: %r" % p.stderr)
@@ -411,7 +433,10 @@ def help_commands():
     for line in lines[start:]:
         if not line.startswith("  "):
             break
-        cmds.append(line.split()[0])
+        # A summary too long for its line goes on below, further in.
+        m = re.match(r"^  (\S+)", line)
+        if m:
+            cmds.append(m.group(1))
     check(len(cmds) >= 4, "--help lists only %r" % cmds)
     return cmds
 
@@ -440,6 +465,11 @@ def case_man_page_in_sync():
         check(p.returncode == 0, "%s --help failed" % c)
         for opt in set(re.findall(r"^\s+(?:-[a-z], )?--([a-z][a-z-]*)", p.stdout, re.M)):
             check("--" + opt in plain, "option --%s (%s) is not in the man page" % (opt, c or "global"))
+        # And every column -o can show.
+        columns = p.stdout.split("\nColumns", 1)[1] if "\nColumns" in p.stdout else ""
+        for col in re.findall(r"^  ([A-Z][A-Z/-]*)\*?\s", columns, re.M):
+            check(re.search(r"\b%s\b" % re.escape(col), plain),
+                  "column %s of %s is not in the man page" % (col, c))
     # Renders without warnings.
     if not shutil.which("man"):
         raise Skip("man is not installed; the rendering check did not run")

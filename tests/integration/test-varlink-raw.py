@@ -182,9 +182,29 @@ def case_parameters():
                  "io.assignd.Broker.InvalidArgument", field="dma")
     expect_error("io.assignd.Broker.GetDevice", {"path": "/no/such/node"},
                  "io.assignd.Broker.DeviceNotFound", path="/no/such/node")
-    # "more" on a method that does not stream.
-    r = D.call("io.assignd.Broker.GetStatus", more=True)
-    check(err(r) == IP and params(r).get("parameter") == "more", "more accepted: %r" % r)
+    # "more" on a method that does not stream: one final reply, as sd-varlink does.
+    c = D.connect()
+    try:
+        c.send("io.assignd.Broker.GetStatus", more=True)
+        r = c.recv()
+        check(err(r) is None and "version" in params(r) and not r.get("continues"),
+              "GetStatus with more: %r" % r)
+        # The connection serves the next call: nothing else was queued.
+        c.send("org.varlink.service.GetInfo")
+        r = c.recv()
+        check(err(r) is None and params(r).get("vendor") == "assignd", "after more: %r" % r)
+    finally:
+        c.close()
+    # A streaming method without "more" is the standard ExpectedMore.
+    expect_error("io.assignd.Broker.Monitor", None, "org.varlink.service.ExpectedMore")
+    # Absent or null parameters mean {} (Go's varlink library sends null).
+    for raw in (b'{"method": "io.assignd.Broker.GetStatus", "parameters": null}\0',
+                b'{"method": "io.assignd.Broker.ListDevices", "parameters": null}\0',
+                b'{"method": "io.assignd.Broker.ListLeases"}\0'):
+        r = json.loads(D.raw(raw))
+        check(err(r) is None, "%r refused: %r" % (raw, r))
+    r = json.loads(D.raw(b'{"method": "io.assignd.Broker.GetDevice", "parameters": null}\0'))
+    check(err(r) == IP and params(r).get("parameter") == "path", "null for {}: %r" % r)
     # Nothing here supports "upgrade".
     r = json.loads(D.raw(b'{"method": "io.assignd.Broker.GetStatus", "upgrade": true}\0'))
     check(err(r) == IP and params(r).get("parameter") == "upgrade", "upgrade accepted: %r" % r)
@@ -396,8 +416,8 @@ def as_nobody(fn, gid=65534, groups=()):
 
 def refused(method, p=None):
     r = D.call(method, p)
-    check(err(r) == "io.assignd.Broker.PermissionDenied", "%s not refused: %r" % (method, r))
-    check(params(r).get("method") == method, "PermissionDenied names %r" % params(r))
+    check(err(r) == "org.varlink.service.PermissionDenied", "%s not refused: %r" % (method, r))
+    check(params(r) == {}, "the standard PermissionDenied declares no parameters: %r" % params(r))
 
 
 def allowed(method, p=None):

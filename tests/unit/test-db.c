@@ -1235,6 +1235,70 @@ static void test_audit(void)
 }
 
 /*
+ * One device's history: the leases that had it (a filter on a path also
+ * finds final leases) and the audit rows that name it as a word or are
+ * about one of those leases, never a path it is a prefix of.
+ */
+static void test_device_history(void)
+{
+        _cleanup_free_ char *path = tpath("history.db");
+        _cleanup_(db_closep) struct db *db = NULL;
+        char *a_b[] = { (char *)"/soc/a_b@1", (char *)"/soc/c@2" };
+        char *other[] = { (char *)"/soc/a_b@10" };
+        static const char *const targets[] = {
+                "domain g: /soc/a_b@1 /soc/c@2",        /* 1: names it */
+                "domain g: /soc/a_b@10",                /* 2: a longer path */
+                "/soc/a_b@1",                           /* 3: the path alone */
+                "lease 1 (domain 3)",                   /* 4: its lease */
+                "lease 10 (domain 3)",                  /* 5: another lease */
+                "domain g",                             /* 6: nothing */
+                "/soc/aXb@1",                           /* 7: '_' is no wildcard */
+        };
+        struct db_lease in, *ls = NULL;
+        struct db_lease_filter f = { .state = DB_LEASE_NONE, .domid = -1,
+                                     .device = "/soc/a_b@1", .include_final = true };
+        struct db_audit *a = NULL;
+        int64_t id = 0, id2 = 0;
+        size_t n = 0;
+
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (!db)
+                return;
+        in = lease_for("g", -1, a_b, 2);
+        CHECK_INT(db_lease_create(db, &in, &id), 0);
+        CHECK_INT(id, 1);
+        CHECK_INT(db_lease_update(db, id, DB_LEASE_FREE, NULL, NULL), 0);
+        in = lease_for("h", -1, other, 1);
+        CHECK_INT(db_lease_create(db, &in, &id2), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(targets); i++)
+                CHECK_INT(db_audit_append(db, &(struct db_audit){ .action = (char *)"A",
+                                                                  .target = (char *)targets[i],
+                                                                  .result = (char *)"ok" }),
+                          0);
+
+        CHECK_INT(db_lease_list(db, &f, &ls, &n), 0);
+        CHECK(n == 1 && ls[0].id == id && ls[0].state == DB_LEASE_FREE);
+        db_lease_array_free(ls, n);
+
+        CHECK_INT(db_audit_device(db, "/soc/a_b@1", 0, &a, &n), 0);
+        CHECK_INT(n, 3);
+        if (n == 3)
+                CHECK(a[0].id == 1 && a[1].id == 3 && a[2].id == 4);
+        db_audit_array_free(a, n);
+        /* The newest ones, oldest first. */
+        CHECK_INT(db_audit_device(db, "/soc/a_b@1", 2, &a, &n), 0);
+        CHECK(n == 2 && a[0].id == 3 && a[1].id == 4);
+        db_audit_array_free(a, n);
+        CHECK_INT(db_audit_device(db, "/soc/a_b@10", 0, &a, &n), 0);
+        CHECK(n == 1 && a[0].id == 2);
+        db_audit_array_free(a, n);
+        CHECK_INT(db_audit_device(db, "/soc/none", 0, &a, &n), 0);
+        CHECK_INT(n, 0);
+        db_audit_array_free(a, n);
+        CHECK_INT(db_audit_device(db, "", 0, &a, &n), -EINVAL);
+}
+
+/*
  * A committed write must survive the process being killed (kill -9)
  * without closing the database: it lives in the WAL until a checkpoint.
  * An uncommitted one must not appear.  SIGKILL also means that a run
@@ -1492,6 +1556,7 @@ int main(void)
         test_leases();
         test_transactions();
         test_audit();
+        test_device_history();
         test_durability();
         test_application_id();
         test_sync_and_lock();
