@@ -42,6 +42,12 @@ void engine_set_events(struct engine *e, struct events *ev)
         e->events = ev;
 }
 
+void engine_set_policy_options(struct engine *e, const struct engine_options *o)
+{
+        e->opts.forbid_force = o->forbid_force;
+        e->opts.reservation_ttl = o->reservation_ttl;
+}
+
 void engine_emit_lease(struct engine *e, enum event_type type, int64_t id, const char *cause,
                        const char *detail)
 {

@@ -37,9 +37,15 @@ static int settle_held(struct engine *e, const struct db_lease *l, struct plan *
                 int r = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, NULL, m,
                                            "an undo failed on a domain held until it is gone");
 
-                if (r < 0)
-                        log_error("lease %" PRId64 ": cannot record the failed undo: %s", l->id,
+                if (r < 0) {
+                        struct log_fields lf = LOG_FIELDS_INIT;
+
+                        audit_lease_fields(&lf, l, NULL);
+                        log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
+                        log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf,
+                                  "lease %" PRId64 ": cannot record the failed undo: %s", l->id,
                                   strerror(-r));
+                }
                 return u->r;
         }
         if (!u->changed)
@@ -126,13 +132,18 @@ int recovery_settle_lease(struct engine *e, const struct db_lease *l, struct pla
 static void report(struct engine *e, const struct db_lease *l, const char *action, int r,
                    const struct plan_undo *u, const char *outcome, bool domain_died)
 {
+        struct log_fields lf = LOG_FIELDS_INIT;
+
+        audit_lease_fields(&lf, l, NULL);
         if (r < 0) {
                 _cleanup_free_ char *t = strdup_printf("lease %" PRId64, l->id);
                 _cleanup_free_ char *d = strdup_printf(
                         "%s failed on %s: %s", hv_step_name(u->step),
                         u->device ? u->device : "?", u->message ? u->message : strerror(-r));
 
-                log_warning("%s of lease %" PRId64 ": %s", action, l->id, d ? d : "failed");
+                log_fields_add(&lf, LOG_FIELD_ERROR, "HypervisorError");
+                log_event(LOG_WARNING, domain_died ? LOG_MESSAGE_RELEASED : LOG_MESSAGE_RECONCILED,
+                          &lf, "%s of lease %" PRId64 ": %s", action, l->id, d ? d : "failed");
                 audit_append(e->db, NULL, action, t, "HypervisorError", d, true);
                 return;
         }
@@ -140,8 +151,9 @@ static void report(struct engine *e, const struct db_lease *l, const char *actio
                 _cleanup_free_ char *t = strdup_printf("lease %" PRId64 " (domain %d)", l->id,
                                                        l->domid);
 
-                log_info("%s: lease %" PRId64 " of domain %d: %s", action, l->id, l->domid,
-                         outcome ? outcome : "changed");
+                log_event(LOG_INFO, domain_died ? LOG_MESSAGE_RELEASED : LOG_MESSAGE_RECONCILED,
+                          &lf, "%s: lease %" PRId64 " of domain %d: %s", action, l->id,
+                          l->domid, outcome ? outcome : "changed");
                 audit_append(e->db, NULL, action, t, "ok", outcome, false);
                 engine_emit_lease(e, EVENT_DEVICE_RELEASED, l->id,
                                   domain_died ? EVENT_CAUSE_DOMAIN_DIED : EVENT_CAUSE_RECONCILE,

@@ -28,9 +28,15 @@ static int undo_failure(struct engine *e, const struct db_lease *l, const struct
 
         q = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, NULL, u->message,
                                "an undo failed");
-        if (q < 0)
-                log_error("lease %" PRId64 ": cannot record the failed undo: %s", l->id,
+        if (q < 0) {
+                struct log_fields lf = LOG_FIELDS_INIT;
+
+                audit_lease_fields(&lf, l, NULL);
+                log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-q));
+                log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf,
+                          "lease %" PRId64 ": cannot record the failed undo: %s", l->id,
                           strerror(-q));
+        }
         r = failure_set_path(f, u->r, FAILURE_HYPERVISOR_ERROR, u->device,
                              "%s for %s failed with %s: %s. The lease stays \"releasing\"; call "
                              "Release again to carry it forward.", hv_step_name(u->step),
@@ -195,8 +201,9 @@ static int pick_leases(struct engine *e, const char *domain, const char *const *
         return 0;
 }
 
-static int do_release(struct engine *e, const char *domain, const char *const *devices,
-                      size_t n, struct db_lease **ret, size_t *n_ret, struct failure *f)
+static int do_release(struct engine *e, const struct engine_caller *who, const char *domain,
+                      const char *const *devices, size_t n, struct db_lease **ret,
+                      size_t *n_ret, struct failure *f)
 {
         struct db_lease *ls = NULL, *out = NULL;
         _cleanup_free_ bool *pick = NULL;
@@ -222,6 +229,15 @@ static int do_release(struct engine *e, const char *domain, const char *const *d
                         break;
                 engine_emit_lease(e, EVENT_DEVICE_RELEASED, ls[i].id, EVENT_CAUSE_REQUEST, NULL);
                 r = db_lease_get(e->db, ls[i].id, &out[n_out]);
+                if (r >= 0) {
+                        struct log_fields lf = LOG_FIELDS_INIT;
+
+                        audit_lease_fields(&lf, &out[n_out], who);
+                        log_event(LOG_INFO, LOG_MESSAGE_RELEASED, &lf,
+                                  "lease %" PRId64 " of domain %d released for uid %u: %s",
+                                  ls[i].id, out[n_out].domid, (unsigned)who->uid,
+                                  lease_state_name(out[n_out].state));
+                }
                 if (r < 0)
                         r = failure_set(f, r, FAILURE_INTERNAL_ERROR, "lease %" PRId64 " was "
                                         "released but cannot be read back: %s", ls[i].id,
@@ -246,7 +262,7 @@ int release_devices(struct engine *e, const struct engine_caller *who, const cha
         int r;
 
         /* No sweep first: the domain's unfinished leases are settled as they are released. */
-        r = do_release(e, domain, devices, n, ret, n_ret, f);
+        r = do_release(e, who, domain, devices, n, ret, n_ret, f);
         audit_request(e->db, who, "Release", domain, devices, n, r, f, NULL);
         return r;
 }
