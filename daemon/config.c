@@ -148,7 +148,8 @@ static bool valid_token(const char *t)
 /*
  * Apply one value to setting s; *why gets a sentence when it is not
  * acceptable (-EINVAL).  Lists take whitespace-separated names or
- * numbers and add to what is there; an empty value empties the list.
+ * numbers: the first line replaces the default, later ones add to it,
+ * and an empty value empties the list.
  */
 static int apply(struct config *cfg, enum config_setting s, const char *value, const char **why)
 {
@@ -167,6 +168,9 @@ static int apply(struct config *cfg, enum config_setting s, const char *value, c
                 if (!copy)
                         return -ENOMEM;
                 list = st->type == T_GROUPS ? &cfg->groups[st->right] : &cfg->users[st->right];
+                /* The first line that sets a list replaces the built-in default. */
+                if (cfg->origin[s] && streq(cfg->origin[s], ORIGIN_DEFAULT))
+                        *list = strv_free(*list);
                 if (!*value) {
                         *list = strv_free(*list);
                         return 0;
