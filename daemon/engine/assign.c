@@ -159,15 +159,9 @@ static int roll_back(struct engine *e, int64_t id, uint32_t domid, struct plan *
                                f && f->message ? f->message : strerror(-r),
                                held ? "a step failed and the rollback could not finish"
                                     : "a step failed and every finished step was undone");
-        if (q < 0) {
-                struct log_fields lf = LOG_FIELDS_INIT;
-
-                log_fields_add_int(&lf, LOG_FIELD_LEASE, id);
-                log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-q));
-                log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf,
-                          "lease %" PRId64 ": cannot record the rollback (%s): start-up "
-                          "reconciliation finishes it", id, strerror(-q));
-        }
+        if (q < 0)
+                audit_storage_error(id, NULL, "the rollback (start-up reconciliation finishes "
+                                    "it)", q);
         plan_undo_clear(&u);
         return r;
 }

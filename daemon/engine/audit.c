@@ -2,6 +2,7 @@
 /*
  * Writing the audit log (see audit.h) over db/.
  */
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,6 +33,18 @@ int audit_append(struct db *db, const struct engine_caller *who, const char *act
                           target ? target : "", strerror(-r));
         }
         return r;
+}
+
+void audit_storage_error(int64_t id, const struct db_lease *l, const char *what, int r)
+{
+        struct log_fields lf = LOG_FIELDS_INIT;
+
+        audit_lease_fields(&lf, l, NULL);
+        if (!l)
+                log_fields_add_int(&lf, LOG_FIELD_LEASE, id);
+        log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
+        log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf, "lease %" PRId64 ": cannot record %s: %s",
+                  id, what, strerror(-r));
 }
 
 void audit_lease_fields(struct log_fields *lf, const struct db_lease *l,

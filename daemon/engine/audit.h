@@ -29,6 +29,12 @@ void audit_lease_fields(struct log_fields *lf, const struct db_lease *l,
                         const struct engine_caller *who);
 
 /*
+ * The journal's "storage error" event: what about lease id (l, when at
+ * hand, adds its fields) could not be written to the database, and r.
+ */
+void audit_storage_error(int64_t id, const struct db_lease *l, const char *what, int r);
+
+/*
  * The row of a request about domain and devices paths[0..n): "ok" with
  * ok_detail when r >= 0, else the failure's code name and message, and
  * then also the journal's "refused" event.

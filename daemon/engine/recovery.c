@@ -37,15 +37,8 @@ static int settle_held(struct engine *e, const struct db_lease *l, struct plan *
                 int r = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, NULL, m,
                                            "an undo failed on a domain held until it is gone");
 
-                if (r < 0) {
-                        struct log_fields lf = LOG_FIELDS_INIT;
-
-                        audit_lease_fields(&lf, l, NULL);
-                        log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
-                        log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf,
-                                  "lease %" PRId64 ": cannot record the failed undo: %s", l->id,
-                                  strerror(-r));
-                }
+                if (r < 0)
+                        audit_storage_error(l->id, l, "the failed undo", r);
                 return u->r;
         }
         if (!u->changed)

@@ -28,15 +28,8 @@ static int undo_failure(struct engine *e, const struct db_lease *l, const struct
 
         q = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, NULL, u->message,
                                "an undo failed");
-        if (q < 0) {
-                struct log_fields lf = LOG_FIELDS_INIT;
-
-                audit_lease_fields(&lf, l, NULL);
-                log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-q));
-                log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf,
-                          "lease %" PRId64 ": cannot record the failed undo: %s", l->id,
-                          strerror(-q));
-        }
+        if (q < 0)
+                audit_storage_error(l->id, l, "the failed undo", q);
         r = failure_set_path(f, u->r, FAILURE_HYPERVISOR_ERROR, u->device,
                              "%s for %s failed with %s: %s. The lease stays \"releasing\"; call "
                              "Release again to carry it forward.", hv_step_name(u->step),

@@ -571,13 +571,8 @@ static int take_back(struct engine *e, const struct db_lease *l, uint32_t domid,
                             left ? left : "");
         r = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, NULL,
                                msg ? msg : mismatch_text, "what the domain held was revoked");
-        if (r < 0) {
-                audit_lease_fields(&lf, l, NULL);
-                log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
-                log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf,
-                          "%s: cannot record the outcome: %s", target ? target : "lease",
-                          strerror(-r));
-        }
+        if (r < 0)
+                audit_storage_error(l->id, l, "the outcome of taking the reservation back", r);
         plan_undo_clear(&u);
         /* A Release is audited and announced by its caller. */
         if (requested) {
