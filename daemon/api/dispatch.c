@@ -85,7 +85,7 @@ static int check_entry(const struct dispatch *d, const struct method_entry *entr
         if (!e->handler || vl_split_method(e->name, &iname, &short_name) < 0)
                 return set_error(err, -EINVAL, "bad table entry \"%s\"",
                                  e->name ? e->name : "(null)");
-        if (!(e->flags & (METHOD_PUBLIC | METHOD_READ | METHOD_WRITE | METHOD_ROOT)))
+        if (!(e->flags & (METHOD_PUBLIC | METHOD_READ | METHOD_WATCH | METHOD_WRITE | METHOD_ROOT)))
                 return set_error(err, -EINVAL, "%s has no permission flag", e->name);
         iface = dispatch_interface(d, iname);
         if (!iface || !vl_interface_method(iface, short_name))
@@ -220,10 +220,26 @@ static void send_failure(struct dispatch *d, struct server_call *call, const str
 
 /* ---- dispatch -------------------------------------------------------------- */
 
-/* The only place that decides who may call what. */
+/* Whether peer holds right through one of its groups or its uid. */
+static bool granted(const struct dispatch_grant *g, const struct server_peer *peer)
+{
+        for (size_t i = 0; i < g->n_uids; i++)
+                if (g->uids[i] == peer->uid)
+                        return true;
+        for (size_t i = 0; i < g->n_gids; i++)
+                if (server_peer_in_group(peer, g->gids[i]))
+                        return true;
+        return false;
+}
+
+/*
+ * The only place that decides who may call what: root may do everything,
+ * METHOD_ROOT is root's alone, and otherwise the method's right, or any
+ * right above it, must have been granted (dispatch_context.grants).
+ */
 static bool permitted(const struct dispatch *d, unsigned flags, const struct server_peer *peer)
 {
-        bool in_group;
+        enum dispatch_right need;
 
         if (flags & METHOD_PUBLIC)
                 return true;
@@ -231,11 +247,17 @@ static bool permitted(const struct dispatch *d, unsigned flags, const struct ser
                 return true;
         if (flags & METHOD_ROOT)
                 return false;
-        in_group = d->ctx.access_gid != (gid_t)-1 && server_peer_in_group(peer, d->ctx.access_gid);
         if (flags & METHOD_WRITE)
-                return in_group && d->ctx.group_may_write;
-        if (flags & METHOD_READ)
-                return in_group;
+                need = DISPATCH_WRITE;
+        else if (flags & METHOD_WATCH)
+                need = DISPATCH_WATCH;
+        else if (flags & METHOD_READ)
+                need = DISPATCH_READ;
+        else
+                return false;
+        for (size_t r = need; r < _DISPATCH_RIGHT_MAX; r++)
+                if (granted(&d->ctx.grants[r], peer))
+                        return true;
         return false;
 }
 
@@ -243,13 +265,24 @@ static void refuse(struct dispatch *d, struct server_call *call, const struct ti
                    const struct registered *reg, const char *short_name)
 {
         const struct server_peer *peer = server_call_peer(call);
+        const char *method = server_call_request(call)->method;
+        unsigned flags = reg->entry->flags;
+        struct log_fields lf = LOG_FIELDS_INIT;
         struct failure f = FAILURE_INIT;
 
-        failure_set(&f, -EPERM, FAILURE_PERMISSION_DENIED, "uid %u may not call %s%s",
+        failure_set(&f, -EPERM, FAILURE_PERMISSION_DENIED, "uid %u may not call %s: %s",
                     (unsigned)peer->uid, short_name,
-                    (reg->entry->flags & (METHOD_WRITE | METHOD_ROOT))
-                            ? ": it changes state and is reserved to root"
-                            : ": only root and members of the access group may");
+                    (flags & METHOD_ROOT) ? "it is reserved to root"
+                    : (flags & METHOD_WRITE) ? "it changes state, which the configuration lets "
+                                               "only root and the write groups and users do"
+                    : (flags & METHOD_WATCH) ? "the configuration lets only root and the watch "
+                                               "and write groups and users watch"
+                                             : "the configuration lets only root and the read, "
+                                               "watch and write groups and users read");
+        log_fields_add_int(&lf, LOG_FIELD_UID, peer->uid);
+        log_event(LOG_NOTICE, LOG_MESSAGE_PERMISSION_DENIED, &lf,
+                  "permission denied: uid %u pid %d may not call %s", (unsigned)peer->uid,
+                  (int)peer->pid, method);
         send_failure(d, call, t0, &f);
 }
 

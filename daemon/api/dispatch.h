@@ -41,6 +41,27 @@ struct method_call;
 #define SIM_IFACE "io.assignd.Simulator"
 #define SERVICE_IFACE "org.varlink.service"
 
+/*
+ * What a caller who is not root may be allowed: read (the inventory,
+ * leases, the audit log, guest configuration), watch (Monitor's event
+ * stream) and write (anything that changes state).  Each right includes
+ * the ones before it: a watcher may read, a writer may watch and read.
+ */
+enum dispatch_right {
+        DISPATCH_READ,
+        DISPATCH_WATCH,
+        DISPATCH_WRITE,
+        _DISPATCH_RIGHT_MAX,
+};
+
+/* Who holds a right: members of these groups and these users (borrowed arrays). */
+struct dispatch_grant {
+        const gid_t *gids;
+        size_t n_gids;
+        const uid_t *uids;
+        size_t n_uids;
+};
+
 /* What the handlers need from the rest of the daemon. */
 struct dispatch_context {
         struct inventory *inv;
@@ -51,18 +72,19 @@ struct dispatch_context {
         struct server *server;          /* for the connection count; may be NULL */
         const char *backend;            /* the hypervisor backend's name, for GetStatus */
         const char *dtb_path;           /* for GetStatus */
-        gid_t access_gid;               /* group that may read; (gid_t)-1: none */
-        bool group_may_write;           /* that group may also write */
+        /* Who besides root may do what (indexed by enum dispatch_right). */
+        struct dispatch_grant grants[_DISPATCH_RIGHT_MAX];
         time_t started_at;
 };
 
 /* Permission and behaviour flags of a table entry. */
 enum {
         METHOD_PUBLIC = 1u << 0,        /* anyone who can connect (introspection) */
-        METHOD_READ = 1u << 1,          /* root and members of the access group */
-        METHOD_WRITE = 1u << 2,         /* root; the group too if group_may_write */
+        METHOD_READ = 1u << 1,          /* root and who holds DISPATCH_READ */
+        METHOD_WRITE = 1u << 2,         /* root and who holds DISPATCH_WRITE */
         METHOD_ROOT = 1u << 3,          /* root only, whatever the configuration */
         METHOD_STREAM = 1u << 4,        /* must be called with "more" (others answer it once) */
+        METHOD_WATCH = 1u << 5,         /* root and who holds DISPATCH_WATCH */
 };
 
 /*

@@ -211,7 +211,7 @@ static int monitor_call(struct method_call *mc, struct json_object *params,
 }
 
 static const struct method_entry monitor_methods[] = {
-        { "io.assignd.Broker.Monitor", METHOD_READ | METHOD_STREAM, monitor_call },
+        { "io.assignd.Broker.Monitor", METHOD_WATCH | METHOD_STREAM, monitor_call },
 };
 
 int monitor_register(struct dispatch *d, char **err)

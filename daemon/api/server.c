@@ -107,6 +107,11 @@ void server_limits_default(struct server_limits *l)
         };
 }
 
+void server_set_limits(struct server *s, const struct server_limits *l)
+{
+        s->lim = *l;
+}
+
 bool server_peer_in_group(const struct server_peer *peer, gid_t gid)
 {
         if (peer->gid == gid)

@@ -59,6 +59,11 @@ struct server_limits {
         unsigned drain_timeout_msec;
 };
 void server_limits_default(struct server_limits *l);
+/*
+ * New limits (a configuration reload): they apply to what happens from
+ * now on; connections over a lowered limit are not closed for it.
+ */
+void server_set_limits(struct server *s, const struct server_limits *l);
 
 /*
  * Called once per request, in order per connection, with one call in

@@ -165,6 +165,7 @@ static int record(struct engine *e, const struct hv_domain_info *dom, const stru
                 .devices = (char **)&d->path,
                 .n_devices = 1,
         };
+        struct log_fields lf = LOG_FIELDS_INIT;
         int64_t id = 0;
         int r;
 
@@ -181,10 +182,13 @@ static int record(struct engine *e, const struct hv_domain_info *dom, const stru
                 return r;
         target = strdup_printf("domain %s (%u): %s", dom->name[0] ? dom->name : "?", dom->domid,
                                d->path);
-        log_warning("domain %s (%u) holds %s outside assignd (%s): recorded as adopted lease "
-                    "%" PRId64 "; nobody else gets it until the domain is gone",
-                    dom->name[0] ? dom->name : "?", dom->domid, d->path,
-                    words ? words : "found in Xen", id);
+        l.id = id;
+        audit_lease_fields(&lf, &l, NULL);
+        log_event(LOG_WARNING, LOG_MESSAGE_HELD_OUTSIDE, &lf,
+                  "domain %s (%u) holds %s outside assignd (%s): recorded as adopted lease "
+                  "%" PRId64 "; nobody else gets it until the domain is gone",
+                  dom->name[0] ? dom->name : "?", dom->domid, d->path,
+                  words ? words : "found in Xen", id);
         audit_append(e->db, NULL, "Adopted", target, "ok", detail, true);
         engine_emit_lease(e, EVENT_DEVICE_HELD_OUTSIDE, id, NULL, detail);
         return 1;

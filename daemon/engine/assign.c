@@ -203,10 +203,11 @@ static int roll_back_unrecorded(struct engine *e, int64_t id, uint32_t domid,
 
 /* Name each forced device in a warning, once it really is in the guest. */
 static void warn_forced(struct engine *e, const struct engine_caller *who,
-                        const struct dt_device **devs, size_t n, uint32_t domid)
+                        const struct dt_device **devs, size_t n, uint32_t domid, int64_t id)
 {
         for (size_t i = 0; i < n; i++) {
                 enum dt_dma dma = inventory_effective_dma(e->inv, devs[i]);
+                struct log_fields lf = LOG_FIELDS_INIT;
                 _cleanup_free_ char *d = NULL;
 
                 if (devs[i]->coverage == DT_COV_PROTECTED || dma == DT_DMA_NONE)
@@ -215,7 +216,12 @@ static void warn_forced(struct engine *e, const struct engine_caller *who,
                                   "its DMA is not confined", devs[i]->path,
                                   dt_coverage_to_string(devs[i]->coverage),
                                   dt_dma_to_string(dma), domid);
-                log_warning("%s", d ? d : "forced assignment");
+                log_fields_add(&lf, LOG_FIELD_DEVICE, devs[i]->path);
+                log_fields_add_int(&lf, LOG_FIELD_DOMID, domid);
+                log_fields_add_int(&lf, LOG_FIELD_LEASE, id);
+                log_fields_add_int(&lf, LOG_FIELD_UID, who->uid);
+                log_event(LOG_WARNING, LOG_MESSAGE_FORCED_UNPROTECTED, &lf, "%s",
+                          d ? d : "forced assignment");
                 audit_append(e->db, who, "ForceUnprotected", devs[i]->path, "ok", d, true);
         }
 }
@@ -368,7 +374,7 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
                                            "accepts writes", id);
         }
         if (forced)
-                warn_forced(e, who, devs, req->n_devices, info.domid);
+                warn_forced(e, who, devs, req->n_devices, info.domid, id);
         engine_emit_lease(e, EVENT_DEVICE_ASSIGNED, id, NULL, NULL);
         log_debug("lease %" PRId64 ": %zu steps, %.3f ms of plan writes (%.3f ms per step)", id,
                   plan.n_steps, t_writes, plan.n_steps ? t_writes / (double)plan.n_steps : 0.0);
@@ -393,8 +399,19 @@ int assign_devices(struct engine *e, const struct engine_caller *who,
         r = req->dry_run ? 0 : engine_refuse_while_pending(e, f);
         if (r >= 0)
                 r = do_assign(e, who, req, ret, f);
-        if (!req->dry_run)
-                audit_request(e->db, who, "Assign", req->domain, req->devices, req->n_devices, r,
-                              f, NULL);
+        if (req->dry_run)
+                return r;
+        audit_request(e->db, who, "Assign", req->domain, req->devices, req->n_devices, r, f,
+                      NULL);
+        if (r >= 0 && ret->has_lease) {
+                struct log_fields lf = LOG_FIELDS_INIT;
+
+                audit_lease_fields(&lf, &ret->lease, who);
+                log_event(LOG_INFO, LOG_MESSAGE_ASSIGNED, &lf,
+                          "lease %" PRId64 ": %zu device%s assigned to domain %d for uid %u",
+                          ret->lease.id, ret->lease.n_devices,
+                          ret->lease.n_devices == 1 ? "" : "s", ret->lease.domid,
+                          (unsigned)who->uid);
+        }
         return r;
 }

@@ -2,6 +2,7 @@
 /*
  * Writing the audit log (see audit.h) over db/.
  */
+#include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,10 +24,42 @@ int audit_append(struct db *db, const struct engine_caller *who, const char *act
         };
         int r = db_audit_append(db, &a);
 
-        if (r < 0)
-                log_error("cannot append to the audit log (%s %s): %s", action,
+        if (r < 0) {
+                struct log_fields lf = LOG_FIELDS_INIT;
+
+                log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
+                log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf,
+                          "cannot append to the audit log (%s %s): %s", action,
                           target ? target : "", strerror(-r));
+        }
         return r;
+}
+
+void audit_storage_error(int64_t id, const struct db_lease *l, const char *what, int r)
+{
+        struct log_fields lf = LOG_FIELDS_INIT;
+
+        audit_lease_fields(&lf, l, NULL);
+        if (!l)
+                log_fields_add_int(&lf, LOG_FIELD_LEASE, id);
+        log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
+        log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf, "lease %" PRId64 ": cannot record %s: %s",
+                  id, what, strerror(-r));
+}
+
+void audit_lease_fields(struct log_fields *lf, const struct db_lease *l,
+                        const struct engine_caller *who)
+{
+        for (size_t i = 0; l && i < l->n_devices; i++)
+                log_fields_add(lf, LOG_FIELD_DEVICE, l->devices[i]);
+        if (l && l->domid >= 0)
+                log_fields_add_int(lf, LOG_FIELD_DOMID, l->domid);
+        if (l)
+                log_fields_add(lf, LOG_FIELD_DOMAIN, l->domain_name);
+        if (l && l->id > 0)
+                log_fields_add_int(lf, LOG_FIELD_LEASE, l->id);
+        if (who)
+                log_fields_add_int(lf, LOG_FIELD_UID, who->uid);
 }
 
 void audit_request(struct db *db, const struct engine_caller *who, const char *action,
@@ -43,4 +76,17 @@ void audit_request(struct db *db, const struct engine_caller *who, const char *a
                                                       : "InternalError";
         audit_append(db, who, action, target, result, r < 0 ? (f ? f->message : NULL) : ok_detail,
                      false);
+        if (r < 0) {
+                struct log_fields lf = LOG_FIELDS_INIT;
+
+                for (size_t i = 0; i < n; i++)
+                        log_fields_add(&lf, LOG_FIELD_DEVICE, paths[i]);
+                log_fields_add(&lf, LOG_FIELD_DOMAIN, domain);
+                if (who)
+                        log_fields_add_int(&lf, LOG_FIELD_UID, who->uid);
+                log_fields_add(&lf, LOG_FIELD_ERROR, result);
+                log_event(LOG_NOTICE, LOG_MESSAGE_REFUSED, &lf, "%s refused for uid %u: %s: %s",
+                          action, who ? (unsigned)who->uid : 0u, result,
+                          f && f->message ? f->message : strerror(-r));
+        }
 }

@@ -93,10 +93,17 @@ void engine_hold_outcome(struct engine *e, int64_t id, enum db_lease_state state
         if (plan && plan_copy(plan, &p->plan) < 0)
                 log_error("lease %" PRId64 ": cannot keep its plan in memory", id);
         e->pending_r = r;
-        log_error("lease %" PRId64 ": the hypervisor has its outcome (%s) but %s cannot record "
-                  "it: %s; it is kept and written again every second, and no change is "
-                  "accepted until it is", id, lease_state_name(state), db_path(e->db),
-                  strerror(-r));
+        {
+                struct log_fields lf = LOG_FIELDS_INIT;
+
+                log_fields_add_int(&lf, LOG_FIELD_LEASE, id);
+                log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
+                log_event(LOG_ERR, LOG_MESSAGE_STORAGE_ERROR, &lf,
+                          "lease %" PRId64 ": the hypervisor has its outcome (%s) but %s cannot "
+                          "record it: %s; it is kept and written again every second, and no "
+                          "change is accepted until it is", id, lease_state_name(state),
+                          db_path(e->db), strerror(-r));
+        }
 }
 
 int engine_record_pending(struct engine *e)
@@ -145,6 +152,12 @@ int engine_refuse_while_pending(struct engine *e, struct failure *f)
 void engine_set_events(struct engine *e, struct events *ev)
 {
         e->events = ev;
+}
+
+void engine_set_policy_options(struct engine *e, const struct engine_options *o)
+{
+        e->opts.forbid_force = o->forbid_force;
+        e->opts.reservation_ttl = o->reservation_ttl;
 }
 
 void engine_emit_lease(struct engine *e, enum event_type type, int64_t id, const char *cause,

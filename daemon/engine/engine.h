@@ -34,7 +34,8 @@ struct hv;
 struct inventory;
 
 struct engine_options {
-        bool forbid_force;      /* --forbid-force: refuse force_unprotected */
+        bool forbid_force;      /* Policy.Unprotected=refuse: refuse force_unprotected */
+        int64_t reservation_ttl;        /* Reserve's default lifetime; 0: RESERVE_TTL_DEFAULT */
         /*
          * Directory Reserve writes partial DTBs to (<dir>/<name>.dtb, created
          * 0755 on first use); NULL: Reserve is refused.
@@ -57,6 +58,11 @@ DEFINE_FREE_FUNC(struct engine, engine_free)
  * default) emits nothing.
  */
 void engine_set_events(struct engine *e, struct events *ev);
+/*
+ * New policy options (a configuration reload): forbid_force and
+ * reservation_ttl take effect from the next request; guest_dir stays.
+ */
+void engine_set_policy_options(struct engine *e, const struct engine_options *o);
 
 /*
  * Write again the lease outcomes the database refused (see StorageError):

@@ -57,22 +57,20 @@ const struct db_policy *inventory_policy(const struct inventory *inv, const char
         return bsearch(&key, inv->policy, inv->n_policy, sizeof(key), policy_cmp);
 }
 
-int inventory_open(struct db *db, const char *dtb_path, const struct classify_tables *tables,
-                   struct inventory **ret, bool *rescanned, char **err)
+/*
+ * Scan blob, classify it with tables, store it when it or the tables
+ * changed since what the database holds, and load back what the database
+ * then holds (so a reload can never differ from a restart).
+ */
+static int scan_store_load(struct db *db, const char *dtb_path, const void *blob, size_t len,
+                           const struct classify_tables *tables, struct dt_inventory **ret,
+                           bool *changed, char **err)
 {
-        _cleanup_free_ void *blob = NULL;
         _cleanup_inventory_ struct dt_inventory *scanned = NULL;
-        _cleanup_inventory_ struct dt_inventory *loaded = NULL;
-        struct inventory *inv;
         char stored_sha[65] = "", stored_tables[65] = "";
         const char *digest = classify_tables_digest(tables);
-        size_t len = 0;
-        bool changed;
         int r;
 
-        r = dt_read_file(dtb_path, &blob, &len, err);
-        if (r < 0)
-                return r;
         r = dt_scan(blob, len, &scanned, err);
         if (r < 0)
                 return r;
@@ -83,19 +81,36 @@ int inventory_open(struct db *db, const char *dtb_path, const struct classify_ta
         r = db_inventory_digests(db, stored_sha, stored_tables);
         if (r < 0 && r != -ENOENT)
                 return set_error(err, r, "reading the stored inventory: %s", strerror(-r));
-        changed = r == -ENOENT || !streq(stored_sha, scanned->sha256) ||
-                  !streq(stored_tables, digest);
-        if (changed) {
+        *changed = r == -ENOENT || !streq(stored_sha, scanned->sha256) ||
+                   !streq(stored_tables, digest);
+        if (*changed) {
                 r = db_inventory_replace(db, scanned, digest);
                 if (r < 0)
                         return set_error(err, r, "storing the inventory of %s: %s", dtb_path,
                                          strerror(-r));
         }
-
-        /* Serve what the database holds, so a reload can never differ from a restart. */
-        r = db_inventory_load(db, &loaded);
+        r = db_inventory_load(db, ret);
         if (r < 0)
                 return set_error(err, r, "loading the stored inventory: %s", strerror(-r));
+        return 0;
+}
+
+int inventory_open(struct db *db, const char *dtb_path, const struct classify_tables *tables,
+                   struct inventory **ret, bool *rescanned, char **err)
+{
+        _cleanup_free_ void *blob = NULL;
+        _cleanup_inventory_ struct dt_inventory *loaded = NULL;
+        struct inventory *inv;
+        size_t len = 0;
+        bool changed;
+        int r;
+
+        r = dt_read_file(dtb_path, &blob, &len, err);
+        if (r < 0)
+                return r;
+        r = scan_store_load(db, dtb_path, blob, len, tables, &loaded, &changed, err);
+        if (r < 0)
+                return r;
 
         inv = calloc(1, sizeof(*inv));
         if (!inv)
@@ -117,6 +132,21 @@ int inventory_open(struct db *db, const char *dtb_path, const struct classify_ta
         if (rescanned)
                 *rescanned = changed;
         *ret = inv;
+        return 0;
+}
+
+int inventory_reclassify(struct inventory *inv, const struct classify_tables *tables,
+                         bool *changed, char **err)
+{
+        _cleanup_inventory_ struct dt_inventory *loaded = NULL;
+        int r;
+
+        r = scan_store_load(inv->db, "the host DTB", inv->blob, inv->blob_len, tables, &loaded,
+                            changed, err);
+        if (r < 0)
+                return r;
+        dt_inventory_free(inv->dt);
+        inv->dt = steal_ptr(loaded);
         return 0;
 }
 

@@ -22,6 +22,15 @@ struct inventory;
  */
 int inventory_open(struct db *db, const char *dtb_path, const struct classify_tables *tables,
                    struct inventory **ret, bool *rescanned, char **err);
+/*
+ * Classify the same host DTB again with other tables (dma.d was edited):
+ * stored when the verdicts changed (*changed), and served from then on.
+ * The dom0 verdicts must be checked again afterwards.  Pointers into the
+ * old inventory_dt() are invalid after a success; on a failure the
+ * inventory is left as it was.
+ */
+int inventory_reclassify(struct inventory *inv, const struct classify_tables *tables,
+                         bool *changed, char **err);
 void inventory_free(struct inventory *inv);
 
 /*

@@ -40,8 +40,7 @@ static int settle_held(struct engine *e, const struct db_lease *l, struct plan *
                                            "an undo failed on a domain held until it is gone");
 
                 if (r < 0)
-                        log_error("lease %" PRId64 ": cannot record the failed undo: %s", l->id,
-                                  strerror(-r));
+                        audit_storage_error(l->id, l, "the failed undo", r);
                 return u->r;
         }
         if (!u->changed)
@@ -205,13 +204,18 @@ int recovery_settle_lease(struct engine *e, const struct db_lease *l, struct pla
 static void report(struct engine *e, const struct db_lease *l, const char *action, int r,
                    const struct plan_undo *u, const char *outcome, bool domain_died)
 {
+        struct log_fields lf = LOG_FIELDS_INIT;
+
+        audit_lease_fields(&lf, l, NULL);
         if (r < 0) {
                 _cleanup_free_ char *t = strdup_printf("lease %" PRId64, l->id);
                 _cleanup_free_ char *d = strdup_printf(
                         "%s failed on %s: %s", hv_step_name(u->step),
                         u->device ? u->device : "?", u->message ? u->message : strerror(-r));
 
-                log_warning("%s of lease %" PRId64 ": %s", action, l->id, d ? d : "failed");
+                log_fields_add(&lf, LOG_FIELD_ERROR, "HypervisorError");
+                log_event(LOG_WARNING, domain_died ? LOG_MESSAGE_RELEASED : LOG_MESSAGE_RECONCILED,
+                          &lf, "%s of lease %" PRId64 ": %s", action, l->id, d ? d : "failed");
                 audit_append(e->db, NULL, action, t, "HypervisorError", d, true);
                 return;
         }
@@ -220,8 +224,9 @@ static void report(struct engine *e, const struct db_lease *l, const char *actio
                                                        l->domid);
                 enum db_lease_state now;
 
-                log_info("%s: lease %" PRId64 " of domain %d: %s", action, l->id, l->domid,
-                         outcome ? outcome : "changed");
+                log_event(LOG_INFO, domain_died ? LOG_MESSAGE_RELEASED : LOG_MESSAGE_RECONCILED,
+                          &lf, "%s: lease %" PRId64 " of domain %d: %s", action, l->id,
+                          l->domid, outcome ? outcome : "changed");
                 audit_append(e->db, NULL, action, t, "ok", outcome, false);
                 if (db_lease_get_state(e->db, l->id, &now) >= 0 && now == DB_LEASE_ASSIGNED)
                         engine_emit_lease(e, EVENT_DEVICE_ASSIGNED, l->id, NULL, NULL);

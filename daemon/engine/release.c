@@ -29,8 +29,7 @@ static int undo_failure(struct engine *e, const struct db_lease *l, const struct
         q = lease_state_change(e->db, l->id, DB_LEASE_RELEASING, NULL, u->message,
                                "an undo failed");
         if (q < 0)
-                log_error("lease %" PRId64 ": cannot record the failed undo: %s", l->id,
-                          strerror(-q));
+                audit_storage_error(l->id, l, "the failed undo", q);
         r = failure_set_path(f, u->r, FAILURE_HYPERVISOR_ERROR, u->device,
                              "%s for %s failed with %s: %s. The lease stays \"releasing\"; call "
                              "Release again to carry it forward.", hv_step_name(u->step),
@@ -260,9 +259,9 @@ static int record_devices(struct release_record *rec, const struct db_lease *ls,
         return 0;
 }
 
-static int do_release(struct engine *e, const char *domain, const char *const *devices,
-                      size_t n, struct db_lease **ret, size_t *n_ret,
-                      struct release_record *rec, struct failure *f)
+static int do_release(struct engine *e, const struct engine_caller *who, const char *domain,
+                      const char *const *devices, size_t n, struct db_lease **ret,
+                      size_t *n_ret, struct release_record *rec, struct failure *f)
 {
         struct db_lease *ls = NULL, *out = NULL;
         _cleanup_free_ bool *pick = NULL;
@@ -294,6 +293,15 @@ static int do_release(struct engine *e, const char *domain, const char *const *d
                                                 "cannot be read back", ls[i].id);
                         break;
                 }
+                {
+                        struct log_fields lf = LOG_FIELDS_INIT;
+
+                        audit_lease_fields(&lf, &out[n_out], who);
+                        log_event(LOG_INFO, LOG_MESSAGE_RELEASED, &lf,
+                                  "lease %" PRId64 " of domain %d released for uid %u: %s",
+                                  ls[i].id, out[n_out].domid, (unsigned)who->uid,
+                                  lease_state_name(out[n_out].state));
+                }
                 strbuf_printf(&rec->outcome, "%slease %" PRId64 " %s", n_out ? ", " : "",
                               ls[i].id, db_lease_state_to_string(out[n_out].state));
                 n_out++;
@@ -318,7 +326,7 @@ int release_devices(struct engine *e, const struct engine_caller *who, const cha
         /* No sweep first: the domain's unfinished leases are settled as they are released. */
         r = engine_refuse_while_pending(e, f);
         if (r >= 0)
-                r = do_release(e, domain, devices, n, ret, n_ret, &rec, f);
+                r = do_release(e, who, domain, devices, n, ret, n_ret, &rec, f);
         if (rec.n_devices)
                 audit_request(e->db, who, "Release", domain, (const char *const *)rec.devices,
                               rec.n_devices, r, f, rec.outcome.oom ? NULL : strbuf_str(&rec.outcome));

@@ -213,7 +213,8 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
                 /* Devices free while the domain is down may be anybody's now. */
                 .busy = !req->free_while_down,
         };
-        int64_t ttl = req->ttl_seconds ? req->ttl_seconds : RESERVE_TTL_DEFAULT;
+        int64_t ttl = req->ttl_seconds ? req->ttl_seconds
+                      : e->opts.reservation_ttl ? e->opts.reservation_ttl : RESERVE_TTL_DEFAULT;
         size_t len = 0;
         int64_t id = 0;
         bool forced;
@@ -581,6 +582,7 @@ static int take_back(struct engine *e, const struct db_lease *l, uint32_t domid,
                      struct plan *plan, const char *mismatch_text, const char *target,
                      bool requested)
 {
+        struct log_fields lf = LOG_FIELDS_INIT;
         _cleanup_free_ char *msg = NULL, *left = NULL, *intent = NULL;
         struct plan_undo u = { 0 };
         int r;
@@ -622,7 +624,10 @@ static int take_back(struct engine *e, const struct db_lease *l, uint32_t domid,
                 log_info("%s: %s", target ? target : "lease", msg ? msg : mismatch_text);
                 return 1;
         }
-        log_warning("%s: %s", target ? target : "lease", msg ? msg : mismatch_text);
+        audit_lease_fields(&lf, l, NULL);
+        log_fields_add_int(&lf, LOG_FIELD_DOMID, domid);
+        log_event(LOG_WARNING, LOG_MESSAGE_RESERVATION_MISMATCH, &lf, "%s: %s",
+                  target ? target : "lease", msg ? msg : mismatch_text);
         audit_append(e->db, NULL, "ReservationFailed", target, "VerificationFailed",
                      msg ? msg : mismatch_text, true);
         engine_emit_lease(e, EVENT_DEVICE_RELEASED, l->id, EVENT_CAUSE_VERIFICATION_FAILED,
@@ -640,6 +645,7 @@ static bool same_domain(const struct db_lease *l, int r, const struct hv_domain_
 /* A reservation no domain took up: expired, or still waiting (0). */
 static int expire(struct engine *e, const struct db_lease *l, bool expired, const char *target)
 {
+        struct log_fields lf = LOG_FIELDS_INIT;
         _cleanup_free_ char *msg = NULL;
         int r;
 
@@ -651,7 +657,9 @@ static int expire(struct engine *e, const struct db_lease *l, bool expired, cons
         if (r < 0)
                 return r;
         remove_reservation_file(l);
-        log_info("%s: %s", target ? target : "lease", msg ? msg : "expired");
+        audit_lease_fields(&lf, l, NULL);
+        log_event(LOG_INFO, LOG_MESSAGE_RESERVATION_EXPIRED, &lf, "%s: %s",
+                  target ? target : "lease", msg ? msg : "expired");
         audit_append(e->db, NULL, "ReservationExpired", target, "ok", msg, false);
         emit_reservation_end(e, l, msg);
         return 1;
@@ -706,6 +714,7 @@ static int refuse_bind(struct engine *e, const struct db_lease *l, uint32_t domi
         _cleanup_free_ char *msg = NULL, *holders = NULL;
         struct strbuf b = STRBUF_INIT;
         struct event ev = EVENT_INIT(EVENT_RESERVATION_REFUSED);
+        struct log_fields lf = LOG_FIELDS_INIT;
         int r;
 
         msg = strdup_printf("refused at bind of domid %u:", domid);
@@ -732,7 +741,10 @@ static int refuse_bind(struct engine *e, const struct db_lease *l, uint32_t domi
                                "a non-exclusive standing reservation could not take its devices");
         if (r < 0)
                 return r;
-        log_warning("%s: %s", target ? target : "lease", msg ? msg : "refused at bind");
+        audit_lease_fields(&lf, l, NULL);
+        log_fields_add_int(&lf, LOG_FIELD_DOMID, domid);
+        log_event(LOG_WARNING, LOG_MESSAGE_STANDING_REFUSED, &lf, "%s: %s",
+                  target ? target : "lease", msg ? msg : "refused at bind");
         audit_append(e->db, NULL, "StandingRefused", target, "DeviceBusy", msg, true);
         ev.devices = l->devices;
         ev.n_devices = l->n_devices;
@@ -749,6 +761,7 @@ static int refuse_bind(struct engine *e, const struct db_lease *l, uint32_t domi
 static int bind_domain(struct engine *e, const struct db_lease *l, const char *target,
                        uint32_t *domid)
 {
+        struct log_fields lf = LOG_FIELDS_INIT;
         _cleanup_free_ char *msg = NULL;
         int r;
 
@@ -764,8 +777,11 @@ static int bind_domain(struct engine *e, const struct db_lease *l, const char *t
         r = lease_bind_domid(e->db, l->id, (int)*domid);
         if (r < 0)
                 return r;       /* -EEXIST: a standing lease's device is held by another */
-        log_info("%s: domain %s appeared as domid %u", target ? target : "lease",
-                 l->domain_name, *domid);
+        audit_lease_fields(&lf, l, NULL);
+        log_fields_add_int(&lf, LOG_FIELD_DOMID, *domid);
+        log_event(LOG_INFO, LOG_MESSAGE_RESERVATION_BOUND, &lf,
+                  "%s: domain %s appeared as domid %u", target ? target : "lease",
+                  l->domain_name, *domid);
         msg = strdup_printf("domid %u", *domid);
         audit_append(e->db, NULL, "ReservationBound", target, "ok", msg, false);
         engine_emit_lease(e, EVENT_RESERVATION_BOUND, l->id, NULL, NULL);
@@ -776,6 +792,7 @@ static int bind_domain(struct engine *e, const struct db_lease *l, const char *t
 static int unverified(struct engine *e, const struct db_lease *l, const struct hv_domain_info *info,
                       struct plan *plan, const char *why, bool expired, const char *target)
 {
+        struct log_fields lf = LOG_FIELDS_INIT;
         _cleanup_free_ char *msg = NULL;
         int r;
 
@@ -801,7 +818,10 @@ static int unverified(struct engine *e, const struct db_lease *l, const struct h
                                "the domain holds none of its reservation");
         if (r < 0)
                 return r;
-        log_warning("%s: %s", target ? target : "lease", msg ? msg : why);
+        audit_lease_fields(&lf, l, NULL);
+        log_fields_add_int(&lf, LOG_FIELD_DOMID, info->domid);
+        log_event(LOG_WARNING, LOG_MESSAGE_RESERVATION_MISMATCH, &lf, "%s: %s",
+                  target ? target : "lease", msg ? msg : why);
         audit_append(e->db, NULL, "ReservationFailed", target, "VerificationFailed",
                      msg ? msg : why, true);
         engine_emit_lease(e, EVENT_DEVICE_RELEASED, l->id, EVENT_CAUSE_VERIFICATION_FAILED,
@@ -812,6 +832,7 @@ static int unverified(struct engine *e, const struct db_lease *l, const struct h
 /* Try to take up one reservation; returns 1 if it changed. */
 static int check_reservation(struct engine *e, const struct db_lease *l, time_t now)
 {
+        struct log_fields lf = LOG_FIELDS_INIT;
         _cleanup_(plan_clear) struct plan plan = { 0 };
         _cleanup_free_ char *why = NULL, *perr = NULL, *target = NULL, *msg = NULL;
         _cleanup_free_ char *checked = NULL;
@@ -842,7 +863,10 @@ static int check_reservation(struct engine *e, const struct db_lease *l, time_t 
                                        "the domain went away before it was verified");
                 if (r < 0)
                         return r;
-                log_warning("%s: %s", target ? target : "lease", msg ? msg : "domain gone");
+                audit_lease_fields(&lf, l, NULL);
+                log_fields_add_int(&lf, LOG_FIELD_DOMID, domid);
+                log_event(LOG_WARNING, LOG_MESSAGE_RESERVATION_MISMATCH, &lf, "%s: %s",
+                          target ? target : "lease", msg ? msg : "domain gone");
                 audit_append(e->db, NULL, "ReservationFailed", target, "DomainNotFound", msg,
                              true);
                 engine_emit_lease(e, EVENT_DEVICE_RELEASED, l->id, EVENT_CAUSE_DOMAIN_DIED, NULL);
@@ -862,7 +886,10 @@ static int check_reservation(struct engine *e, const struct db_lease *l, time_t 
                                "the domain holds its reservation");
         if (r < 0)
                 return r;
-        log_info("%s: verified: domid %u holds its devices", target ? target : "lease", domid);
+        audit_lease_fields(&lf, l, NULL);
+        log_fields_add_int(&lf, LOG_FIELD_DOMID, domid);
+        log_event(LOG_INFO, LOG_MESSAGE_ASSIGNED, &lf, "%s: verified: domid %u holds its devices",
+                  target ? target : "lease", domid);
         audit_append(e->db, NULL, "ReservationVerified", target, "ok", checked, false);
         engine_emit_lease(e, EVENT_DEVICE_ASSIGNED, l->id, NULL, NULL);
         return 1;

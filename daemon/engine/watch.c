@@ -42,9 +42,13 @@ static const struct hv_domain_info *find_dom(const struct hv_domain_info *d, siz
 static void announce(struct watch *w, const struct hv_domain_info *d, const char *state)
 {
         struct event ev = EVENT_INIT(EVENT_DOMAIN_DIED);
+        struct log_fields lf = LOG_FIELDS_INIT;
 
-        log_info("domain %u%s%s%s is %s", d->domid, d->name[0] ? " (" : "", d->name,
-                 d->name[0] ? ")" : "", state);
+        log_fields_add_int(&lf, LOG_FIELD_DOMID, d->domid);
+        if (d->name[0])
+                log_fields_add(&lf, LOG_FIELD_DOMAIN, d->name);
+        log_event(LOG_INFO, LOG_MESSAGE_DOMAIN_DIED, &lf, "domain %u%s%s%s is %s", d->domid,
+                  d->name[0] ? " (" : "", d->name, d->name[0] ? ")" : "", state);
         ev.domid = d->domid;
         ev.domain = d->name[0] ? d->name : NULL;
         ev.state = state;

@@ -41,6 +41,7 @@
 #include "testlib.h"
 
 #define TEST_GID 4242
+static const gid_t test_gid = TEST_GID;
 
 static struct event_base *base;
 static char sock_path[108];
@@ -910,7 +911,8 @@ int main(void)
                 .hv = hv,
                 .backend = "sim",
                 .dtb_path = "demo-board.dtb",
-                .access_gid = TEST_GID,
+                /* Members of TEST_GID may read and watch, as the default group may. */
+                .grants[DISPATCH_WATCH] = { .gids = &test_gid, .n_gids = 1 },
                 .started_at = time(NULL),
         };
         CHECK_INT(dispatch_new(&ctx, &m, &err), 0);
