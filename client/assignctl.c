@@ -109,6 +109,8 @@ static const struct ctl_option reserve_options[] = {
         { "layout", "L", "identity (default), relocate or auto, as for dtb" },
         { "ttl", "S", "drop the reservation if no domain by that name appears within S seconds (default 600)" },
         { "output", "FILE", "write the xl.cfg fragment to FILE instead of standard output", 'o' },
+        { "persistent", NULL, "a standing reservation: the devices stay dedicated to NAME across its boots until cancelled (no --ttl)" },
+        { "exclusive", "yes|no", "with --persistent: no leaves the devices free while no domain NAME runs (default yes)" },
         { NULL, NULL, NULL },
 };
 
@@ -177,9 +179,11 @@ const struct ctl_command ctl_commands[] = {
         { "reserve", "NAME PATH...", "reserve devices for the domain NAME that xl is about to create",
           "Prints the xl.cfg lines (device_tree names the partial DTB the daemon wrote). "
           "When a domain NAME appears the reservation binds to it and is verified against "
-          "the hypervisor; one nobody takes up expires.",
+          "the hypervisor; one nobody takes up expires. With --persistent it binds to every "
+          "domain NAME, goes back to reserved when that domain is gone, and lasts until "
+          "cancelled.",
           2, -1, reserve_options, cmd_reserve },
-        { "cancel", "NAME", "drop the pending reservation of domain NAME (or lease NAME with --lease)",
+        { "cancel", "NAME", "drop the pending or standing reservation of domain NAME (or lease NAME with --lease)",
           NULL, 1, 1, cancel_options, cmd_cancel },
         { "sim", "create NAME | destroy DOMID | kill DOMID | unpause DOMID | state",
           "drive the simulated hypervisor (assignd --hypervisor sim only)",

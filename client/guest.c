@@ -449,12 +449,14 @@ int cmd_imagebuilder(struct ctl *ctl, const struct ctl_args *args)
 
 /* ---- reserve, cancel ----------------------------------------------------- */
 
-enum { RES_OPT_FORCE, RES_OPT_LAYOUT, RES_OPT_TTL, RES_OPT_OUTPUT };
+enum { RES_OPT_FORCE, RES_OPT_LAYOUT, RES_OPT_TTL, RES_OPT_OUTPUT, RES_OPT_PERSISTENT,
+       RES_OPT_EXCLUSIVE };
 
 int cmd_reserve(struct ctl *ctl, const struct ctl_args *args)
 {
         struct json_object *p, *reply = NULL, *lease;
-        const char *ttl = args->opt[RES_OPT_TTL];
+        const char *ttl = args->opt[RES_OPT_TTL], *excl = args->opt[RES_OPT_EXCLUSIVE];
+        bool persistent = args->opt[RES_OPT_PERSISTENT] != NULL;
         char *when;
         long secs = 0;
         int r;
@@ -467,6 +469,14 @@ int cmd_reserve(struct ctl *ctl, const struct ctl_args *args)
                         return ctl_usage_error("reserve: --ttl takes a number of seconds > 0 "
                                                "(got '%s')", ttl);
         }
+        if (excl && !streq(excl, "yes") && !streq(excl, "no"))
+                return ctl_usage_error("reserve: --exclusive takes yes or no (got '%s')", excl);
+        if (excl && !persistent)
+                return ctl_usage_error("reserve: --exclusive goes with --persistent (a one-shot "
+                                       "reservation always holds its devices)");
+        if (persistent && ttl)
+                return ctl_usage_error("reserve: a --persistent reservation does not expire: "
+                                       "drop --ttl");
         p = guest_params("reserve", args->pos + 1, args->n_pos - 1, args->opt[RES_OPT_LAYOUT],
                          args->opt[RES_OPT_FORCE], NULL);
         if (!p)
@@ -474,16 +484,25 @@ int cmd_reserve(struct ctl *ctl, const struct ctl_args *args)
         json_object_object_add(p, "domain_name", json_object_new_string(args->pos[0]));
         if (secs)
                 json_object_object_add(p, "ttl_seconds", json_object_new_int64(secs));
+        if (persistent)
+                json_object_object_add(p, "persistent", json_object_new_boolean(true));
+        if (excl)
+                json_object_object_add(p, "exclusive", json_object_new_boolean(streq(excl, "yes")));
         r = ctl_call_or_print(ctl, "Reserve", p, &reply);
         if (r != CTL_EXIT_OK || !reply)
                 return r;
         lease = jv_get_object(reply, "lease");
-        when = fmt_time(jv_get_int(reply, "expires_at", 0));
+        if (persistent)
+                when = strdup(excl && streq(excl, "no")
+                                      ? "until cancelled (standing; free while it is not running)"
+                                      : "until cancelled (standing; held while it is not running)");
+        else
+                when = fmt_time(jv_get_int(reply, "expires_at", 0));
         /* stderr, so that stdout is the fragment alone and can be appended to an xl.cfg. */
-        fprintf(stderr, "lease %" PRId64 ": %d device%s reserved for domain %s until %s%s\n"
+        fprintf(stderr, "lease %" PRId64 ": %d device%s reserved for domain %s %s%s%s\n"
                         "partial device tree: %s\n",
                 jv_get_int(lease, "id", 0), args->n_pos - 1, args->n_pos == 2 ? "" : "s", args->pos[0],
-                when ? when : "?",
+                persistent ? "" : "until ", when ? when : "?",
                 jv_get_bool(lease, "forced", false) ? " (FORCED: unprotected DMA)" : "",
                 jv_get_str(reply, "device_tree", "?"));
         free(when);
