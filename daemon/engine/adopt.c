@@ -21,10 +21,15 @@
 #include "strbuf.h"
 
 /*
- * A domain that has not run is looked at again 1, 2, 4 ... seconds after
- * it appeared, up to this age (xl grants within a second or two; a domain
- * created paused is looked at again once it runs).
+ * A domain that has not run is looked at again every second for its first
+ * ADOPT_EAGER_SECONDS (xl grants devices after it announces the domain,
+ * within seconds even under emulation), then every ADOPT_SLOW_SECONDS up
+ * to ADOPT_YOUNG_SECONDS; a domain created paused is looked at again once
+ * it runs.  A look costs a hypercall or two per assignable device no lease
+ * holds.
  */
+#define ADOPT_EAGER_SECONDS 15
+#define ADOPT_SLOW_SECONDS 4
 #define ADOPT_YOUNG_SECONDS 64
 
 bool adopt_iomem_visible(struct engine *e)
@@ -290,8 +295,7 @@ static bool needs_look(struct engine *e, const struct hv_domain_info *d, time_t 
         }
         if (now < s->next_look || now - s->first_seen > ADOPT_YOUNG_SECONDS)
                 return false;
-        s->wait = s->wait ? s->wait * 2 : 1;
-        s->next_look = now + s->wait;
+        s->next_look = now + (now - s->first_seen < ADOPT_EAGER_SECONDS ? 1 : ADOPT_SLOW_SECONDS);
         return true;
 }
 

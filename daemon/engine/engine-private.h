@@ -32,7 +32,6 @@ struct engine_seen {
         char name[HV_NAME_MAX + 1];
         time_t first_seen;
         time_t next_look;       /* while it has not run */
-        time_t wait;
         bool checked_after_run;
 };
 

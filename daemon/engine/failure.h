@@ -27,6 +27,7 @@ enum failure_code {
         FAILURE_INTERRUPT_NOT_ROUTABLE, /* path, interrupt */
         FAILURE_UNPROTECTED_DEVICE,     /* path, coverage, dma */
         FAILURE_DOMAIN_NOT_FOUND,       /* domain */
+        FAILURE_DOMAIN_NOT_READY,       /* domain, domid */
         FAILURE_IOMMU_NOT_ENABLED,      /* domid, path */
         FAILURE_GUEST_ADDRESS_CONFLICT, /* path */
         FAILURE_NOT_ASSIGNED,           /* path, domain */

@@ -234,6 +234,7 @@ static void info_from_xc(struct xen *x, const xc_domaininfo_t *di, struct hv_dom
         i->dying = di->flags & XEN_DOMINF_dying;
         i->shutdown = di->flags & XEN_DOMINF_shutdown;
         i->paused = di->flags & XEN_DOMINF_paused;
+        i->building = di->max_vcpu_id == XEN_INVALID_MAX_VCPU_ID;
         i->has_run = (!i->paused || di->cpu_time > 0) ? HV_YES : HV_NO;
         i->passthrough = probe_passthrough(x, di->domain);
         i->nr_spis = -1;
@@ -456,6 +457,28 @@ static int bind_fail(struct hv *hv, uint32_t domid, uint32_t irq, int r, char **
         }
 }
 
+/*
+ * XEN_DOMCTL_bind_pt_irq and unbind_pt_irq look the SPI up through the
+ * domain's vCPU 0 (vgic_get_hw_irq_desc, vgic_connect_hw_irq) without
+ * checking that it exists: on a domain xl is still building, before
+ * max_vcpus, Xen takes a data abort and panics.  So no SPI call is made on
+ * such a domain: -EAGAIN, domain-building.
+ */
+static int refuse_if_building(struct hv *hv, uint32_t domid, const char *what, char **err)
+{
+        xc_domaininfo_t di;
+        int r = getinfo(hv, domid, &di, err);
+
+        if (r < 0)
+                return r;
+        if (di.max_vcpu_id != XEN_INVALID_MAX_VCPU_ID)
+                return 0;
+        hv_set_reason(hv, HV_REASON_DOMAIN_BUILDING);
+        return set_error(err, -EAGAIN, "domain %u has no vCPU yet (the toolstack is still "
+                         "building it): Xen would crash on %s now, so it was not asked; try "
+                         "again once xl create has returned", domid, what);
+}
+
 static int xen_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err)
 {
         int r;
@@ -464,6 +487,9 @@ static int xen_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t i
                 hv_set_reason(hv, HV_REASON_NOT_SPI);
                 return set_error(err, -EINVAL, "IRQ %u is out of range", irq);
         }
+        r = refuse_if_building(hv, domid, "routing an SPI to it", err);
+        if (r < 0)
+                return r;
         r = XC_CALL(xc_domain_bind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
                                               (uint16_t)irq));
         return r >= 0 ? 0 : bind_fail(hv, domid, irq, r, err);
@@ -477,6 +503,9 @@ static int xen_unbind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t
                 hv_set_reason(hv, HV_REASON_NOT_SPI);
                 return set_error(err, -EINVAL, "IRQ %u is out of range", irq);
         }
+        r = refuse_if_building(hv, domid, "unrouting an SPI from it", err);
+        if (r < 0)
+                return r;
         r = XC_CALL(xc_domain_unbind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
                                                 (uint16_t)irq));
         if (r >= 0)
@@ -595,17 +624,22 @@ static int xen_domain_holds(struct hv *hv, uint32_t domid, struct hv_hold *q, si
                             char **err)
 {
         xc_domaininfo_t di;
-        bool dying;
+        bool dying, building;
         int r = getinfo(hv, domid, &di, err);
 
         if (r < 0)
                 return r;
         dying = di.flags & XEN_DOMINF_dying;
+        building = di.max_vcpu_id == XEN_INVALID_MAX_VCPU_ID;
         for (size_t i = 0; i < n; i++) {
                 switch (q[i].kind) {
                 case HV_HOLD_SPI:
-                        /* On a dying domain the probe would really unbind. */
-                        q[i].answer = dying ? HV_UNKNOWN : spi_routed_to(hv, domid, q[i].irq);
+                        /*
+                         * On a dying domain the probe would really unbind; on one
+                         * with no vCPU yet it would crash Xen (refuse_if_building).
+                         */
+                        q[i].answer = dying || building ? HV_UNKNOWN
+                                                        : spi_routed_to(hv, domid, q[i].irq);
                         break;
                 case HV_HOLD_DT:
                         /* Assigned to some domain: Xen does not say which. */

@@ -55,6 +55,7 @@ static const char *const reason_names[HV_REASON__MAX] = {
         [HV_REASON_DEVICE_NOT_ATTACHED] = "device-not-attached",
         [HV_REASON_BAD_RANGE] = "bad-range",
         [HV_REASON_NOT_IMPLEMENTED] = "not-implemented",
+        [HV_REASON_DOMAIN_BUILDING] = "domain-building",
 };
 
 const char *hv_reason_name(enum hv_reason r)

@@ -74,6 +74,13 @@ struct hv_domain_info {
         bool dying;
         bool paused;
         bool shutdown;
+        /*
+         * No vCPU yet: the toolstack is still building it (between
+         * createdomain and max_vcpus).  Xen reads vCPU 0 when it routes or
+         * unroutes an SPI, so no SPI call may be made on it (Xen would
+         * crash, 4.17 to 4.21).
+         */
+        bool building;
         int has_run;            /* enum hv_tristate: unpaused at least once */
         int passthrough;        /* enum hv_tristate: created with the IOMMU */
         int nr_spis;            /* SPIs of its vGIC, -1 if unknown */
@@ -107,6 +114,7 @@ enum hv_reason {
         HV_REASON_DEVICE_NOT_ATTACHED,  /* deassign: not in that domain */
         HV_REASON_BAD_RANGE,            /* empty, wrapping or too wide */
         HV_REASON_NOT_IMPLEMENTED,      /* this Xen does not have the call on Arm */
+        HV_REASON_DOMAIN_BUILDING,      /* no vCPU yet: SPI calls would crash Xen */
         HV_REASON__MAX,
 };
 
