@@ -194,6 +194,12 @@ else
         unpause_rtc_guest gl
 fi
 
+# A running guest keeps its SPI: Xen takes it back only while it is paused.
+begin unbind-running-refused
+why=
+expect EBUSY unbind "$DL" $SPI
+if [ -z "$why" ]; then ok; else fail "${why#; }"; fi
+
 begin release-live-guest
 t0=$(uptime_s)
 assignctl release gl >/tmp/release.out 2>&1

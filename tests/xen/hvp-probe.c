@@ -13,6 +13,7 @@
  *   hvp-probe test DOMID|invalid PATH   xc_test_assign_dt_device
  *   hvp-probe iomem DOMID MFN NR     xc_domain_iomem_permission (grant)
  *   hvp-probe bind DOMID IRQ         xc_domain_bind_pt_spi_irq
+ *   hvp-probe unbind DOMID IRQ       xc_domain_unbind_pt_spi_irq
  *   hvp-probe info DOMID             getdomaininfo: "iommu=0|1 paused=0|1"
  *   hvp-probe physinfo               "directio=0|1 spi-unbind-live=0|1"
  *
@@ -125,10 +126,13 @@ int main(int argc, char **argv)
                                                strtoul(argv[3], NULL, 0),
                                                strtoul(argv[4], NULL, 0), 1);
                 answer(r);
-        } else if (!strcmp(cmd, "bind") && argc == 4) {
+        } else if ((!strcmp(cmd, "bind") || !strcmp(cmd, "unbind")) && argc == 4) {
                 uint16_t irq = (uint16_t)strtoul(argv[3], NULL, 0);
 
-                r = xc_domain_bind_pt_spi_irq(xch, domid_arg(argv[2]), irq, irq);
+                if (!strcmp(cmd, "bind"))
+                        r = xc_domain_bind_pt_spi_irq(xch, domid_arg(argv[2]), irq, irq);
+                else
+                        r = xc_domain_unbind_pt_spi_irq(xch, domid_arg(argv[2]), irq, irq);
                 answer(r);
         } else if (!strcmp(cmd, "info") && argc == 3) {
                 xc_domaininfo_t di;
@@ -154,7 +158,7 @@ int main(int argc, char **argv)
                        !!(pi.arch_capabilities & PHYSCAP_ARM_SPI_UNBIND_LIVE));
         } else {
                 fprintf(stderr, "usage: hvp-probe assign|deassign DOMID PATH | test DOMID|invalid "
-                        "PATH | iomem DOMID MFN NR | bind DOMID IRQ | info DOMID | physinfo\n");
+                        "PATH | iomem DOMID MFN NR | bind|unbind DOMID IRQ | info DOMID | physinfo\n");
                 xc_interface_close(xch);
                 return 2;
         }
