@@ -111,7 +111,7 @@ static int print_hazards(struct json_object *hazards, const struct ctl_table_opt
 int cmd_status(struct ctl *ctl, const struct ctl_args *args)
 {
         struct ctl_table_opts o = ctl_table_opts(args, STATUS_OPT_HAZARDS + 1);
-        struct json_object *reply = NULL, *dtb, *counts, *leases, *hazards;
+        struct json_object *reply = NULL, *dtb, *counts, *leases, *hazards, *patches;
         bool list_hazards = args->opt[STATUS_OPT_HAZARDS] != NULL;
         char *up, *started;
         int r;
@@ -138,6 +138,12 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
                 printf(", Xen %s%s", jv_get_str(reply, "xen_version", ""),
                        streq(jv_get_str(reply, "backend", ""), "sim") ? " (simulated)" : "");
         putchar('\n');
+        patches = jv_get_array(reply, "hypervisor_patches");
+        printf("  %-13s", "xen patches:");
+        for (size_t i = 0; patches && i < json_object_array_length(patches); i++)
+                printf("%s %s", i ? "," : "",
+                       json_object_get_string(json_object_array_get_idx(patches, i)));
+        printf("%s\n", patches && json_object_array_length(patches) ? "" : " none");
         printf("  %-13s %s\n", "device tree:", jv_get_str(dtb, "path", "?"));
         printf("  %-13s %s\n", "model:", jv_get_str(dtb, "model", "-"));
         printf("  %-13s %s\n", "sha256:", jv_get_str(dtb, "sha256", "?"));

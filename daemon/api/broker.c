@@ -89,6 +89,7 @@ static int status_lifecycle(struct method_call *mc, struct engine *e, struct jso
         unsigned maj, min;
         int r = 0;
 
+        r |= jv_set_obj(o, "hypervisor_patches", render_hv_patches(ctx->hv));
         if (ctx->hv && hv_version(ctx->hv, &maj, &min, NULL) >= 0) {
                 _cleanup_free_ char *v = strdup_printf("%u.%u", maj, min);
 

@@ -317,6 +317,18 @@ struct json_object *render_hazards(const struct hazard *h, size_t n)
         return done(a, r);
 }
 
+struct json_object *render_hv_patches(struct hv *hv)
+{
+        struct json_object *a = json_object_new_array();
+        unsigned found = hv ? hv_patches(hv) : 0;
+        int r = 0;
+
+        for (unsigned i = 0; i < HV_PATCH__COUNT; i++)
+                if (found & (1u << i))
+                        r |= jv_push_str(a, hv_patch_name((enum hv_patch)(1u << i)));
+        return done(a, r);
+}
+
 struct json_object *render_event(const struct event *ev, const char *boot_id)
 {
         struct json_object *o = json_object_new_object();

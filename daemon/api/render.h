@@ -36,6 +36,8 @@ struct json_object *render_steps(const struct plan *p);
 struct json_object *render_audit(const struct db_audit *a, size_t n);
 /* []Hazard. */
 struct json_object *render_hazards(const struct hazard *h, size_t n);
+/* []string: the hv-patches the hypervisor has (none without an hv). */
+struct json_object *render_hv_patches(struct hv *hv);
 /* Event, with the bus's boot id. */
 struct json_object *render_event(const struct event *ev, const char *boot_id);
 /* []GuestPlacement: where each device of a layout lands. */

@@ -336,7 +336,8 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
         r = place_devices(e, devs, req->n_devices, req->layout, NULL, &taken, &l, f);
         if (r < 0)
                 return r;
-        r = plan_from_layout(l, &plan, f);
+        /* Where Xen keeps an owner for unprotected devices, it is told who. */
+        r = plan_from_layout(l, hv_patches(e->hv) & HV_PATCH_OWNER_OF_RECORD, &plan, f);
         if (r >= 0)
                 r = check_spis_free(e, info.domid, &plan, f);
         if (r < 0)

@@ -80,8 +80,12 @@ bool plan_outstanding(const struct plan *p);
  * it is the one step a live domain cannot give back.  No irq_permission
  * step: on Arm Xen checks the caller's (dom0's) right to the SPI when
  * binding and never reads a guest's IRQ rights (4.20 does not even have
- * the domctl there); xl binds only, too.
+ * the domctl there); xl binds only, too.  claim_unprotected: an
+ * assign_dt step for devices no IOMMU protects as well, where the
+ * hypervisor records their owner (HV_PATCH_OWNER_OF_RECORD); never in a
+ * reservation's plan, which is what xl does.
  */
-int plan_from_layout(const struct guestcfg_layout *l, struct plan *plan, struct failure *f);
+int plan_from_layout(const struct guestcfg_layout *l, bool claim_unprotected, struct plan *plan,
+                     struct failure *f);
 
 #endif
