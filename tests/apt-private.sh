@@ -10,16 +10,17 @@
 # repository.
 #
 # Source this file, then call
-#     apt_private_init DIR SUITE
+#     apt_private_init DIR SUITE [deb-src]
 # which fills the array APT_OPTS and writes DIR/sources.list (main of SUITE,
-# SUITE-updates and SUITE-security, arm64 only), and
+# SUITE-updates and SUITE-security, arm64 only; with deb-src, the source
+# packages of the same instead, for apt-get source), and
 #     apt_private_update DIR
 # which fetches the lists.  Both return 77 with the reason on stderr when
 # this host cannot do it (no apt, no Debian mirror configured, no keyring,
 # no network); the caller decides whether that is a skip.
 
 apt_private_init() {
-        local dir=$1 suite=$2 host_codename targets mirror security keyring
+        local dir=$1 suite=$2 kind=${3:-deb} host_codename targets mirror security keyring opts
 
         if ! command -v apt-get >/dev/null; then
                 echo "no apt-get: this needs a Debian host" >&2
@@ -61,11 +62,16 @@ apt_private_init() {
                 echo "no $keyring (package debian-archive-keyring)" >&2
                 return 77
         fi
+        case "$kind" in
+        deb) opts="arch=arm64 signed-by=$keyring" ;;
+        deb-src) opts="signed-by=$keyring" ;;
+        *) echo "apt_private_init: '$kind' is neither deb nor deb-src" >&2; return 2 ;;
+        esac
         {
-                echo "deb [arch=arm64 signed-by=$keyring] $mirror $suite main"
-                echo "deb [arch=arm64 signed-by=$keyring] $mirror $suite-updates main"
+                echo "$kind [$opts] $mirror $suite main"
+                echo "$kind [$opts] $mirror $suite-updates main"
                 if [ -n "$security" ]; then
-                        echo "deb [arch=arm64 signed-by=$keyring] $security $suite-security main"
+                        echo "$kind [$opts] $security $suite-security main"
                 fi
         } >"$dir/sources.list"
         APT_MIRROR=$mirror
