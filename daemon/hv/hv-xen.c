@@ -39,6 +39,9 @@
  * - iommu-flag: dom0's XEN_DOMINF_iommu, which it has whenever the
  *   platform has an IOMMU enabled; without one nothing can be learnt, and
  *   nothing is needed: no domain has the IOMMU there.
+ * - no-vcpu-spi (Xen refuses SPI calls on a domain without vCPUs instead
+ *   of crashing) is not probed: the only probe would crash a stock Xen.
+ *   refuse_if_building() keeps the backend from such calls on every Xen.
  */
 #include <inttypes.h>
 #include <stdarg.h>
