@@ -14,12 +14,23 @@
  *   hvp-probe iomem DOMID MFN NR     xc_domain_iomem_permission (grant)
  *   hvp-probe bind DOMID IRQ         xc_domain_bind_pt_spi_irq
  *   hvp-probe unbind DOMID IRQ       xc_domain_unbind_pt_spi_irq
- *   hvp-probe info DOMID             getdomaininfo: "iommu=0|1 paused=0|1"
+ *   hvp-probe info DOMID             getdomaininfo: "iommu=0|1 paused=0|1
+ *                                    vcpus=N"
  *   hvp-probe physinfo               "directio=0|1 spi-unbind-live=0|1"
+ *   hvp-probe create [novcpu]        XEN_DOMCTL_createdomain of a bare
+ *                                    domain with 32 SPIs (INTIDs 32-63),
+ *                                    then XEN_DOMCTL_max_vcpus for one vCPU
+ *                                    unless "novcpu"; prints its domid.  It
+ *                                    has no memory and no xenstore entries:
+ *                                    enough for the raw calls, never run.
+ *                                    "novcpu" leaves it as xl's domains are
+ *                                    while xl builds them.
+ *   hvp-probe destroy DOMID          XEN_DOMCTL_destroydomain
  *
- * Built for the arm64 dom0 by tests/xen/run-patched against the trixie
- * sysroot's headers, whose domctl interface version (0x17) is the one Xen
- * 4.20 takes.
+ * Built for the arm64 dom0 by tests/xen/run-patched against the suite's
+ * sysroot, whose headers carry the domctl interface version the suite's
+ * Xen takes (0x15 for 4.17, 0x17 for 4.20); the calls and structures used
+ * here are the same in both.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -86,6 +97,37 @@ static int raw_dt(bool assign, uint32_t domid, const char *path)
         return 0;
 }
 
+/* A domain for the raw calls: see "create" above. */
+static int create(xc_interface *xch, bool vcpu)
+{
+        struct xen_domctl_createdomain config = {
+                .flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap,
+                .max_vcpus = 1,
+                .max_evtchn_port = 1023,
+                .max_grant_frames = -1,
+                .max_maptrack_frames = -1,
+                .grant_opts = XEN_DOMCTL_GRANT_version(1),
+                .arch = {
+                        .gic_version = XEN_DOMCTL_CONFIG_GIC_NATIVE,
+                        .tee_type = XEN_DOMCTL_CONFIG_TEE_NONE,
+                        .nr_spis = 32,
+                },
+        };
+        uint32_t domid = 0;
+
+        if (xc_domain_create(xch, &domid, &config) < 0) {
+                answer(-1);
+                return 1;
+        }
+        if (vcpu && xc_domain_max_vcpus(xch, domid, 1) < 0) {
+                answer(-1);
+                xc_domain_destroy(xch, domid);
+                return 1;
+        }
+        printf("%" PRIu32 "\n", domid);
+        return 0;
+}
+
 static uint32_t domid_arg(const char *s)
 {
         unsigned long v;
@@ -143,8 +185,9 @@ int main(int argc, char **argv)
                         printf("no domain %" PRIu32 "\n", domid);
                         return 1;
                 }
-                printf("iommu=%d paused=%d\n", !!(di.flags & DOMINF_IOMMU),
-                       !!(di.flags & XEN_DOMINF_paused));
+                printf("iommu=%d paused=%d vcpus=%u\n", !!(di.flags & DOMINF_IOMMU),
+                       !!(di.flags & XEN_DOMINF_paused),
+                       di.max_vcpu_id == XEN_INVALID_MAX_VCPU_ID ? 0 : di.max_vcpu_id + 1);
         } else if (!strcmp(cmd, "physinfo") && argc == 2) {
                 xc_physinfo_t pi;
 
@@ -156,9 +199,18 @@ int main(int argc, char **argv)
                 printf("directio=%d spi-unbind-live=%d\n",
                        !!(pi.capabilities & XEN_SYSCTL_PHYSCAP_directio),
                        !!(pi.arch_capabilities & PHYSCAP_ARM_SPI_UNBIND_LIVE));
+        } else if (!strcmp(cmd, "create") && (argc == 2 || (argc == 3 &&
+                                                             !strcmp(argv[2], "novcpu")))) {
+                r = create(xch, argc == 2);
+                xc_interface_close(xch);
+                return r;
+        } else if (!strcmp(cmd, "destroy") && argc == 3) {
+                r = xc_domain_destroy(xch, domid_arg(argv[2]));
+                answer(r);
         } else {
                 fprintf(stderr, "usage: hvp-probe assign|deassign DOMID PATH | test DOMID|invalid "
-                        "PATH | iomem DOMID MFN NR | bind|unbind DOMID IRQ | info DOMID | physinfo\n");
+                        "PATH | iomem DOMID MFN NR | bind|unbind DOMID IRQ | info DOMID | physinfo "
+                        "| create [novcpu] | destroy DOMID\n");
                 xc_interface_close(xch);
                 return 2;
         }
