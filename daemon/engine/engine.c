@@ -11,6 +11,7 @@
 
 #include "adopt.h"
 #include "audit.h"
+#include "denial.h"
 #include "engine-private.h"
 #include "inventory.h"
 #include "lease-state.h"
@@ -52,6 +53,7 @@ void engine_free(struct engine *e)
                 pending_clear(&e->pending[i]);
         free(e->pending);
         free(e->seen);
+        denials_free(e->denials);
         free(e);
 }
 
