@@ -870,7 +870,7 @@ static int check_request_strings(struct json_object *v, char **bad)
                         }
                 }
                 return 0;
-        case json_type_object:
+        case json_type_object: {
                 json_object_object_foreach(v, key, val) {
                         if (utf8_control_at(key, strlen(key)) != strlen(key)) {
                                 /* The key itself is what is wrong: name its parent only. */
@@ -883,6 +883,7 @@ static int check_request_strings(struct json_object *v, char **bad)
                         }
                 }
                 return 0;
+        }
         default:
                 return 0;
         }
