@@ -205,6 +205,15 @@ static void conn_kill(struct conn *c, const char *why)
         conn_schedule(c);
 }
 
+/* The peer is gone for an unfinished call: its handler learns of it, then the call goes. */
+static void call_abandon(struct server_call *call)
+{
+        call->conn = NULL;
+        if (call->on_disconnect)
+                call->on_disconnect(call, call->disconnect_userdata);
+        call_free(call);
+}
+
 static void conn_free(struct conn *c)
 {
         struct server *s;
@@ -214,15 +223,10 @@ static void conn_free(struct conn *c)
                 return;
         s = c->server;
 
-        /* The handler of an unfinished call learns of the disconnect, then the call goes. */
         call = c->current;
         c->current = NULL;
-        if (call) {
-                call->conn = NULL;
-                if (call->on_disconnect)
-                        call->on_disconnect(call, call->disconnect_userdata);
-                call_free(call);
-        }
+        if (call)
+                call_abandon(call);
         while (c->pending_head) {
                 call = c->pending_head;
                 c->pending_head = call->next;
@@ -427,8 +431,23 @@ static struct server_call *conn_dequeue(struct conn *c)
 }
 
 /*
+ * End a stream ("more") in progress as if its peer had gone: only its
+ * handler ends it, so it would hold a protocol error queued behind it, and
+ * the connection (reading has stopped: not even a close is seen), for good.
+ */
+static void conn_end_stream(struct conn *c)
+{
+        struct server_call *call = c->current;
+
+        if (call && call->req.more && !call->in_dispatch) {
+                c->current = NULL;
+                call_abandon(call);
+        }
+}
+
+/*
  * Queue a protocol error behind the calls already queued, so that replies
- * still come out in order; reading stops for good.
+ * still come out in order; reading stops for good, and a stream ends.
  */
 static void conn_protocol_error(struct conn *c, const char *why)
 {
@@ -438,6 +457,7 @@ static void conn_protocol_error(struct conn *c, const char *why)
                    (unsigned)c->peer.uid, (int)c->peer.pid, why);
         c->state = CONN_DRAINING;
         event_del(c->read_ev);
+        conn_end_stream(c);
         if (!call || !(call->protocol_error = strdup(why))) {
                 free(call);
                 conn_kill(c, "out of memory");
@@ -558,6 +578,9 @@ static void conn_process(struct conn *c)
                         call_free(call);
                         /* Room in the queue again: take more buffered messages. */
                         conn_parse_input(c);
+                } else if (c->state == CONN_DRAINING) {
+                        /* A protocol error waits behind this stream: it must not wait forever. */
+                        conn_end_stream(c);
                 }
         }
 
