@@ -754,6 +754,15 @@ static int server_add_conn(struct server *s, int fd)
         return 0;
 }
 
+int server_add_connection(struct server *s, int fd)
+{
+        int flags = fcntl(fd, F_GETFL);
+
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
+        return server_add_conn(s, fd);
+}
+
 static void on_accept_resume(evutil_socket_t fd, short what, void *userdata)
 {
         struct server *s = userdata;
