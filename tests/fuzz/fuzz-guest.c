@@ -21,8 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
-#include "dt.h"
+#include "fuzz-scan.h"
 #include "gen-oracle.h"
 #include "guestcfg.h"
 
@@ -103,25 +102,14 @@ static bool lay_out(const void *host, const struct dt_device *const *devs, size_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        static struct classify_tables *tables;
         const struct dt_device *tried[MAX_TRIED];
-        struct dt_inventory *inv = NULL;
+        struct dt_inventory *inv;
         size_t n = 0;
-        char *err = NULL;
-        void *copy;
+        void *copy = NULL;
 
-        if (!tables && classify_tables_new(&tables) < 0)
-                abort();
-        /* A private, exactly sized copy so reads past the end are caught. */
-        copy = malloc(size ? size : 1);
-        if (!copy)
-                return 0;
-        if (size)
-                memcpy(copy, data, size);
-        if (dt_scan(copy, size, &inv, &err) < 0 || classify_inventory(inv, tables) < 0) {
-                free(err);
+        inv = fuzz_scan(data, size, &copy);
+        if (!inv) {
                 free(copy);
-                dt_inventory_free(inv);
                 return 0;
         }
         for (size_t i = 0; i < inv->n_devices && i < 4 * MAX_TRIED && n < MAX_TRIED; i++) {
