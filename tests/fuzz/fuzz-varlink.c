@@ -164,8 +164,11 @@ static void fuzz_dispatch(struct server_call *call, void *userdata)
                                              : "";
 
                 if (strncmp(action, "crash", 5) == 0) {
-                        server_call_error(call, "org.varlink.service.InvalidParameter",
-                                          NULL);
+                        struct json_object *p = json_object_new_object();
+
+                        json_object_object_add(p, "parameter", json_object_new_string("action"));
+                        server_call_error(call, "org.varlink.service.InvalidParameter", p);
+                        json_object_put(p);
                         return;
                 }
                 W.failpoint_armed = true;
