@@ -161,7 +161,8 @@ int inventory_check_dom0_hidden(struct inventory *inv, struct hv *hv,
                 d->dom0_verdict = DT_DOM0_UNCHECKED;
                 if (!d->dom0_hidden)
                         continue;
-                for (size_t j = 0; j < d->n_irqs && v != DT_DOM0_OWNED; j++) {
+                /* No hypervisor to ask (assignctl --offline): nobody can tell. */
+                for (size_t j = 0; hv && j < d->n_irqs && v != DT_DOM0_OWNED; j++) {
                         int r;
 
                         if (d->irqs[j].cls != DT_IRQ_SPI)

@@ -16,7 +16,7 @@ static struct guestcfg_target hv_target(struct engine *e)
 {
         unsigned maj, min;
 
-        if (hv_version(e->hv, &maj, &min, NULL) >= 0)
+        if (e->hv && hv_version(e->hv, &maj, &min, NULL) >= 0)
                 return (struct guestcfg_target){ maj, min };
         return GUESTCFG_TARGET_DEFAULT;
 }

@@ -553,7 +553,7 @@ static void test_rcar(const char *dir)
                 free(cfg);
                 cfg = NULL;
         }
-        r = guestcfg_imagebuilder(l, 1, "guest1-passthrough.dtb", "host.dtb", &cfg, &err);
+        r = guestcfg_imagebuilder(l, 1, "guest1-passthrough.dtb", "host.dtb", false, &cfg, &err);
         CHECK_INT(r, 0);
         CHECK(cfg && strstr(cfg, "DOMU_PASSTHROUGH_DTB[1]=\"guest1-passthrough.dtb\"\n"));
         CHECK(cfg && strstr(cfg, "DOMU_PASSTHROUGH_PATHS[1]=\"/soc/dma-controller@e6700000 /soc/serial@e6550000 "
