@@ -5,7 +5,7 @@
  * detected values.  The database is the record; the in-memory copy is
  * what queries are answered from, reloaded from the database after every
  * change so the two cannot drift.  Rendering devices for the wire is
- * api/render.c's business, not this file's.
+ * wire/render.c's business, not this file's.
  */
 #include <errno.h>
 #include <string.h>

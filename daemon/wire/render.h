@@ -2,8 +2,9 @@
 /*
  * The engine's C structs as the wire's JSON objects, in the shapes
  * proto/io.assignd.Broker.varlink declares (the dispatcher validates every
- * reply against it).  Each function returns a new object, or NULL when
- * out of memory.
+ * reply against it; assignctl --offline prints them as the daemon would
+ * have sent them).  Each function returns a new object, or NULL when out
+ * of memory.
  */
 #ifndef ASSIGND_RENDER_H
 #define ASSIGND_RENDER_H
