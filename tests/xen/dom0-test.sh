@@ -205,19 +205,19 @@ if [ -e $P/dom0less ]; then
 
         # A toolstack guest may not have it: DeviceBusy naming the domid.
         begin dom0less-refused
-        xl create -p "$(guest_cfg g7)" >/tmp/xl-create.log 2>&1
-        assignctl assign g7 $RTC >/tmp/assign.out 2>&1
+        xl create -p "$(guest_cfg g20)" >/tmp/xl-create.log 2>&1
+        assignctl assign g20 $RTC >/tmp/assign.out 2>&1
         rc=$?
-        assignctl reserve g8 $RTC >/tmp/reserve.out 2>&1
+        assignctl reserve g21 $RTC >/tmp/reserve.out 2>&1
         rc2=$?
         show /tmp/assign.out
         if [ $rc -eq 1 ] && grep -q DeviceBusy /tmp/assign.out && grep -qE "domain ([^ ]+ \()?$DL\)? outside assignd since" /tmp/assign.out &&
            [ $rc2 -eq 1 ] && grep -q DeviceBusy /tmp/reserve.out; then
                 ok
         else
-                fail "assign to g7: rc $rc; reserve: rc $rc2 ($(tr '\n' ' ' </tmp/reserve.out))"
+                fail "assign to g20: rc $rc; reserve: rc $rc2 ($(tr '\n' ' ' </tmp/reserve.out))"
         fi
-        xl destroy g7 2>/dev/null
+        xl destroy g20 2>/dev/null
 
         # The domain goes, and with it the adopted lease.
         begin dom0less-released
