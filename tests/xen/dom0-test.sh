@@ -211,7 +211,8 @@ if [ -e $P/dom0less ]; then
         assignctl reserve g21 $RTC >/tmp/reserve.out 2>&1
         rc2=$?
         show /tmp/assign.out
-        if [ $rc -eq 1 ] && grep -q DeviceBusy /tmp/assign.out && grep -qE "domain ([^ ]+ \()?$DL\)? outside assignd since" /tmp/assign.out &&
+        if [ $rc -eq 1 ] && grep -q DeviceBusy /tmp/assign.out && grep -q "outside assignd" /tmp/assign.out &&
+           grep -qE "domain ([^ ]+ \()?$DL([ )]|\$)" /tmp/assign.out &&
            [ $rc2 -eq 1 ] && grep -q DeviceBusy /tmp/reserve.out; then
                 ok
         else
