@@ -1,11 +1,29 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The ImageBuilder fragment of a layout, for a dom0less domU: the
- * DOMU_PASSTHROUGH_DTB and DOMU_PASSTHROUGH_PATHS lines of its config, and
- * as comments the fdtput (or U-Boot) commands that mark the host nodes
- * xen,passthrough where ImageBuilder is not used.  File names and paths go
- * into shell words, so characters a shell would read are refused: paths
- * must be plain device-tree paths (guestcfg-text.c).
+ * The ImageBuilder fragment of a layout, for one dom0less domU: the lines
+ * of ImageBuilder's config (scripts/uboot-script-gen, which sources it with
+ * bash) that give domain n its passthrough devices, and as comments the
+ * fdtput (or U-Boot) commands that mark the host nodes xen,passthrough
+ * where ImageBuilder is not used.
+ *
+ * What uboot-script-gen does with them (checked in its source, 2023):
+ * - it builds /chosen/domU<n> only for n < NUM_DOMUS, so the fragment
+ *   raises NUM_DOMUS to n + 1 when the config's is lower, never lowers it;
+ * - DOMU_PASSTHROUGH_DTB[n] is loaded and added as the domain's
+ *   "multiboot,device-tree" module, as it is (it must be the dom0less
+ *   flavour: xen,reg and xen,path);
+ * - every path of DOMU_PASSTHROUGH_PATHS[n] (space separated) gets
+ *   xen,passthrough in the host DTB, whatever else is set;
+ * - PASSTHROUGH_DTS_REPO or LOPPER_PATH would build a DTB of their own
+ *   from the same paths instead (with the repository, it refuses a
+ *   DOMU_PASSTHROUGH_DTB next to it), so they must stay unset;
+ * - DOMU_STATIC_MEM[n] with DOMU_DIRECT_MAP[n]=1 maps the domain's RAM
+ *   1:1, which a DMA-capable device no IOMMU translates needs: it puts
+ *   host physical addresses on the bus.  Which host RAM to set aside is
+ *   the integrator's choice, so the fragment says so rather than guess.
+ *
+ * File names and paths go into shell words, so characters a shell would
+ * read are refused: paths must be plain device-tree paths (guestcfg-text.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,8 +47,9 @@ static bool shell_word_ok(const char *s)
         return true;
 }
 
-int guestcfg_imagebuilder(const struct guestcfg_layout *layout, unsigned int domu_index, const char *dtb_file,
-                          const char *host_dtb_file, char **ret, char **err)
+int guestcfg_imagebuilder(const struct guestcfg_layout *layout, unsigned int domu_index,
+                          const char *dtb_file, const char *host_dtb_file, bool dma_forced,
+                          char **ret, char **err)
 {
         struct strbuf b = STRBUF_INIT;
 
@@ -52,12 +71,24 @@ int guestcfg_imagebuilder(const struct guestcfg_layout *layout, unsigned int dom
                       layout->target.xen_major, layout->target.xen_minor);
         for (size_t i = 0; i < layout->n_devices; i++)
                 guestcfg_comment_device(&b, &layout->devices[i]);
+        strbuf_printf(&b, "# For ImageBuilder's config, next to domU %u's own DOMU_KERNEL[%u], DOMU_MEM[%u] ...;\n"
+                      "# PASSTHROUGH_DTS_REPO and LOPPER_PATH must stay unset (they replace this DTB).\n",
+                      domu_index, domu_index, domu_index);
+        /* uboot-script-gen builds domU n only below NUM_DOMUS: raise it, never lower it. */
+        strbuf_printf(&b, "NUM_DOMUS=$(( ${NUM_DOMUS:-0} > %u ? ${NUM_DOMUS:-0} : %u ))\n",
+                      domu_index + 1, domu_index + 1);
         strbuf_printf(&b, "DOMU_PASSTHROUGH_DTB[%u]=\"%s\"\n", domu_index, dtb_file);
         /* ImageBuilder marks these host nodes with xen,passthrough itself. */
         strbuf_printf(&b, "DOMU_PASSTHROUGH_PATHS[%u]=\"", domu_index);
         for (size_t i = 0; i < layout->n_devices; i++)
                 strbuf_printf(&b, "%s%s", i ? " " : "", layout->devices[i].dev->path);
         strbuf_append(&b, "\"\n");
+        if (dma_forced)
+                strbuf_printf(&b, "# Devices above that may do DMA with no IOMMU in front were accepted with\n"
+                              "# force_unprotected: they put host physical addresses on the bus, so the\n"
+                              "# domain's RAM must be mapped 1:1: set DOMU_STATIC_MEM[%u]=\"BASE SIZE\" (host RAM\n"
+                              "# set aside for it) and DOMU_DIRECT_MAP[%u]=1, or their DMA hits other memory.\n",
+                              domu_index, domu_index);
         strbuf_append(&b, "# Host nodes Xen must hide from dom0 (xen,passthrough); without ImageBuilder:\n");
         for (size_t i = 0; i < layout->n_devices; i++)
                 strbuf_printf(&b, "#   fdtput -t s '%s' '%s' xen,passthrough ''\n",

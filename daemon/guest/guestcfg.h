@@ -155,14 +155,17 @@ int guestcfg_xl_config(const struct guestcfg_layout *layout, const char *device_
                        const char *notes, char **ret, char **err);
 
 /*
- * ImageBuilder fragment for dom0less domU number domu_index:
- * DOMU_PASSTHROUGH_DTB[n], DOMU_PASSTHROUGH_PATHS[n], and the fdtput
- * commands marking the host nodes xen,passthrough (as comments: ImageBuilder
- * does it itself from DOMU_PASSTHROUGH_PATHS).
+ * ImageBuilder fragment for dom0less domU number domu_index: NUM_DOMUS
+ * raised to domu_index + 1 when lower, DOMU_PASSTHROUGH_DTB[n],
+ * DOMU_PASSTHROUGH_PATHS[n], and the fdtput commands marking the host nodes
+ * xen,passthrough (as comments: ImageBuilder does it itself from
+ * DOMU_PASSTHROUGH_PATHS).  dma_forced: DMA-capable devices no IOMMU
+ * protects were accepted with force; a comment says the domain's RAM must
+ * then be 1:1 (DOMU_STATIC_MEM, DOMU_DIRECT_MAP).
  */
 int guestcfg_imagebuilder(const struct guestcfg_layout *layout, unsigned int domu_index,
-                          const char *dtb_file, const char *host_dtb_file, char **ret,
-                          char **err);
+                          const char *dtb_file, const char *host_dtb_file, bool dma_forced,
+                          char **ret, char **err);
 
 const char *guestcfg_mode_to_string(enum guestcfg_mode m);
 int guestcfg_mode_from_string(const char *s);   /* -EINVAL if unknown */

@@ -69,7 +69,7 @@ static void generate(const void *host, const struct guestcfg_layout *l)
                 free(text);
                 text = NULL;
 
-                r = guestcfg_imagebuilder(l, 3, "domU3.dtb", "host.dtb", &text, &err);
+                r = guestcfg_imagebuilder(l, 3, "domU3.dtb", "host.dtb", true, &text, &err);
                 if (r < 0)
                         fail("ImageBuilder refused a layout guestcfg_layout accepted", err);
                 check("ImageBuilder", oracle_imagebuilder(text, &why), why);

@@ -148,6 +148,32 @@ static inline int oracle_xl_config(const char *text, char **why)
         return 0;
 }
 
+/*
+ * The one line that is not NAME[n]="...": raising NUM_DOMUS to n + 1,
+ * "NUM_DOMUS=$(( ${NUM_DOMUS:-0} > N ? ${NUM_DOMUS:-0} : N ))", N digits.
+ */
+static inline bool oracle_num_domus(const char *p, size_t n)
+{
+        static const char *const part[] = { "NUM_DOMUS=$(( ${NUM_DOMUS:-0} > ",
+                                            " ? ${NUM_DOMUS:-0} : ", " ))" };
+        size_t at = 0;
+
+        for (size_t k = 0; k < 3; k++) {
+                size_t l = strlen(part[k]), d = at;
+
+                if (k > 0) {
+                        while (d < n && p[d] >= '0' && p[d] <= '9')
+                                d++;
+                        if (d == at)
+                                return false;
+                }
+                if (n - d < l || memcmp(p + d, part[k], l) != 0)
+                        return false;
+                at = d + l;
+        }
+        return at == n;
+}
+
 static inline int oracle_imagebuilder(const char *text, char **why)
 {
         static const char *const keys[] = { "DOMU_PASSTHROUGH_DTB[", "DOMU_PASSTHROUGH_PATHS[" };
@@ -168,6 +194,10 @@ static inline int oracle_imagebuilder(const char *text, char **why)
                         if (!oracle_printable(p, n))
                                 return oracle_fail(why, "ImageBuilder line %u: not printable "
                                                    "ASCII", line);
+                        p = nl + 1;
+                        continue;
+                }
+                if (oracle_num_domus(p, n)) {
                         p = nl + 1;
                         continue;
                 }

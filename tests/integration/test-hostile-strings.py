@@ -232,6 +232,8 @@ def case_hostile_generators():
         r = H.broker("ImageBuilderConfig", {"devices": [path]})
         for line in r["config"].split("\n"):
             check(line == "" or line.startswith("#") or
+                  re.fullmatch(r'NUM_DOMUS=\$\(\( \$\{NUM_DOMUS:-0\} > (\d+) \? '
+                               r'\$\{NUM_DOMUS:-0\} : \1 \)\)', line) or
                   re.fullmatch(r'DOMU_PASSTHROUGH_(DTB|PATHS)\[\d+\]="[^"\\$`\x00-\x1f]*"', line),
                   "ImageBuilder line %r" % line)
     for path in ("/soc/gpio$(reboot)@9030000", "/soc/i2c 'q' \"x\"@9040000"):

@@ -74,7 +74,7 @@ static void generate_all(const void *host, const struct guestcfg_layout *l, cons
                         CHECK_MSG(r == 0, "%s: xl.cfg: %s", path, err ? err : "?");
                         if (r == 0)
                                 check_text("xl.cfg", path, oracle_xl_config, xl);
-                        r = guestcfg_imagebuilder(l, 1, "domU1.dtb", "host.dtb", &ib, &err);
+                        r = guestcfg_imagebuilder(l, 1, "domU1.dtb", "host.dtb", false, &ib, &err);
                         CHECK_MSG(r == 0, "%s: ImageBuilder: %s", path, err ? err : "?");
                         if (r == 0)
                                 check_text("ImageBuilder", path, oracle_imagebuilder, ib);
@@ -194,7 +194,7 @@ static void test_generators_check(const struct dt_inventory *inv)
         free(err);
         err = NULL;
         evil.path = "/soc/gpio$(reboot)@9030000";
-        CHECK_INT(guestcfg_imagebuilder(l, 0, "d.dtb", NULL, &out, &err), -EINVAL);
+        CHECK_INT(guestcfg_imagebuilder(l, 0, "d.dtb", NULL, false, &out, &err), -EINVAL);
         CHECK(out == NULL);
         free(err);
         err = NULL;
@@ -207,10 +207,10 @@ static void test_generators_check(const struct dt_inventory *inv)
         CHECK_INT(guestcfg_xl_config(l, "/g/x\".dtb", NULL, &out, &err), -EINVAL);
         free(err);
         err = NULL;
-        CHECK_INT(guestcfg_imagebuilder(l, 0, "my domU.dtb", NULL, &out, &err), -EINVAL);
+        CHECK_INT(guestcfg_imagebuilder(l, 0, "my domU.dtb", NULL, false, &out, &err), -EINVAL);
         free(err);
         err = NULL;
-        CHECK_INT(guestcfg_imagebuilder(l, 0, "d.dtb", "host\t.dtb", &out, &err), -EINVAL);
+        CHECK_INT(guestcfg_imagebuilder(l, 0, "d.dtb", "host\t.dtb", false, &out, &err), -EINVAL);
         free(err);
         err = NULL;
         /* Notes handed in with a newline and raw bytes still come out as comment lines. */
