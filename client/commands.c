@@ -119,7 +119,7 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
         if (!list_hazards && (o.columns || o.full || !o.legend))
                 return ctl_usage_error("status: -o, --full and --no-legend are for the table of "
                                        "--hazards");
-        r = ctl_call(ctl, "GetStatus", NULL, &reply);
+        r = ctl->offline ? ctl_offline_status(ctl, &reply) : ctl_call(ctl, "GetStatus", NULL, &reply);
         if (r != CTL_EXIT_OK)
                 return r;
         if (ctl->json) {
@@ -133,7 +133,11 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
         up = fmt_duration(jv_get_int(reply, "uptime_seconds", -1));
         started = fmt_time(jv_get_int(reply, "started_at", -1));
 
-        printf("assignd %s, backend %s", jv_get_str(reply, "version", "?"), jv_get_str(reply, "backend", "?"));
+        if (ctl->offline)
+                printf("assignctl %s offline: no daemon, no hypervisor", jv_get_str(reply, "version", "?"));
+        else
+                printf("assignd %s, backend %s", jv_get_str(reply, "version", "?"),
+                       jv_get_str(reply, "backend", "?"));
         if (jv_get_str(reply, "xen_version", NULL))
                 printf(", Xen %s%s", jv_get_str(reply, "xen_version", ""),
                        streq(jv_get_str(reply, "backend", ""), "sim") ? " (simulated)" : "");
@@ -155,14 +159,18 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
         printf("  %-13s %" PRId64 " assignment group%s, %" PRId64 " IOMMU%s\n", "",
                jv_get_int(counts, "groups", 0), jv_get_int(counts, "groups", 0) == 1 ? "" : "s",
                jv_get_int(counts, "iommus", 0), jv_get_int(counts, "iommus", 0) == 1 ? "" : "s");
-        printf("  %-13s %s (since %s)\n", "uptime:", up ? up : "?", started ? started : "?");
-        printf("  %-13s %" PRId64 " (%" PRId64 " monitor%s)\n", "connections:",
-               jv_get_int(reply, "connections", 0), jv_get_int(reply, "monitors", 0),
-               jv_get_int(reply, "monitors", 0) == 1 ? "" : "s");
-        leases = jv_get_object(reply, "leases");
-        printf("  %-13s %" PRId64 " assigned, %" PRId64 " reserved, %" PRId64 " assigning, %" PRId64
-               " releasing\n", "leases:", jv_get_int(leases, "assigned", 0), jv_get_int(leases, "reserved", 0),
-               jv_get_int(leases, "assigning", 0), jv_get_int(leases, "releasing", 0));
+        /* Offline there is no daemon to have an uptime, connections or leases. */
+        if (!ctl->offline) {
+                printf("  %-13s %s (since %s)\n", "uptime:", up ? up : "?", started ? started : "?");
+                printf("  %-13s %" PRId64 " (%" PRId64 " monitor%s)\n", "connections:",
+                       jv_get_int(reply, "connections", 0), jv_get_int(reply, "monitors", 0),
+                       jv_get_int(reply, "monitors", 0) == 1 ? "" : "s");
+                leases = jv_get_object(reply, "leases");
+                printf("  %-13s %" PRId64 " assigned, %" PRId64 " reserved, %" PRId64
+                       " assigning, %" PRId64 " releasing\n", "leases:",
+                       jv_get_int(leases, "assigned", 0), jv_get_int(leases, "reserved", 0),
+                       jv_get_int(leases, "assigning", 0), jv_get_int(leases, "releasing", 0));
+        }
         hazards = jv_get_array(reply, "hazards");
         print_hazard_summary(hazards, list_hazards);
         if (list_hazards)
@@ -352,10 +360,28 @@ int cmd_list(struct ctl *ctl, const struct ctl_args *args)
         struct json_object *params = NULL, *reply = NULL, *devices;
         int r;
 
+        if (ctl->offline && args->opt[LIST_OPT_OWNER])
+                return ctl_usage_error("list: --owner needs the daemon: offline no domain holds "
+                                       "anything");
         r = list_params(args, &params);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_call(ctl, "ListDevices", params, &reply);
+        if (ctl->offline) {
+                /* The same filter, for the engine (the values were checked above). */
+                struct engine_device_filter f = {
+                        .coverage = args->opt[LIST_OPT_COVERAGE]
+                                            ? dt_coverage_from_string(args->opt[LIST_OPT_COVERAGE])
+                                            : -1,
+                        .dma = args->opt[LIST_OPT_DMA] ? dt_dma_from_string(args->opt[LIST_OPT_DMA])
+                                                       : -1,
+                        .assignable = args->opt[LIST_OPT_ASSIGNABLE] ? 1 : -1,
+                        .owner = args->opt[LIST_OPT_OWNER],
+                };
+
+                r = ctl_offline_devices(ctl, &f, &reply);
+        } else {
+                r = ctl_call(ctl, "ListDevices", params, &reply);
+        }
         json_object_put(params);
         if (r != CTL_EXIT_OK)
                 return r;
@@ -678,7 +704,13 @@ static int get_device(struct ctl *ctl, const char *method, struct json_object *p
 {
         int r;
 
-        r = ctl_call(ctl, method, params, reply);
+        if (ctl->offline) {
+                r = ctl_offline_check(ctl, method, params);
+                if (r == CTL_EXIT_OK)
+                        r = ctl_offline_device(ctl, jv_get_str(params, "path", ""), reply);
+        }
+        else
+                r = ctl_call(ctl, method, params, reply);
         if (r != CTL_EXIT_OK)
                 return r;
         *dev = jv_get_object(*reply, "device");

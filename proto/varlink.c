@@ -11,8 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "varlink.h"
+#include "utf8.h"
 #include "util.h"
+#include "varlink.h"
 
 /* Room for one maximal message and its terminating NUL. */
 #define RBUF_MAX(b) (((b)->max ? (b)->max : (size_t)VL_MAX_MESSAGE) + 1)
@@ -126,17 +127,115 @@ int vl_rbuf_next(struct vl_rbuf *b, char **msg)
         return 1;
 }
 
+/* The value of hex digit c, or -1. */
+static int hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* The code unit of the \uXXXX escape whose 'u' is at p (end bounds it), or -1. */
+static long escape_unit(const char *p, const char *end)
+{
+        long v = 0;
+
+        if (end - p < 5 || p[0] != 'u')
+                return -1;
+        for (int i = 1; i <= 4; i++) {
+                int h = hex_value(p[i]);
+
+                if (h < 0)
+                        return -1;
+                v = v * 16 + h;
+        }
+        return v;
+}
+
 /*
- * Strict JSON (no comments, no single quotes) and nothing but whitespace
- * after the value: a message is exactly one JSON document.
+ * What RFC 8259 asks of a JSON text and json-c does not check (it passes
+ * raw control characters in strings, takes any byte sequence, and turns
+ * an unpaired surrogate escape into U+FFFD): the text is UTF-8 (RFC 3629),
+ * strings hold no unescaped U+0000..U+001F, and every \uD800..\uDBFF
+ * escape is followed by a \uDC00..\uDFFF one and only there.  Such a
+ * message is not JSON, so it is refused as a whole, as sd-json refuses
+ * it; the error names an offset, never the bytes.  Malformed escapes are
+ * left to json-c, which reports them.
  */
-static int parse_json_message(const char *msg, struct json_object **ret, char **err)
+static int check_json_text(const char *msg, size_t len, char **err)
+{
+        const char *p = msg, *end = msg + len;
+        bool in_string = false;
+
+        while (p < end) {
+                uint32_t cp;
+                size_t n = utf8_decode(p, (size_t)(end - p), &cp);
+                long unit;
+
+                if (n == 0)
+                        return set_error(err, -EBADMSG,
+                                         "the message is not valid UTF-8 at byte offset %zu",
+                                         (size_t)(p - msg));
+                if (!in_string) {
+                        in_string = cp == '"';
+                        p += n;
+                        continue;
+                }
+                if (cp < 0x20)
+                        return set_error(err, -EBADMSG,
+                                         "invalid JSON: unescaped control character U+%04X in "
+                                         "a string at byte offset %zu",
+                                         (unsigned)cp, (size_t)(p - msg));
+                if (cp == '"') {
+                        in_string = false;
+                        p++;
+                        continue;
+                }
+                if (cp != '\\' || p + 1 >= end) {
+                        p += n;
+                        continue;
+                }
+                if (p[1] != 'u') {
+                        p += 2;         /* \" or \\ does not end or escape anything after it */
+                        continue;
+                }
+                unit = escape_unit(p + 1, end);
+                if (unit >= 0xdc00 && unit <= 0xdfff)
+                        return set_error(err, -EBADMSG,
+                                         "invalid JSON: unpaired surrogate escape at byte "
+                                         "offset %zu",
+                                         (size_t)(p - msg));
+                if (unit >= 0xd800 && unit <= 0xdbff) {
+                        long low = p + 6 < end && p[6] == '\\' ? escape_unit(p + 7, end) : -1;
+
+                        if (low < 0xdc00 || low > 0xdfff)
+                                return set_error(err, -EBADMSG,
+                                                 "invalid JSON: unpaired surrogate escape at "
+                                                 "byte offset %zu",
+                                                 (size_t)(p - msg));
+                        p += 12;
+                        continue;
+                }
+                p += unit >= 0 ? 6 : 2;
+        }
+        return 0;
+}
+
+int vl_parse_json(const char *msg, struct json_object **ret, char **err)
 {
         struct json_tokener *tok;
         struct json_object *o;
         enum json_tokener_error jerr;
         size_t len = strlen(msg), end;
+        int r;
 
+        r = check_json_text(msg, len, err);
+        if (r < 0)
+                return r;
         tok = json_tokener_new();
         if (!tok)
                 return -ENOMEM;
@@ -192,7 +291,7 @@ int vl_request_parse(const char *msg, struct vl_request *req, char **err)
         static const char *const flag_names[3] = { "oneway", "more", "upgrade" };
         int r;
 
-        r = parse_json_message(msg, &o, err);
+        r = vl_parse_json(msg, &o, err);
         if (r < 0)
                 return r;
         if (!json_object_is_type(o, json_type_object))
@@ -271,12 +370,122 @@ void vl_request_clear(struct vl_request *req)
         *req = (struct vl_request){ 0 };
 }
 
+static const char *to_text(struct json_object *o)
+{
+        return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* A string value or key with its bad bytes replaced (NULL when out of memory). */
+static struct json_object *sanitized_string(struct json_object *v)
+{
+        _cleanup_free_ char *s = NULL;
+        size_t n;
+
+        s = utf8_sanitize(json_object_get_string(v), (size_t)json_object_get_string_len(v), &n);
+        return s ? json_object_new_string_len(s, (int)n) : NULL;
+}
+
+static char *first_bad_key(struct json_object *v)
+{
+        json_object_object_foreach(v, key, val) {
+                (void)val;
+                if (!utf8_valid(key, strlen(key)))
+                        return key;
+        }
+        return NULL;
+}
+
+/*
+ * Make every string and key in v valid UTF-8, in place.  json-c writes a
+ * string's bytes as they are, so one invalid byte anywhere (a node name in
+ * the host DTB, a row an older daemon stored) would make the whole reply
+ * unreadable to every client.
+ */
+static int sanitize_tree(struct json_object *v)
+{
+        switch (json_object_get_type(v)) {
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        struct json_object *e = json_object_array_get_idx(v, i);
+                        struct json_object *fixed;
+
+                        if (!json_object_is_type(e, json_type_string)) {
+                                if (sanitize_tree(e) < 0)
+                                        return -ENOMEM;
+                                continue;
+                        }
+                        if (utf8_valid(json_object_get_string(e),
+                                       (size_t)json_object_get_string_len(e)))
+                                continue;
+                        fixed = sanitized_string(e);
+                        if (!fixed || json_object_array_put_idx(v, i, fixed) < 0) {
+                                json_object_put(fixed);
+                                return -ENOMEM;
+                        }
+                }
+                return 0;
+        case json_type_object: {
+                char *bad_key;
+
+                json_object_object_foreach(v, key, val) {
+                        if (json_object_is_type(val, json_type_string) &&
+                            !utf8_valid(json_object_get_string(val),
+                                        (size_t)json_object_get_string_len(val))) {
+                                struct json_object *fixed = sanitized_string(val);
+
+                                /* Replacing an existing key's value is safe while iterating. */
+                                if (!fixed || json_object_object_add(v, key, fixed) < 0) {
+                                        json_object_put(fixed);
+                                        return -ENOMEM;
+                                }
+                        } else if (sanitize_tree(val) < 0) {
+                                return -ENOMEM;
+                        }
+                }
+                /* Keys cannot be renamed in place: take one bad key out at a time. */
+                while ((bad_key = first_bad_key(v))) {
+                        _cleanup_free_ char *k = utf8_sanitize(bad_key, strlen(bad_key), NULL);
+                        struct json_object *moved = NULL;
+
+                        if (!k)
+                                return -ENOMEM;
+                        json_object_object_get_ex(v, bad_key, &moved);
+                        json_object_get(moved);
+                        json_object_object_del(v, bad_key);
+                        if (json_object_object_add(v, k, moved) < 0) {
+                                json_object_put(moved);
+                                return -ENOMEM;
+                        }
+                }
+                return 0;
+        }
+        default:
+                return 0;
+        }
+}
+
+/*
+ * The text of a message to send: always valid UTF-8, whatever bytes the
+ * values carry (see sanitize_tree).  Only the rare reply that needs it
+ * pays for the copy.
+ */
 static char *serialize(struct json_object *o)
 {
-        const char *s = json_object_to_json_string_ext(
-                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        struct json_object *copy = NULL;
+        const char *s = to_text(o);
+        char *text = NULL;
 
-        return s ? strdup(s) : NULL;
+        if (!s)
+                return NULL;
+        if (utf8_valid(s, strlen(s)))
+                return strdup(s);
+        if (json_object_deep_copy(o, &copy, NULL) < 0)
+                return NULL;
+        if (sanitize_tree(copy) >= 0 && (s = to_text(copy)))
+                text = strdup(s);
+        json_object_put(copy);
+        return text;
 }
 
 /* Wrap params (a new reference is taken; NULL means {}) under "parameters". */

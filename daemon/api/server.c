@@ -26,6 +26,7 @@
 
 #include "limit.h"
 #include "log.h"
+#include "server-socket.h"
 #include "server.h"
 
 enum conn_state {
@@ -209,6 +210,15 @@ static void conn_kill(struct conn *c, const char *why)
         conn_schedule(c);
 }
 
+/* The peer is gone for an unfinished call: its handler learns of it, then the call goes. */
+static void call_abandon(struct server_call *call)
+{
+        call->conn = NULL;
+        if (call->on_disconnect)
+                call->on_disconnect(call, call->disconnect_userdata);
+        call_free(call);
+}
+
 static void conn_free(struct conn *c)
 {
         struct server *s;
@@ -218,15 +228,10 @@ static void conn_free(struct conn *c)
                 return;
         s = c->server;
 
-        /* The handler of an unfinished call learns of the disconnect, then the call goes. */
         call = c->current;
         c->current = NULL;
-        if (call) {
-                call->conn = NULL;
-                if (call->on_disconnect)
-                        call->on_disconnect(call, call->disconnect_userdata);
-                call_free(call);
-        }
+        if (call)
+                call_abandon(call);
         while (c->pending_head) {
                 call = c->pending_head;
                 c->pending_head = call->next;
@@ -431,8 +436,23 @@ static struct server_call *conn_dequeue(struct conn *c)
 }
 
 /*
+ * End a stream ("more") in progress as if its peer had gone: only its
+ * handler ends it, so it would hold a protocol error queued behind it, and
+ * the connection (reading has stopped: not even a close is seen), for good.
+ */
+static void conn_end_stream(struct conn *c)
+{
+        struct server_call *call = c->current;
+
+        if (call && call->req.more && !call->in_dispatch) {
+                c->current = NULL;
+                call_abandon(call);
+        }
+}
+
+/*
  * Queue a protocol error behind the calls already queued, so that replies
- * still come out in order; reading stops for good.
+ * still come out in order; reading stops for good, and a stream ends.
  */
 static void conn_protocol_error(struct conn *c, const char *why)
 {
@@ -442,6 +462,7 @@ static void conn_protocol_error(struct conn *c, const char *why)
                    (unsigned)c->peer.uid, (int)c->peer.pid, why);
         c->state = CONN_DRAINING;
         event_del(c->read_ev);
+        conn_end_stream(c);
         if (!call || !(call->protocol_error = strdup(why))) {
                 free(call);
                 conn_kill(c, "out of memory");
@@ -562,6 +583,9 @@ static void conn_process(struct conn *c)
                         call_free(call);
                         /* Room in the queue again: take more buffered messages. */
                         conn_parse_input(c);
+                } else if (c->state == CONN_DRAINING) {
+                        /* A protocol error waits behind this stream: it must not wait forever. */
+                        conn_end_stream(c);
                 }
         }
 
@@ -735,6 +759,15 @@ static int server_add_conn(struct server *s, int fd)
         return 0;
 }
 
+int server_add_connection(struct server *s, int fd)
+{
+        int flags = fcntl(fd, F_GETFL);
+
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
+        return server_add_conn(s, fd);
+}
+
 static void on_accept_resume(evutil_socket_t fd, short what, void *userdata)
 {
         struct server *s = userdata;
@@ -885,45 +918,6 @@ int server_listen_systemd(struct server *s, char **err)
         return r < 0 ? r : 1;
 }
 
-/* mkdir -p for the socket's directory, 0755 so that any local user can reach the socket. */
-static int mkdir_parents(const char *path)
-{
-        _cleanup_free_ char *dir = strdup(path);
-        char *slash;
-
-        if (!dir)
-                return -ENOMEM;
-        slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-                return 0;
-        *slash = '\0';
-        for (char *p = dir + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-/* Is something accepting connections on this socket path? */
-static int socket_in_use(const struct sockaddr_un *sa)
-{
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
-                return 1;
-        if (errno == ECONNREFUSED || errno == ENOENT)
-                return 0;
-        return -errno;
-}
-
 int server_listen_path(struct server *s, const char *path, char **err)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -938,7 +932,7 @@ int server_listen_path(struct server *s, const char *path, char **err)
                                  path ? path : "", sizeof(sa.sun_path) - 1);
         memcpy(sa.sun_path, path, strlen(path) + 1);
 
-        r = mkdir_parents(path);
+        r = server_socket_mkdir_parents(path);
         if (r < 0)
                 return set_error(err, r, "cannot create the directory of %s: %s", path,
                                  strerror(-r));
@@ -946,7 +940,7 @@ int server_listen_path(struct server *s, const char *path, char **err)
         if (lstat(path, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
                         return set_error(err, -EEXIST, "%s exists and is not a socket", path);
-                r = socket_in_use(&sa);
+                r = server_socket_in_use(&sa);
                 if (r < 0)
                         return set_error(err, r, "cannot probe %s: %s", path, strerror(-r));
                 if (r > 0)

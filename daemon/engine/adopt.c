@@ -18,6 +18,7 @@
 #include "jv.h"
 #include "lease-state.h"
 #include "log.h"
+#include "recovery.h"
 #include "strbuf.h"
 
 /*
@@ -255,9 +256,13 @@ static struct engine_seen *seen_of(struct engine *e, const struct hv_domain_info
         return NULL;
 }
 
-/* Forget domains that are gone (a domid reused by a new domain is a new one). */
-static void seen_prune(struct engine *e, const struct hv_domain_info *doms, size_t n)
+/*
+ * Forget domains that are gone (a domid reused by a new domain is a new
+ * one); returns how many were.
+ */
+static size_t seen_prune(struct engine *e, const struct hv_domain_info *doms, size_t n)
 {
+        size_t gone;
         size_t out = 0;
 
         for (size_t i = 0; i < e->n_seen; i++) {
@@ -269,7 +274,9 @@ static void seen_prune(struct engine *e, const struct hv_domain_info *doms, size
                 if (live)
                         e->seen[out++] = e->seen[i];
         }
+        gone = e->n_seen - out;
         e->n_seen = out;
+        return gone;
 }
 
 /* Does domain d need a look now?  Updates what adoption remembers of it. */
@@ -312,7 +319,14 @@ int adopt_sweep(struct engine *e, bool all)
                 log_warning("adoption: cannot list the domains: %s", err ? err : strerror(-r));
                 return r;
         }
-        seen_prune(e, doms, n);
+        /*
+         * A domain xenstored does not know (a dom0less domain with no
+         * xenstore entry) ends without a watch event, so the leases of the
+         * domains this clock no longer lists are settled here.  (The
+         * settling sweeps again, and finds nobody else gone.)
+         */
+        if (seen_prune(e, doms, n))
+                recovery_domains_changed(e);
         for (size_t i = 0; i < n; i++) {
                 const struct hv_domain_info *d = &doms[i];
 

@@ -11,6 +11,7 @@
 
 #include "adopt.h"
 #include "audit.h"
+#include "denial.h"
 #include "engine-private.h"
 #include "inventory.h"
 #include "lease-state.h"
@@ -22,7 +23,7 @@ int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options
 {
         struct engine *e;
 
-        if (!inv || !hv)
+        if (!inv)
                 return -EINVAL;
         e = calloc(1, sizeof(*e));
         if (!e)
@@ -52,6 +53,7 @@ void engine_free(struct engine *e)
                 pending_clear(&e->pending[i]);
         free(e->pending);
         free(e->seen);
+        denials_free(e->denials);
         free(e);
 }
 
@@ -221,7 +223,8 @@ int engine_fail_storage(struct engine *e, struct failure *f, int r, const char *
 
 bool engine_ownership_visible(struct engine *e)
 {
-        return adopt_iomem_visible(e);
+        /* Without a hypervisor nothing says who may map what. */
+        return e->hv && adopt_iomem_visible(e);
 }
 
 void engine_owner_clear(struct engine_owner *o)
@@ -253,6 +256,16 @@ int engine_owner(struct engine *e, const char *path, struct engine_owner *ret)
         };
         db_lease_clear(&l);
         return 1;
+}
+
+const struct dt_device *engine_device(struct engine *e, const char *path, struct failure *f)
+{
+        const struct dt_device *d = dt_inventory_find(inventory_dt(e->inv), path);
+
+        if (!d)
+                failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
+                                 "no device has the path %s", path);
+        return d;
 }
 
 /* Whether a device's owner is what the ListDevices owner filter asks for. */

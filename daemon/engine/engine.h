@@ -49,6 +49,12 @@ struct engine_caller {
         pid_t pid;
 };
 
+/*
+ * hv may be NULL: an engine with no hypervisor (assignctl --offline on a
+ * build host).  Its reads of the inventory and its guest generators work
+ * (layouts default to GUESTCFG_TARGET_DEFAULT's Xen); nothing else may be
+ * called on it.
+ */
 int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options *o,
                struct engine **ret);
 void engine_free(struct engine *e);
@@ -85,6 +91,9 @@ struct engine_owner {
 void engine_owner_clear(struct engine_owner *o);
 /* 1 and *ret when some lease holds path, 0 when nobody does, or a negative errno. */
 int engine_owner(struct engine *e, const char *path, struct engine_owner *ret);
+
+/* The device at path, or NULL with DeviceNotFound in f. */
+const struct dt_device *engine_device(struct engine *e, const char *path, struct failure *f);
 
 struct engine_device_filter {
         int coverage;           /* enum dt_coverage or -1 */

@@ -17,7 +17,7 @@
  *
  * The stored form is JSON text in the lease row (one UPDATE per step
  * records progress: the database, not memory, is what crash recovery
- * reads).  It is storage, not the wire: api/render.c gives the wire's
+ * reads).  It is storage, not the wire: wire/render.c gives the wire's
  * Step objects.
  */
 #ifndef ASSIGND_PLAN_H

@@ -15,7 +15,10 @@
 # and pl061 carry xen,passthrough, fw-cfg is disabled), qemu.dtb (QEMU's dump
 # before the harness edited it), host-smmu.dtb, guest-pl031.dtb, host-epoch
 # (the host's clock when the payload was made) and xen-version.  The guest
-# kit is in /guest.  The helpers are dom0-lib.sh's.
+# kit is in /guest.  The helpers are dom0-lib.sh's.  With a file "dom0less"
+# there (boot --dom0less), Xen built a dom0less domU at boot with the
+# pl031, from assignctl --offline's ImageBuilder output: the first steps
+# check it, then destroy it.
 
 . /payload/dom0-lib.sh
 
@@ -31,6 +34,71 @@ case "$ver" in
 *) fail "xl info says xen_version '$ver', expected $XV.x"; show /tmp/xl-info ;;
 esac
 echo "# xen_version $ver, virt_caps: $caps"
+
+# ---- the dom0less domU Xen built at boot -----------------------------------
+# boot --dom0less gave Xen /chosen/domU1 with the pl031 and the partial DTB
+# that `assignctl --offline imagebuilder` made on the build host.  The
+# domain has no toolstack (no xenstore entries, maybe no name) and stays up
+# after its test.  Its console is Xen's vpl011, whose lines Xen prints
+# itself: dom0 reads them with xl dmesg.
+if [ -e $P/dom0less ]; then
+        begin dom0less-guest
+        LESSLOG=$CONLOG/guest-dom0less.log
+        mkdir -p $CONLOG
+        within 120 "xl dmesg | sed -n 's/^.*\(@@guest\)/\1/p' >$LESSLOG; grep -q '^@@guest done' $LESSLOG"
+        DL=$(xl list | awk 'NR > 1 && $2 != 0 { print $2; exit }')
+        echo "# dom0less domain: domid '$DL', xl list says: $(xl list | awk 'NR > 1 && $2 != 0' | tr -s ' ' | head -1)"
+        if grep -q '^@@guest done' $LESSLOG; then
+                check_rtc_guest dom0less
+        else
+                fail "the dom0less domU did not report (xl dmesg has no '@@guest done')"
+                xl dmesg | grep -E 'd1|domU|dom0less|passthrough|Failed' | tail -15 | show
+        fi
+
+        # assignd starts in dom0 and finds the pl031 held by that domain: an
+        # adopted lease (origin external), not a free device.
+        begin dom0less-adopted
+        DB=/tmp/dom0less.db
+        start_assignd || echo "# assignd did not come up: $(tail -3 $LOG)"
+        assignctl show --json $RTC >/tmp/show.json 2>&1
+        owner=$(tr -d ' \n' </tmp/show.json | sed -n 's/.*"owner":{\([^}]*\)}.*/\1/p')
+        echo "# $RTC owner: $owner"
+        why=
+        case "$owner" in *'"domid":'"$DL"','*) ;; *) why="$why; owner is not domid '$DL'" ;; esac
+        case "$owner" in *'"origin":"external"'*) ;; *) why="$why; origin is not external" ;; esac
+        assignctl leases | awk -v d="$DL" '$3 == d && $4 == "assigned"' | grep -q . ||
+                why="$why; no assigned lease for domid $DL: $(assignctl leases | tr '\n' ' ')"
+        grep -q 'held outside assignd' "$LOG" || why="$why; assignd logged no adoption"
+        if [ -z "$why" ]; then ok; else fail "${why#; }"; grep -iE 'adopt|outside' "$LOG" | tail -5 | show; fi
+
+        # A toolstack guest may not have it: DeviceBusy naming the domid.
+        begin dom0less-refused
+        xl create -p "$(guest_cfg g20)" >/tmp/xl-create.log 2>&1
+        assignctl assign g20 $RTC >/tmp/assign.out 2>&1
+        rc=$?
+        assignctl reserve g21 $RTC >/tmp/reserve.out 2>&1
+        rc2=$?
+        show /tmp/assign.out
+        if [ $rc -eq 1 ] && grep -q DeviceBusy /tmp/assign.out && grep -q "outside assignd" /tmp/assign.out &&
+           grep -qE "domain ([^ ]+ \()?$DL([ )]|\$)" /tmp/assign.out &&
+           [ $rc2 -eq 1 ] && grep -q DeviceBusy /tmp/reserve.out; then
+                ok
+        else
+                fail "assign to g20: rc $rc; reserve: rc $rc2 ($(tr '\n' ' ' </tmp/reserve.out))"
+        fi
+        xl destroy g20 2>/dev/null
+
+        # The domain goes, and with it the adopted lease.
+        begin dom0less-released
+        xl destroy "$DL" >/tmp/xl-destroy.log 2>&1 || echo "# xl destroy $DL: $(tr '\n' ' ' </tmp/xl-destroy.log)"
+        if within 30 "! xl list | awk 'NR > 1 { print \$2 }' | grep -qx '$DL'" && wait_free $RTC; then
+                ok
+        else
+                fail "$RTC still held by '$(owner_of $RTC)' after destroying domain $DL"
+        fi
+        stop_assignd
+        DB=/tmp/assignd.db
+fi
 
 # ---- QEMU's own device tree, unedited, scans ------------------------------
 begin inventory-qemu-dtb
