@@ -36,6 +36,7 @@ struct db {
         /* db_set_failpoint(): from the fail_at-th commit on, commits fail. */
         unsigned fail_at, commits;
         int fail_errno;
+        uint64_t commits_done;          /* db_commit_count() */
         struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
         size_t n_cache;
 };

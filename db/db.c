@@ -330,7 +330,19 @@ int db_commit(struct db *db)
                 return r;
         }
         db->tx_depth--;
+        if (db->tx_depth == 0)
+                db->commits_done++;
         return 0;
+}
+
+uint64_t db_commit_count(const struct db *db)
+{
+        return db->commits_done;
+}
+
+int db_set_synchronous_normal(struct db *db)
+{
+        return db_exec(db, "PRAGMA synchronous = NORMAL");
 }
 
 void db_set_failpoint(struct db *db, unsigned nth, int err)

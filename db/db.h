@@ -83,6 +83,17 @@ const char *db_last_error(struct db *db);
  */
 void db_set_failpoint(struct db *db, unsigned nth, int err);
 
+/* Outermost commits that succeeded since db_open() (the benchmarks count them). */
+uint64_t db_commit_count(const struct db *db);
+
+/*
+ * Benchmarks only: synchronous=NORMAL instead of FULL, the durability
+ * before every commit was synced (the figures before and after that
+ * change).  A commit is then durable against a crash of the process but
+ * not of the machine.  Never for a daemon that gives devices to guests.
+ */
+int db_set_synchronous_normal(struct db *db);
+
 /*
  * Explicit transactions for callers that combine several writes.  They
  * nest: the outermost db_begin() starts a write transaction (BEGIN

@@ -70,6 +70,7 @@ struct sim {
         struct sim_domain **doms;
         size_t n_doms, cap_doms;
         int efd;
+        uint64_t writes;                /* hv_sim_state_writes() */
 };
 
 static inline struct sim *sim_of(struct hv *hv)

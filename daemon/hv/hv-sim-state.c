@@ -361,6 +361,7 @@ int hv_sim_state_save(struct sim *s, char **err)
                 return set_error(err, r, "cannot sync the directory of %s: %s", s->state_path,
                                  strerror(-r));
         }
+        s->writes++;
         return 0;
 }
 
