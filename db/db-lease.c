@@ -34,6 +34,16 @@ static const char sql_lease_get[] = "SELECT " LEASE_COLUMNS " FROM leases WHERE 
 static const char sql_lease_state[] = "SELECT state FROM leases WHERE id = ?1";
 static const char sql_lease_devices[] =
         "SELECT path FROM lease_devices WHERE lease_id = ?1 ORDER BY idx";
+static const char sql_lease_marks[] =
+        "SELECT idx, done, undone, kept FROM lease_steps WHERE lease_id = ?1 ORDER BY idx";
+static const char sql_lease_mark[] =
+        "INSERT OR REPLACE INTO lease_steps (lease_id, idx, done, undone, kept) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_lease_marks_drop[] = "DELETE FROM lease_steps WHERE lease_id = ?1";
+static const char sql_lease_transition[] =
+        "UPDATE leases SET state = ?2, target_state = ?3, plan = coalesce(?4, plan), "
+        "error = CASE WHEN ?5 IS NULL THEN error WHEN ?5 = '' THEN NULL ELSE ?5 END, "
+        "updated_at = ?6 WHERE id = ?1";
 static const char sql_lease_update[] =
         "UPDATE leases SET state = coalesce(?2, state), plan = coalesce(?3, plan), "
         "error = CASE WHEN ?4 IS NULL THEN error WHEN ?4 = '' THEN NULL ELSE ?4 END, "
@@ -78,6 +88,7 @@ void db_lease_clear(struct db_lease *l)
         free(l->domain_name);
         free(l->error);
         free(l->plan);
+        free(l->marks);
         free(l->options);
         for (size_t i = 0; l->devices && i < l->n_devices; i++)
                 free(l->devices[i]);
@@ -173,6 +184,37 @@ static int lease_devices(struct db *db, struct db_lease *l)
         return r;
 }
 
+/* The step marks recorded since the plan was written. */
+static int lease_marks(struct db *db, struct db_lease *l)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        size_t cap = 0;
+        int r;
+
+        r = db_stmt(db, sql_lease_marks, &s);
+        if (r >= 0)
+                r = db_bindf(db, s, "I", l->id);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "lease marks")) > 0) {
+                struct db_step_mark m;
+
+                r = db_column_u32(s, 0, &m.idx);
+                if (r >= 0)
+                        r = db_column_bool(s, 1, &m.done);
+                if (r >= 0)
+                        r = db_column_bool(s, 2, &m.undone);
+                if (r >= 0)
+                        r = db_column_bool(s, 3, &m.kept);
+                if (r >= 0)
+                        r = GROW(l->marks, cap, l->n_marks);
+                if (r < 0)
+                        return r;
+                l->marks[l->n_marks++] = m;
+        }
+        return r;
+}
+
 /* Decode one LEASE_COLUMNS row plus its devices into *ret (untouched on failure). */
 static int lease_from_row(struct db *db, sqlite3_stmt *s, struct db_lease *ret)
 {
@@ -226,6 +268,8 @@ static int lease_from_row(struct db *db, sqlite3_stmt *s, struct db_lease *ret)
         }
         if (r >= 0)
                 r = lease_devices(db, &l);
+        if (r >= 0)
+                r = lease_marks(db, &l);
         if (r < 0)
                 return r;
         *ret = l;
@@ -439,7 +483,10 @@ static int lease_update(struct db *db, int64_t id, enum db_lease_state state, co
                      db_lease_state_to_string(state), plan, error, db_now());
         if (r < 0)
                 return r;
-        return sqlite3_changes(db->conn) > 0 ? 0 : -ENOENT;
+        if (sqlite3_changes(db->conn) == 0)
+                return -ENOENT;
+        /* The new plan carries every step's flags. */
+        return plan ? db_execf(db, sql_lease_marks_drop, "lease marks drop", "I", id) : 0;
 }
 
 int db_lease_update(struct db *db, int64_t id, enum db_lease_state state, const char *plan,
@@ -487,4 +534,53 @@ int db_lease_bind_domid(struct db *db, int64_t id, int domid)
         if (!db || domid < -1 || domid > 65535)
                 return -EINVAL;
         return DB_TX(db, lease_bind(db, id, domid));
+}
+
+static int lease_transition(struct db *db, int64_t id, enum db_lease_state to,
+                            enum db_lease_state target, const char *plan, const char *error,
+                            bool (*allowed)(enum db_lease_state, enum db_lease_state),
+                            enum db_lease_state *from)
+{
+        int r;
+
+        r = lease_state(db, id, from);
+        if (r < 0)
+                return r;
+        if (!allowed(*from, to))
+                return -EPROTO;
+        r = db_execf(db, sql_lease_transition, "lease transition", "IttttI", id,
+                     db_lease_state_to_string(to), db_lease_state_to_string(target), plan, error,
+                     db_now());
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(db->conn) == 0)
+                return -ENOENT;
+        return plan ? db_execf(db, sql_lease_marks_drop, "lease marks drop", "I", id) : 0;
+}
+
+int db_lease_transition(struct db *db, int64_t id, enum db_lease_state to,
+                        enum db_lease_state target, const char *plan, const char *error,
+                        bool (*allowed)(enum db_lease_state from, enum db_lease_state to),
+                        enum db_lease_state *from)
+{
+        enum db_lease_state was = DB_LEASE_NONE;
+        int r;
+
+        if (!db || !allowed || !db_lease_state_to_string(to))
+                return -EINVAL;
+        if (target != DB_LEASE_NONE && !db_lease_state_to_string(target))
+                return -EINVAL;
+        r = DB_TX(db, lease_transition(db, id, to, target, plan, error, allowed, &was));
+        if (from)
+                *from = was;
+        return r;
+}
+
+int db_lease_mark_step(struct db *db, int64_t id, uint32_t idx, bool done, bool undone,
+                       bool kept)
+{
+        if (!db)
+                return -EINVAL;
+        return DB_TX(db, db_execf(db, sql_lease_mark, "lease step", "Iubbb", id, idx, done, undone,
+                                  kept));
 }

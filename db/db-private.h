@@ -13,13 +13,27 @@
 #include "db.h"
 
 /* Statements are few and static; a small linear cache is enough. */
-#define DB_STMT_CACHE_MAX 64
+#define DB_STMT_CACHE_MAX 128
 /*
  * How long a write waits for another process's lock (ms) before it fails
  * with -EBUSY.  The daemon is one event loop: every other client waits
  * with it, so the bound is short (documented in db.h and assignd(8)).
  */
 #define DB_BUSY_TIMEOUT_MS 500
+
+/* Savepoint levels whose statements are prepared once; deeper ones are parsed each time. */
+#define DB_SAVEPOINTS 8
+
+/*
+ * Transaction control, prepared once: through sqlite3_exec() every BEGIN
+ * and COMMIT was parsed again, a tenth of a read's time.
+ */
+struct db_tx_stmts {
+        sqlite3_stmt *begin, *commit, *rollback, *read_begin, *read_end;
+        sqlite3_stmt *savepoint[DB_SAVEPOINTS + 1];     /* indexed by level, from 1 */
+        sqlite3_stmt *release[DB_SAVEPOINTS + 1];
+        sqlite3_stmt *rollback_to[DB_SAVEPOINTS + 1];
+};
 
 struct db_cached_stmt {
         const char *sql;        /* identity: the static SQL string's address */
@@ -39,6 +53,7 @@ struct db {
         uint64_t commits_done;          /* db_commit_count() */
         struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
         size_t n_cache;
+        struct db_tx_stmts tx;
 };
 
 /* Map a (possibly extended) SQLite result code to a negative errno. */

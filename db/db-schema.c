@@ -282,12 +282,29 @@ static const char migration_5[] =
         "        CHECK (is_msi_controller IN (0, 1));\n"
         "DELETE FROM meta WHERE key = 'dtb_sha256';\n";
 
+/*
+ * v6: the intent log records a step's progress as one small row, not as
+ * the whole plan written again: lease_steps holds the flags of each step
+ * changed since the plan's text was last written (a state change writes
+ * the plan with every flag and drops them).
+ */
+static const char migration_6[] =
+        "CREATE TABLE lease_steps (\n"
+        "        lease_id INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL CHECK (idx >= 0),\n"
+        "        done INTEGER NOT NULL CHECK (done IN (0, 1)),\n"
+        "        undone INTEGER NOT NULL CHECK (undone IN (0, 1)),\n"
+        "        kept INTEGER NOT NULL CHECK (kept IN (0, 1)),\n"
+        "        PRIMARY KEY (lease_id, idx)\n"
+        ") WITHOUT ROWID;\n";
+
 const char *const db_migrations[] = {
         migration_1,
         migration_2,
         migration_3,
         migration_4,
         migration_5,
+        migration_6,
 };
 const size_t db_n_migrations = ARRAY_SIZE(db_migrations);
 

@@ -44,7 +44,7 @@
 struct db;
 
 /* The schema version this code writes (PRAGMA user_version after db_open). */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 /* PRAGMA application_id of assignd's databases: "asgd". */
 #define DB_APPLICATION_ID 0x61736764
 
@@ -173,6 +173,18 @@ void db_policy_array_free(struct db_policy *p, size_t n);
  * engine sets a final state only once the hypervisor holds none of the
  * lease's devices any more.
  */
+/*
+ * The progress of one step of a lease's plan, recorded in a row of its own
+ * (db_lease_mark_step): the flags of step idx of the plan, newer than what
+ * the plan's text says.
+ */
+struct db_step_mark {
+        uint32_t idx;
+        bool done;
+        bool undone;
+        bool kept;
+};
+
 enum db_lease_state {
         DB_LEASE_NONE = -1,     /* "no state": unchanged / any / no target */
         DB_LEASE_RESERVED,
@@ -201,7 +213,14 @@ struct db_lease {
         int64_t updated_at;
         int64_t expires_at;     /* 0: never */
         char *error;            /* last failure, or NULL */
-        char *plan;             /* JSON: ordered steps with per-step done flags */
+        /*
+         * JSON: the ordered steps with their flags as they were when the
+         * plan was last written (creation, a state change); marks hold the
+         * progress recorded since, one row per step (by index, ascending).
+         */
+        char *plan;
+        struct db_step_mark *marks;
+        size_t n_marks;
         char *options;          /* JSON: the request's options, or NULL */
         /*
          * A standing reservation: dedicated to domain_name until cancelled,
@@ -235,11 +254,32 @@ int db_lease_get_state(struct db *db, int64_t id, enum db_lease_state *ret);
 /*
  * Change state (DB_LEASE_NONE: unchanged), plan (NULL: unchanged) and
  * error (NULL: unchanged, "": cleared); updated_at becomes now.  Moving to
- * free/failed releases the devices in the same transaction.  -ENOENT if no
- * such lease, -EINVAL for a final lease moved to a non-final state.
+ * free/failed releases the devices in the same transaction.  A new plan
+ * carries every step's flags: the marks recorded before it are dropped.
+ * -ENOENT if no such lease, -EINVAL for a final lease moved to a non-final
+ * state.
  */
 int db_lease_update(struct db *db, int64_t id, enum db_lease_state state, const char *plan,
                     const char *error);
+
+/*
+ * The one write of a state change, in one transaction: read the lease's
+ * state into *from, ask allowed(*from, to) (false: -EPROTO, nothing
+ * written), then store to, target (DB_LEASE_NONE: none), plan and error as
+ * db_lease_update does.  The engine's transition table is allowed.
+ */
+int db_lease_transition(struct db *db, int64_t id, enum db_lease_state to,
+                        enum db_lease_state target, const char *plan, const char *error,
+                        bool (*allowed)(enum db_lease_state from, enum db_lease_state to),
+                        enum db_lease_state *from);
+
+/*
+ * Record the flags of step idx of a lease's plan: one small row, the
+ * intent log's entry for one hypercall (the plan's text is not written
+ * again).  -EINVAL when there is no such lease.
+ */
+int db_lease_mark_step(struct db *db, int64_t id, uint32_t idx, bool done, bool undone,
+                       bool kept);
 /* Set the target state (DB_LEASE_NONE clears it); updated_at becomes now. */
 int db_lease_set_target(struct db *db, int64_t id, enum db_lease_state target);
 /* Bind to a domid (-1 unbinds); updated_at becomes now.  -ENOENT, -EINVAL. */

@@ -235,7 +235,7 @@ struct json_object *render_lease(const struct db_lease *l)
 {
         _cleanup_(plan_clear) struct plan p = { 0 };
         struct json_object *o = json_object_new_object();
-        bool has_plan = l->plan && plan_from_string(l->plan, &p, NULL) >= 0;
+        bool has_plan = l->plan && plan_from_lease(l, &p, NULL) >= 0;
         int r = 0;
 
         r |= jv_set_strv(o, "devices", (const char *const *)l->devices, l->n_devices);

@@ -23,7 +23,7 @@ int check_busy(const struct db_lease *l, const char *path, struct failure *f)
 
         if (l->state == DB_LEASE_RELEASING) {
                 /* A held plan waits for the domain's end, not just for its SPIs. */
-                if (plan_from_string(l->plan, &plan, NULL) >= 0 && plan.hold)
+                if (plan_from_lease(l, &plan, NULL) >= 0 && plan.hold)
                         why = ": it took up its reservation only in part, what it held was "
                               "revoked, and its devices stay held until that domain is gone";
                 else

@@ -123,7 +123,7 @@ void plan_exec_undo(struct engine *e, int64_t id, uint32_t domid, struct plan *p
                 }
                 u->changed++;
                 if (id > 0 && !u->record_r) {
-                        r = lease_save_plan(e->db, id, plan);
+                        r = lease_record_step(e->db, id, plan, k);
                         if (r < 0) {
                                 u->record_r = r;
                                 log_warning("lease %" PRId64 ": cannot record that %s of %s "

@@ -469,7 +469,8 @@ static void test_upgrade(void)
         _cleanup_free_ char *path2 = tpath("v1-broken.db");
         _cleanup_free_ char *err = NULL;
         static const char to_v1[] =
-                "BEGIN; DROP TABLE lease_devices; DROP TABLE leases; DROP TABLE audit;"
+                "BEGIN; DROP TABLE lease_steps; DROP TABLE lease_devices; DROP TABLE leases;"
+                "DROP TABLE audit;"
                 "ALTER TABLE devices DROP COLUMN dom0_hidden;"
                 "ALTER TABLE devices DROP COLUMN fault;"
                 "ALTER TABLE devices DROP COLUMN is_msi_controller;"
@@ -1160,6 +1161,33 @@ static void test_transactions(void)
                 CHECK_INT(n, 0);
                 db_audit_array_free(a, n);
         }
+
+        /*
+         * Deeper than the prepared savepoints (DB_SAVEPOINTS): one row per
+         * level; rolling the innermost two back keeps the rest.
+         */
+        for (int i = 0; i < DB_SAVEPOINTS + 4; i++) {
+                char target[16];
+
+                snprintf(target, sizeof(target), "level %d", i);
+                CHECK_INT(db_begin(db), 0);
+                CHECK_INT(db_audit_append(db, &(struct db_audit){ .action = (char *)"L",
+                                                                  .target = target,
+                                                                  .result = (char *)"ok" }), 0);
+        }
+        CHECK_INT(db_rollback(db), 0);
+        CHECK_INT(db_rollback(db), 0);
+        for (int i = 0; i < DB_SAVEPOINTS + 2; i++)
+                CHECK_INT(db_commit(db), 0);
+        {
+                struct db_audit *a = NULL;
+                size_t n = 0;
+
+                CHECK_INT(db_audit_list(db, 0, 0, &a, &n), 0);
+                CHECK_INT(n, DB_SAVEPOINTS + 2);
+                CHECK(n > 0 && streq(a[n - 1].target, "level 9"));
+                db_audit_array_free(a, n);
+        }
 }
 
 static void test_audit(void)
@@ -1470,6 +1498,72 @@ static void test_sync_and_lock(void)
  * bound, which the one-owner index refuses while another lease has them.
  * Adopted leases read back as adopted.
  */
+static bool allow_all(enum db_lease_state from, enum db_lease_state to)
+{
+        return true;
+}
+
+static bool allow_none(enum db_lease_state from, enum db_lease_state to)
+{
+        return false;
+}
+
+/* A state change in one transaction, and a step's progress in a row of its own. */
+static void test_transition_and_marks(void)
+{
+        _cleanup_free_ char *path = tpath("marks.db");
+        _cleanup_(db_closep) struct db *db = NULL;
+        char *x[] = { (char *)"/x" };
+        enum db_lease_state from = DB_LEASE_NONE;
+        struct db_lease in, l;
+        int64_t id;
+
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (!db)
+                return;
+        in = lease_for("t", 3, x, 1);
+        in.state = DB_LEASE_ASSIGNING;
+        in.plan = (char *)"{\"steps\":[]}";
+        CHECK_INT(db_lease_create(db, &in, &id), 0);
+        CHECK_INT(db_lease_mark_step(db, id, 1, true, false, false), 0);
+        CHECK_INT(db_lease_mark_step(db, id, 0, true, false, false), 0);
+        CHECK_INT(db_lease_mark_step(db, id, 1, true, true, true), 0);  /* replaced */
+        CHECK_INT(db_lease_mark_step(db, 999, 0, true, false, false), -EINVAL);
+        CHECK_INT(db_lease_get(db, id, &l), 0);
+        CHECK_INT(l.n_marks, 2);
+        CHECK(l.n_marks == 2 && l.marks[0].idx == 0 && l.marks[0].done && !l.marks[0].undone &&
+              l.marks[1].idx == 1 && l.marks[1].undone && l.marks[1].kept);
+        db_lease_clear(&l);
+
+        /* Refused by the predicate: nothing changes, and the state it saw is told. */
+        CHECK_INT(db_lease_transition(db, id, DB_LEASE_FREE, DB_LEASE_NONE, NULL, "no",
+                                      allow_none, &from), -EPROTO);
+        CHECK_INT(from, DB_LEASE_ASSIGNING);
+        CHECK_INT(db_lease_get_state(db, id, &from), 0);
+        CHECK_INT(from, DB_LEASE_ASSIGNING);
+        /* Without a plan the marks stay; with one they go. */
+        CHECK_INT(db_lease_transition(db, id, DB_LEASE_ASSIGNED, DB_LEASE_NONE, NULL, "",
+                                      allow_all, &from), 0);
+        CHECK_INT(db_lease_get(db, id, &l), 0);
+        CHECK_INT(l.n_marks, 2);
+        CHECK_INT(l.target_state, DB_LEASE_NONE);
+        db_lease_clear(&l);
+        CHECK_INT(db_lease_transition(db, id, DB_LEASE_RELEASING, DB_LEASE_FREE,
+                                      "{\"steps\":[1]}", "why", allow_all, &from), 0);
+        CHECK_INT(from, DB_LEASE_ASSIGNED);
+        CHECK_INT(db_lease_get(db, id, &l), 0);
+        CHECK_INT(l.n_marks, 0);
+        CHECK_INT(l.state, DB_LEASE_RELEASING);
+        CHECK_INT(l.target_state, DB_LEASE_FREE);
+        CHECK_STR(l.error, "why");
+        CHECK_STR(l.plan, "{\"steps\":[1]}");
+        db_lease_clear(&l);
+        CHECK_INT(db_lease_transition(db, 999, DB_LEASE_FREE, DB_LEASE_NONE, NULL, NULL,
+                                      allow_all, &from), -ENOENT);
+        CHECK_INT(db_lease_transition(db, id, DB_LEASE_RELEASING, DB_LEASE_NONE, "{bad", NULL,
+                                      allow_all, &from), -EINVAL);
+}
+
 static void test_standing(void)
 {
         _cleanup_free_ char *path = tpath("standing.db");
@@ -1561,6 +1655,7 @@ int main(void)
         test_application_id();
         test_sync_and_lock();
         test_standing();
+        test_transition_and_marks();
 
         cleanup_tmpdir();
         return test_done();
