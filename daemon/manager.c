@@ -47,6 +47,13 @@
  * at the end Xen may not signal.
  */
 #define MANAGER_TICK_SECONDS 1
+/*
+ * The history's retention ([History] of assignd.conf) is applied at
+ * start-up and then every minute, a batch at a time: a backlog (a lowered
+ * limit, a long stop) goes a batch per tick without stalling the loop.
+ */
+#define MANAGER_PRUNE_TICKS 60
+#define MANAGER_PRUNE_BATCH 1000
 
 struct manager {
         /* The settings, and the command line to read them again with (SIGHUP). */
@@ -70,6 +77,7 @@ struct manager {
         char *status;           /* the last STATUS= sent */
         uint64_t watchdog_usec; /* WatchdogSec= of the unit; 0: none */
         time_t started_at;
+        unsigned prune_in;      /* ticks until the history is pruned again */
 };
 
 /* "<directory of path>/name" (malloc'd). */
@@ -126,6 +134,7 @@ static int open_inventory(struct manager *m)
         if (r < 0)
                 return log_error_errno(r, "cannot create the directory of %s: %s", cfg->db_path,
                                        strerror(-r));
+        dt_set_max_blob_size((size_t)cfg->max_device_tree_mib << 20);
         r = db_open(cfg->db_path, &m->db, &err);
         if (r < 0) {
                 log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
@@ -214,6 +223,11 @@ static struct engine_options engine_options_of(const struct config *cfg, const c
                 .forbid_force = cfg->forbid_force,
                 .reservation_ttl = cfg->reservation_ttl,
                 .guest_dir = guest_dir,
+                .retention = {
+                        .max_age = (int64_t)cfg->history_max_age_days * 86400,
+                        .max_leases = cfg->history_max_leases,
+                        .max_audit = cfg->history_max_audit,
+                },
         };
 }
 
@@ -517,6 +531,9 @@ static void on_tick(evutil_socket_t fd, short what, void *userdata)
 
         /* Outcomes the database refused (disk full, ...) are written again first. */
         engine_record_pending(m->engine);
+        if (m->prune_in == 0 || --m->prune_in == 0)
+                m->prune_in = engine_prune_history(m->engine, MANAGER_PRUNE_BATCH) >=
+                                              MANAGER_PRUNE_BATCH ? 1 : MANAGER_PRUNE_TICKS;
         if (recovery_waiting_for_dying(m->engine)) {
                 recovery_domains_changed(m->engine);
         } else {

@@ -51,15 +51,53 @@ static const char sql_lease_update[] =
 static const char sql_lease_target[] =
         "UPDATE leases SET target_state = ?2, updated_at = ?3 WHERE id = ?1";
 static const char sql_lease_bind[] = "UPDATE leases SET domid = ?2, updated_at = ?3 WHERE id = ?1";
-static const char sql_lease_list[] =
+/*
+ * Listing leases, by what drives the search (each has its index, so that
+ * no listing reads the whole history): the leases not final (the partial
+ * index leases_live: what every request and domain event reads), all of
+ * them (the id, for paging), a device's (lease_devices_path).  The other
+ * filters only narrow what the index yields.
+ */
+#define LEASE_NARROWING                                                                  \
+        "AND (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR domid = ?2) "                 \
+        "AND (?3 IS NULL OR domain_name = ?3) AND id > ?6 ORDER BY id LIMIT ?7"
+static const char sql_lease_list_live[] =
+        "SELECT " LEASE_COLUMNS " FROM leases INDEXED BY leases_live "
+        "WHERE state NOT IN ('free', 'failed') " LEASE_NARROWING;
+static const char sql_lease_list_all[] =
+        "SELECT " LEASE_COLUMNS " FROM leases WHERE id > ?6 " LEASE_NARROWING;
+static const char sql_lease_list_device[] =
         "SELECT " LEASE_COLUMNS " FROM leases "
-        "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR domid = ?2) "
-        "AND (?3 IS NULL OR domain_name = ?3) "
-        "AND (?4 OR state NOT IN ('free', 'failed')) "
-        "AND (?5 IS NULL OR id IN (SELECT lease_id FROM lease_devices WHERE path = ?5)) "
-        "ORDER BY id";
+        "WHERE id IN (SELECT lease_id FROM lease_devices WHERE path = ?5) "
+        "AND (?4 OR state NOT IN ('free', 'failed')) " LEASE_NARROWING;
+/*
+ * Retention: final leases beyond a count (the earliest ended first; many
+ * end within one second, so the id breaks ties), or ended before a time.
+ */
+static const char sql_lease_prune_count[] =
+        "DELETE FROM leases WHERE id IN (SELECT id FROM leases INDEXED BY leases_final "
+        "WHERE state IN ('free', 'failed') AND (updated_at, id) <= "
+        "(SELECT updated_at, id FROM leases INDEXED BY leases_final "
+        " WHERE state IN ('free', 'failed') ORDER BY updated_at DESC, id DESC "
+        " LIMIT 1 OFFSET ?1) "
+        "ORDER BY updated_at, id LIMIT ?2)";
+static const char sql_lease_prune_age[] =
+        "DELETE FROM leases WHERE id IN (SELECT id FROM leases INDEXED BY leases_final "
+        "WHERE state IN ('free', 'failed') AND updated_at < ?1 LIMIT ?2)";
+static const char sql_lease_count[] =
+        "SELECT state, count(*) FROM leases INDEXED BY leases_live "
+        "WHERE state NOT IN ('free', 'failed') GROUP BY state";
 static const char sql_lease_holder[] =
         "SELECT lease_id FROM lease_devices WHERE path = ?1 AND active = 1";
+
+/* Every statement of this file, for the test that asks SQLite how it runs each. */
+const char *const db_lease_statements[] = {
+        sql_lease_insert, sql_lease_device_insert, sql_lease_get, sql_lease_state,
+        sql_lease_devices, sql_lease_marks, sql_lease_mark, sql_lease_marks_drop,
+        sql_lease_transition, sql_lease_update, sql_lease_target, sql_lease_bind,
+        sql_lease_list_live, sql_lease_list_all, sql_lease_list_device, sql_lease_prune_count,
+        sql_lease_prune_age, sql_lease_count, sql_lease_holder, NULL,
+};
 
 const char *db_lease_state_to_string(enum db_lease_state s)
 {
@@ -320,11 +358,13 @@ static int lease_list(struct db *db, const struct db_lease_filter *f, struct db_
         int r;
 
         final = f->include_final || db_lease_state_is_final(f->state);
-        r = db_stmt(db, sql_lease_list, &s);
+        r = db_stmt(db, f->device ? sql_lease_list_device
+                                  : final ? sql_lease_list_all : sql_lease_list_live, &s);
         if (r < 0)
                 return r;
-        r = db_bindf(db, s, "tgtbt", db_lease_state_to_string(f->state), f->domid,
-                     f->domain_name, final, f->device);
+        r = db_bindf(db, s, "tgtbtII", db_lease_state_to_string(f->state), f->domid,
+                     f->domain_name, final, f->device, f->after,
+                     f->limit == 0 || f->limit > INT64_MAX ? (int64_t)-1 : (int64_t)f->limit);
         if (r < 0)
                 return r;
         while ((r = db_step_row(db, s, "lease list")) > 0) {
@@ -365,6 +405,31 @@ int db_lease_list(struct db *db, const struct db_lease_filter *f, struct db_leas
         r = lease_list(db, f, ret, n);
         db_read_end(db);
         return r;
+}
+
+int db_lease_count(struct db *db, size_t counts[_DB_LEASE_STATE_MAX])
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        size_t c[_DB_LEASE_STATE_MAX] = { 0 };
+        int r;
+
+        if (!db || !counts)
+                return -EINVAL;
+        r = db_stmt(db, sql_lease_count, &s);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "lease count")) > 0) {
+                enum db_lease_state st;
+
+                r = state_column(s, 0, false, &st);
+                if (r < 0)
+                        return r;
+                c[st] = (size_t)sqlite3_column_int64(s, 1);
+        }
+        if (r < 0)
+                return r;
+        memcpy(counts, c, sizeof(c));
+        return 0;
 }
 
 static int lease_find(struct db *db, const char *path, struct db_lease *ret)
@@ -583,4 +648,34 @@ int db_lease_mark_step(struct db *db, int64_t id, uint32_t idx, bool done, bool 
                 return -EINVAL;
         return DB_TX(db, db_execf(db, sql_lease_mark, "lease step", "Iubbb", id, idx, done, undone,
                                   kept));
+}
+
+static int lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch)
+{
+        int64_t b = batch == 0 || batch > INT64_MAX ? -1 : (int64_t)batch;
+        int r, n = 0;
+
+        if (cutoff > 0) {
+                r = db_execf(db, sql_lease_prune_age, "lease prune", "II", cutoff, b);
+                if (r < 0)
+                        return r;
+                n = sqlite3_changes(db->conn);
+                if (b > 0 && (b -= n) == 0)
+                        return n;
+        }
+        if (keep != SIZE_MAX) {
+                r = db_execf(db, sql_lease_prune_count, "lease prune", "II",
+                             keep > INT64_MAX ? INT64_MAX : (int64_t)keep, b);
+                if (r < 0)
+                        return r;
+                n += sqlite3_changes(db->conn);
+        }
+        return n;
+}
+
+int db_lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch)
+{
+        if (!db || cutoff < 0)
+                return -EINVAL;
+        return DB_TX(db, lease_prune(db, cutoff, keep, batch));
 }

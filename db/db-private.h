@@ -56,6 +56,15 @@ struct db {
         struct db_tx_stmts tx;
 };
 
+/*
+ * The statements db-lease.c and db-audit.c run (NULL-terminated): the
+ * history grows without bound until retention prunes it, so each must find
+ * its rows through an index, which a unit test checks with EXPLAIN QUERY
+ * PLAN.  A statement added to either file belongs in its list.
+ */
+extern const char *const db_lease_statements[];
+extern const char *const db_audit_statements[];
+
 /* Map a (possibly extended) SQLite result code to a negative errno. */
 int db_errno(int rc);
 

@@ -149,8 +149,8 @@ struct db_policy {
  * Insert or update the policy of a path.  A field given as
  * DB_POLICY_UNSET leaves the stored value unchanged, DB_POLICY_CLEAR
  * removes it; note NULL leaves the note unchanged, "" removes it.  A row
- * whose dma and assignable both end up unset is deleted (a note alone
- * overrides nothing).  Any other value: -EINVAL.
+ * left with neither dma, assignable nor a note is deleted; a note alone is
+ * kept (it overrides nothing).  Any other value: -EINVAL.
  */
 int db_policy_set(struct db *db, const char *path, int dma, int assignable,
                   const char *note, uint32_t uid);
@@ -291,11 +291,23 @@ struct db_lease_filter {
         const char *domain_name;        /* NULL: any */
         const char *device;             /* leases that have (or had) this path; NULL: any */
         bool include_final;             /* also free/failed (implied by a final state filter) */
+        int64_t after;                  /* only ids above it (the next page); 0: from the first */
+        size_t limit;                   /* at most this many; 0: every one */
 };
 
 /* Leases matching f (NULL: every non-final lease), ordered by id. */
 int db_lease_list(struct db *db, const struct db_lease_filter *f, struct db_lease **ret,
                   size_t *n);
+/*
+ * Retention: delete the final leases (with their devices and steps) that
+ * ended before cutoff (unix seconds; 0: none for their age) and all but
+ * the keep that ended last (SIZE_MAX: none for their number), at most
+ * batch of them (0: no bound).  A lease that is not final is never
+ * deleted.  Returns how many were deleted.
+ */
+int db_lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch);
+/* How many leases are in each state that is not final (the others count 0). */
+int db_lease_count(struct db *db, size_t counts[_DB_LEASE_STATE_MAX]);
 /* The non-final lease holding path; -ENOENT if none. */
 int db_lease_find_by_device(struct db *db, const char *path, struct db_lease *ret);
 void db_lease_clear(struct db_lease *l);
@@ -320,8 +332,12 @@ int db_audit_append(struct db *db, const struct db_audit *a);
 /* Entries with id > after_id, oldest first, at most limit (0: no limit). */
 int db_audit_list(struct db *db, int64_t after_id, size_t limit, struct db_audit **ret,
                   size_t *n);
-/* The newest limit entries (0: all), oldest first (newest last). */
-int db_audit_tail(struct db *db, size_t limit, struct db_audit **ret, size_t *n);
+/*
+ * The newest limit entries (0: all) whose id is below before (0: any),
+ * oldest first (newest last).
+ */
+int db_audit_tail(struct db *db, int64_t before, size_t limit, struct db_audit **ret,
+                  size_t *n);
 /*
  * The newest limit entries (0: all) about one device, oldest first: those
  * whose target names path as a word ("domain X: PATH ...", or PATH alone)
@@ -329,8 +345,13 @@ int db_audit_tail(struct db *db, size_t limit, struct db_audit **ret, size_t *n)
  */
 int db_audit_device(struct db *db, const char *path, size_t limit, struct db_audit **ret,
                     size_t *n);
-/* Delete all but the newest keep entries; returns how many were deleted. */
-int db_audit_prune(struct db *db, size_t keep);
+/*
+ * Retention: delete the entries older than cutoff (unix seconds; 0: none
+ * for their age) and all but the newest keep (SIZE_MAX: none for their
+ * number), at most batch of them (0: no bound), so that a large backlog is
+ * deleted a part at a time.  Returns how many were deleted.
+ */
+int db_audit_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch);
 void db_audit_clear(struct db_audit *a);
 void db_audit_array_free(struct db_audit *a, size_t n);
 

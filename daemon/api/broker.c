@@ -17,6 +17,7 @@
 #include "hazard.h"
 #include "inventory.h"
 #include "jv.h"
+#include "limit.h"
 #include "params.h"
 #include "release.h"
 #include "render.h"
@@ -327,42 +328,84 @@ static int release(struct method_call *mc, struct json_object *params,
         return leases_reply(reply, ls, nl);
 }
 
+/*
+ * A page's size: limit as asked (dflt when absent), at most LIMIT_PAGE, 0
+ * meaning the largest; a negative one is refused.
+ */
+static int page_limit(struct method_call *mc, struct json_object *params, int64_t dflt,
+                      size_t *ret)
+{
+        int64_t limit = params_int(params, "limit", dflt);
+
+        if (limit < 0)
+                return method_call_fail_invalid(mc, "limit", "limit must not be negative");
+        *ret = limit == 0 || limit > LIMIT_PAGE ? LIMIT_PAGE : (size_t)limit;
+        return 0;
+}
+
+/* A cursor parameter (after, before): absent is 0, a negative one is refused. */
+static int cursor(struct method_call *mc, struct json_object *params, const char *key,
+                  int64_t *ret)
+{
+        *ret = params_int(params, key, 0);
+        if (*ret < 0)
+                return method_call_fail_invalid(mc, key, "%s must not be negative", key);
+        return 0;
+}
+
+/* Add "next": the cursor of the following page, or null for the last one. */
+static int set_next(struct json_object *o, int64_t next)
+{
+        return next > 0 ? jv_set_int(o, "next", next) : jv_set_null(o, "next");
+}
+
 static int list_leases(struct method_call *mc, struct json_object *params,
                        struct json_object **reply)
 {
         struct engine *e = need_engine(mc);
         struct failure f = FAILURE_INIT;
         struct db_lease *ls = NULL;
-        size_t n = 0;
+        int64_t after, next = 0;
+        size_t n = 0, limit = LIMIT_PAGE;
         int r;
 
         if (!e)
                 return -ENODATA;
-        r = engine_list_leases(e, params_bool(params, "all") > 0, &ls, &n, &f);
+        if (page_limit(mc, params, LIMIT_PAGE, &limit) < 0 || cursor(mc, params, "after",
+                                                                      &after) < 0)
+                return -EINVAL;
+        r = engine_list_leases(e, params_bool(params, "all") > 0, after, limit, &ls, &n, &next,
+                               &f);
         if (r < 0)
                 return method_call_failed(mc, r, &f);
-        return leases_reply(reply, ls, n);
+        r = leases_reply(reply, ls, n);
+        if (r >= 0 && set_next(*reply, next) < 0)
+                r = -ENOMEM;
+        return r;
 }
 
 static int get_audit_log(struct method_call *mc, struct json_object *params,
                          struct json_object **reply)
 {
         struct engine *e = need_engine(mc);
-        int64_t limit = params_int(params, "limit", 100);
         struct failure f = FAILURE_INIT;
         struct db_audit *a = NULL;
-        size_t n = 0;
+        int64_t before, next = 0;
+        size_t n = 0, limit = LIMIT_PAGE;
         int r;
 
         if (!e)
                 return -ENODATA;
-        if (limit < 0)
-                return method_call_fail_invalid(mc, "limit", "limit must not be negative");
-        r = engine_audit_log(e, (size_t)limit, &a, &n, &f);
+        if (page_limit(mc, params, LIMIT_AUDIT_PAGE_DEFAULT, &limit) < 0 ||
+            cursor(mc, params, "before", &before) < 0)
+                return -EINVAL;
+        r = engine_audit_log(e, before, limit, &a, &n, &next, &f);
         if (r < 0)
                 return method_call_failed(mc, r, &f);
         r = reply_with(reply, "entries", render_audit(a, n));
         db_audit_array_free(a, n);
+        if (r >= 0 && set_next(*reply, next) < 0)
+                r = -ENOMEM;
         return r;
 }
 

@@ -75,6 +75,15 @@
  */
 #define LIMIT_MONITOR_BACKLOG (64u * 1024)
 
+/*
+ * Most leases (ListLeases) or audit entries (GetAuditLog) in one reply:
+ * the history is read a page at a time, so no reply grows with it.
+ */
+#define LIMIT_PAGE 1000
+
+/* GetAuditLog's page when the call does not say. */
+#define LIMIT_AUDIT_PAGE_DEFAULT 100
+
 /* Events kept in memory for Monitor's "since" (the ring of events.c). */
 #define LIMIT_EVENT_RING 1024
 

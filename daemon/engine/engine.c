@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adopt.h"
 #include "audit.h"
@@ -158,6 +159,7 @@ void engine_set_policy_options(struct engine *e, const struct engine_options *o)
 {
         e->opts.forbid_force = o->forbid_force;
         e->opts.reservation_ttl = o->reservation_ttl;
+        e->opts.retention = o->retention;
 }
 
 void engine_emit_lease(struct engine *e, enum event_type type, int64_t id, const char *cause,
@@ -310,44 +312,74 @@ int engine_list_devices(struct engine *e, const struct engine_device_filter *f,
 
 /* ---- leases and audit -------------------------------------------------------- */
 
-int engine_list_leases(struct engine *e, bool all, struct db_lease **ret, size_t *n,
-                       struct failure *f)
+int engine_list_leases(struct engine *e, bool all, int64_t after, size_t limit,
+                       struct db_lease **ret, size_t *n, int64_t *next, struct failure *f)
 {
-        struct db_lease_filter lf = { .state = DB_LEASE_NONE, .domid = -1, .include_final = all };
+        struct db_lease_filter lf = { .state = DB_LEASE_NONE, .domid = -1, .include_final = all,
+                                      .after = after, .limit = limit + 1 };
         int r;
 
         recovery_domains_changed(e);
         r = db_lease_list(e->db, &lf, ret, n);
         if (r < 0)
                 return engine_fail_storage(e, f, r, "cannot read the leases");
+        /* One more than asked says whether another page follows. */
+        *next = 0;
+        if (*n > limit) {
+                db_lease_clear(&(*ret)[limit]);
+                *n = limit;
+                *next = (*ret)[limit - 1].id;
+        }
         return 0;
 }
 
 int engine_lease_counts(struct engine *e, size_t counts[_DB_LEASE_STATE_MAX], struct failure *f)
 {
-        struct db_lease *ls = NULL;
-        size_t n = 0;
-        int r;
+        int r = db_lease_count(e->db, counts);
 
-        memset(counts, 0, sizeof(size_t) * _DB_LEASE_STATE_MAX);
-        r = db_lease_list(e->db, NULL, &ls, &n);
         if (r < 0)
                 return engine_fail_storage(e, f, r, "cannot read the leases");
-        for (size_t i = 0; i < n; i++)
-                if (ls[i].state >= 0 && ls[i].state < _DB_LEASE_STATE_MAX)
-                        counts[ls[i].state]++;
-        db_lease_array_free(ls, n);
         return 0;
 }
 
-int engine_audit_log(struct engine *e, size_t limit, struct db_audit **ret, size_t *n,
-                     struct failure *f)
+int engine_audit_log(struct engine *e, int64_t before, size_t limit, struct db_audit **ret,
+                     size_t *n, int64_t *next, struct failure *f)
 {
-        int r = db_audit_tail(e->db, limit, ret, n);
+        int r = db_audit_tail(e->db, before, limit + 1, ret, n);
 
         if (r < 0)
                 return engine_fail_storage(e, f, r, "cannot read the audit log");
+        /* The oldest of limit + 1 is there only to say that older ones exist. */
+        *next = 0;
+        if (*n > limit) {
+                db_audit_clear(&(*ret)[0]);
+                memmove(*ret, *ret + 1, limit * sizeof(**ret));
+                *n = limit;
+                *next = (*ret)[0].id;
+        }
         return 0;
+}
+
+int engine_prune_history(struct engine *e, size_t batch)
+{
+        const struct engine_retention *rt = &e->opts.retention;
+        int64_t cutoff = rt->max_age > 0 ? (int64_t)time(NULL) - rt->max_age : 0;
+        int l, a;
+
+        if (cutoff < 0)
+                cutoff = 0;
+        l = db_lease_prune(e->db, cutoff, rt->max_leases ? rt->max_leases : SIZE_MAX, batch);
+        a = db_audit_prune(e->db, cutoff, rt->max_audit ? rt->max_audit : SIZE_MAX, batch);
+        if (l < 0 || a < 0) {
+                log_warning("cannot prune the history in %s: %s", db_path(e->db),
+                            strerror(l < 0 ? -l : -a));
+                return l < 0 ? l : a;
+        }
+        if (l + a > 0)
+                log_info("history: %d finished lease%s and %d audit entr%s removed (kept: %s)",
+                         l, l == 1 ? "" : "s", a, a == 1 ? "y" : "ies",
+                         "see assignd.conf's [History]");
+        return l + a;
 }
 
 void engine_history_clear(struct engine_history *h)
