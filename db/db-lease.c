@@ -89,6 +89,12 @@ static const char sql_lease_count[] =
         "WHERE state NOT IN ('free', 'failed') GROUP BY state";
 static const char sql_lease_holder[] =
         "SELECT lease_id FROM lease_devices WHERE path = ?1 AND active = 1";
+#define HOLDER_COLUMNS                                                                   \
+        "SELECT d.path, d.lease_id, d.active, l.domid, l.domain_name, l.state, "          \
+        "l.standing, l.origin, l.created_at FROM lease_devices d "                        \
+        "JOIN leases l ON l.id = d.lease_id "
+static const char sql_lease_holders_all[] = HOLDER_COLUMNS "WHERE d.active = 1";
+static const char sql_lease_holders_of[] = HOLDER_COLUMNS "WHERE d.lease_id = ?1";
 
 /* Every statement of this file, for the test that asks SQLite how it runs each. */
 const char *const db_lease_statements[] = {
@@ -96,7 +102,8 @@ const char *const db_lease_statements[] = {
         sql_lease_devices, sql_lease_marks, sql_lease_mark, sql_lease_marks_drop,
         sql_lease_transition, sql_lease_update, sql_lease_target, sql_lease_bind,
         sql_lease_list_live, sql_lease_list_all, sql_lease_list_device, sql_lease_prune_count,
-        sql_lease_prune_age, sql_lease_count, sql_lease_holder, NULL,
+        sql_lease_prune_age, sql_lease_count, sql_lease_holder, sql_lease_holders_all,
+        sql_lease_holders_of, NULL,
 };
 
 const char *db_lease_state_to_string(enum db_lease_state s)
@@ -511,6 +518,7 @@ static int lease_create(struct db *db, const struct db_lease *l, int64_t *id)
         if (r < 0)
                 return r;
         new_id = sqlite3_last_insert_rowid(db->conn);
+        db_touch_lease(db, new_id);
         for (size_t i = 0; i < l->n_devices; i++) {
                 r = db_execf(db, sql_lease_device_insert, "lease device insert", "Iit", new_id,
                              (int)i, l->devices[i]);
@@ -550,6 +558,8 @@ static int lease_update(struct db *db, int64_t id, enum db_lease_state state, co
                 return r;
         if (sqlite3_changes(db->conn) == 0)
                 return -ENOENT;
+        if (state != DB_LEASE_NONE)
+                db_touch_lease(db, id);
         /* The new plan carries every step's flags. */
         return plan ? db_execf(db, sql_lease_marks_drop, "lease marks drop", "I", id) : 0;
 }
@@ -591,7 +601,10 @@ static int lease_bind(struct db *db, int64_t id, int domid)
         r = db_execf(db, sql_lease_bind, "lease bind", "IgI", id, domid, db_now());
         if (r < 0)
                 return r;
-        return sqlite3_changes(db->conn) > 0 ? 0 : -ENOENT;
+        if (sqlite3_changes(db->conn) == 0)
+                return -ENOENT;
+        db_touch_lease(db, id);
+        return 0;
 }
 
 int db_lease_bind_domid(struct db *db, int64_t id, int domid)
@@ -620,6 +633,7 @@ static int lease_transition(struct db *db, int64_t id, enum db_lease_state to,
                 return r;
         if (sqlite3_changes(db->conn) == 0)
                 return -ENOENT;
+        db_touch_lease(db, id);
         return plan ? db_execf(db, sql_lease_marks_drop, "lease marks drop", "I", id) : 0;
 }
 
@@ -678,4 +692,79 @@ int db_lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch)
         if (!db || cutoff < 0)
                 return -EINVAL;
         return DB_TX(db, lease_prune(db, cutoff, keep, batch));
+}
+
+void db_holder_array_free(struct db_holder *h, size_t n)
+{
+        for (size_t i = 0; h && i < n; i++) {
+                free(h[i].path);
+                free(h[i].domain_name);
+        }
+        free(h);
+}
+
+static int holder_from_row(sqlite3_stmt *s, struct db_holder *h)
+{
+        const char *origin;
+        int64_t v;
+        int r;
+
+        *h = (struct db_holder){ .domid = -1, .lease = sqlite3_column_int64(s, 1),
+                                 .created_at = sqlite3_column_int64(s, 8) };
+        r = db_column_bool(s, 2, &h->active);
+        if (r >= 0 && sqlite3_column_type(s, 3) != SQLITE_NULL) {
+                v = sqlite3_column_int64(s, 3);
+                if (v < 0 || v > 65535)
+                        r = -EUCLEAN;
+                h->domid = (int)v;
+        }
+        if (r >= 0)
+                r = state_column(s, 5, false, &h->state);
+        if (r >= 0)
+                r = db_column_bool(s, 6, &h->standing);
+        if (r >= 0) {
+                origin = (const char *)sqlite3_column_text(s, 7);
+                if (!streq(origin, "request") && !streq(origin, "adopted"))
+                        r = -EUCLEAN;
+                h->adopted = streq(origin, "adopted");
+        }
+        if (r >= 0)
+                r = db_column_strdup(s, 0, &h->path);
+        if (r >= 0 && !h->path)
+                r = -EUCLEAN;
+        if (r >= 0)
+                r = db_column_strdup(s, 4, &h->domain_name);
+        if (r < 0) {
+                free(h->path);
+                free(h->domain_name);
+        }
+        return r;
+}
+
+int db_lease_holders(struct db *db, int64_t lease, struct db_holder **ret, size_t *n)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        struct db_holder *arr = NULL;
+        size_t cnt = 0, cap = 0;
+        int r;
+
+        if (!db || !ret || !n || lease < 0)
+                return -EINVAL;
+        r = db_stmt(db, lease ? sql_lease_holders_of : sql_lease_holders_all, &s);
+        if (r >= 0 && lease)
+                r = db_bindf(db, s, "I", lease);
+        while (r >= 0 && (r = db_step_row(db, s, "lease holders")) > 0) {
+                r = GROW(arr, cap, cnt);
+                if (r >= 0)
+                        r = holder_from_row(s, &arr[cnt]);
+                if (r >= 0)
+                        cnt++;
+        }
+        if (r < 0) {
+                db_holder_array_free(arr, cnt);
+                return r;
+        }
+        *ret = arr;
+        *n = cnt;
+        return 0;
 }

@@ -51,6 +51,12 @@ struct db {
         unsigned fail_at, commits;
         int fail_errno;
         uint64_t commits_done;          /* db_commit_count() */
+        /* db_set_lease_watch(): the leases written in the transaction in progress. */
+        db_lease_watch_fn *watch;
+        void *watch_userdata;
+        int64_t *touched;
+        size_t n_touched, cap_touched;
+        bool touched_lost;              /* one could not be remembered: all of them */
         struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
         size_t n_cache;
         struct db_tx_stmts tx;
@@ -64,6 +70,9 @@ struct db {
  */
 extern const char *const db_lease_statements[];
 extern const char *const db_audit_statements[];
+
+/* Remember that lease id changed in the transaction in progress (for the lease watch). */
+void db_touch_lease(struct db *db, int64_t id);
 
 /* Map a (possibly extended) SQLite result code to a negative errno. */
 int db_errno(int rc);

@@ -290,6 +290,44 @@ static int savepoint_run(struct db *db, sqlite3_stmt **slots, const char *const 
         return db_exec(db, sql);
 }
 
+void db_set_lease_watch(struct db *db, db_lease_watch_fn *fn, void *userdata)
+{
+        db->watch = fn;
+        db->watch_userdata = userdata;
+}
+
+void db_touch_lease(struct db *db, int64_t id)
+{
+        if (!db->watch)
+                return;
+        for (size_t i = 0; i < db->n_touched; i++)
+                if (db->touched[i] == id)
+                        return;
+        if (GROW(db->touched, db->cap_touched, db->n_touched) < 0) {
+                db->touched_lost = true;
+                return;
+        }
+        db->touched[db->n_touched++] = id;
+}
+
+/*
+ * The outermost transaction ended: tell the watcher what it committed, or
+ * that a write it may have learnt of did not happen (ok false).
+ */
+static void tell_watch(struct db *db, bool ok)
+{
+        bool any = db->n_touched || db->touched_lost;
+
+        if (db->watch && any) {
+                if (ok && !db->touched_lost)
+                        db->watch(db->watch_userdata, db->touched, db->n_touched);
+                else
+                        db->watch(db->watch_userdata, NULL, 0);
+        }
+        db->n_touched = 0;
+        db->touched_lost = false;
+}
+
 int db_begin(struct db *db)
 {
         int r;
@@ -321,6 +359,8 @@ int db_rollback(struct db *db)
          * Some errors (I/O, out of memory, disk full) make SQLite roll the
          * whole transaction back by itself; there is nothing left to undo.
          */
+        if (db->tx_depth == 0)
+                tell_watch(db, false);
         if (sqlite3_get_autocommit(db->conn))
                 return 0;
         if (db->tx_depth == 0)
@@ -342,6 +382,8 @@ int db_commit(struct db *db)
         if (sqlite3_get_autocommit(db->conn)) {
                 /* SQLite already rolled back (see db_rollback): the work is lost. */
                 db->tx_depth--;
+                if (db->tx_depth == 0)
+                        tell_watch(db, false);
                 free(db->last_error);
                 db->last_error = strdup("commit: the transaction was already rolled back by SQLite");
                 return -EIO;
@@ -363,8 +405,10 @@ int db_commit(struct db *db)
                 return r;
         }
         db->tx_depth--;
-        if (db->tx_depth == 0)
+        if (db->tx_depth == 0) {
                 db->commits_done++;
+                tell_watch(db, true);
+        }
         return 0;
 }
 
@@ -737,6 +781,7 @@ void db_close(struct db *db)
         }
         free(db->path);
         free(db->last_error);
+        free(db->touched);
         free(db);
 }
 

@@ -306,6 +306,38 @@ int db_lease_list(struct db *db, const struct db_lease_filter *f, struct db_leas
  * deleted.  Returns how many were deleted.
  */
 int db_lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch);
+/*
+ * A device as a lease holds it, with what the owner map shows of the lease
+ * (engine/owners.c): the device rows of the leases, joined with them.
+ */
+struct db_holder {
+        char *path;
+        int64_t lease;
+        bool active;            /* the lease holds it now (the one-owner index's flag) */
+        int domid;              /* -1 until bound */
+        char *domain_name;      /* may be NULL */
+        enum db_lease_state state;
+        bool standing;
+        bool adopted;
+        int64_t created_at;
+};
+void db_holder_array_free(struct db_holder *h, size_t n);
+/*
+ * lease > 0: every device row of that lease, held or not; lease 0: every
+ * device some lease holds.
+ */
+int db_lease_holders(struct db *db, int64_t lease, struct db_holder **ret, size_t *n);
+
+/*
+ * Told after each outermost commit that changed which lease holds what, or
+ * how (a lease created, its state or its domid changed): the leases
+ * concerned (ids, n > 0).  Told with n == 0 after a write to the leases
+ * that failed or was rolled back: whatever it had learnt should be read
+ * again from the database.  One watcher; NULL removes it.
+ */
+typedef void db_lease_watch_fn(void *userdata, const int64_t *ids, size_t n);
+void db_set_lease_watch(struct db *db, db_lease_watch_fn *fn, void *userdata);
+
 /* How many leases are in each state that is not final (the others count 0). */
 int db_lease_count(struct db *db, size_t counts[_DB_LEASE_STATE_MAX]);
 /* The non-final lease holding path; -ENOENT if none. */

@@ -205,7 +205,7 @@ static int device_reply(struct method_call *mc, struct engine *e, const char *pa
                         struct json_object **reply)
 {
         const struct inventory *inv = method_call_context(mc)->inv;
-        const struct dt_device *d = dt_inventory_find(inventory_dt(inv), path);
+        const struct dt_device *d = inventory_find(inv, path);
 
         if (!d) {
                 method_call_fail(mc, -ENOENT, FAILURE_DEVICE_NOT_FOUND,
@@ -238,7 +238,7 @@ static int set_device_policy(struct method_call *mc, struct json_object *params,
 
         if (!e)
                 return -ENODATA;
-        if (!dt_inventory_find(inventory_dt(method_call_context(mc)->inv), path))
+        if (!inventory_find(method_call_context(mc)->inv, path))
                 return device_reply(mc, e, path, reply);
         if (dma_text && (dma = dt_dma_from_string(dma_text)) < 0)
                 return method_call_fail_invalid(mc, "dma", "dma \"%s\" is not one of master, "

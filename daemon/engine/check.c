@@ -188,7 +188,7 @@ int check_devices(struct engine *e, const struct check_request *req,
                                                req->devices[i]);
 
         for (size_t i = 0; i < req->n_devices; i++) {
-                devs[i] = dt_inventory_find(dt, req->devices[i]);
+                devs[i] = inventory_find(e->inv, req->devices[i]);
                 if (!devs[i])
                         return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND,
                                                 req->devices[i], "no device has the path %s",

@@ -49,6 +49,7 @@ struct engine {
         struct engine_seen *seen;
         size_t n_seen, cap_seen;
         int iomem_visible;      /* enum hv_tristate: HV_UNKNOWN until asked */
+        struct owners *owners;  /* who holds each device (owners.h) */
 };
 
 /*

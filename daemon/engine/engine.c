@@ -16,6 +16,7 @@
 #include "inventory.h"
 #include "lease-state.h"
 #include "log.h"
+#include "owners.h"
 #include "recovery.h"
 
 int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options *o,
@@ -34,6 +35,10 @@ int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options
         e->iomem_visible = HV_UNKNOWN;
         if (o)
                 e->opts = *o;
+        if (owners_new(e->db, &e->owners) < 0) {
+                free(e);
+                return -ENOMEM;
+        }
         *ret = e;
         return 0;
 }
@@ -53,6 +58,7 @@ void engine_free(struct engine *e)
                 pending_clear(&e->pending[i]);
         free(e->pending);
         free(e->seen);
+        owners_free(e->owners);
         free(e);
 }
 
@@ -234,26 +240,24 @@ void engine_owner_clear(struct engine_owner *o)
         *o = (struct engine_owner){ .domid = -1 };
 }
 
+int engine_owner_peek(struct engine *e, const char *path, const struct engine_owner **ret,
+                      uint64_t *version)
+{
+        return owners_find(e->owners, path, ret, version);
+}
+
 int engine_owner(struct engine *e, const char *path, struct engine_owner *ret)
 {
-        struct db_lease l = { 0 };
-        int r;
+        const struct engine_owner *o = NULL;
+        char *domain = NULL;
+        int r = owners_find(e->owners, path, &o, NULL);
 
-        r = db_lease_find_by_device(e->db, path, &l);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
+        if (r <= 0)
                 return r;
-        *ret = (struct engine_owner){
-                .domid = l.domid,
-                .domain = steal_ptr(l.domain_name),
-                .state = l.state,
-                .lease = l.id,
-                .standing = l.standing,
-                .adopted = l.adopted,
-                .since = l.created_at,
-        };
-        db_lease_clear(&l);
+        if (o->domain && !(domain = strdup(o->domain)))
+                return -ENOMEM;
+        *ret = *o;
+        ret->domain = domain;
         return 1;
 }
 
@@ -409,7 +413,7 @@ int engine_device_history(struct engine *e, const char *path, size_t limit,
                 return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the audit log: %s",
                                    strerror(-r));
         if (h.n_leases == 0 && h.n_entries == 0 &&
-            !dt_inventory_find(inventory_dt(e->inv), path))
+            !inventory_find(e->inv, path))
                 return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
                                         "no device has the path %s, and none had", path);
         *ret = h;
@@ -426,7 +430,7 @@ int engine_set_policy(struct engine *e, const struct engine_caller *who, const c
         struct event ev = EVENT_INIT(EVENT_INVENTORY_CHANGED);
         int r;
 
-        if (!dt_inventory_find(inventory_dt(e->inv), path))
+        if (!inventory_find(e->inv, path))
                 return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
                                         "no device has the path %s", path);
         r = engine_refuse_while_pending(e, f);

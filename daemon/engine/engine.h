@@ -100,8 +100,19 @@ struct engine_owner {
         int64_t since;          /* the lease's creation, unix seconds */
 };
 void engine_owner_clear(struct engine_owner *o);
-/* 1 and *ret when some lease holds path, 0 when nobody does, or a negative errno. */
+/*
+ * 1 and *ret when some lease holds path, 0 when nobody does, or a negative
+ * errno.  Answered from the engine's owner map, which follows every
+ * change of the database (owners.h), with no query.
+ */
 int engine_owner(struct engine *e, const char *path, struct engine_owner *ret);
+/*
+ * The same without a copy: *ret is borrowed until the next call into the
+ * engine.  *version changes whenever path's answer may change (0: do not
+ * keep anything made of this answer), for what is shown of the device.
+ */
+int engine_owner_peek(struct engine *e, const char *path, const struct engine_owner **ret,
+                      uint64_t *version);
 
 struct engine_device_filter {
         int coverage;           /* enum dt_coverage or -1 */

@@ -236,6 +236,8 @@ static void report(struct engine *e, const struct db_lease *l, const char *actio
                                                       : EVENT_CAUSE_RECONCILE,
                                           NULL);
         }
+        /* Nothing changed: nothing was logged, and the fields are dropped here. */
+        log_fields_clear(&lf);
 }
 
 /*

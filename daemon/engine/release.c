@@ -118,7 +118,7 @@ static int not_held(struct engine *e, const char *path, const char *domain, stru
 {
         int r;
 
-        if (!dt_inventory_find(inventory_dt(e->inv), path))
+        if (!inventory_find(e->inv, path))
                 return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
                                         "no device has the path %s", path);
         r = failure_set_path(f, -ENOENT, FAILURE_NOT_ASSIGNED, path, "%s is not held by domain "
