@@ -7,18 +7,18 @@
  * the blocking client.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "strbuf.h"
 #include "varlink.h"
 #include "util.h"
 
 /* Room for one maximal message and its terminating NUL. */
 #define RBUF_MAX(b) (((b)->max ? (b)->max : (size_t)VL_MAX_MESSAGE) + 1)
 #define RBUF_MIN 4096u
-/* An idle connection does not keep a large buffer around. */
-#define RBUF_KEEP (16u * 1024)
 
 void vl_rbuf_init(struct vl_rbuf *b)
 {
@@ -92,6 +92,28 @@ int vl_rbuf_read(struct vl_rbuf *b, int fd)
         return (int)n;
 }
 
+int vl_rbuf_put(struct vl_rbuf *b, const char *data, size_t len)
+{
+        const char *nul = NULL;
+
+        if (b->len > b->off)
+                return -EBUSY;
+        for (const char *p = data; (p = memchr(p, 0, len - (size_t)(p - data))); p++)
+                nul = p;
+        if (len - (nul ? (size_t)(nul + 1 - data) : 0) >= RBUF_MAX(b))
+                return -EMSGSIZE;
+        free(b->data);
+        vl_rbuf_init_max(b, b->max);
+        if (!len)
+                return 0;
+        b->data = malloc(len);
+        if (!b->data)
+                return -ENOMEM;
+        memcpy(b->data, data, len);
+        b->len = b->cap = len;
+        return 0;
+}
+
 int vl_rbuf_next(struct vl_rbuf *b, char **msg)
 {
         size_t from, mlen;
@@ -115,12 +137,11 @@ int vl_rbuf_next(struct vl_rbuf *b, char **msg)
         b->off = (size_t)(nul - b->data) + 1;
         b->scan = b->off;
         if (b->off == b->len) {
+                /* Nothing buffered: an idle connection keeps no buffer at all. */
                 b->off = b->len = b->scan = 0;
-                if (b->cap > RBUF_KEEP) {
-                        free(b->data);
-                        b->data = NULL;
-                        b->cap = 0;
-                }
+                free(b->data);
+                b->data = NULL;
+                b->cap = 0;
         }
         *msg = m;
         return 1;
@@ -130,21 +151,18 @@ int vl_rbuf_next(struct vl_rbuf *b, char **msg)
  * Strict JSON (no comments, no single quotes) and nothing but whitespace
  * after the value: a message is exactly one JSON document.
  */
-static int parse_json_message(const char *msg, struct json_object **ret, char **err)
+static int parse_json_message(struct json_tokener *tok, const char *msg,
+                              struct json_object **ret, char **err)
 {
-        struct json_tokener *tok;
         struct json_object *o;
         enum json_tokener_error jerr;
         size_t len = strlen(msg), end;
 
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
+        json_tokener_reset(tok);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, msg, (int)len);
         jerr = json_tokener_get_error(tok);
         end = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
 
         if (!o || jerr != json_tokener_success) {
                 json_object_put(o);
@@ -185,6 +203,19 @@ int vl_split_method(const char *qualified, char **iface, const char **method)
 
 int vl_request_parse(const char *msg, struct vl_request *req, char **err)
 {
+        struct json_tokener *tok = json_tokener_new();
+        int r;
+
+        if (!tok)
+                return -ENOMEM;
+        r = vl_request_parse_with(tok, msg, req, err);
+        json_tokener_free(tok);
+        return r;
+}
+
+int vl_request_parse_with(struct json_tokener *tok, const char *msg, struct vl_request *req,
+                          char **err)
+{
         _cleanup_(vl_json_unrefp) struct json_object *o = NULL;
         _cleanup_(vl_json_unrefp) struct json_object *params = NULL;
         _cleanup_free_ char *method = NULL;
@@ -192,7 +223,7 @@ int vl_request_parse(const char *msg, struct vl_request *req, char **err)
         static const char *const flag_names[3] = { "oneway", "more", "upgrade" };
         int r;
 
-        r = parse_json_message(msg, &o, err);
+        r = parse_json_message(tok, msg, &o, err);
         if (r < 0)
                 return r;
         if (!json_object_is_type(o, json_type_object))
@@ -271,52 +302,154 @@ void vl_request_clear(struct vl_request *req)
         *req = (struct vl_request){ 0 };
 }
 
-static char *serialize(struct json_object *o)
-{
-        const char *s = json_object_to_json_string_ext(
-                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+#define SERIALIZE_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-        return s ? strdup(s) : NULL;
+/* A JSON string of n bytes as json-c writes one with SERIALIZE_FLAGS. */
+static void write_string(struct strbuf *b, const char *s, size_t n)
+{
+        static const char hex[] = "0123456789abcdef";
+        const char *end = s + n;
+
+        strbuf_append_len(b, "\"", 1);
+        for (const char *run = s;; s++) {
+                unsigned char c = s < end ? (unsigned char)*s : 0;
+                char esc[8] = "\\";
+
+                if (s < end && c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                strbuf_append_len(b, run, (size_t)(s - run));
+                if (s == end)
+                        break;
+                switch (c) {
+                case '"': esc[1] = '"'; break;
+                case '\\': esc[1] = '\\'; break;
+                case '\b': esc[1] = 'b'; break;
+                case '\f': esc[1] = 'f'; break;
+                case '\n': esc[1] = 'n'; break;
+                case '\r': esc[1] = 'r'; break;
+                case '\t': esc[1] = 't'; break;
+                default:
+                        memcpy(esc + 1, "u00", 3);
+                        esc[4] = hex[c >> 4];
+                        esc[5] = hex[c & 15];
+                        esc[6] = '\0';
+                        break;
+                }
+                strbuf_append(b, esc);
+                run = s + 1;
+        }
+        strbuf_append_len(b, "\"", 1);
 }
 
-/* Wrap params (a new reference is taken; NULL means {}) under "parameters". */
-static struct json_object *envelope(struct json_object *params)
+/*
+ * v as json-c would write it, but into b directly, and with validated text
+ * (vl_text_node) copied as it is: a reply of a large device list is
+ * copied once, not once into json-c's buffer as it grows and again out of
+ * it.
+ */
+static void write_value(struct strbuf *b, struct json_object *v)
 {
-        struct json_object *o = json_object_new_object();
-        struct json_object *p = params ? json_object_get(params) : json_object_new_object();
+        const char *text;
+        size_t n;
+        bool first = true;
 
-        if (!o || !p || json_object_object_add(o, "parameters", p) < 0) {
-                json_object_put(o);
-                json_object_put(p);
-                return NULL;
+        text = vl_text_of_node(v, &n);
+        if (text) {
+                strbuf_append_len(b, text, n);
+                return;
         }
-        return o;
+        switch (json_object_get_type(v)) {
+        case json_type_object:
+                strbuf_append_len(b, "{", 1);
+                json_object_object_foreach(v, key, val) {
+                        if (!first)
+                                strbuf_append_len(b, ",", 1);
+                        first = false;
+                        write_string(b, key, strlen(key));
+                        strbuf_append_len(b, ":", 1);
+                        write_value(b, val);
+                }
+                strbuf_append_len(b, "}", 1);
+                return;
+        case json_type_array:
+                strbuf_append_len(b, "[", 1);
+                n = json_object_array_length(v);
+                for (size_t i = 0; i < n; i++) {
+                        if (i)
+                                strbuf_append_len(b, ",", 1);
+                        write_value(b, json_object_array_get_idx(v, i));
+                }
+                strbuf_append_len(b, "]", 1);
+                return;
+        case json_type_string:
+                write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+                return;
+        case json_type_int: {
+                int64_t x = json_object_get_int64(v);
+                char num[24];
+
+                /* INT64_MAX may be an unsigned value json-c clamps: its own spelling then. */
+                if (x == INT64_MAX)
+                        break;
+                strbuf_append_len(b, num, (size_t)snprintf(num, sizeof(num), "%" PRId64, x));
+                return;
+        }
+        case json_type_boolean:
+                strbuf_append(b, json_object_get_boolean(v) ? "true" : "false");
+                return;
+        case json_type_null:
+                strbuf_append(b, "null");
+                return;
+        default:
+                break;
+        }
+        /* Doubles, and the largest integers: json-c's own spelling. */
+        text = json_object_to_json_string_length(v, SERIALIZE_FLAGS, &n);
+        if (text)
+                strbuf_append_len(b, text, n);
+        else
+                b->oom = true;
+}
+
+/* {"parameters": params, then the rest}: malloc'd, *len without the NUL. */
+static char *envelope(struct json_object *params, const char *error, bool continues,
+                      size_t *len)
+{
+        struct strbuf b = STRBUF_INIT;
+        char *s = NULL;
+
+        strbuf_append(&b, "{\"parameters\":");
+        if (params)
+                write_value(&b, params);
+        else
+                strbuf_append(&b, "{}");
+        if (error) {
+                strbuf_append(&b, ",\"error\":");
+                write_string(&b, error, strlen(error));
+        }
+        if (continues)
+                strbuf_append(&b, ",\"continues\":true");
+        strbuf_append_len(&b, "}", 1);
+        if (len)
+                *len = b.len;
+        if (strbuf_steal(&b, &s) < 0)
+                return NULL;
+        return s;
+}
+
+char *vl_reply_serialize_len(struct json_object *params, bool continues, size_t *len)
+{
+        return envelope(params, NULL, continues, len);
 }
 
 char *vl_reply_serialize(struct json_object *params, bool continues)
 {
-        _cleanup_(vl_json_unrefp) struct json_object *o = envelope(params);
-
-        if (!o)
-                return NULL;
-        if (continues && json_object_object_add(o, "continues", json_object_new_boolean(1)) < 0)
-                return NULL;
-        return serialize(o);
+        return envelope(params, NULL, continues, NULL);
 }
 
 char *vl_error_serialize(const char *error, struct json_object *params)
 {
-        _cleanup_(vl_json_unrefp) struct json_object *o = envelope(params);
-        struct json_object *name;
-
-        if (!o || !error)
-                return NULL;
-        name = json_object_new_string(error);
-        if (!name || json_object_object_add(o, "error", name) < 0) {
-                json_object_put(name);
-                return NULL;
-        }
-        return serialize(o);
+        return error ? envelope(params, error, false, NULL) : NULL;
 }
 
 const char *vl_embedded_find(const char *name)
