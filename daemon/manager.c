@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -281,6 +282,36 @@ static void server_limits_of(const struct config *cfg, struct server_limits *l)
         l->idle_timeout_msec = cfg->idle_timeout_sec * 1000u;
 }
 
+/*
+ * Room for MaxConnections descriptors and the daemon's own: the soft limit
+ * is raised as far as the hard one allows (systemd's default soft limit is
+ * 1024; the unit sets LimitNOFILE=, and its system call filter may refuse
+ * setrlimit).  Too few is a warning: past them accepting pauses (EMFILE).
+ */
+static void raise_fd_limit(const struct config *cfg)
+{
+        rlim_t want = (rlim_t)cfg->max_connections + LIMIT_FDS_OWN;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+                want = rl.rlim_max;
+        if (want > rl.rlim_cur) {
+                rl.rlim_cur = want;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur < (rlim_t)cfg->max_connections + LIMIT_FDS_OWN)
+                log_warning("only %llu file descriptors may be open (RLIMIT_NOFILE): past about "
+                            "%llu connections, accepting pauses instead of reaching "
+                            "MaxConnections=%u; raise LimitNOFILE= of assignd.service",
+                            (unsigned long long)rl.rlim_cur,
+                            rl.rlim_cur > LIMIT_FDS_OWN
+                                    ? (unsigned long long)(rl.rlim_cur - LIMIT_FDS_OWN) : 0ull,
+                            cfg->max_connections);
+}
+
 /* The context the handlers see, from the current objects and settings. */
 static void set_dispatch_context(struct manager *m)
 {
@@ -333,6 +364,7 @@ static int open_api(struct manager *m)
                 return log_error_errno(r, "cannot set up the Varlink methods: %s",
                                        err ? err : strerror(-r));
         server_limits_of(cfg, &limits);
+        raise_fd_limit(cfg);
         r = server_new(m->base, &limits, dispatch_call, m->dispatch, &m->server);
         if (r < 0)
                 return log_error_errno(r, "cannot create the server: %s", strerror(-r));
@@ -494,6 +526,7 @@ static int reload(struct manager *m)
         o = engine_options_of(&m->cfg, m->guest_dir);
         engine_set_policy_options(m->engine, &o);
         server_limits_of(&m->cfg, &limits);
+        raise_fd_limit(&m->cfg);
         server_set_limits(m->server, &limits);
         set_dispatch_context(m);
         if (changed)
