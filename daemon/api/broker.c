@@ -20,6 +20,7 @@
 #include "limit.h"
 #include "params.h"
 #include "release.h"
+#include "render-cache.h"
 #include "render.h"
 #include "reserve.h"
 
@@ -78,15 +79,50 @@ static int status_devices(struct json_object *o, const struct dispatch_context *
         return r;
 }
 
+/* The interface handlers render for (the Broker's). */
+static const struct vl_interface *broker_iface(struct method_call *mc)
+{
+        return dispatch_interface(method_call_dispatch(mc), BROKER_IFACE);
+}
+
+/* GetStatus's hazard_counts: every kind, in hazard.h's order, then the list when asked. */
+static int status_hazards(struct method_call *mc, struct engine *e, struct json_object *o,
+                          bool list)
+{
+        static const char *const kinds[] = { "inconsistent", "iommu-unsupported", "dma-unknown",
+                                             "ownership-invisible" };
+        struct json_object *counts = json_object_new_object(), *l;
+        const struct hazard *hz = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (engine_hazards(e, &hz, &n, NULL) < 0) {
+                json_object_put(counts);
+                return -ENOMEM;
+        }
+        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+                int64_t c = 0;
+
+                for (size_t i = 0; i < n; i++)
+                        c += streq(hz[i].kind, kinds[k]);
+                r |= jv_set_int(counts, kinds[k], c);
+        }
+        r |= jv_set_obj(o, "hazard_counts", counts);
+        if (!list)
+                return r | jv_set_null(o, "hazards");
+        l = render_cache_hazards(dispatch_render_cache(method_call_dispatch(mc)), broker_iface(mc),
+                                 e);
+        return r | (l ? jv_set_obj(o, "hazards", l) : -ENOMEM);
+}
+
 /* GetStatus's hypervisor, lease, monitor and hazard members. */
-static int status_lifecycle(struct method_call *mc, struct engine *e, struct json_object *o)
+static int status_lifecycle(struct method_call *mc, struct engine *e, struct json_object *o,
+                            bool list_hazards)
 {
         const struct dispatch_context *ctx = method_call_context(mc);
         size_t counts[_DB_LEASE_STATE_MAX];
         struct failure f = FAILURE_INIT;
-        struct hazard *hz = NULL;
         struct json_object *lc;
-        size_t n_hz = 0;
         unsigned maj, min;
         int r = 0;
 
@@ -106,10 +142,7 @@ static int status_lifecycle(struct method_call *mc, struct engine *e, struct jso
         r |= jv_set_int(lc, "releasing", (int64_t)counts[DB_LEASE_RELEASING]);
         r |= jv_set_obj(o, "leases", lc);
         r |= jv_set_int(o, "monitors", (int64_t)events_n_subscribers(ctx->events));
-        if (hazard_list(ctx->inv, engine_ownership_visible(e), &hz, &n_hz) < 0)
-                return -ENOMEM;
-        r |= jv_set_obj(o, "hazards", render_hazards(hz, n_hz));
-        hazard_list_free(hz, n_hz);
+        r |= status_hazards(mc, e, o, list_hazards);
         return r ? -ENOMEM : 0;
 }
 
@@ -135,23 +168,19 @@ static int get_status(struct method_call *mc, struct json_object *params,
                         ctx->server ? (int64_t)server_n_connections(ctx->server) : 0);
         if (r)
                 return -ENOMEM;
-        r = status_lifecycle(mc, e, o);
+        r = status_lifecycle(mc, e, o, params_bool(params, "hazards") > 0);
         if (r < 0)
                 return r;
         *reply = steal_ptr(o);
         return 0;
 }
 
-/* A device as the wire shows it, with whoever holds it. */
-static struct json_object *device_json(struct engine *e, const struct inventory *inv,
-                                       const struct dt_device *d)
+/* A device as the wire shows it, with whoever holds it (kept rendered until either changes). */
+static struct json_object *device_json(struct method_call *mc, struct engine *e,
+                                       const struct inventory *inv, const struct dt_device *d)
 {
-        struct engine_owner owner = { .domid = -1 };
-        int r = engine_owner(e, d->path, &owner);
-        struct json_object *o = render_device(inv, d, r > 0 ? &owner : NULL);
-
-        engine_owner_clear(&owner);
-        return o;
+        return render_cache_device(dispatch_render_cache(method_call_dispatch(mc)),
+                                   broker_iface(mc), e, inv, d);
 }
 
 static int parse_filter(struct method_call *mc, struct json_object *params,
@@ -189,11 +218,17 @@ static int list_devices(struct method_call *mc, struct json_object *params,
                 return -ENODATA;
         if (parse_filter(mc, params, &filter) < 0)
                 return -EINVAL;
+        /* Without a filter, the whole list as it was last rendered, while nothing changed. */
+        if (filter.coverage < 0 && filter.dma < 0 && filter.assignable < 0 && !filter.owner) {
+                list = render_cache_devices(dispatch_render_cache(method_call_dispatch(mc)),
+                                            broker_iface(mc), e, inv);
+                return list ? reply_with(reply, "devices", list) : -ENOMEM;
+        }
         if (engine_list_devices(e, &filter, &devs, &n, &f) < 0)
                 return method_call_failed(mc, -EIO, &f);
         list = json_object_new_array();
         for (size_t i = 0; i < n; i++)
-                r |= jv_push_obj(list, device_json(e, inv, devs[i]));
+                r |= jv_push_obj(list, device_json(mc, e, inv, devs[i]));
         if (r) {
                 json_object_put(list);
                 return -ENOMEM;
@@ -213,7 +248,7 @@ static int device_reply(struct method_call *mc, struct engine *e, const char *pa
                 failure_fact(&method_call_failure(mc)->path, path);
                 return -ENOENT;
         }
-        return reply_with(reply, "device", device_json(e, inv, d));
+        return reply_with(reply, "device", device_json(mc, e, inv, d));
 }
 
 static int get_device(struct method_call *mc, struct json_object *params,

@@ -13,6 +13,7 @@
 #include "adopt.h"
 #include "audit.h"
 #include "engine-private.h"
+#include "hazard.h"
 #include "inventory.h"
 #include "lease-state.h"
 #include "log.h"
@@ -59,6 +60,7 @@ void engine_free(struct engine *e)
         free(e->pending);
         free(e->seen);
         owners_free(e->owners);
+        hazard_list_free(e->hazards, e->n_hazards);
         free(e);
 }
 
@@ -232,6 +234,38 @@ bool engine_ownership_visible(struct engine *e)
         return adopt_iomem_visible(e);
 }
 
+int engine_hazards(struct engine *e, const struct hazard **ret, size_t *n, uint64_t *version)
+{
+        bool visible = engine_ownership_visible(e);
+        uint64_t gen = inventory_generation(e->inv);
+
+        if (!e->hazards_valid || e->hazards_generation != gen || e->hazards_visible != visible) {
+                struct hazard *h = NULL;
+                size_t nh = 0;
+                int r = hazard_list(e->inv, visible, &h, &nh);
+
+                if (r < 0)
+                        return r;
+                hazard_list_free(e->hazards, e->n_hazards);
+                e->hazards = h;
+                e->n_hazards = nh;
+                e->hazards_valid = true;
+                e->hazards_generation = gen;
+                e->hazards_visible = visible;
+                e->hazards_version++;
+        }
+        *ret = e->hazards;
+        *n = e->n_hazards;
+        if (version)
+                *version = e->hazards_version;
+        return 0;
+}
+
+uint64_t engine_owners_version(struct engine *e)
+{
+        return owners_version(e->owners);
+}
+
 void engine_owner_clear(struct engine_owner *o)
 {
         if (!o)
@@ -339,10 +373,20 @@ int engine_list_leases(struct engine *e, bool all, int64_t after, size_t limit,
 
 int engine_lease_counts(struct engine *e, size_t counts[_DB_LEASE_STATE_MAX], struct failure *f)
 {
-        int r = db_lease_count(e->db, counts);
+        uint64_t writes = owners_writes(e->owners);
+        int r;
 
-        if (r < 0)
-                return engine_fail_storage(e, f, r, "cannot read the leases");
+        /* Counted again only after a lease was written (the database tells the owner map). */
+        if (!e->lease_counts_valid || e->lease_counts_writes != writes) {
+                r = db_lease_count(e->db, e->lease_counts);
+                if (r < 0) {
+                        e->lease_counts_valid = false;
+                        return engine_fail_storage(e, f, r, "cannot read the leases");
+                }
+                e->lease_counts_writes = writes;
+                e->lease_counts_valid = true;
+        }
+        memcpy(counts, e->lease_counts, sizeof(e->lease_counts));
         return 0;
 }
 

@@ -132,6 +132,20 @@ int engine_list_devices(struct engine *e, const struct engine_device_filter *f,
 bool engine_ownership_visible(struct engine *e);
 
 /*
+ * The hazards of the inventory (hazard.h), computed again only when the
+ * inventory changed (a rescan, a policy) or what the hypervisor reveals
+ * did: *ret is borrowed until then.  *version changes with the list.
+ */
+struct hazard;
+int engine_hazards(struct engine *e, const struct hazard **ret, size_t *n, uint64_t *version);
+
+/*
+ * A number that changes whenever any device's owner may have (0: the owner
+ * map cannot be read now), for what is kept of every device at once.
+ */
+uint64_t engine_owners_version(struct engine *e);
+
+/*
  * One page of the leases that are not final, or of all of them, after
  * settling what domain deaths changed: those with an id above after, at
  * most limit (> 0), by id.  *next is the after of the next page, 0 when

@@ -20,6 +20,10 @@ struct inventory {
         struct dt_inventory *dt;
         struct strmap by_path;          /* path -> device of dt */
         uint64_t generation;            /* inventory_generation() */
+        /* inventory_count()'s answer, and the generation it is for. */
+        struct inventory_counts counts;
+        uint64_t counts_generation;
+        bool counts_valid;
         /* The host DTB the inventory was scanned from (its sha256 is dt->sha256). */
         void *blob;
         size_t blob_len;
@@ -334,8 +338,12 @@ bool inventory_matches(const struct inventory *inv, const struct dt_device *d,
         return true;
 }
 
-void inventory_count(const struct inventory *inv, struct inventory_counts *c)
+void inventory_count(struct inventory *inv, struct inventory_counts *c)
 {
+        if (inv->counts_valid && inv->counts_generation == inv->generation) {
+                *c = inv->counts;
+                return;
+        }
         memset(c, 0, sizeof(*c));
         c->devices = inv->dt->n_devices;
         c->groups = inv->dt->n_groups;
@@ -351,4 +359,7 @@ void inventory_count(const struct inventory *inv, struct inventory_counts *c)
                          inventory_effective_assignable(inv, d, NULL))
                         c->unprotected_dma++;
         }
+        inv->counts = *c;
+        inv->counts_generation = inv->generation;
+        inv->counts_valid = true;
 }

@@ -96,6 +96,7 @@ struct inventory_counts {
         size_t devices, assignable, protected_, groups, iommus;
         size_t unprotected_dma;    /* assignable, not protected, dma not "none" */
 };
-void inventory_count(const struct inventory *inv, struct inventory_counts *c);
+/* Counted again only when the inventory changed (inventory_generation). */
+void inventory_count(struct inventory *inv, struct inventory_counts *c);
 
 #endif

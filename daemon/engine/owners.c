@@ -26,6 +26,7 @@ struct owners {
         size_t n_pending, cap_pending;
         uint64_t clock;         /* the last version given */
         uint64_t base;          /* the version of a device without an entry */
+        uint64_t writes;        /* owners_writes() */
         struct engine_owner direct;     /* an answer the database gave directly */
 };
 
@@ -50,6 +51,7 @@ static void on_lease_write(void *userdata, const int64_t *ids, size_t n)
 {
         struct owners *o = userdata;
 
+        o->writes++;
         if (!n) {
                 o->stale = true;
                 return;
@@ -188,6 +190,16 @@ static int sync_map(struct owners *o)
                 o->n_pending--;
         }
         return 0;
+}
+
+uint64_t owners_writes(const struct owners *o)
+{
+        return o->writes;
+}
+
+uint64_t owners_version(struct owners *o)
+{
+        return sync_map(o) < 0 ? 0 : o->clock;
 }
 
 int owners_find(struct owners *o, const char *path, const struct engine_owner **ret,

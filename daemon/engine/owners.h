@@ -42,4 +42,14 @@ void owners_free(struct owners *o);
 int owners_find(struct owners *o, const char *path, const struct engine_owner **ret,
                 uint64_t *version);
 
+/*
+ * How many times the database told of lease writes (commits that created a
+ * lease, changed its state or domid, and writes that failed): what is
+ * counted from the leases is counted again when it changed.
+ */
+uint64_t owners_writes(const struct owners *o);
+
+/* A number that changes whenever any answer may change; 0 when the map cannot be read now. */
+uint64_t owners_version(struct owners *o);
+
 #endif
