@@ -111,20 +111,31 @@ static void run_load(const struct load *l, double *p50, double *p99)
         free(pids);
 }
 
-/* One call's reply, fetched on a connection of its own. */
-static char *capture(const char *sock, const char *msg, size_t *len)
+/* One call's reply, fetched on a connection of its own; NULL when the daemon does not answer. */
+static char *try_capture(const char *sock, const char *msg, size_t *len)
 {
         char *buf = malloc(BENCH_RBUF);
         int fd = bench_connect(sock);
-        ssize_t n;
+        ssize_t n = -1;
 
-        if (fd < 0 || !buf)
-                bench_die("cannot connect to %s", sock);
-        n = bench_roundtrip(fd, msg, strlen(msg), buf, BENCH_RBUF);
-        close(fd);
-        if (n < 0)
-                bench_die("%s: no reply", msg);
+        if (fd >= 0 && buf)
+                n = bench_roundtrip(fd, msg, strlen(msg), buf, BENCH_RBUF);
+        if (fd >= 0)
+                close(fd);
+        if (n < 0) {
+                free(buf);
+                return NULL;
+        }
         *len = (size_t)n;
+        return buf;
+}
+
+static char *capture(const char *sock, const char *msg, size_t *len)
+{
+        char *buf = try_capture(sock, msg, len);
+
+        if (!buf)
+                bench_die("%s: no reply", msg);
         return buf;
 }
 
@@ -366,15 +377,26 @@ int main(int argc, char **argv)
         kept = hold_idle(d.sock, 1000, fds);
         usleep(200000);
         rss_conns = bench_rss_kib(d.pid);
-        res = measure(d.sock, echo_sock, req, 1, quick ? 300 : 2000);
-        print_row("GetDevice, 1,001st client", 1, &res);
         printf("idle connections of one uid: %d of 1000 held\n", kept);
         printf("goal  %-44s %10d     of 1000 held, RSS %ld KiB (%.0f B per connection)  goal "
                "1000 held, RSS <= 8192 KiB %s\n", "1,000 idle connections", kept, rss_conns,
                kept ? (double)(rss_conns - rss_idle) * 1024.0 / kept : 0.0,
                kept == 1000 && rss_conns <= 8192 ? "met" : "NOT MET");
-        print_goal("GetDevice p50, 1,001st client", res.call.median, "us", res.echo.median,
-                   res.ratio.median, "<=", 3);
+        {
+                size_t len;
+                char *r = try_capture(d.sock, req, &len);
+
+                if (r) {
+                        free(r);
+                        res = measure(d.sock, echo_sock, req, 1, quick ? 300 : 2000);
+                        print_row("GetDevice, 1,001st client", 1, &res);
+                        print_goal("GetDevice p50, 1,001st client", res.call.median, "us",
+                                   res.echo.median, res.ratio.median, "<=", 3);
+                } else {
+                        printf("goal  %-44s refused: the daemon holds %d connections of one "
+                               "uid at most  NOT MET\n", "GetDevice p50, 1,001st client", kept);
+                }
+        }
         close_all(fds, 1000);
         usleep(200000);
 
