@@ -97,9 +97,10 @@ static const struct ctl_option xl_config_options[] = {
 };
 
 static const struct ctl_option imagebuilder_options[] = {
-        { "index", "N", "the dom0less domU number (default 0)" },
-        { "dtb-file", "FILE", "the name DOMU_PASSTHROUGH_DTB gives the partial DTB (default domU<N>-passthrough.dtb)" },
-        { "dtb-out", "FILE", "also write the dom0less partial device tree to FILE (mode 0644)" },
+        { "index", "N", "the (first) dom0less domU's number, 0 to 255 (default 0)" },
+        { "dtb-file", "FILE", "the name DOMU_PASSTHROUGH_DTB gives the partial DTB (default domU<N>-passthrough.dtb; one domU only)" },
+        { "dtb-out", "FILE", "also write the dom0less partial device tree to FILE (mode 0644; one domU only)" },
+        { "dtb-dir", "DIR", "also write each domU's partial device tree into DIR, under the name DOMU_PASSTHROUGH_DTB gives it" },
         { "host-dtb", "FILE", "the host DTB named in the fdtput hints" },
         { "layout", "L", "identity (default), relocate or auto, as for dtb" },
         { "force-unprotected", NULL, "accept devices no IOMMU protects that may do DMA" },
@@ -112,6 +113,8 @@ static const struct ctl_option reserve_options[] = {
         { "layout", "L", "identity (default), relocate or auto, as for dtb" },
         { "ttl", "S", "drop the reservation if no domain by that name appears within S seconds (default 600)" },
         { "output", "FILE", "write the xl.cfg fragment to FILE instead of standard output", 'o' },
+        { "persistent", NULL, "a standing reservation: the devices stay dedicated to NAME across its boots until cancelled (no --ttl)" },
+        { "exclusive", "yes|no", "with --persistent: no leaves the devices free while no domain NAME runs (default yes)" },
         { NULL, NULL, NULL },
 };
 
@@ -130,14 +133,14 @@ const struct ctl_command ctl_commands[] = {
         { "status", "", "show the daemon's version, backend, device tree and device counts",
           "Hazards (what makes assignment unsafe in ways Xen does not report) are counted by "
           "kind; --hazards lists them.",
-          0, 0, status_options, cmd_status, ctl_hazard_columns },
+          0, 0, status_options, cmd_status, ctl_hazard_columns, true },
         { "list", "", "list the host's devices as a table",
           "Filters combine. The table fits the terminal: free text gives way first, paths "
           "keep their node name; --full prints everything, and a pipe gets whole lines.",
-          0, 0, list_options, cmd_list, ctl_list_columns },
+          0, 0, list_options, cmd_list, ctl_list_columns, true },
         { "show", "PATH", "show everything known about one device",
           "PATH is the device's full device-tree path, as 'list' shows it.",
-          1, 1, NULL, cmd_show },
+          1, 1, NULL, cmd_show, NULL, true },
         { "history", "PATH", "show what happened to one device: its leases and audit entries",
           "Every lease that held the device, in any state, and the audit entries that name "
           "it or one of those leases. A device a rescan removed still has its history.",
@@ -167,22 +170,26 @@ const struct ctl_command ctl_commands[] = {
           "assignable, group incomplete, interrupt not an SPI, unprotected DMA without "
           "--force-unprotected, guest address clash with the identity layout). Notes say "
           "what the guest will miss.",
-          1, -1, dtb_options, cmd_dtb },
+          1, -1, dtb_options, cmd_dtb, NULL, true },
         { "xl-config", "PATH...", "print the xl.cfg lines (passthrough, dtdev, irqs, iomem, device_tree) for these devices",
           "With --dtb-out the partial device tree is written too, and device_tree names it: "
           "add the lines to the domain's xl.cfg and run xl create. Nothing is reserved; "
           "use reserve to hold the devices until the domain exists.",
-          1, -1, xl_config_options, cmd_xl_config },
-        { "imagebuilder", "PATH...", "print the ImageBuilder lines for a dom0less domU with these devices",
-          "DOMU_PASSTHROUGH_DTB[N] and DOMU_PASSTHROUGH_PATHS[N]; --dtb-out writes the "
-          "dom0less partial device tree they refer to.",
-          1, -1, imagebuilder_options, cmd_imagebuilder },
+          1, -1, xl_config_options, cmd_xl_config, NULL, true },
+        { "imagebuilder", "PATH... [+ PATH...]...", "print the ImageBuilder lines for dom0less domUs with these devices",
+          "Each + starts the next domU (numbered from --index on). Per domU: NUM_DOMUS "
+          "raised to cover it, DOMU_PASSTHROUGH_DTB[N] and DOMU_PASSTHROUGH_PATHS[N], after "
+          "the checks of assign; a device may go to one domU only. --dtb-out (one domU) or "
+          "--dtb-dir writes the dom0less partial device trees they name.",
+          1, -1, imagebuilder_options, cmd_imagebuilder, NULL, true },
         { "reserve", "NAME PATH...", "reserve devices for the domain NAME that xl is about to create",
           "Prints the xl.cfg lines (device_tree names the partial DTB the daemon wrote). "
           "When a domain NAME appears the reservation binds to it and is verified against "
-          "the hypervisor; one nobody takes up expires.",
+          "the hypervisor; one nobody takes up expires. With --persistent it binds to every "
+          "domain NAME, goes back to reserved when that domain is gone, and lasts until "
+          "cancelled.",
           2, -1, reserve_options, cmd_reserve },
-        { "cancel", "NAME", "drop the pending reservation of domain NAME (or lease NAME with --lease)",
+        { "cancel", "NAME", "drop the pending or standing reservation of domain NAME (or lease NAME with --lease)",
           NULL, 1, 1, cancel_options, cmd_cancel },
         { "sim", "create NAME | destroy DOMID | kill DOMID | unpause DOMID | state",
           "drive the simulated hypervisor (assignd --hypervisor sim only)",
@@ -206,6 +213,10 @@ enum {
         OPT_SOCKET = 1000,
         OPT_JSON,
         OPT_VERSION,
+        OPT_OFFLINE,
+        OPT_DTB,
+        OPT_DB,
+        OPT_DMA_TABLE,
         OPT_HELP = 'h',
         OPT_COMMAND_BASE = 2000,
 };
@@ -215,6 +226,10 @@ static const struct option global_longopts[] = {
         { "json", no_argument, NULL, OPT_JSON },
         { "help", no_argument, NULL, OPT_HELP },
         { "version", no_argument, NULL, OPT_VERSION },
+        { "offline", no_argument, NULL, OPT_OFFLINE },
+        { "dtb", required_argument, NULL, OPT_DTB },
+        { "db", required_argument, NULL, OPT_DB },
+        { "dma-table", required_argument, NULL, OPT_DMA_TABLE },
 };
 #define N_GLOBAL_OPTS (sizeof(global_longopts) / sizeof(global_longopts[0]))
 
@@ -237,6 +252,8 @@ static void print_global_help(void)
         size_t i;
 
         printf("Usage: assignctl [--socket PATH] [--json] COMMAND [ARGUMENTS...]\n"
+               "       assignctl --offline [--dtb FILE] [--db FILE] [--dma-table FILE]...\n"
+               "                 COMMAND [ARGUMENTS...]\n"
                "\n"
                "Query and control assignd, the device-assignment broker for Xen on Arm.\n"
                "\n"
@@ -253,8 +270,17 @@ static void print_global_help(void)
                "  -h, --help     show this help, or a command's with COMMAND --help\n"
                "  --version      show the version\n"
                "\n"
+               "Offline (no daemon: the daemon's own scanner, policy and generators):\n"
+               "  --offline      run status, list, show, dtb, xl-config or imagebuilder\n"
+               "                 on a device tree file\n"
+               "  --dtb FILE     the host (board) device tree (default %s)\n"
+               "  --db FILE      apply the administrator's policy stored in assignd's\n"
+               "                 database FILE (read, never written)\n"
+               "  --dma-table FILE\n"
+               "                 add DMA declarations in the dma.d format (repeatable)\n"
+               "\n"
                "Exit status: 0 success, 1 request refused, 2 usage error, 3 daemon unreachable.\n",
-               DEFAULT_SOCKET);
+               DEFAULT_SOCKET, DEFAULT_DTB);
 }
 
 #define HELP_WIDTH 79
@@ -349,7 +375,8 @@ static int find_command_arg(int argc, char **argv)
 
                 if (streq(a, "--"))
                         return i + 1 < argc ? i + 1 : -1;
-                if (streq(a, "--socket")) {
+                if (streq(a, "--socket") || streq(a, "--dtb") || streq(a, "--db") ||
+                    streq(a, "--dma-table")) {
                         i++;
                         continue;
                 }
@@ -499,8 +526,8 @@ static char *people_words(const struct ctl_command *cmd, const char *msg, const 
  * message at all).  A path the daemon does not know gets the nearest one
  * it does.
  */
-static int report_error(struct ctl *ctl, const char *method, const char *name,
-                        struct json_object *params)
+int ctl_report_error(struct ctl *ctl, const char *method, const char *name,
+                     struct json_object *params)
 {
         const char *field = jv_get_str(params, "field", NULL);
         const char *raw = jv_get_str(params, "message", NULL);
@@ -567,10 +594,15 @@ char *ctl_suggest_device(struct ctl *ctl, const char *path)
         size_t n = 0, same_tail = 0;
 
         tail = tail ? tail + 1 : path;
-        if (connect_quietly(ctl) < 0 ||
-            vl_client_call(ctl->client, CTL_INTERFACE ".ListDevices", NULL, &reply, &error) < 0 ||
-            error)
+        if (ctl->offline) {
+                if (ctl_offline_devices(ctl, NULL, &reply) != CTL_EXIT_OK)
+                        goto out;
+        } else if (connect_quietly(ctl) < 0 ||
+                   vl_client_call(ctl->client, CTL_INTERFACE ".ListDevices", NULL, &reply,
+                                  &error) < 0 ||
+                   error) {
                 goto out;
+        }
         devs = jv_get_array(reply, "devices");
         n = devs ? json_object_array_length(devs) : 0;
         paths = calloc(n + 1, sizeof(*paths));
@@ -681,7 +713,7 @@ int ctl_stream(struct ctl *ctl, const char *method, struct json_object *params, 
                 return CTL_EXIT_UNREACHABLE;
         }
         if (error) {
-                r = report_error(ctl, method ? method : "Monitor", error, out);
+                r = ctl_report_error(ctl, method ? method : "Monitor", error, out);
                 free(error);
                 json_object_put(out);
                 return r;
@@ -699,6 +731,9 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
         void (*old_pipe)(int);
         int r;
 
+        /* Offline nothing is sent: main() lets through only the commands that need no daemon. */
+        if (ctl->offline)
+                abort();
         r = ensure_connected(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
@@ -722,7 +757,7 @@ int ctl_call(struct ctl *ctl, const char *method, struct json_object *params,
                 return CTL_EXIT_UNREACHABLE;
         }
         if (error) {
-                r = report_error(ctl, method, error, out);
+                r = ctl_report_error(ctl, method, error, out);
                 free(error);
                 json_object_put(out);
                 return r;
@@ -766,14 +801,35 @@ int ctl_print_json(struct json_object *o)
         return CTL_EXIT_OK;
 }
 
+/* --offline and its options together, and only for a command that needs no daemon. */
+static int check_offline(struct ctl *ctl, const struct ctl_command *cmd, bool socket_given)
+{
+        if (!ctl->offline) {
+                if (ctl->dtb || ctl->db || ctl->n_dma_tables)
+                        return ctl_usage_error("--dtb, --db and --dma-table go with --offline");
+                return CTL_EXIT_OK;
+        }
+        if (socket_given)
+                return ctl_usage_error("--offline talks to no daemon: drop --socket");
+        if (!cmd->offline)
+                return ctl_usage_error("%s needs the daemon (and its hypervisor); --offline runs "
+                                       "status, list, show, dtb, xl-config and imagebuilder "
+                                       "only", cmd->name);
+        if (!ctl->dtb)
+                ctl->dtb = DEFAULT_DTB;
+        return CTL_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
         struct ctl ctl = { .socket = NULL, .json = false, .client = NULL };
+        _cleanup_free_ const char **dma_tables = NULL;
+        bool socket_given = false;
         struct option longopts[N_GLOBAL_OPTS + CTL_MAX_OPTIONS + 1];
         const struct ctl_command *cmd = NULL;
         struct ctl_args args;
         char shortopts[3 + 2 * CTL_MAX_OPTIONS];
-        size_t n_cmd_opts, n_short, i;
+        size_t n_cmd_opts, n_short, i, n_dma_cap = 0;
         int cmd_index, c, r;
         bool want_help = false;
 
@@ -825,6 +881,24 @@ int main(int argc, char **argv)
                         if (!optarg[0])
                                 return ctl_usage_error("--socket needs a path");
                         ctl.socket = optarg;
+                        socket_given = true;
+                        break;
+                case OPT_OFFLINE:
+                        ctl.offline = true;
+                        break;
+                case OPT_DTB:
+                case OPT_DB:
+                case OPT_DMA_TABLE:
+                        if (!optarg[0])
+                                return ctl_usage_error("%s needs a file name", argv[optind - 1]);
+                        if (c == OPT_DTB)
+                                ctl.dtb = optarg;
+                        else if (c == OPT_DB)
+                                ctl.db = optarg;
+                        else if (GROW(dma_tables, n_dma_cap, ctl.n_dma_tables) < 0)
+                                return ctl_oom();
+                        else
+                                dma_tables[ctl.n_dma_tables++] = optarg;
                         break;
                 case OPT_JSON:
                         ctl.json = true;
@@ -875,9 +949,14 @@ int main(int argc, char **argv)
                 return ctl_usage_error("%s: unexpected argument '%s'; see 'assignctl %s --help'",
                                        cmd->name, args.pos[cmd->max_args], cmd->name);
 
+        r = check_offline(&ctl, cmd, socket_given);
+        if (r != CTL_EXIT_OK)
+                return r;
+        ctl.dma_tables = dma_tables;
         ctl.cmd = cmd;
         r = cmd->run(&ctl, &args);
         vl_client_free(ctl.client);
+        ctl_offline_free(&ctl);
 
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "assignctl: cannot write output: %s\n", strerror(errno));

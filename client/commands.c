@@ -112,7 +112,7 @@ static int print_hazards(struct json_object *hazards, const struct ctl_table_opt
 int cmd_status(struct ctl *ctl, const struct ctl_args *args)
 {
         struct ctl_table_opts o = ctl_table_opts(args, STATUS_OPT_HAZARDS + 1);
-        struct json_object *reply = NULL, *dtb, *counts, *leases, *p;
+        struct json_object *reply = NULL, *dtb, *counts, *leases, *p, *patches;
         bool list_hazards = args->opt[STATUS_OPT_HAZARDS] != NULL;
         char *up, *started;
         int r;
@@ -126,7 +126,7 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
                 return ctl_oom();
         if (list_hazards || ctl->json)
                 json_object_object_add(p, "hazards", json_object_new_boolean(1));
-        r = ctl_call(ctl, "GetStatus", p, &reply);
+        r = ctl->offline ? ctl_offline_status(ctl, &reply) : ctl_call(ctl, "GetStatus", p, &reply);
         json_object_put(p);
         if (r != CTL_EXIT_OK)
                 return r;
@@ -141,11 +141,21 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
         up = fmt_duration(jv_get_int(reply, "uptime_seconds", -1));
         started = fmt_time(jv_get_int(reply, "started_at", -1));
 
-        printf("assignd %s, backend %s", jv_get_str(reply, "version", "?"), jv_get_str(reply, "backend", "?"));
+        if (ctl->offline)
+                printf("assignctl %s offline: no daemon, no hypervisor", jv_get_str(reply, "version", "?"));
+        else
+                printf("assignd %s, backend %s", jv_get_str(reply, "version", "?"),
+                       jv_get_str(reply, "backend", "?"));
         if (jv_get_str(reply, "xen_version", NULL))
                 printf(", Xen %s%s", jv_get_str(reply, "xen_version", ""),
                        streq(jv_get_str(reply, "backend", ""), "sim") ? " (simulated)" : "");
         putchar('\n');
+        patches = jv_get_array(reply, "hypervisor_patches");
+        printf("  %-13s", "xen patches:");
+        for (size_t i = 0; patches && i < json_object_array_length(patches); i++)
+                printf("%s %s", i ? "," : "",
+                       json_object_get_string(json_object_array_get_idx(patches, i)));
+        printf("%s\n", patches && json_object_array_length(patches) ? "" : " none");
         printf("  %-13s %s\n", "device tree:", jv_get_str(dtb, "path", "?"));
         printf("  %-13s %s\n", "model:", jv_get_str(dtb, "model", "-"));
         printf("  %-13s %s\n", "sha256:", jv_get_str(dtb, "sha256", "?"));
@@ -157,14 +167,18 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
         printf("  %-13s %" PRId64 " assignment group%s, %" PRId64 " IOMMU%s\n", "",
                jv_get_int(counts, "groups", 0), jv_get_int(counts, "groups", 0) == 1 ? "" : "s",
                jv_get_int(counts, "iommus", 0), jv_get_int(counts, "iommus", 0) == 1 ? "" : "s");
-        printf("  %-13s %s (since %s)\n", "uptime:", up ? up : "?", started ? started : "?");
-        printf("  %-13s %" PRId64 " (%" PRId64 " monitor%s)\n", "connections:",
-               jv_get_int(reply, "connections", 0), jv_get_int(reply, "monitors", 0),
-               jv_get_int(reply, "monitors", 0) == 1 ? "" : "s");
-        leases = jv_get_object(reply, "leases");
-        printf("  %-13s %" PRId64 " assigned, %" PRId64 " reserved, %" PRId64 " assigning, %" PRId64
-               " releasing\n", "leases:", jv_get_int(leases, "assigned", 0), jv_get_int(leases, "reserved", 0),
-               jv_get_int(leases, "assigning", 0), jv_get_int(leases, "releasing", 0));
+        /* Offline there is no daemon to have an uptime, connections or leases. */
+        if (!ctl->offline) {
+                printf("  %-13s %s (since %s)\n", "uptime:", up ? up : "?", started ? started : "?");
+                printf("  %-13s %" PRId64 " (%" PRId64 " monitor%s)\n", "connections:",
+                       jv_get_int(reply, "connections", 0), jv_get_int(reply, "monitors", 0),
+                       jv_get_int(reply, "monitors", 0) == 1 ? "" : "s");
+                leases = jv_get_object(reply, "leases");
+                printf("  %-13s %" PRId64 " assigned, %" PRId64 " reserved, %" PRId64
+                       " assigning, %" PRId64 " releasing\n", "leases:",
+                       jv_get_int(leases, "assigned", 0), jv_get_int(leases, "reserved", 0),
+                       jv_get_int(leases, "assigning", 0), jv_get_int(leases, "releasing", 0));
+        }
         print_hazard_summary(jv_get_object(reply, "hazard_counts"), list_hazards);
         if (list_hazards)
                 r = print_hazards(jv_get_array(reply, "hazards"), &o);
@@ -353,10 +367,28 @@ int cmd_list(struct ctl *ctl, const struct ctl_args *args)
         struct json_object *params = NULL, *reply = NULL, *devices;
         int r;
 
+        if (ctl->offline && args->opt[LIST_OPT_OWNER])
+                return ctl_usage_error("list: --owner needs the daemon: offline no domain holds "
+                                       "anything");
         r = list_params(args, &params);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_call(ctl, "ListDevices", params, &reply);
+        if (ctl->offline) {
+                /* The same filter, for the engine (the values were checked above). */
+                struct engine_device_filter f = {
+                        .coverage = args->opt[LIST_OPT_COVERAGE]
+                                            ? dt_coverage_from_string(args->opt[LIST_OPT_COVERAGE])
+                                            : -1,
+                        .dma = args->opt[LIST_OPT_DMA] ? dt_dma_from_string(args->opt[LIST_OPT_DMA])
+                                                       : -1,
+                        .assignable = args->opt[LIST_OPT_ASSIGNABLE] ? 1 : -1,
+                        .owner = args->opt[LIST_OPT_OWNER],
+                };
+
+                r = ctl_offline_devices(ctl, &f, &reply);
+        } else {
+                r = ctl_call(ctl, "ListDevices", params, &reply);
+        }
         json_object_put(params);
         if (r != CTL_EXIT_OK)
                 return r;
@@ -679,7 +711,13 @@ static int get_device(struct ctl *ctl, const char *method, struct json_object *p
 {
         int r;
 
-        r = ctl_call(ctl, method, params, reply);
+        if (ctl->offline) {
+                r = ctl_offline_check(ctl, method, params);
+                if (r == CTL_EXIT_OK)
+                        r = ctl_offline_device(ctl, jv_get_str(params, "path", ""), reply);
+        }
+        else
+                r = ctl_call(ctl, method, params, reply);
         if (r != CTL_EXIT_OK)
                 return r;
         *dev = jv_get_object(*reply, "device");

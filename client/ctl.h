@@ -20,6 +20,8 @@
 
 #include <json-c/json.h>
 
+#include "engine.h"
+#include "generate.h"
 #include "jv.h"
 #include "util.h"
 #include "varlink.h"
@@ -38,11 +40,20 @@
 struct ctl_command;
 struct table_column;
 
+struct ctl_offline;
+
 struct ctl {
         const char *socket;
         bool json;
         struct vl_client *client;       /* connected on first call */
         const struct ctl_command *cmd;  /* what runs, for messages that name its options */
+        /* --offline: the core libraries on a device tree file, no daemon (offline.c). */
+        bool offline;
+        const char *dtb;                /* --dtb */
+        const char *db;                 /* --db: whose policy applies; NULL: none */
+        const char **dma_tables;        /* --dma-table files, in order */
+        size_t n_dma_tables;
+        struct ctl_offline *off;        /* opened on first use */
 };
 
 struct ctl_option {
@@ -70,6 +81,7 @@ struct ctl_command {
         const struct ctl_option *options;       /* terminated by a row with name NULL; may be NULL */
         int (*run)(struct ctl *ctl, const struct ctl_args *args);
         const struct table_column *columns;     /* what -o can show (name NULL ends it), or NULL */
+        bool offline;           /* also runs with --offline (needs no daemon nor hypervisor) */
 };
 
 extern const struct ctl_command ctl_commands[];
@@ -105,6 +117,14 @@ int ctl_stream(struct ctl *ctl, const char *method, struct json_object *params, 
 int ctl_call_or_print(struct ctl *ctl, const char *method, struct json_object *params,
                       struct json_object **reply);
 
+/*
+ * An error as assignctl reports the daemon's: "assignctl: NAME: message
+ * (facts)" on stderr (and with --json the error object on stdout), with a
+ * suggestion for an unknown path.  Returns CTL_EXIT_REFUSED.
+ */
+int ctl_report_error(struct ctl *ctl, const char *method, const char *name,
+                     struct json_object *params);
+
 /* Print a JSON value on stdout as the sole output of a --json command. */
 int ctl_print_json(struct json_object *o);
 
@@ -117,6 +137,28 @@ int ctl_oom(void);
  * the daemon has exactly one.
  */
 int ctl_check_path(const char *cmd, struct ctl *ctl, const char *path);
+
+/* ---- offline (offline.c) ------------------------------------------------------ */
+
+/*
+ * The reply the daemon's GetStatus, ListDevices, GetDevice and guest
+ * generators would give, made from ctl->dtb by the core libraries; a
+ * refusal is printed as the daemon's would be.  Each returns an exit
+ * status and on success *reply (the caller's).
+ */
+int ctl_offline_status(struct ctl *ctl, struct json_object **reply);
+int ctl_offline_devices(struct ctl *ctl, const struct engine_device_filter *filter,
+                        struct json_object **reply);
+int ctl_offline_device(struct ctl *ctl, const char *path, struct json_object **reply);
+/*
+ * The daemon's check of the parameters of Broker method (the interface's
+ * types, and no control character in any string): CTL_EXIT_OK, or the
+ * same InvalidParameter reported.
+ */
+int ctl_offline_check(struct ctl *ctl, const char *method, struct json_object *params);
+int ctl_offline_generate(struct ctl *ctl, enum generate_what what,
+                         const struct generate_request *req, struct json_object **reply);
+void ctl_offline_free(struct ctl *ctl);
 
 /* ---- commands (commands.c, leases.c) ----------------------------------------- */
 

@@ -145,17 +145,21 @@ char *fmt_owner(struct json_object *owner)
         const char *state = jv_get_str(owner, "state", "?");
         int64_t domid = jv_get_int(owner, "domid", -1);
         struct strbuf b = STRBUF_INIT;
+        const char *kind = jv_get_bool(owner, "standing", false) ? ", standing"
+                           : streq(jv_get_str(owner, "origin", "request"), "external")
+                                   ? ", adopted: held outside assignd"
+                                   : "";
 
         if (!owner)
                 return strdup("-");
         if (domain && domid >= 0)
-                strbuf_printf(&b, "%s (domid %" PRId64 ", %s)", domain, domid, state);
+                strbuf_printf(&b, "%s (domid %" PRId64 ", %s%s)", domain, domid, state, kind);
         else if (domain)
-                strbuf_printf(&b, "%s (no domid yet, %s)", domain, state);
+                strbuf_printf(&b, "%s (no domid yet, %s%s)", domain, state, kind);
         else if (domid >= 0)
-                strbuf_printf(&b, "domid %" PRId64 " (%s)", domid, state);
+                strbuf_printf(&b, "domid %" PRId64 " (%s%s)", domid, state, kind);
         else
-                strbuf_printf(&b, "unknown domain (%s)", state);
+                strbuf_printf(&b, "unknown domain (%s%s)", state, kind);
         return sb_finish(&b);
 }
 

@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "strbuf.h"
 
-static const char *const layouts[] = { "identity", "relocate", "auto", NULL };
 
 static int b64_value(int c)
 {
@@ -122,55 +122,116 @@ static int write_dtb(struct json_object *reply, const char *path)
         return r;
 }
 
-static struct json_object *paths_json(char **paths, int n)
+/*
+ * What every generator is asked (devices, layout, force, Xen release),
+ * from the command line, in the engine's own terms: sent to the daemon as
+ * the method's parameters, or offline handed to the engine as it is.
+ * Returns an exit status (a usage error is printed).
+ */
+struct guest_req {
+        struct generate_request g;
+        struct guestcfg_target target;
+};
+
+static int guest_request(const char *cmd, char **paths, int n, const char *layout,
+                         const char *force, const char *xen_version, struct guest_req *ret)
 {
-        struct json_object *a = json_object_new_array();
+        int mode = GUESTCFG_IDENTITY;
 
-        for (int i = 0; a && i < n; i++)
-                json_object_array_add(a, json_object_new_string(paths[i]));
-        return a;
-}
-
-static bool in_set(const char *v, const char *const *set)
-{
-        for (; *set; set++)
-                if (streq(v, *set))
-                        return true;
-        return false;
-}
-
-/* Parameters every generator takes; NULL after a usage error (printed). */
-static struct json_object *guest_params(const char *cmd, char **paths, int n, const char *layout,
-                                        const char *force, const char *xen_version)
-{
-        struct json_object *p;
-
-        if (layout && !in_set(layout, layouts)) {
-                ctl_usage_error("%s: --layout must be identity, relocate or auto (got '%s')", cmd,
-                                layout);
-                return NULL;
-        }
+        if (layout && (mode = guestcfg_mode_from_string(layout)) < 0)
+                return ctl_usage_error("%s: --layout must be identity, relocate or auto (got "
+                                       "'%s')", cmd, layout);
+        *ret = (struct guest_req){
+                .g = {
+                        .devices = (const char *const *)paths,
+                        .n_devices = (size_t)n,
+                        .force_unprotected = force != NULL,
+                        .layout = (enum guestcfg_mode)mode,
+                },
+        };
         if (xen_version) {
                 unsigned maj, min;
                 char c;
 
-                if (sscanf(xen_version, "%u.%u%c", &maj, &min, &c) != 2) {
-                        ctl_usage_error("%s: --xen-version takes MAJOR.MINOR, e.g. 4.17 (got "
-                                        "'%s')", cmd, xen_version);
-                        return NULL;
-                }
+                if (sscanf(xen_version, "%u.%u%c", &maj, &min, &c) != 2)
+                        return ctl_usage_error("%s: --xen-version takes MAJOR.MINOR, e.g. 4.17 (got "
+                                               "'%s')", cmd, xen_version);
+                ret->target = (struct guestcfg_target){ maj, min };
+                ret->g.target = &ret->target;
         }
-        p = json_object_new_object();
-        if (!p)
+        return CTL_EXIT_OK;
+}
+
+/* The parameters every generator method and Reserve take, from a request. */
+static struct json_object *guest_json(const struct generate_request *g)
+{
+        struct json_object *p = json_object_new_object(), *devs = json_object_new_array();
+        int r = 0;
+
+        for (size_t i = 0; i < g->n_devices; i++)
+                r |= jv_push_str(devs, g->devices[i]);
+        r |= jv_set_obj(p, "devices", devs);
+        if (g->layout != GUESTCFG_IDENTITY)
+                r |= jv_set_str(p, "layout", guestcfg_mode_to_string(g->layout));
+        if (g->force_unprotected)
+                r |= jv_set_bool(p, "force_unprotected", true);
+        if (g->target) {
+                char v[32];
+
+                snprintf(v, sizeof(v), "%u.%u", g->target->xen_major, g->target->xen_minor);
+                r |= jv_set_str(p, "xen_version", v);
+        }
+        if (r) {
+                json_object_put(p);
                 return NULL;
-        json_object_object_add(p, "devices", paths_json(paths, n));
-        if (layout)
-                json_object_object_add(p, "layout", json_object_new_string(layout));
-        if (force)
-                json_object_object_add(p, "force_unprotected", json_object_new_boolean(1));
-        if (xen_version)
-                json_object_object_add(p, "xen_version", json_object_new_string(xen_version));
+        }
         return p;
+}
+
+/*
+ * Run generator what: the daemon's method, or offline the engine.  The
+ * parameters a method takes beyond the common ones are set from g.
+ */
+static int guest_generate(struct ctl *ctl, enum generate_what what,
+                          const struct generate_request *g, struct json_object **reply)
+{
+        static const char *const methods[] = {
+                [GENERATE_DTB] = "GuestDeviceTree",
+                [GENERATE_XL] = "XlConfig",
+                [GENERATE_IMAGEBUILDER] = "ImageBuilderConfig",
+        };
+        struct json_object *p;
+        int r = 0;
+
+        p = guest_json(g);
+        if (!p)
+                return ctl_oom();
+        if (what == GENERATE_DTB && g->dom0less)
+                r |= jv_set_bool(p, "dom0less", true);
+        if (what == GENERATE_XL && g->device_tree)
+                r |= jv_set_str(p, "device_tree", g->device_tree);
+        if (what == GENERATE_XL && g->name)
+                r |= jv_set_str(p, "name", g->name);
+        if (what == GENERATE_IMAGEBUILDER) {
+                r |= jv_set_int(p, "index", g->index);
+                if (g->dtb_file)
+                        r |= jv_set_str(p, "dtb_file", g->dtb_file);
+                if (g->host_dtb_file)
+                        r |= jv_set_str(p, "host_dtb_file", g->host_dtb_file);
+        }
+        if (r) {
+                json_object_put(p);
+                return ctl_oom();
+        }
+        if (ctl->offline) {
+                r = ctl_offline_check(ctl, methods[what], p);
+                if (r == CTL_EXIT_OK)
+                        r = ctl_offline_generate(ctl, what, g, reply);
+        } else {
+                r = ctl_call(ctl, methods[what], p, reply);
+        }
+        json_object_put(p);
+        return r;
 }
 
 static void print_notes(FILE *f, struct json_object *reply)
@@ -324,20 +385,19 @@ enum { DTB_OPT_OUTPUT, DTB_OPT_DOM0LESS, DTB_OPT_LAYOUT, DTB_OPT_FORCE, DTB_OPT_
 
 int cmd_dtb(struct ctl *ctl, const struct ctl_args *args)
 {
-        struct json_object *p, *reply = NULL;
+        struct json_object *reply = NULL;
         const char *out = args->opt[DTB_OPT_OUTPUT];
+        struct guest_req q;
         int r;
 
         if (!out || !*out)
                 return ctl_usage_error("dtb: -o FILE is required (a DTB is not for a terminal)");
-        p = guest_params("dtb", args->pos, args->n_pos, args->opt[DTB_OPT_LAYOUT],
-                         args->opt[DTB_OPT_FORCE], args->opt[DTB_OPT_XEN]);
-        if (!p)
-                return CTL_EXIT_USAGE;
-        if (args->opt[DTB_OPT_DOM0LESS])
-                json_object_object_add(p, "dom0less", json_object_new_boolean(1));
-        r = ctl_call(ctl, "GuestDeviceTree", p, &reply);
-        json_object_put(p);
+        r = guest_request("dtb", args->pos, args->n_pos, args->opt[DTB_OPT_LAYOUT],
+                          args->opt[DTB_OPT_FORCE], args->opt[DTB_OPT_XEN], &q);
+        if (r != CTL_EXIT_OK)
+                return r;
+        q.g.dom0less = args->opt[DTB_OPT_DOM0LESS] != NULL;
+        r = guest_generate(ctl, GENERATE_DTB, &q.g, &reply);
         if (r != CTL_EXIT_OK)
                 return r;
         r = write_dtb(reply, out);
@@ -361,32 +421,27 @@ enum { XL_OPT_NAME, XL_OPT_DEVICE_TREE, XL_OPT_OUTPUT, XL_OPT_DTB_OUT, XL_OPT_LA
 
 int cmd_xl_config(struct ctl *ctl, const struct ctl_args *args)
 {
-        struct json_object *p, *reply = NULL;
+        struct json_object *reply = NULL;
         const char *dtb_out = args->opt[XL_OPT_DTB_OUT];
-        char *device_tree = NULL;
+        _cleanup_free_ char *device_tree = NULL;
+        struct guest_req q;
         int r;
 
         if (dtb_out && !*dtb_out)
                 return ctl_usage_error("xl-config: --dtb-out needs a file name");
-        p = guest_params("xl-config", args->pos, args->n_pos, args->opt[XL_OPT_LAYOUT],
-                         args->opt[XL_OPT_FORCE], args->opt[XL_OPT_XEN]);
-        if (!p)
-                return CTL_EXIT_USAGE;
+        r = guest_request("xl-config", args->pos, args->n_pos, args->opt[XL_OPT_LAYOUT],
+                          args->opt[XL_OPT_FORCE], args->opt[XL_OPT_XEN], &q);
+        if (r != CTL_EXIT_OK)
+                return r;
         if (args->opt[XL_OPT_DEVICE_TREE])
                 device_tree = strdup(args->opt[XL_OPT_DEVICE_TREE]);
         else if (dtb_out)
                 device_tree = absolute(dtb_out);
-        if ((args->opt[XL_OPT_DEVICE_TREE] || dtb_out) && !device_tree) {
-                json_object_put(p);
+        if ((args->opt[XL_OPT_DEVICE_TREE] || dtb_out) && !device_tree)
                 return ctl_oom();
-        }
-        if (device_tree)
-                json_object_object_add(p, "device_tree", json_object_new_string(device_tree));
-        if (args->opt[XL_OPT_NAME])
-                json_object_object_add(p, "name", json_object_new_string(args->opt[XL_OPT_NAME]));
-        free(device_tree);
-        r = ctl_call(ctl, "XlConfig", p, &reply);
-        json_object_put(p);
+        q.g.device_tree = device_tree;
+        q.g.name = args->opt[XL_OPT_NAME];
+        r = guest_generate(ctl, GENERATE_XL, &q.g, &reply);
         if (r != CTL_EXIT_OK)
                 return r;
         if (dtb_out)
@@ -400,61 +455,159 @@ int cmd_xl_config(struct ctl *ctl, const struct ctl_args *args)
 
 /* ---- imagebuilder -------------------------------------------------------- */
 
-enum { IB_OPT_INDEX, IB_OPT_DTB_FILE, IB_OPT_DTB_OUT, IB_OPT_HOST_DTB, IB_OPT_LAYOUT,
-       IB_OPT_FORCE, IB_OPT_XEN };
+enum { IB_OPT_INDEX, IB_OPT_DTB_FILE, IB_OPT_DTB_OUT, IB_OPT_DTB_DIR, IB_OPT_HOST_DTB,
+       IB_OPT_LAYOUT, IB_OPT_FORCE, IB_OPT_XEN };
+
+/* One domU of an imagebuilder command: its paths, and what was made for it. */
+struct ib_domu {
+        char **paths;
+        int n;
+        char *dtb_file;         /* the name DOMU_PASSTHROUGH_DTB gives, when we choose it */
+        struct json_object *reply;
+};
+
+/*
+ * Split the arguments at each "+" into domUs; a usage error (printed) for
+ * an empty list or a device given to two of them, which no domain could
+ * have at once.
+ */
+static int ib_split(char **pos, int n_pos, unsigned base, struct ib_domu *d, size_t *n_d)
+{
+        size_t k = 0;
+
+        d[0] = (struct ib_domu){ .paths = pos };
+        for (int i = 0; i < n_pos; i++) {
+                if (!streq(pos[i], "+")) {
+                        d[k].n++;
+                        continue;
+                }
+                if (!d[k].n || i + 1 == n_pos)
+                        return ctl_usage_error("imagebuilder: '+' goes between two lists of "
+                                               "device paths, one per domU");
+                d[++k] = (struct ib_domu){ .paths = pos + i + 1 };
+        }
+        *n_d = k + 1;
+        if (base + k > GENERATE_MAX_DOMU)
+                return ctl_usage_error("imagebuilder: domU %u is past the last one, %d",
+                                       base + (unsigned)k, GENERATE_MAX_DOMU);
+        for (size_t a = 0; a < *n_d; a++)
+                for (size_t b = a + 1; b < *n_d; b++)
+                        for (int i = 0; i < d[b].n; i++)
+                                if (strv_contains((const char *const *)d[a].paths, (size_t)d[a].n,
+                                                  d[b].paths[i]))
+                                        return ctl_usage_error("imagebuilder: %s is given to domU "
+                                                               "%zu and domU %zu; a device goes "
+                                                               "to one domain", d[b].paths[i],
+                                                               base + a, base + b);
+        return CTL_EXIT_OK;
+}
+
+/* The domUs' partial DTBs to --dtb-out or into --dtb-dir, once every one was made. */
+static int ib_write(const struct ib_domu *d, size_t n, const char *dtb_out, const char *dir)
+{
+        int r = CTL_EXIT_OK;
+
+        if (dtb_out)
+                return write_dtb(d[0].reply, dtb_out);
+        for (size_t k = 0; dir && r == CTL_EXIT_OK && k < n; k++) {
+                _cleanup_free_ char *path = strdup_printf("%s/%s", dir, d[k].dtb_file);
+
+                r = path ? write_dtb(d[k].reply, path) : ctl_oom();
+        }
+        return r;
+}
 
 int cmd_imagebuilder(struct ctl *ctl, const struct ctl_args *args)
 {
-        struct json_object *p, *reply = NULL;
         const char *index = args->opt[IB_OPT_INDEX];
         const char *dtb_out = args->opt[IB_OPT_DTB_OUT];
+        const char *dtb_dir = args->opt[IB_OPT_DTB_DIR];
+        const char *dtb_file = args->opt[IB_OPT_DTB_FILE];
+        _cleanup_free_ struct ib_domu *d = calloc((size_t)args->n_pos + 1, sizeof(*d));
+        size_t n = 0;
         long idx = 0;
         int r;
 
+        if (!d)
+                return ctl_oom();
         if (index) {
                 char *end = NULL;
 
                 idx = strtol(index, &end, 10);
-                if (!*index || *end || idx < 0 || idx > 255)
-                        return ctl_usage_error("imagebuilder: --index takes 0..255 (got '%s')",
-                                               index);
+                if (!*index || *end || idx < 0 || idx > GENERATE_MAX_DOMU)
+                        return ctl_usage_error("imagebuilder: --index takes 0..%d (got '%s')",
+                                               GENERATE_MAX_DOMU, index);
         }
-        if (dtb_out && !*dtb_out)
-                return ctl_usage_error("imagebuilder: --dtb-out needs a file name");
-        p = guest_params("imagebuilder", args->pos, args->n_pos, args->opt[IB_OPT_LAYOUT],
-                         args->opt[IB_OPT_FORCE], args->opt[IB_OPT_XEN]);
-        if (!p)
-                return CTL_EXIT_USAGE;
-        json_object_object_add(p, "index", json_object_new_int64(idx));
-        if (args->opt[IB_OPT_DTB_FILE])
-                json_object_object_add(p, "dtb_file",
-                                       json_object_new_string(args->opt[IB_OPT_DTB_FILE]));
-        else if (dtb_out)
-                /* ImageBuilder's config names files relative to its directory. */
-                json_object_object_add(p, "dtb_file", json_object_new_string(short_name(dtb_out)));
-        if (args->opt[IB_OPT_HOST_DTB])
-                json_object_object_add(p, "host_dtb_file",
-                                       json_object_new_string(args->opt[IB_OPT_HOST_DTB]));
-        r = ctl_call(ctl, "ImageBuilderConfig", p, &reply);
-        json_object_put(p);
+        if ((dtb_out && !*dtb_out) || (dtb_dir && !*dtb_dir) || (dtb_file && !*dtb_file))
+                return ctl_usage_error("imagebuilder: --dtb-out, --dtb-dir and --dtb-file need a "
+                                       "name");
+        if (dtb_out && dtb_dir)
+                return ctl_usage_error("imagebuilder: --dtb-out or --dtb-dir, not both");
+        r = ib_split(args->pos, args->n_pos, (unsigned)idx, d, &n);
         if (r != CTL_EXIT_OK)
                 return r;
-        if (dtb_out)
-                r = write_dtb(reply, dtb_out);
+        if (n > 1 && (dtb_out || dtb_file))
+                return ctl_usage_error("imagebuilder: --dtb-out and --dtb-file name one domU's "
+                                       "file; with several, use --dtb-dir");
+
+        for (size_t k = 0; r == CTL_EXIT_OK && k < n; k++) {
+                struct guest_req q;
+
+                r = guest_request("imagebuilder", d[k].paths, d[k].n, args->opt[IB_OPT_LAYOUT],
+                                  args->opt[IB_OPT_FORCE], args->opt[IB_OPT_XEN], &q);
+                if (r != CTL_EXIT_OK)
+                        break;
+                q.g.index = (unsigned)idx + (unsigned)k;
+                q.g.host_dtb_file = args->opt[IB_OPT_HOST_DTB];
+                /* ImageBuilder's config names files relative to its directory. */
+                if (dtb_file)
+                        q.g.dtb_file = dtb_file;
+                else if (dtb_out)
+                        q.g.dtb_file = short_name(dtb_out);
+                else if (dtb_dir) {
+                        d[k].dtb_file = strdup_printf(GENERATE_DTB_FILE_FORMAT, q.g.index);
+                        if (!d[k].dtb_file) {
+                                r = ctl_oom();
+                                break;
+                        }
+                        q.g.dtb_file = d[k].dtb_file;
+                }
+                r = guest_generate(ctl, GENERATE_IMAGEBUILDER, &q.g, &d[k].reply);
+        }
         if (r == CTL_EXIT_OK)
-                r = ctl->json ? ctl_print_json(reply) : emit_text(jv_get_str(reply, "config", ""), NULL);
-        json_object_put(reply);
+                r = ib_write(d, n, dtb_out, dtb_dir);
+        if (r == CTL_EXIT_OK && ctl->json && n == 1) {
+                r = ctl_print_json(d[0].reply);
+        } else if (r == CTL_EXIT_OK && ctl->json) {
+                struct json_object *all = json_object_new_array();
+
+                for (size_t k = 0; all && k < n; k++)
+                        json_object_array_add(all, json_object_get(d[k].reply));
+                r = all ? ctl_print_json(all) : ctl_oom();
+                json_object_put(all);
+        } else if (r == CTL_EXIT_OK) {
+                /* One fragment after another: each stands alone in ImageBuilder's config. */
+                for (size_t k = 0; k < n; k++)
+                        printf("%s%s", k ? "\n" : "", jv_get_str(d[k].reply, "config", ""));
+        }
+        for (size_t k = 0; k < n; k++) {
+                json_object_put(d[k].reply);
+                free(d[k].dtb_file);
+        }
         return r;
 }
 
 /* ---- reserve, cancel ----------------------------------------------------- */
 
-enum { RES_OPT_FORCE, RES_OPT_LAYOUT, RES_OPT_TTL, RES_OPT_OUTPUT };
+enum { RES_OPT_FORCE, RES_OPT_LAYOUT, RES_OPT_TTL, RES_OPT_OUTPUT, RES_OPT_PERSISTENT,
+       RES_OPT_EXCLUSIVE };
 
 int cmd_reserve(struct ctl *ctl, const struct ctl_args *args)
 {
         struct json_object *p, *reply = NULL, *lease;
-        const char *ttl = args->opt[RES_OPT_TTL];
+        const char *ttl = args->opt[RES_OPT_TTL], *excl = args->opt[RES_OPT_EXCLUSIVE];
+        bool persistent = args->opt[RES_OPT_PERSISTENT] != NULL;
+        struct guest_req q;
         char *when;
         long secs = 0;
         int r;
@@ -467,23 +620,43 @@ int cmd_reserve(struct ctl *ctl, const struct ctl_args *args)
                         return ctl_usage_error("reserve: --ttl takes a number of seconds > 0 "
                                                "(got '%s')", ttl);
         }
-        p = guest_params("reserve", args->pos + 1, args->n_pos - 1, args->opt[RES_OPT_LAYOUT],
-                         args->opt[RES_OPT_FORCE], NULL);
+        if (excl && !streq(excl, "yes") && !streq(excl, "no"))
+                return ctl_usage_error("reserve: --exclusive takes yes or no (got '%s')", excl);
+        if (excl && !persistent)
+                return ctl_usage_error("reserve: --exclusive goes with --persistent (a one-shot "
+                                       "reservation always holds its devices)");
+        if (persistent && ttl)
+                return ctl_usage_error("reserve: a --persistent reservation does not expire: "
+                                       "drop --ttl");
+        r = guest_request("reserve", args->pos + 1, args->n_pos - 1, args->opt[RES_OPT_LAYOUT],
+                          args->opt[RES_OPT_FORCE], NULL, &q);
+        if (r != CTL_EXIT_OK)
+                return r;
+        p = guest_json(&q.g);
         if (!p)
-                return CTL_EXIT_USAGE;
+                return ctl_oom();
         json_object_object_add(p, "domain_name", json_object_new_string(args->pos[0]));
         if (secs)
                 json_object_object_add(p, "ttl_seconds", json_object_new_int64(secs));
+        if (persistent)
+                json_object_object_add(p, "persistent", json_object_new_boolean(true));
+        if (excl)
+                json_object_object_add(p, "exclusive", json_object_new_boolean(streq(excl, "yes")));
         r = ctl_call_or_print(ctl, "Reserve", p, &reply);
         if (r != CTL_EXIT_OK || !reply)
                 return r;
         lease = jv_get_object(reply, "lease");
-        when = fmt_time(jv_get_int(reply, "expires_at", 0));
+        if (persistent)
+                when = strdup(excl && streq(excl, "no")
+                                      ? "until cancelled (standing; free while it is not running)"
+                                      : "until cancelled (standing; held while it is not running)");
+        else
+                when = fmt_time(jv_get_int(reply, "expires_at", 0));
         /* stderr, so that stdout is the fragment alone and can be appended to an xl.cfg. */
-        fprintf(stderr, "lease %" PRId64 ": %d device%s reserved for domain %s until %s%s\n"
+        fprintf(stderr, "lease %" PRId64 ": %d device%s reserved for domain %s %s%s%s\n"
                         "partial device tree: %s\n",
                 jv_get_int(lease, "id", 0), args->n_pos - 1, args->n_pos == 2 ? "" : "s", args->pos[0],
-                when ? when : "?",
+                persistent ? "" : "until ", when ? when : "?",
                 jv_get_bool(lease, "forced", false) ? " (FORCED: unprotected DMA)" : "",
                 jv_get_str(reply, "device_tree", "?"));
         free(when);

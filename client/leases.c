@@ -136,7 +136,8 @@ int cmd_release(struct ctl *ctl, const struct ctl_args *args)
 /* ---- leases ------------------------------------------------------------------ */
 
 enum {
-        LCOL_ID, LCOL_DOMAIN, LCOL_DOMID, LCOL_STATE, LCOL_DEVICES, LCOL_UPDATED, LCOL_ERROR,
+        LCOL_ID, LCOL_DOMAIN, LCOL_DOMID, LCOL_STATE, LCOL_KIND, LCOL_DEVICES, LCOL_UPDATED,
+        LCOL_ERROR,
         LCOL_TARGET, LCOL_CREATED, LCOL_EXPIRES, LCOL_FORCED, LCOL_LAYOUT, LCOL_UID, LCOL_PID,
         N_LEASE_COLS
 };
@@ -148,6 +149,9 @@ const struct table_column ctl_lease_columns[] = {
                          0, TABLE_CUT_END },
         [LCOL_STATE] = { "STATE", "reserved, assigning, assigned, releasing, free or failed",
                          true, 0, 0, TABLE_CUT_END },
+        [LCOL_KIND] = { "KIND", "standing (a persistent reservation; standing,free: free while "
+                        "its domain is down), adopted (found held outside assignd) or -",
+                        true, 0, 0, TABLE_CUT_END },
         [LCOL_DEVICES] = { "DEVICES", "the devices it holds", true, 2, 16, TABLE_CUT_PATHS },
         [LCOL_UPDATED] = { "UPDATED", "when its state last changed (local time)", true, 0, 0,
                            TABLE_CUT_END },
@@ -202,6 +206,10 @@ static int add_lease_row(struct table *t, struct json_object *l)
         cells[LCOL_DOMAIN] = jv_get_str(l, "domain", "-");
         cells[LCOL_DOMID] = domid;
         cells[LCOL_STATE] = jv_get_str(l, "state", "?");
+        cells[LCOL_KIND] = streq(jv_get_str(l, "origin", "request"), "external") ? "adopted"
+                           : !jv_get_bool(l, "standing", false)          ? "-"
+                           : jv_get_bool(l, "exclusive", true)           ? "standing"
+                                                                          : "standing,free";
         cells[LCOL_DEVICES] = devices[0] ? devices : "-";
         cells[LCOL_UPDATED] = updated;
         cells[LCOL_ERROR] = jv_get_str(l, "error", "-");

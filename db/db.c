@@ -667,7 +667,8 @@ static int migrate(struct db *db, int64_t from, char **err)
         return 0;
 }
 
-static int setup(struct db *db, char **err)
+/* wal: the file's journal is WAL (an in-memory copy has none to set). */
+static int setup(struct db *db, bool wal, char **err)
 {
         int64_t version;
         int r, rc;
@@ -704,7 +705,7 @@ static int setup(struct db *db, char **err)
         r = check_application(db, version, err);
         if (r < 0)
                 return r;
-        r = set_journal_wal(db, err);
+        r = wal ? set_journal_wal(db, err) : 0;
         if (r < 0)
                 return r;
         /*
@@ -750,7 +751,74 @@ int db_open(const char *path, struct db **ret, char **err)
                 r = db_fail(db, rc, "open");
                 return set_error(err, r, "%s: cannot open: %s", path, db->last_error);
         }
-        r = setup(db, err);
+        r = setup(db, true, err);
+        if (r < 0)
+                return r;
+        *ret = steal_ptr(db);
+        return 0;
+}
+
+/* Copy the database file at path into db's in-memory one (SQLite's backup). */
+static int copy_in(struct db *db, const char *path, char **err)
+{
+        sqlite3 *src = NULL;
+        sqlite3_backup *b;
+        int rc;
+
+        /* Read-only and never created: a missing file is an error here. */
+        rc = sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+                                                 SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE,
+                             NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_busy_timeout(src, DB_BUSY_TIMEOUT_MS);
+                b = sqlite3_backup_init(db->conn, "main", src, "main");
+                if (!b) {
+                        rc = sqlite3_errcode(db->conn);
+                } else {
+                        (void)sqlite3_backup_step(b, -1);
+                        rc = sqlite3_backup_finish(b);
+                }
+        }
+        if (rc != SQLITE_OK) {
+                int r = db_errno(rc);
+
+                set_error(err, r, "%s: cannot read it: %s", path,
+                          src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
+                sqlite3_close(src);
+                return r;
+        }
+        sqlite3_close(src);
+        return 0;
+}
+
+int db_open_copy(const char *path, struct db **ret, char **err)
+{
+        _cleanup_(db_closep) struct db *db = NULL;
+        int r, rc;
+
+        if (path && !*path)
+                return set_error(err, -EINVAL, "no database path given");
+        db = calloc(1, sizeof(*db));
+        if (!db)
+                return -ENOMEM;
+        db->path = strdup(path ? path : ":memory:");
+        if (!db->path)
+                return -ENOMEM;
+        rc = sqlite3_open_v2(":memory:", &db->conn,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                                     SQLITE_OPEN_EXRESCODE,
+                             NULL);
+        if (rc != SQLITE_OK) {
+                r = db_fail(db, rc, "open");
+                return set_error(err, r, "cannot open an in-memory database: %s",
+                                 db->last_error);
+        }
+        if (path) {
+                r = copy_in(db, path, err);
+                if (r < 0)
+                        return r;
+        }
+        r = setup(db, false, err);
         if (r < 0)
                 return r;
         *ret = steal_ptr(db);

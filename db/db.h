@@ -58,6 +58,14 @@ struct db;
  * past the busy timeout -> -EBUSY.
  */
 int db_open(const char *path, struct db **ret, char **err);
+/*
+ * An in-memory copy of the database at path (read, never written: what
+ * the copy is given is lost at db_close), checked and migrated like
+ * db_open(); path NULL gives an empty one.  For assignctl --offline, which
+ * reads the administrator's policy of a daemon's database and must not
+ * change it.  db_path() is path (":memory:" for NULL).
+ */
+int db_open_copy(const char *path, struct db **ret, char **err);
 void db_close(struct db *db);
 DEFINE_FREE_FUNC(struct db, db_close)
 

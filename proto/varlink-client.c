@@ -12,8 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "varlink.h"
+#include "utf8.h"
 #include "util.h"
+#include "varlink.h"
 
 struct vl_client {
         int fd;
@@ -108,6 +109,8 @@ int vl_client_send(struct vl_client *c, const char *method, struct json_object *
         if (!s)
                 return -ENOMEM;
         len = strlen(s);
+        if (!utf8_valid(s, len))
+                return -EILSEQ;
         if (len > VL_MAX_MESSAGE)
                 return -EMSGSIZE;
         /* The terminating NUL of the C string is the message delimiter. */
@@ -123,8 +126,7 @@ static int parse_reply(const char *msg, struct json_object **params, char **erro
         _cleanup_free_ char *e = NULL;
         bool cont = false;
 
-        o = json_tokener_parse(msg);
-        if (!o || !json_object_is_type(o, json_type_object))
+        if (vl_parse_json(msg, &o, NULL) < 0 || !json_object_is_type(o, json_type_object))
                 return -EBADMSG;
 
         if (json_object_object_get_ex(o, "parameters", &v)) {

@@ -18,8 +18,9 @@
 
 #include <json-c/printbuf.h>
 
-#include "varlink.h"
+#include "utf8.h"
 #include "util.h"
+#include "varlink.h"
 
 enum vl_kind {
         VL_BOOL,
@@ -846,7 +847,13 @@ int vl_text_new(const struct vl_interface *iface, const char *type, struct json_
         json = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
                                                          JSON_C_TO_STRING_NOSLASHESCAPE);
         x = calloc(1, sizeof(*x));
-        if (!x || !json || !(x->type = strdup(type)) || !(x->json = strdup(json))) {
+        /*
+         * Sent as it is, so valid UTF-8 as every message (varlink.c's
+         * write_string): bytes that are not become U+FFFD.  Outside strings
+         * the text is ASCII, so repairing the whole text repairs each string.
+         */
+        if (!x || !json || !(x->type = strdup(type)) ||
+            !(x->json = utf8_sanitize(json, strlen(json), &x->len))) {
                 if (x)
                         free(x->type);
                 free(x);
@@ -854,7 +861,6 @@ int vl_text_new(const struct vl_interface *iface, const char *type, struct json_
         }
         x->magic = VL_TEXT_MAGIC;
         x->refs = 1;
-        x->len = strlen(x->json);
         *ret = x;
         return 0;
 }
@@ -1037,10 +1043,70 @@ static int validate_params(const struct vl_type *t, struct json_object *params, 
         return r;
 }
 
+/*
+ * The rule for every string a call carries (values and map keys; field
+ * names are the interface's own): no NUL (a C string would end early and
+ * the rest be ignored), valid UTF-8 (vl_parse_json guarantees it for
+ * messages off the wire; callers in the process may build anything), and
+ * no control character.  Strings name devices, domains and policy notes,
+ * and they end up in logs, the audit table and generated files, where a
+ * newline or an escape sequence would forge a line or rewrite a terminal.
+ * The failing place is named as in validate_struct, never the bytes.
+ */
+static int check_request_strings(struct json_object *v, char **bad)
+{
+        int r;
+
+        switch (json_object_get_type(v)) {
+        case json_type_string: {
+                const char *s = json_object_get_string(v);
+                size_t n = (size_t)json_object_get_string_len(v);
+
+                if (strlen(s) != n || utf8_control_at(s, n) != n)
+                        return bad_here(bad);
+                return 0;
+        }
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(v); i++) {
+                        r = check_request_strings(json_object_array_get_idx(v, i), bad);
+                        if (r < 0) {
+                                path_prepend(bad, NULL, (long)i);
+                                return r;
+                        }
+                }
+                return 0;
+        case json_type_object: {
+                json_object_object_foreach(v, key, val) {
+                        if (utf8_control_at(key, strlen(key)) != strlen(key)) {
+                                /* The key itself is what is wrong: name its parent only. */
+                                return bad_here(bad);
+                        }
+                        r = check_request_strings(val, bad);
+                        if (r < 0) {
+                                path_prepend(bad, key, 0);
+                                return r;
+                        }
+                }
+                return 0;
+        }
+        default:
+                return 0;
+        }
+}
+
 int vl_validate_input(const struct vl_interface *iface, const struct vl_method *m,
                       struct json_object *params, char **bad_param)
 {
-        return validate_params(m->in, params, bad_param);
+        _cleanup_free_ char *bad = NULL;
+        int r;
+
+        r = validate_params(m->in, params, bad_param);
+        if (r < 0 || !params)
+                return r;
+        r = check_request_strings(params, &bad);
+        if (r < 0 && bad_param)
+                *bad_param = steal_ptr(bad);
+        return r;
 }
 
 int vl_validate_output(const struct vl_interface *iface, const struct vl_method *m,

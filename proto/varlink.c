@@ -13,8 +13,9 @@
 #include <unistd.h>
 
 #include "strbuf.h"
-#include "varlink.h"
+#include "utf8.h"
 #include "util.h"
+#include "varlink.h"
 
 /* Room for one maximal message and its terminating NUL. */
 #define RBUF_MAX(b) (((b)->max ? (b)->max : (size_t)VL_MAX_MESSAGE) + 1)
@@ -147,17 +148,116 @@ int vl_rbuf_next(struct vl_rbuf *b, char **msg)
         return 1;
 }
 
+/* The value of hex digit c, or -1. */
+static int hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* The code unit of the \uXXXX escape whose 'u' is at p (end bounds it), or -1. */
+static long escape_unit(const char *p, const char *end)
+{
+        long v = 0;
+
+        if (end - p < 5 || p[0] != 'u')
+                return -1;
+        for (int i = 1; i <= 4; i++) {
+                int h = hex_value(p[i]);
+
+                if (h < 0)
+                        return -1;
+                v = v * 16 + h;
+        }
+        return v;
+}
+
 /*
- * Strict JSON (no comments, no single quotes) and nothing but whitespace
- * after the value: a message is exactly one JSON document.
+ * What RFC 8259 asks of a JSON text and json-c does not check (it passes
+ * raw control characters in strings, takes any byte sequence, and turns
+ * an unpaired surrogate escape into U+FFFD): the text is UTF-8 (RFC 3629),
+ * strings hold no unescaped U+0000..U+001F, and every \uD800..\uDBFF
+ * escape is followed by a \uDC00..\uDFFF one and only there.  Such a
+ * message is not JSON, so it is refused as a whole, as sd-json refuses
+ * it; the error names an offset, never the bytes.  Malformed escapes are
+ * left to json-c, which reports them.
  */
-static int parse_json_message(struct json_tokener *tok, const char *msg,
-                              struct json_object **ret, char **err)
+static int check_json_text(const char *msg, size_t len, char **err)
+{
+        const char *p = msg, *end = msg + len;
+        bool in_string = false;
+
+        while (p < end) {
+                uint32_t cp;
+                size_t n = utf8_decode(p, (size_t)(end - p), &cp);
+                long unit;
+
+                if (n == 0)
+                        return set_error(err, -EBADMSG,
+                                         "the message is not valid UTF-8 at byte offset %zu",
+                                         (size_t)(p - msg));
+                if (!in_string) {
+                        in_string = cp == '"';
+                        p += n;
+                        continue;
+                }
+                if (cp < 0x20)
+                        return set_error(err, -EBADMSG,
+                                         "invalid JSON: unescaped control character U+%04X in "
+                                         "a string at byte offset %zu",
+                                         (unsigned)cp, (size_t)(p - msg));
+                if (cp == '"') {
+                        in_string = false;
+                        p++;
+                        continue;
+                }
+                if (cp != '\\' || p + 1 >= end) {
+                        p += n;
+                        continue;
+                }
+                if (p[1] != 'u') {
+                        p += 2;         /* \" or \\ does not end or escape anything after it */
+                        continue;
+                }
+                unit = escape_unit(p + 1, end);
+                if (unit >= 0xdc00 && unit <= 0xdfff)
+                        return set_error(err, -EBADMSG,
+                                         "invalid JSON: unpaired surrogate escape at byte "
+                                         "offset %zu",
+                                         (size_t)(p - msg));
+                if (unit >= 0xd800 && unit <= 0xdbff) {
+                        long low = p + 6 < end && p[6] == '\\' ? escape_unit(p + 7, end) : -1;
+
+                        if (low < 0xdc00 || low > 0xdfff)
+                                return set_error(err, -EBADMSG,
+                                                 "invalid JSON: unpaired surrogate escape at "
+                                                 "byte offset %zu",
+                                                 (size_t)(p - msg));
+                        p += 12;
+                        continue;
+                }
+                p += unit >= 0 ? 6 : 2;
+        }
+        return 0;
+}
+
+/* One message as JSON, with a tokener of the caller's (reset here). */
+static int parse_json_with(struct json_tokener *tok, const char *msg, struct json_object **ret,
+                           char **err)
 {
         struct json_object *o;
         enum json_tokener_error jerr;
         size_t len = strlen(msg), end;
+        int r;
 
+        r = check_json_text(msg, len, err);
+        if (r < 0)
+                return r;
         json_tokener_reset(tok);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, msg, (int)len);
@@ -181,6 +281,18 @@ static int parse_json_message(struct json_tokener *tok, const char *msg,
                 }
         *ret = o;
         return 0;
+}
+
+int vl_parse_json(const char *msg, struct json_object **ret, char **err)
+{
+        struct json_tokener *tok = json_tokener_new();
+        int r;
+
+        if (!tok)
+                return -ENOMEM;
+        r = parse_json_with(tok, msg, ret, err);
+        json_tokener_free(tok);
+        return r;
 }
 
 int vl_split_method(const char *qualified, char **iface, const char **method)
@@ -223,7 +335,7 @@ int vl_request_parse_with(struct json_tokener *tok, const char *msg, struct vl_r
         static const char *const flag_names[3] = { "oneway", "more", "upgrade" };
         int r;
 
-        r = parse_json_message(tok, msg, &o, err);
+        r = parse_json_with(tok, msg, &o, err);
         if (r < 0)
                 return r;
         if (!json_object_is_type(o, json_type_object))
@@ -304,11 +416,29 @@ void vl_request_clear(struct vl_request *req)
 
 #define SERIALIZE_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-/* A JSON string of n bytes as json-c writes one with SERIALIZE_FLAGS. */
+/*
+ * A JSON string of n bytes as json-c writes one with SERIALIZE_FLAGS,
+ * except that bytes which are not UTF-8 become U+FFFD: json-c writes a
+ * string's bytes as they are, so one invalid byte anywhere (a node name in
+ * the host DTB, a row an older daemon stored) would make the whole message
+ * unreadable to every client.
+ */
 static void write_string(struct strbuf *b, const char *s, size_t n)
 {
         static const char hex[] = "0123456789abcdef";
         const char *end = s + n;
+
+        if (!utf8_valid(s, n)) {
+                size_t fixed_len;
+                _cleanup_free_ char *fixed = utf8_sanitize(s, n, &fixed_len);
+
+                if (!fixed) {
+                        b->oom = true;
+                        return;
+                }
+                write_string(b, fixed, fixed_len);
+                return;
+        }
 
         strbuf_append_len(b, "\"", 1);
         for (const char *run = s;; s++) {

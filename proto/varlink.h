@@ -64,7 +64,10 @@ bool vl_interface_has_error(const struct vl_interface *iface, const char *name);
  * Validate a call's parameters (NULL means {}) against the method's input
  * struct, or a reply's against its output struct: every mandatory field
  * present, no unknown field, every value of the declared type (nullable
- * "?" fields may be null or absent).  On mismatch returns -EINVAL and sets
+ * "?" fields may be null or absent).  A call's strings must also hold no
+ * NUL and no control character (U+0000..U+001F, U+007F..U+009F) and be
+ * valid UTF-8; a reply's may hold any (the description of an interface,
+ * a generated file, have newlines).  On mismatch returns -EINVAL and sets
  * *bad_param to the offending parameter (dotted for nested fields).
  */
 int vl_validate_input(const struct vl_interface *iface, const struct vl_method *m,
@@ -163,6 +166,17 @@ int vl_rbuf_put(struct vl_rbuf *b, const char *data, size_t len);
  */
 int vl_rbuf_next(struct vl_rbuf *b, char **msg);
 
+/*
+ * Parse one message as exactly one JSON document (strict JSON, nothing
+ * but whitespace after it).  A message that is not a JSON text by RFC
+ * 8259 is refused (-EBADMSG, *err says why and where, never quoting the
+ * bytes): one that is not UTF-8 (RFC 3629: no overlong forms, surrogates
+ * or code points past U+10FFFF), one with a raw control character in a
+ * string, one with an unpaired surrogate escape.  json-c alone lets all
+ * three through.
+ */
+int vl_parse_json(const char *msg, struct json_object **ret, char **err);
+
 /* A parsed request. */
 struct vl_request {
         char *method;           /* fully qualified: "io.assignd.Broker.ListDevices" */
@@ -173,11 +187,12 @@ struct vl_request {
 };
 
 /*
- * Parse one message into a request.  Absent or null "parameters" are an
- * empty object, as other Varlink implementations send them.  Rejects
- * non-objects, a missing or non-string "method", a method without an
- * interface part, "parameters" that are neither an object nor null,
- * non-boolean flags and unknown top-level keys (-EBADMSG, *err says which).
+ * Parse one message into a request.  Rejects what vl_parse_json does.
+ * Absent or null "parameters" are an empty object, as other Varlink
+ * implementations send them.  Rejects non-objects, a missing or
+ * non-string "method", a method without an interface part, "parameters"
+ * that are neither an object nor null, non-boolean flags and unknown
+ * top-level keys (-EBADMSG, *err says which).
  */
 int vl_request_parse(const char *msg, struct vl_request *req, char **err);
 /*
@@ -192,7 +207,12 @@ void vl_request_clear(struct vl_request *req);
 /* Split "a.b.C.Method" into interface "a.b.C" (malloc'd) and method "Method". */
 int vl_split_method(const char *qualified, char **iface, const char **method);
 
-/* Serialise a reply / error for sending (malloc'd, without the NUL). */
+/*
+ * Serialise a reply / error for sending (malloc'd, without the NUL).  The
+ * text is always valid UTF-8: a string or key that is not (bytes from a
+ * host device tree or an old database) goes out with each bad byte
+ * replaced by U+FFFD, so no stored value can make a reply unreadable.
+ */
 char *vl_reply_serialize(struct json_object *params, bool continues);
 /* The same, with its length in *len. */
 char *vl_reply_serialize_len(struct json_object *params, bool continues, size_t *len);
@@ -210,7 +230,11 @@ int vl_client_fd(const struct vl_client *c);
 #define VL_CALL_MORE (1u << 0)
 #define VL_CALL_ONEWAY (1u << 1)
 
-/* Send a call (params may be NULL).  Takes no ownership of params. */
+/*
+ * Send a call (params may be NULL).  Takes no ownership of params.
+ * -EILSEQ when a string in it is not valid UTF-8: the daemon would refuse
+ * the whole message, so it is not sent.
+ */
 int vl_client_send(struct vl_client *c, const char *method, struct json_object *params,
                    unsigned flags);
 

@@ -57,56 +57,26 @@ static int reply_with(struct json_object **reply, const char *key, struct json_o
 
 /* ---- inventory ------------------------------------------------------------------ */
 
-static int status_devices(struct json_object *o, const struct dispatch_context *ctx)
-{
-        const struct dt_inventory *dt = inventory_dt(ctx->inv);
-        struct json_object *dtb = json_object_new_object(), *devs = json_object_new_object();
-        struct inventory_counts c;
-        int r = 0;
-
-        inventory_count(ctx->inv, &c);
-        r |= jv_set_str(dtb, "path", ctx->dtb_path ? ctx->dtb_path : "");
-        r |= jv_set_str(dtb, "sha256", dt->sha256);
-        r |= jv_set_str(dtb, "model", dt->model);
-        r |= jv_set_obj(o, "dtb", dtb);
-        r |= jv_set_int(devs, "total", (int64_t)c.devices);
-        r |= jv_set_int(devs, "assignable", (int64_t)c.assignable);
-        r |= jv_set_int(devs, "protected", (int64_t)c.protected_);
-        r |= jv_set_int(devs, "unprotected_dma", (int64_t)c.unprotected_dma);
-        r |= jv_set_int(devs, "groups", (int64_t)c.groups);
-        r |= jv_set_int(devs, "iommus", (int64_t)c.iommus);
-        r |= jv_set_obj(o, "devices", devs);
-        return r;
-}
-
 /* The interface handlers render for (the Broker's). */
 static const struct vl_interface *broker_iface(struct method_call *mc)
 {
         return dispatch_interface(method_call_dispatch(mc), BROKER_IFACE);
 }
 
-/* GetStatus's hazard_counts: every kind, in hazard.h's order, then the list when asked. */
+/* GetStatus's hazard_counts, then the list when asked. */
 static int status_hazards(struct method_call *mc, struct engine *e, struct json_object *o,
                           bool list)
 {
-        static const char *const kinds[] = { "inconsistent", "iommu-unsupported", "dma-unknown",
-                                             "ownership-invisible" };
-        struct json_object *counts = json_object_new_object(), *l;
+        struct json_object *counts, *l;
         const struct hazard *hz = NULL;
         size_t n = 0;
         int r = 0;
 
-        if (engine_hazards(e, &hz, &n, NULL) < 0) {
-                json_object_put(counts);
+        if (engine_hazards(e, &hz, &n, NULL) < 0)
                 return -ENOMEM;
-        }
-        for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-                int64_t c = 0;
-
-                for (size_t i = 0; i < n; i++)
-                        c += streq(hz[i].kind, kinds[k]);
-                r |= jv_set_int(counts, kinds[k], c);
-        }
+        counts = render_hazard_counts(hz, n);
+        if (!counts)
+                return -ENOMEM;
         r |= jv_set_obj(o, "hazard_counts", counts);
         if (!list)
                 return r | jv_set_null(o, "hazards");
@@ -126,6 +96,7 @@ static int status_lifecycle(struct method_call *mc, struct engine *e, struct jso
         unsigned maj, min;
         int r = 0;
 
+        r |= jv_set_obj(o, "hypervisor_patches", render_hv_patches(ctx->hv));
         if (ctx->hv && hv_version(ctx->hv, &maj, &min, NULL) >= 0) {
                 _cleanup_free_ char *v = strdup_printf("%u.%u", maj, min);
 
@@ -158,7 +129,7 @@ static int get_status(struct method_call *mc, struct json_object *params,
         if (!e)
                 return -ENODATA;
         o = json_object_new_object();
-        r |= status_devices(o, ctx);
+        r |= render_status_inventory(o, ctx->inv, ctx->dtb_path);
         r |= jv_set_str(o, "version", ASSIGND_VERSION);
         r |= jv_set_str(o, "backend", ctx->backend ? ctx->backend : "");
         r |= jv_set_int(o, "started_at", (int64_t)ctx->started_at);
@@ -240,14 +211,11 @@ static int device_reply(struct method_call *mc, struct engine *e, const char *pa
                         struct json_object **reply)
 {
         const struct inventory *inv = method_call_context(mc)->inv;
-        const struct dt_device *d = inventory_find(inv, path);
+        struct failure f = FAILURE_INIT;
+        const struct dt_device *d = engine_device(e, path, &f);
 
-        if (!d) {
-                method_call_fail(mc, -ENOENT, FAILURE_DEVICE_NOT_FOUND,
-                                 "no device has the path %s", path);
-                failure_fact(&method_call_failure(mc)->path, path);
-                return -ENOENT;
-        }
+        if (!d)
+                return method_call_failed(mc, -ENOENT, &f);
         return reply_with(reply, "device", device_json(mc, e, inv, d));
 }
 
@@ -502,28 +470,6 @@ static int guest_common(struct method_call *mc, struct json_object *params,
         return 0;
 }
 
-/* {dtb (base64), size, notes, layout, devices[, config]}. */
-static int guest_reply(struct json_object **reply, const struct generate_output *o)
-{
-        _cleanup_free_ char *b64 = render_base64(o->dtb, o->dtb_len);
-        struct json_object *v = json_object_new_object();
-        int r = b64 ? 0 : -ENOMEM;
-
-        r |= jv_set_str(v, "dtb", b64);
-        r |= jv_set_int(v, "size", (int64_t)o->dtb_len);
-        r |= jv_set_obj(v, "notes", render_notes(o->notes));
-        r |= jv_set_str(v, "layout", guestcfg_mode_to_string(o->layout->mode));
-        r |= jv_set_obj(v, "devices", render_placements(o->layout));
-        if (o->config)
-                r |= jv_set_str(v, "config", o->config);
-        if (r) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        *reply = v;
-        return 0;
-}
-
 static int guest_call(struct method_call *mc, struct json_object *params,
                       struct json_object **reply, enum generate_what what)
 {
@@ -550,14 +496,15 @@ static int guest_call(struct method_call *mc, struct json_object *params,
         req.device_tree = params_string(params, "device_tree");
         req.dtb_file = params_string(params, "dtb_file");
         req.host_dtb_file = params_string(params, "host_dtb_file");
+        /* Out of range, as any number generate_guest() refuses (it says why). */
         index = params_int(params, "index", 0);
-        if (index < 0 || index > 255)
-                return method_call_fail_invalid(mc, "index", "index must be 0..255");
-        req.index = (unsigned)index;
+        req.index = index < 0 || index > GENERATE_MAX_DOMU ? GENERATE_MAX_DOMU + 1u
+                                                           : (unsigned)index;
         r = generate_guest(e, what, &req, &out, &f);
         if (r < 0)
                 return method_call_failed(mc, r, &f);
-        return guest_reply(reply, &out);
+        *reply = render_generated(&out);
+        return *reply ? 0 : -ENOMEM;
 }
 
 static int guest_device_tree(struct method_call *mc, struct json_object *params,

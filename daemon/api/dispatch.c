@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "denial.h"
 #include "dispatch-private.h"
 #include "errors.h"
 #include "log.h"
@@ -291,6 +292,10 @@ static void refuse(struct dispatch *d, struct server_call *call, const struct ti
         log_event(LOG_NOTICE, LOG_MESSAGE_PERMISSION_DENIED, &lf,
                   "permission denied: uid %u pid %d may not call %s", (unsigned)peer->uid,
                   (int)peer->pid, method);
+        if (d->ctx.engine)
+                engine_audit_denial(d->ctx.engine,
+                                    &(struct engine_caller){ .uid = peer->uid, .pid = peer->pid },
+                                    method, f.message);
         send_failure(d, call, t0, &f);
 }
 

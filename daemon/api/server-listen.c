@@ -2,7 +2,8 @@
 /*
  * Where the server listens (see server.h): a socket systemd passed, one
  * passed as a descriptor, or a path it binds itself, replacing a stale
- * socket only when nothing answers on it.
+ * socket only when nothing answers on it (the file-system helpers are
+ * server-socket.c's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,7 @@
 #include "limit.h"
 #include "log.h"
 #include "server-private.h"
-
+#include "server-socket.h"
 
 int server_listen_fd(struct server *s, int fd, char **err)
 {
@@ -59,45 +60,6 @@ int server_listen_systemd(struct server *s, char **err)
         return r < 0 ? r : 1;
 }
 
-/* mkdir -p for the socket's directory, 0755 so that any local user can reach the socket. */
-static int mkdir_parents(const char *path)
-{
-        _cleanup_free_ char *dir = strdup(path);
-        char *slash;
-
-        if (!dir)
-                return -ENOMEM;
-        slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-                return 0;
-        *slash = '\0';
-        for (char *p = dir + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-/* Is something accepting connections on this socket path? */
-static int socket_in_use(const struct sockaddr_un *sa)
-{
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
-                return 1;
-        if (errno == ECONNREFUSED || errno == ENOENT)
-                return 0;
-        return -errno;
-}
-
 int server_listen_path(struct server *s, const char *path, char **err)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -112,7 +74,7 @@ int server_listen_path(struct server *s, const char *path, char **err)
                                  path ? path : "", sizeof(sa.sun_path) - 1);
         memcpy(sa.sun_path, path, strlen(path) + 1);
 
-        r = mkdir_parents(path);
+        r = server_socket_mkdir_parents(path);
         if (r < 0)
                 return set_error(err, r, "cannot create the directory of %s: %s", path,
                                  strerror(-r));
@@ -120,7 +82,7 @@ int server_listen_path(struct server *s, const char *path, char **err)
         if (lstat(path, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
                         return set_error(err, -EEXIST, "%s exists and is not a socket", path);
-                r = socket_in_use(&sa);
+                r = server_socket_in_use(&sa);
                 if (r < 0)
                         return set_error(err, r, "cannot probe %s: %s", path, strerror(-r));
                 if (r > 0)

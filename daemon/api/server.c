@@ -198,6 +198,14 @@ static void conn_kill(struct conn *c, const char *why)
 }
 
 static int uid_add(struct server *s, uid_t uid, int delta);
+/* The peer is gone for an unfinished call: its handler learns of it, then the call goes. */
+static void call_abandon(struct server_call *call)
+{
+        call->conn = NULL;
+        if (call->on_disconnect)
+                call->on_disconnect(call, call->disconnect_userdata);
+        call_free(call);
+}
 
 static void conn_free(struct conn *c)
 {
@@ -208,15 +216,10 @@ static void conn_free(struct conn *c)
                 return;
         s = c->server;
 
-        /* The handler of an unfinished call learns of the disconnect, then the call goes. */
         call = c->current;
         c->current = NULL;
-        if (call) {
-                call->conn = NULL;
-                if (call->on_disconnect)
-                        call->on_disconnect(call, call->disconnect_userdata);
-                call_free(call);
-        }
+        if (call)
+                call_abandon(call);
         while (c->pending_head) {
                 call = c->pending_head;
                 c->pending_head = call->next;
@@ -446,8 +449,23 @@ static struct server_call *conn_dequeue(struct conn *c)
 }
 
 /*
+ * End a stream ("more") in progress as if its peer had gone: only its
+ * handler ends it, so it would hold a protocol error queued behind it, and
+ * the connection (reading has stopped: not even a close is seen), for good.
+ */
+static void conn_end_stream(struct conn *c)
+{
+        struct server_call *call = c->current;
+
+        if (call && call->req.more && !call->in_dispatch) {
+                c->current = NULL;
+                call_abandon(call);
+        }
+}
+
+/*
  * Queue a protocol error behind the calls already queued, so that replies
- * still come out in order; reading stops for good.
+ * still come out in order; reading stops for good, and a stream ends.
  */
 static void conn_protocol_error(struct conn *c, const char *why)
 {
@@ -457,6 +475,7 @@ static void conn_protocol_error(struct conn *c, const char *why)
                    (unsigned)c->peer.uid, (int)c->peer.pid, why);
         c->state = CONN_DRAINING;
         event_del(c->read_ev);
+        conn_end_stream(c);
         if (!call || !(call->protocol_error = strdup(why))) {
                 free(call);
                 conn_kill(c, "out of memory");
@@ -623,6 +642,9 @@ static void conn_process(struct conn *c)
                         call_free(call);
                         /* Room in the queue again: take more buffered messages. */
                         conn_parse_input(c);
+                } else if (c->state == CONN_DRAINING) {
+                        /* A protocol error waits behind this stream: it must not wait forever. */
+                        conn_end_stream(c);
                 }
         }
 
@@ -839,6 +861,15 @@ static int server_add_conn(struct server *s, int fd)
                   (unsigned)cred.gid, (int)cred.pid);
         conn_update_events(c);
         return 0;
+}
+
+int server_add_connection(struct server *s, int fd)
+{
+        int flags = fcntl(fd, F_GETFL);
+
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+                return -errno;
+        return server_add_conn(s, fd);
 }
 
 static void on_accept_resume(evutil_socket_t fd, short what, void *userdata)

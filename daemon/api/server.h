@@ -100,6 +100,14 @@ int server_listen_fd(struct server *s, int fd, char **err);
  */
 int server_listen_systemd(struct server *s, char **err);
 
+/*
+ * Serve a connected UNIX stream socket as if it had been accepted (the
+ * limits and SO_PEERCRED apply as to any connection).  On success the
+ * server owns fd; on failure (-EUSERS, -ENOMEM, another -errno) the caller
+ * still does.  For a socketpair made in the process, as the fuzzer does.
+ */
+int server_add_connection(struct server *s, int fd);
+
 /* Connections open now. */
 size_t server_n_connections(const struct server *s);
 

@@ -1402,6 +1402,87 @@ static void scan_clear(struct scan *s)
         free(s->iommus);
 }
 
+/*
+ * Walk every tag of the structure block once and check that each one lies
+ * inside it.  libfdt's own walker adds a property's length to its offset
+ * in int arithmetic: a length near 4 GiB wraps the offset back onto the
+ * same property and fdt_check_full() (libfdt 1.6.1, Debian 12) never
+ * returns.  Every step here moves forward by at least one tag, so a blob
+ * of any content is walked in time linear in its size.
+ */
+static uint64_t tag_align(uint64_t off)
+{
+        return (off + FDT_TAGSIZE - 1) & ~(uint64_t)(FDT_TAGSIZE - 1);
+}
+
+static int check_struct_walk(const void *fdt, uint32_t total, char **err)
+{
+        const uint8_t *base = (const uint8_t *)fdt + fdt_off_dt_struct(fdt);
+        uint64_t size = total - (uint64_t)fdt_off_dt_struct(fdt), off = 0;
+        unsigned depth = 0;
+
+        if (fdt_version(fdt) >= 17 && fdt_size_dt_struct(fdt) < size)
+                size = fdt_size_dt_struct(fdt);
+        for (;;) {
+                uint32_t tag;
+
+                if (off + 4 > size)
+                        return set_error(err, -EINVAL,
+                                         "device tree structure is invalid: it ends at byte %" PRIu64
+                                         " without an end tag", off);
+                tag = fdt32_ld((const fdt32_t *)(base + off));
+                switch (tag) {
+                case FDT_BEGIN_NODE: {
+                        const void *nul = memchr(base + off + 4, '\0', size - off - 4);
+
+                        if (!nul)
+                                return set_error(err, -EINVAL,
+                                                 "device tree structure is invalid: the node name at byte %" PRIu64
+                                                 " runs past the structure block", off);
+                        off = tag_align((uint64_t)((const uint8_t *)nul - base) + 1);
+                        depth++;
+                        break;
+                }
+                case FDT_PROP: {
+                        uint64_t len;
+
+                        if (off + 12 > size)
+                                return set_error(err, -EINVAL,
+                                                 "device tree structure is invalid: the property at byte %" PRIu64
+                                                 " is cut short", off);
+                        len = fdt32_ld((const fdt32_t *)(base + off + 4));
+                        /* Before version 16 a value of 8 bytes or more is aligned to 8. */
+                        if (fdt_version(fdt) < 16 && len >= 8 && ((off + 12) & 7))
+                                off += 4;
+                        if (off + 12 + len > size)
+                                return set_error(err, -EINVAL,
+                                                 "device tree structure is invalid: the property at byte %" PRIu64
+                                                 " claims %" PRIu64 " bytes, past the structure block",
+                                                 off, len);
+                        off = tag_align(off + 12 + len);
+                        break;
+                }
+                case FDT_END_NODE:
+                        if (depth == 0)
+                                return set_error(err, -EINVAL,
+                                                 "device tree structure is invalid: a node ends at byte %" PRIu64
+                                                 " that never began", off);
+                        depth--;
+                        off += 4;
+                        break;
+                case FDT_NOP:
+                        off += 4;
+                        break;
+                case FDT_END:
+                        return 0;
+                default:
+                        return set_error(err, -EINVAL,
+                                         "device tree structure is invalid: unknown tag 0x%08" PRIx32
+                                         " at byte %" PRIu64, tag, off);
+                }
+        }
+}
+
 /* ---- public API --------------------------------------------------------- */
 
 static size_t max_blob = DT_MAX_BLOB_SIZE;
@@ -1441,6 +1522,9 @@ int dt_check_blob(const void *blob, size_t len, char **err)
         r = fdt_check_header(blob);
         if (r < 0)
                 return set_error(err, -EINVAL, "device tree header is invalid: %s", fdt_strerr(r));
+        r = check_struct_walk(blob, total, err);
+        if (r < 0)
+                return r;
         r = fdt_check_full(blob, total);
         if (r < 0)
                 return set_error(err, -EINVAL, "device tree structure is invalid: %s", fdt_strerr(r));

@@ -18,13 +18,19 @@
 #include "jv.h"
 #include "lease-state.h"
 #include "log.h"
+#include "recovery.h"
 #include "strbuf.h"
 
 /*
- * A domain that has not run is looked at again 1, 2, 4 ... seconds after
- * it appeared, up to this age (xl grants within a second or two; a domain
- * created paused is looked at again once it runs).
+ * A domain that has not run is looked at again every second for its first
+ * ADOPT_EAGER_SECONDS (xl grants devices after it announces the domain,
+ * within seconds even under emulation), then every ADOPT_SLOW_SECONDS up
+ * to ADOPT_YOUNG_SECONDS; a domain created paused is looked at again once
+ * it runs.  A look costs a hypercall or two per assignable device no lease
+ * holds.
  */
+#define ADOPT_EAGER_SECONDS 15
+#define ADOPT_SLOW_SECONDS 4
 #define ADOPT_YOUNG_SECONDS 64
 
 bool adopt_iomem_visible(struct engine *e)
@@ -250,9 +256,13 @@ static struct engine_seen *seen_of(struct engine *e, const struct hv_domain_info
         return NULL;
 }
 
-/* Forget domains that are gone (a domid reused by a new domain is a new one). */
-static void seen_prune(struct engine *e, const struct hv_domain_info *doms, size_t n)
+/*
+ * Forget domains that are gone (a domid reused by a new domain is a new
+ * one); returns how many were.
+ */
+static size_t seen_prune(struct engine *e, const struct hv_domain_info *doms, size_t n)
 {
+        size_t gone;
         size_t out = 0;
 
         for (size_t i = 0; i < e->n_seen; i++) {
@@ -264,7 +274,9 @@ static void seen_prune(struct engine *e, const struct hv_domain_info *doms, size
                 if (live)
                         e->seen[out++] = e->seen[i];
         }
+        gone = e->n_seen - out;
         e->n_seen = out;
+        return gone;
 }
 
 /* Does domain d need a look now?  Updates what adoption remembers of it. */
@@ -290,8 +302,7 @@ static bool needs_look(struct engine *e, const struct hv_domain_info *d, time_t 
         }
         if (now < s->next_look || now - s->first_seen > ADOPT_YOUNG_SECONDS)
                 return false;
-        s->wait = s->wait ? s->wait * 2 : 1;
-        s->next_look = now + s->wait;
+        s->next_look = now + (now - s->first_seen < ADOPT_EAGER_SECONDS ? 1 : ADOPT_SLOW_SECONDS);
         return true;
 }
 
@@ -308,7 +319,14 @@ int adopt_sweep(struct engine *e, bool all)
                 log_warning("adoption: cannot list the domains: %s", err ? err : strerror(-r));
                 return r;
         }
-        seen_prune(e, doms, n);
+        /*
+         * A domain xenstored does not know (a dom0less domain with no
+         * xenstore entry) ends without a watch event, so the leases of the
+         * domains this clock no longer lists are settled here.  (The
+         * settling sweeps again, and finds nobody else gone.)
+         */
+        if (seen_prune(e, doms, n))
+                recovery_domains_changed(e);
         for (size_t i = 0; i < n; i++) {
                 const struct hv_domain_info *d = &doms[i];
 

@@ -16,7 +16,8 @@
  *
  * A domain is looked at when it appears, on the clock while it is young
  * and has not run (xl grants devices after it announces the domain, before
- * it unpauses it), once after it has run, and every domain at start-up.
+ * it unpauses it: every second, then every few), once after it has run,
+ * and every domain at start-up.
  */
 #ifndef ASSIGND_ADOPT_H
 #define ASSIGND_ADOPT_H

@@ -76,6 +76,16 @@ static int check_request(struct engine *e, const struct assign_request *req,
                         failure_fact(&f->domain, req->domain);
                 return r;
         }
+        if (info->building) {
+                r = failure_set(f, -EAGAIN, FAILURE_DOMAIN_NOT_READY, "domain %s (%u) is still "
+                                "being built (it has no vCPU yet): assign once xl create has "
+                                "returned", req->domain, info->domid);
+                if (f) {
+                        failure_fact(&f->domain, req->domain);
+                        f->domid = info->domid;
+                }
+                return r;
+        }
         if (!any_protected || info->passthrough != HV_NO)
                 return 0;
         for (size_t i = 0; i < req->n_devices && !p; i++)
@@ -326,7 +336,8 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
         r = place_devices(e, devs, req->n_devices, req->layout, NULL, &taken, &l, f);
         if (r < 0)
                 return r;
-        r = plan_from_layout(l, &plan, f);
+        /* Where Xen keeps an owner for unprotected devices, it is told who. */
+        r = plan_from_layout(l, hv_patches(e->hv) & HV_PATCH_OWNER_OF_RECORD, &plan, f);
         if (r >= 0)
                 r = check_spis_free(e, info.domid, &plan, f);
         if (r < 0)

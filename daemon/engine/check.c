@@ -39,11 +39,11 @@ int check_busy(const struct db_lease *l, const char *path, struct failure *f)
                 if (gmtime_r(&t, &tm))
                         strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
                 r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, path,
-                                     "%s is held by domain %s%s%d%s outside assignd since %s "
+                                     "%s is held outside assignd since %s by domain %s%s%d%s "
                                      "(adopted lease %" PRId64 "): it is free once that domain "
-                                     "is gone", path, l->domain_name ? l->domain_name : "",
+                                     "is gone", path, since, l->domain_name ? l->domain_name : "",
                                      l->domain_name ? " (" : "", l->domid,
-                                     l->domain_name ? ")" : "", since, l->id);
+                                     l->domain_name ? ")" : "", l->id);
         } else if (l->standing && l->state == DB_LEASE_RESERVED && l->domid < 0)
                 r = failure_set_path(f, -EBUSY, FAILURE_DEVICE_BUSY, path,
                                      "%s is reserved for domain %s by standing lease %" PRId64

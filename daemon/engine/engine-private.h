@@ -32,7 +32,6 @@ struct engine_seen {
         char name[HV_NAME_MAX + 1];
         time_t first_seen;
         time_t next_look;       /* while it has not run */
-        time_t wait;
         bool checked_after_run;
 };
 
@@ -46,6 +45,7 @@ struct engine {
         struct engine_pending *pending;
         size_t n_pending, cap_pending;
         int pending_r;          /* the last write's failure, for the refusals */
+        struct denials *denials;        /* denial.c: refused calls per UID */
         struct engine_seen *seen;
         size_t n_seen, cap_seen;
         int iomem_visible;      /* enum hv_tristate: HV_UNKNOWN until asked */

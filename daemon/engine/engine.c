@@ -12,6 +12,7 @@
 
 #include "adopt.h"
 #include "audit.h"
+#include "denial.h"
 #include "engine-private.h"
 #include "hazard.h"
 #include "inventory.h"
@@ -25,7 +26,7 @@ int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options
 {
         struct engine *e;
 
-        if (!inv || !hv)
+        if (!inv)
                 return -EINVAL;
         e = calloc(1, sizeof(*e));
         if (!e)
@@ -61,6 +62,7 @@ void engine_free(struct engine *e)
         free(e->seen);
         owners_free(e->owners);
         hazard_list_free(e->hazards, e->n_hazards);
+        denials_free(e->denials);
         free(e);
 }
 
@@ -231,7 +233,8 @@ int engine_fail_storage(struct engine *e, struct failure *f, int r, const char *
 
 bool engine_ownership_visible(struct engine *e)
 {
-        return adopt_iomem_visible(e);
+        /* Without a hypervisor nothing says who may map what. */
+        return e->hv && adopt_iomem_visible(e);
 }
 
 int engine_hazards(struct engine *e, const struct hazard **ret, size_t *n, uint64_t *version)
@@ -293,6 +296,16 @@ int engine_owner(struct engine *e, const char *path, struct engine_owner *ret)
         *ret = *o;
         ret->domain = domain;
         return 1;
+}
+
+const struct dt_device *engine_device(struct engine *e, const char *path, struct failure *f)
+{
+        const struct dt_device *d = inventory_find(e->inv, path);
+
+        if (!d)
+                failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
+                                 "no device has the path %s", path);
+        return d;
 }
 
 /* Whether a device's owner is what the ListDevices owner filter asks for. */

@@ -65,6 +65,12 @@ struct engine_caller {
         pid_t pid;
 };
 
+/*
+ * hv may be NULL: an engine with no hypervisor (assignctl --offline on a
+ * build host).  Its reads of the inventory and its guest generators work
+ * (layouts default to GUESTCFG_TARGET_DEFAULT's Xen); nothing else may be
+ * called on it.
+ */
 int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options *o,
                struct engine **ret);
 void engine_free(struct engine *e);
@@ -113,6 +119,9 @@ int engine_owner(struct engine *e, const char *path, struct engine_owner *ret);
  */
 int engine_owner_peek(struct engine *e, const char *path, const struct engine_owner **ret,
                       uint64_t *version);
+
+/* The device at path, or NULL with DeviceNotFound in f. */
+const struct dt_device *engine_device(struct engine *e, const char *path, struct failure *f);
 
 struct engine_device_filter {
         int coverage;           /* enum dt_coverage or -1 */

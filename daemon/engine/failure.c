@@ -17,6 +17,7 @@ static const char *const code_names[FAILURE__MAX] = {
         [FAILURE_INTERRUPT_NOT_ROUTABLE] = "InterruptNotRoutable",
         [FAILURE_UNPROTECTED_DEVICE] = "UnprotectedDevice",
         [FAILURE_DOMAIN_NOT_FOUND] = "DomainNotFound",
+        [FAILURE_DOMAIN_NOT_READY] = "DomainNotReady",
         [FAILURE_IOMMU_NOT_ENABLED] = "IommuNotEnabled",
         [FAILURE_GUEST_ADDRESS_CONFLICT] = "GuestAddressConflict",
         [FAILURE_NOT_ASSIGNED] = "NotAssigned",

@@ -3,7 +3,7 @@
  * Why a request failed, as the engine says it: a result code, a sentence
  * for people, and the facts a program needs (which device, which domain,
  * which lease, which step and errno).  The engine never names a wire
- * error: api/errors.c holds the one table from these codes to Varlink
+ * error: wire/errors.c holds the one table from these codes to Varlink
  * error names and renders the facts each error declares, so rewording a
  * message can never change the error a client receives.
  */
@@ -27,6 +27,7 @@ enum failure_code {
         FAILURE_INTERRUPT_NOT_ROUTABLE, /* path, interrupt */
         FAILURE_UNPROTECTED_DEVICE,     /* path, coverage, dma */
         FAILURE_DOMAIN_NOT_FOUND,       /* domain */
+        FAILURE_DOMAIN_NOT_READY,       /* domain, domid */
         FAILURE_IOMMU_NOT_ENABLED,      /* domid, path */
         FAILURE_GUEST_ADDRESS_CONFLICT, /* path */
         FAILURE_NOT_ASSIGNED,           /* path, domain */
@@ -50,7 +51,7 @@ enum failure_code {
 
 /*
  * The code's name ("DeviceBusy"; "ok" for FAILURE_NONE, "invalid" out of
- * range), as audit rows and logs record it.  api/errors.c checks that it
+ * range), as audit rows and logs record it.  wire/errors.c checks that it
  * is the short name of the Varlink error the code is sent as, so the audit
  * log names the error the client received.
  */

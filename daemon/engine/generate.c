@@ -79,7 +79,7 @@ static int text_failure(struct failure *f, int r, const char *field, const char 
 
 /* The text fragment of what (not GENERATE_DTB) into o->config. */
 static int generate_text(enum generate_what what, const struct generate_request *req,
-                         struct generate_output *o, struct failure *f)
+                         bool forced, struct generate_output *o, struct failure *f)
 {
         _cleanup_free_ char *err = NULL, *body = NULL, *dtb_file = NULL;
         int r;
@@ -93,10 +93,10 @@ static int generate_text(enum generate_what what, const struct generate_request 
                 return o->config ? 0 : failure_oom(f);
         }
         dtb_file = req->dtb_file ? strdup(req->dtb_file)
-                                 : strdup_printf("domU%u-passthrough.dtb", req->index);
+                                 : strdup_printf(GENERATE_DTB_FILE_FORMAT, req->index);
         if (!dtb_file)
                 return failure_oom(f);
-        r = guestcfg_imagebuilder(o->layout, req->index, dtb_file, req->host_dtb_file,
+        r = guestcfg_imagebuilder(o->layout, req->index, dtb_file, req->host_dtb_file, forced,
                                   &o->config, &err);
         if (r < 0)
                 return text_failure(f, r, "dtb_file", "ImageBuilder", err);
@@ -116,6 +116,8 @@ int generate_guest(struct engine *e, enum generate_what what,
         bool forced;
         int r;
 
+        if (req->index > GENERATE_MAX_DOMU)
+                return failure_invalid(f, "index", "index must be 0..%d", GENERATE_MAX_DOMU);
         if (req->name && (!*req->name || !config_safe(req->name)))
                 return failure_invalid(f, "name", "the domain name must be non-empty without "
                                        "quotes, backslashes or newlines");
@@ -128,7 +130,7 @@ int generate_guest(struct engine *e, enum generate_what what,
                 r = generate_dtb(e, o.layout, req->dom0less || what == GENERATE_IMAGEBUILDER,
                                  &o.dtb, &o.dtb_len, &o.notes, f);
         if (r >= 0 && what != GENERATE_DTB)
-                r = generate_text(what, req, &o, f);
+                r = generate_text(what, req, forced, &o, f);
         if (r < 0) {
                 generate_output_clear(&o);
                 return r;

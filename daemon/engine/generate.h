@@ -24,6 +24,11 @@ enum generate_what {
         GENERATE_IMAGEBUILDER,          /* and the ImageBuilder fragment */
 };
 
+/* The highest dom0less domU number ImageBuilder fragments are made for. */
+#define GENERATE_MAX_DOMU 255
+/* The name DOMU_PASSTHROUGH_DTB[n] gives the partial DTB when the request names none. */
+#define GENERATE_DTB_FILE_FORMAT "domU%u-passthrough.dtb"
+
 struct generate_request {
         const char *const *devices;
         size_t n_devices;
@@ -33,8 +38,8 @@ struct generate_request {
         bool dom0less;                  /* DTB: the dom0less flavour */
         const char *name;               /* XL: name = "..." line, or NULL */
         const char *device_tree;        /* XL: device_tree = "..." line, or NULL */
-        unsigned index;                 /* ImageBuilder: DOMU index */
-        const char *dtb_file;           /* ImageBuilder: DOMU_PASSTHROUGH_DTB (NULL: default) */
+        unsigned index;                 /* ImageBuilder: DOMU index, 0..GENERATE_MAX_DOMU */
+        const char *dtb_file;           /* ImageBuilder: DOMU_PASSTHROUGH_DTB (NULL: the default) */
         const char *host_dtb_file;      /* ImageBuilder: host DTB named in the fdtput hints */
 };
 

@@ -5,7 +5,7 @@
  * detected values.  The database is the record; the in-memory copy is
  * what queries are answered from, reloaded from the database after every
  * change so the two cannot drift.  Rendering devices for the wire is
- * api/render.c's business, not this file's.
+ * wire/render.c's business, not this file's.
  */
 #include <errno.h>
 #include <string.h>
@@ -191,7 +191,8 @@ int inventory_check_dom0_hidden(struct inventory *inv, struct hv *hv,
                 d->dom0_verdict = DT_DOM0_UNCHECKED;
                 if (!d->dom0_hidden)
                         continue;
-                for (size_t j = 0; j < d->n_irqs && v != DT_DOM0_OWNED; j++) {
+                /* No hypervisor to ask (assignctl --offline): nobody can tell. */
+                for (size_t j = 0; hv && j < d->n_irqs && v != DT_DOM0_OWNED; j++) {
                         int r;
 
                         if (d->irqs[j].cls != DT_IRQ_SPI)

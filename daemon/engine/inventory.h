@@ -36,7 +36,9 @@ void inventory_free(struct inventory *inv);
 /*
  * Give every dom0_hidden device (dt.h) its dom0_verdict by asking the
  * hypervisor whether its SPIs are routed to dom0.  Run at each start: it is
- * the hypervisor's state, not the tree's, so it is not stored.
+ * the hypervisor's state, not the tree's, so it is not stored.  hv NULL (no
+ * hypervisor to ask) leaves every such device unknown: assignable only by
+ * the administrator's policy.
  */
 struct hv;
 struct inventory_dom0_counts {

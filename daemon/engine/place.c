@@ -16,7 +16,7 @@ static struct guestcfg_target hv_target(struct engine *e)
 {
         unsigned maj, min;
 
-        if (hv_version(e->hv, &maj, &min, NULL) >= 0)
+        if (e->hv && hv_version(e->hv, &maj, &min, NULL) >= 0)
                 return (struct guestcfg_target){ maj, min };
         return GUESTCFG_TARGET_DEFAULT;
 }
@@ -109,6 +109,10 @@ int place_devices(struct engine *e, const struct dt_device *const *devs, size_t 
                                         "guest",
                                         err ? err : "a 1:1 guest address clashes with Xen's "
                                                     "guest memory map");
+        /* A request too big for the guest's free windows: the request's fault, not ours. */
+        if (r == -ENOSPC)
+                return failure_set_path(f, r, FAILURE_GUEST_ADDRESS_CONFLICT, path,
+                                        "%s", err ? err : "no room in the guest's free windows");
         if (r == -EOPNOTSUPP && target)
                 return failure_invalid(f, "xen_version", "%s",
                                        err ? err : "no guest memory map is known for that Xen");

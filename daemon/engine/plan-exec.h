@@ -53,7 +53,10 @@ void plan_undo_clear(struct plan_undo *u);
  * at the first failed hypercall, except in a held plan: there the lease
  * keeps its devices until the domain is gone anyway,
  * so a step that cannot be undone is marked kept (left to Xen's teardown
- * of the domain, never retried) and the rest is still revoked.
+ * of the domain, never retried) and the rest is still revoked.  Where the
+ * hypervisor takes SPIs back from a paused live domain
+ * (HV_PATCH_LIVE_SPI_RELEASE), a live domain is paused around the steps
+ * and unpaused after, so that nothing stays routed.
  */
 void plan_exec_undo(struct engine *e, int64_t id, uint32_t domid, struct plan *plan,
                     ssize_t maybe, struct plan_undo *u);

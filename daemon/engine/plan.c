@@ -197,7 +197,8 @@ int plan_from_lease(const struct db_lease *l, struct plan *ret, char **err)
 
 /* ---- from a layout ------------------------------------------------------- */
 
-int plan_from_layout(const struct guestcfg_layout *l, struct plan *plan, struct failure *f)
+int plan_from_layout(const struct guestcfg_layout *l, bool claim_unprotected, struct plan *plan,
+                     struct failure *f)
 {
         _cleanup_free_ bool *claimed = NULL;
         _cleanup_free_ uint32_t *spis = NULL;
@@ -250,7 +251,7 @@ int plan_from_layout(const struct guestcfg_layout *l, struct plan *plan, struct 
                         spi_dev[n_spis] = d->path;
                         spis[n_spis++] = irq;
                 }
-                if (d->coverage == DT_COV_PROTECTED &&
+                if ((d->coverage == DT_COV_PROTECTED || claim_unprotected) &&
                     plan_add(plan, HV_STEP_ASSIGN_DT, d->path, 0, 0, 0, 0) < 0)
                         return failure_oom(f);
         }

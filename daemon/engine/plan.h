@@ -20,7 +20,7 @@
  * flags changed since (db_lease_mark_step: the database, not memory, is
  * what crash recovery reads, and re-encoding the whole plan after every
  * hypercall was half the cost of an assignment).  plan_from_lease() reads
- * both.  It is storage, not the wire: api/render.c gives the wire's Step
+ * both.  It is storage, not the wire: wire/render.c gives the wire's Step
  * objects.
  */
 #ifndef ASSIGND_PLAN_H
@@ -90,8 +90,12 @@ bool plan_outstanding(const struct plan *p);
  * it is the one step a live domain cannot give back.  No irq_permission
  * step: on Arm Xen checks the caller's (dom0's) right to the SPI when
  * binding and never reads a guest's IRQ rights (4.20 does not even have
- * the domctl there); xl binds only, too.
+ * the domctl there); xl binds only, too.  claim_unprotected: an
+ * assign_dt step for devices no IOMMU protects as well, where the
+ * hypervisor records their owner (HV_PATCH_OWNER_OF_RECORD); never in a
+ * reservation's plan, which is what xl does.
  */
-int plan_from_layout(const struct guestcfg_layout *l, struct plan *plan, struct failure *f);
+int plan_from_layout(const struct guestcfg_layout *l, bool claim_unprotected, struct plan *plan,
+                     struct failure *f);
 
 #endif

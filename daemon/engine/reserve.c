@@ -227,7 +227,7 @@ static int do_reserve(struct engine *e, const struct engine_caller *who,
         if (r >= 0)
                 r = generate_layout(e, &c, req->layout, NULL, &taken, &l, &forced, f);
         if (r >= 0)
-                r = plan_from_layout(l, &plan, f);
+                r = plan_from_layout(l, false, &plan, f);
         if (r >= 0)
                 r = generate_dtb(e, l, false, &blob, &len, &res.notes, f);
         if (r < 0)

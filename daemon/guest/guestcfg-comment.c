@@ -4,7 +4,9 @@
  * ImageBuilder fragments: its host path and compatible strings, whether an
  * IOMMU Xen drives protects it and whether it can do DMA, and where each
  * region and interrupt goes.  It is what a reader checks before booting the
- * guest, so it says in words what the lists below it say in numbers.
+ * guest, so it says in words what the lists below it say in numbers.  The
+ * host's strings in it are escaped (guestcfg-text.c): a comment line must
+ * stay one line.
  */
 #include <inttypes.h>
 
@@ -43,15 +45,24 @@ void guestcfg_comment_device(struct strbuf *b, const struct guestcfg_device *gd)
 {
         const struct dt_device *d = gd->dev;
 
-        strbuf_printf(b, "# %s\n#   compatible:", d->path);
+        /* Path, compatibles and the DMA tag come from the host DT: one line each, whatever they hold. */
+        strbuf_append(b, "# ");
+        guestcfg_text_append(b, d->path);
+        strbuf_append(b, "\n#   compatible:");
         if (d->compatible && d->compatible[0])
-                for (char **c = d->compatible; *c; c++)
-                        strbuf_printf(b, " \"%s\"", *c);
+                for (char **c = d->compatible; *c; c++) {
+                        strbuf_append(b, " \"");
+                        guestcfg_text_append(b, *c);
+                        strbuf_append(b, "\"");
+                }
         else
                 strbuf_append(b, " (none)");
         strbuf_printf(b, "\n#   %s; %s", coverage_words(d->coverage), dma_words(d->dma));
-        if (d->dma_source)
-                strbuf_printf(b, " (%s)", d->dma_source);
+        if (d->dma_source) {
+                strbuf_append(b, " (");
+                guestcfg_text_append(b, d->dma_source);
+                strbuf_append(b, ")");
+        }
         strbuf_append(b, "\n");
         for (size_t i = 0; i < gd->n_regions; i++)
                 strbuf_printf(b, "#   region %zu: host 0x%" PRIx64 "+0x%" PRIx64 " -> guest 0x%" PRIx64 "%s\n", i,

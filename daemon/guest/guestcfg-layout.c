@@ -182,10 +182,13 @@ static int check_device(const struct dt_device *d, char **err)
                         return set_error(err, -EINVAL,
                                          "%s: interrupt %zu is a PPI (INTID %u): per-CPU interrupts cannot be routed to a guest",
                                          d->path, i, q->hwirq);
-                case DT_IRQ_NOT_GIC:
+                case DT_IRQ_NOT_GIC: {
+                        _cleanup_free_ char *ctl = guestcfg_text_escape(q->controller ? q->controller : "(unknown)");
+
                         return set_error(err, -EINVAL,
                                          "%s: interrupt %zu goes to %s, which is not the GIC: Xen routes only GIC SPIs",
-                                         d->path, i, q->controller ? q->controller : "(unknown)");
+                                         d->path, i, ctl ? ctl : "(unknown)");
+                }
                 }
         }
         for (size_t i = 0; i < d->n_regions; i++) {
@@ -195,9 +198,12 @@ static int check_device(const struct dt_device *d, char **err)
                         return set_error(err, -EINVAL, "%s: region %zu (0x%" PRIx64 "+0x%" PRIx64 ") is empty or wraps",
                                          d->path, i, r->base, r->size);
         }
-        if (d->n_regions == 0 && d->n_irqs == 0)
+        if (d->n_regions == 0 && d->n_irqs == 0) {
+                _cleanup_free_ char *note = d->reg_note ? guestcfg_text_escape(d->reg_note) : NULL;
+
                 return set_error(err, -EINVAL, "%s: nothing to give a guest (no CPU-addressable region, no SPI)%s%s",
-                                 d->path, d->reg_note ? ": " : "", d->reg_note ? d->reg_note : "");
+                                 d->path, note ? ": " : "", note ? note : "");
+        }
         return 0;
 }
 
@@ -370,6 +376,16 @@ int guestcfg_layout_around(const struct dt_device *const *devs, size_t n,
         for (size_t i = 0; i < n; i++) {
                 if (!devs[i] || !devs[i]->path)
                         return refuse(which, i, set_error(err, -EINVAL, "device %zu has no path", i));
+                /* Every generated file names the device by its path: it must be safe to write. */
+                if (!guestcfg_text_path_ok(devs[i]->path)) {
+                        _cleanup_free_ char *shown = guestcfg_text_escape(devs[i]->path);
+
+                        return refuse(which, i,
+                                      set_error(err, -EINVAL,
+                                                "%s: the path has characters a device-tree node name may not have "
+                                                "(letters, digits, \",._+-@\" only)",
+                                                shown ? shown : "(path)"));
+                }
                 r = check_device(devs[i], err);
                 if (r < 0)
                         return refuse(which, i, r);

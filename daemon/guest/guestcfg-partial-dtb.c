@@ -276,14 +276,24 @@ static void mark_references(struct gen *g, int node, int depth)
                 mark_references(g, child, depth + 1);
 }
 
+/*
+ * One line of the notes.  Paths and property names in it come from the
+ * host DT, and the notes go to the caller, into xl.cfg comments and into
+ * logs: the line is escaped (guestcfg-text.c) so that it stays one line.
+ */
 _printf_(3, 4) static void note(struct gen *g, const char *path, const char *fmt, ...)
 {
+        _cleanup_(strbuf_clear) struct strbuf line = STRBUF_INIT;
         va_list ap;
 
-        strbuf_printf(&g->notes, "%s: ", path);
+        strbuf_printf(&line, "%s: ", path);
         va_start(ap, fmt);
-        strbuf_vprintf(&g->notes, fmt, ap);
+        strbuf_vprintf(&line, fmt, ap);
         va_end(ap);
+        if (line.oom)
+                g->notes.oom = true;
+        else
+                guestcfg_text_append(&g->notes, strbuf_str(&line));
         strbuf_append(&g->notes, "\n");
 }
 

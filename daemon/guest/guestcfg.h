@@ -87,8 +87,9 @@ struct guestcfg_layout {
 
 /*
  * Place devs[0..n) in the guest address space.  Refuses (-EINVAL) devices
- * with an interrupt that is not a GIC SPI, without anything to map, or
- * listed twice; refuses (-EADDRINUSE) a 1:1 region that overlaps Xen's
+ * with an interrupt that is not a GIC SPI, without anything to map, listed
+ * twice, or whose path has a character the Devicetree Specification does
+ * not allow in node names (every generated file names devices by path); refuses (-EADDRINUSE) a 1:1 region that overlaps Xen's
  * guest map, naming the device, the range and the Xen region; -ENOSPC when
  * the relocation windows are full; -EOPNOTSUPP for a Xen release whose map
  * is not known.  *which (may be NULL) receives the index in devs[] of the
@@ -132,7 +133,8 @@ int guestcfg_map_check_range(const struct guestcfg_target *target, uint64_t gadd
 /*
  * Build the partial DTB for layout from the host blob (already validated
  * with dt_check_blob).  *ret_notes (may be NULL) receives one line per
- * thing the guest will miss ("path: why"), or NULL when there is none.
+ * thing the guest will miss ("path: why", printable ASCII: host strings in
+ * it are escaped as \xNN), or NULL when there is none.
  * The blob is checked with fdt_check_full and libxl's own checks before it
  * is handed out.
  */
@@ -144,20 +146,26 @@ int guestcfg_partial_dtb(const void *host_blob, const struct guestcfg_layout *la
  * xl.cfg fragment (malloc'd text): passthrough, dtdev, irqs, iomem,
  * device_tree (when device_tree_path is non-NULL), nr_spis on Xen >= 4.19,
  * one comment block per device, and notes (from guestcfg_partial_dtb) as
- * comments.
+ * comments.  Every line is a comment or "key = value": host strings in
+ * comments are escaped, and a device path that is not a plain device-tree
+ * path, or a device_tree path with quotes, backslashes or control
+ * characters, is refused (-EINVAL).
  */
 int guestcfg_xl_config(const struct guestcfg_layout *layout, const char *device_tree_path,
                        const char *notes, char **ret, char **err);
 
 /*
- * ImageBuilder fragment for dom0less domU number domu_index:
- * DOMU_PASSTHROUGH_DTB[n], DOMU_PASSTHROUGH_PATHS[n], and the fdtput
- * commands marking the host nodes xen,passthrough (as comments: ImageBuilder
- * does it itself from DOMU_PASSTHROUGH_PATHS).
+ * ImageBuilder fragment for dom0less domU number domu_index: NUM_DOMUS
+ * raised to domu_index + 1 when lower, DOMU_PASSTHROUGH_DTB[n],
+ * DOMU_PASSTHROUGH_PATHS[n], and the fdtput commands marking the host nodes
+ * xen,passthrough (as comments: ImageBuilder does it itself from
+ * DOMU_PASSTHROUGH_PATHS).  dma_forced: DMA-capable devices no IOMMU
+ * protects were accepted with force; a comment says the domain's RAM must
+ * then be 1:1 (DOMU_STATIC_MEM, DOMU_DIRECT_MAP).
  */
 int guestcfg_imagebuilder(const struct guestcfg_layout *layout, unsigned int domu_index,
-                          const char *dtb_file, const char *host_dtb_file, char **ret,
-                          char **err);
+                          const char *dtb_file, const char *host_dtb_file, bool dma_forced,
+                          char **ret, char **err);
 
 const char *guestcfg_mode_to_string(enum guestcfg_mode m);
 int guestcfg_mode_from_string(const char *s);   /* -EINVAL if unknown */

@@ -42,6 +42,9 @@ struct hv_ops {
                             char **err);
         int (*watch_fd)(struct hv *hv, char **err);
         int (*watch_drain)(struct hv *hv, bool *changed, char **err);
+        /* Optional (NULL: no patch, no pausing). */
+        unsigned (*patches)(const struct hv *hv);
+        int (*pause_domain)(struct hv *hv, uint32_t domid, bool pause, char **err);
 };
 
 /* Backend-private state and the reason slot, for the backends. */

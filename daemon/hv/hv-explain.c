@@ -149,6 +149,14 @@ enum hv_reason hv_explain_dt_error(enum hv_step step, int r, uint32_t domid, con
                 set_why(why, strdup_printf("%s is already assigned to a domain (dom0 holds it if "
                                            "the host device tree lacks xen,passthrough)", path));
                 return HV_REASON_DEVICE_ASSIGNED;
+        case -EEXIST:
+                /* hv-patches/test-assign: the domain asked about holds it. */
+                set_why(why, strdup_printf("%s is assigned to domain %u", path, domid));
+                return HV_REASON_DEVICE_HELD_HERE;
+        case -ENXIO:
+                /* hv-patches/test-assign: free, and no IOMMU protects it. */
+                set_why(why, strdup_printf("%s is free, and no IOMMU protects it", path));
+                return HV_REASON_DEVICE_UNPROTECTED;
         default:
                 set_why(why, strdup_printf("%s cannot be %s domain %u: %s", path, what, domid,
                                            strerror(-r)));

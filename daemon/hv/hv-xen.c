@@ -24,6 +24,21 @@
  * - whether the domain has run (Xen's creation_finished): approximated as
  *   "not paused, or has used CPU time".  A domain unpaused and paused
  *   again before its first vCPU ran would be misreported as not run.
+ *
+ * A hypervisor with the series of hv-patches/ says more, and does more
+ * (hv.h, enum hv_patch); open() probes for each change without side
+ * effects, by what Xen answers, never by its version:
+ * - owner-of-record: XEN_DOMCTL_assign_device of "/" to dom0 with the new
+ *   flag.  The root node is dom0's, so a patched Xen answers EBUSY; a stock
+ *   one EOPNOTSUPP (no IOMMU) or EINVAL (flags must be 0).  The flag is
+ *   set through libxencall (hv-xen-domctl.c): libxenctrl always sends 0.
+ * - test-assign: test_assign of "/" for DOMID_INVALID: EBUSY (dom0 holds
+ *   it) when patched, 0 or EOPNOTSUPP when stock.
+ * - live-spi-release: the Arm capability the patch adds to physinfo (an
+ *   unbind that works is a real unbind, so it cannot be the probe).
+ * - iommu-flag: dom0's XEN_DOMINF_iommu, which it has whenever the
+ *   platform has an IOMMU enabled; without one nothing can be learnt, and
+ *   nothing is needed: no domain has the IOMMU there.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -36,6 +51,7 @@
 
 #include "hv-backend.h"
 #include "hv-explain.h"
+#include "hv-xen-domctl.h"
 
 /*
  * Make a libxenctrl call and turn its -1 + errno into -errno.  errno must
@@ -58,9 +74,11 @@ struct xen {
         xentoollog_logger logger;       /* first: libxenctrl hands it back */
         xc_interface *xch;
         struct xs_handle *xsh;
+        struct hv_xen_domctl *dc;       /* raw domctls (libxencall) */
         unsigned major, minor;
         bool iommu;
         bool watching;
+        unsigned patches;               /* HV_PATCH_* found at open */
 };
 
 /* libxenctrl takes frame numbers as unsigned long (32 bits on arm32). */
@@ -95,6 +113,51 @@ static void hvx_destroy(struct xentoollog_logger *l)
 {
 }
 
+/* What the probes of hv-patches/ answered, for the log. */
+static void log_probe(const char *patch, int r, bool found)
+{
+        log_debug("hv-xen: probe for %s: %s -> %s", patch, r < 0 ? strerror(-r) : "0",
+                  found ? "present" : "absent");
+}
+
+/* Which changes of hv-patches/ this hypervisor has; see the top of the file. */
+static void probe_patches(struct xen *x, const xc_physinfo_t *info)
+{
+        char root[] = "/";
+        xc_domaininfo_t di;
+        int r;
+
+        r = hv_xen_domctl_dt_device(x->dc, true, 0, root, HV_XEN_DEV_NO_IOMMU);
+        if (r >= 0)
+                log_warning("hv-xen: Xen assigned \"/\" to dom0 when asked whether it "
+                            "records owners");
+        else if (r == -EBUSY)
+                x->patches |= HV_PATCH_OWNER_OF_RECORD;
+        log_probe("owner-of-record", r, x->patches & HV_PATCH_OWNER_OF_RECORD);
+
+        r = XC_CALL(xc_test_assign_dt_device(x->xch, DOMID_INVALID, root));
+        if (r == -EBUSY)
+                x->patches |= HV_PATCH_TEST_ASSIGN;
+        log_probe("test-assign", r, x->patches & HV_PATCH_TEST_ASSIGN);
+
+        if (info->arch_capabilities & HV_XEN_PHYSCAP_ARM_SPI_UNBIND_LIVE)
+                x->patches |= HV_PATCH_LIVE_SPI_RELEASE;
+        log_probe("live-spi-release", 0, x->patches & HV_PATCH_LIVE_SPI_RELEASE);
+
+        memset(&di, 0, sizeof(di));
+        r = XC_CALL(xc_domain_getinfolist(x->xch, 0, 1, &di));
+        if (x->iommu && r == 1 && di.domain == 0 && (di.flags & HV_XEN_DOMINF_IOMMU))
+                x->patches |= HV_PATCH_IOMMU_FLAG;
+        log_probe("iommu-flag", r < 0 ? r : 0, x->patches & HV_PATCH_IOMMU_FLAG);
+}
+
+static unsigned xen_patches(const struct hv *hv)
+{
+        const struct xen *x = hv_priv(hv);
+
+        return x->patches;
+}
+
 static void xen_close(struct hv *hv)
 {
         struct xen *x = X(hv);
@@ -103,6 +166,7 @@ static void xen_close(struct hv *hv)
                 return;
         if (x->xsh)
                 xs_close(x->xsh);
+        hv_xen_domctl_close(x->dc);
         if (x->xch)
                 xc_interface_close(x->xch);
         free(x);
@@ -157,6 +221,12 @@ static int xen_open(struct hv *hv, const struct hv_options *o, char **err)
                 return set_error(err, r, "cannot connect to xenstore: %s (is xenstored "
                                  "running?)", strerror(-r));
         }
+        r = hv_xen_domctl_open(&x->logger, &x->dc, err);
+        if (r < 0) {
+                xen_close(hv);
+                return r;
+        }
+        probe_patches(x, &info);
         log_debug("hv-xen: Xen %u.%u, IOMMU %s", x->major, x->minor,
                   x->iommu ? "enabled" : "not enabled");
         return 0;
@@ -197,14 +267,19 @@ static int xen_dom0_spi_routed(struct hv *hv, uint32_t irq, char **err)
 }
 
 /* Does the domain have the IOMMU enabled?  See the top of the file. */
-static int probe_passthrough(struct xen *x, uint32_t domid)
+static int probe_passthrough(struct xen *x, const xc_domaininfo_t *di)
 {
         char root[] = "/";
         int r;
 
         if (!x->iommu)
                 return HV_NO;   /* creating one with the IOMMU fails there */
-        r = XC_CALL(xc_test_assign_dt_device(x->xch, domid, root));
+        if (x->patches & HV_PATCH_IOMMU_FLAG)
+                return di->flags & HV_XEN_DOMINF_IOMMU ? HV_YES : HV_NO;
+        /* A patched test_assign answers for "/" whatever the domain has. */
+        if (x->patches & HV_PATCH_TEST_ASSIGN)
+                return HV_UNKNOWN;
+        r = XC_CALL(xc_test_assign_dt_device(x->xch, di->domain, root));
         if (r == -EOPNOTSUPP)
                 return HV_NO;
         if (r >= 0 || r == -EINVAL || r == -ESRCH)
@@ -234,8 +309,9 @@ static void info_from_xc(struct xen *x, const xc_domaininfo_t *di, struct hv_dom
         i->dying = di->flags & XEN_DOMINF_dying;
         i->shutdown = di->flags & XEN_DOMINF_shutdown;
         i->paused = di->flags & XEN_DOMINF_paused;
+        i->building = di->max_vcpu_id == XEN_INVALID_MAX_VCPU_ID;
         i->has_run = (!i->paused || di->cpu_time > 0) ? HV_YES : HV_NO;
-        i->passthrough = probe_passthrough(x, di->domain);
+        i->passthrough = probe_passthrough(x, di);
         i->nr_spis = -1;
         read_name(x, di->domain, i->name, sizeof(i->name));
 }
@@ -456,6 +532,28 @@ static int bind_fail(struct hv *hv, uint32_t domid, uint32_t irq, int r, char **
         }
 }
 
+/*
+ * XEN_DOMCTL_bind_pt_irq and unbind_pt_irq look the SPI up through the
+ * domain's vCPU 0 (vgic_get_hw_irq_desc, vgic_connect_hw_irq) without
+ * checking that it exists: on a domain xl is still building, before
+ * max_vcpus, Xen takes a data abort and panics.  So no SPI call is made on
+ * such a domain: -EAGAIN, domain-building.
+ */
+static int refuse_if_building(struct hv *hv, uint32_t domid, const char *what, char **err)
+{
+        xc_domaininfo_t di;
+        int r = getinfo(hv, domid, &di, err);
+
+        if (r < 0)
+                return r;
+        if (di.max_vcpu_id != XEN_INVALID_MAX_VCPU_ID)
+                return 0;
+        hv_set_reason(hv, HV_REASON_DOMAIN_BUILDING);
+        return set_error(err, -EAGAIN, "domain %u has no vCPU yet (the toolstack is still "
+                         "building it): Xen would crash on %s now, so it was not asked; try "
+                         "again once xl create has returned", domid, what);
+}
+
 static int xen_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t irq, char **err)
 {
         int r;
@@ -464,6 +562,9 @@ static int xen_bind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t i
                 hv_set_reason(hv, HV_REASON_NOT_SPI);
                 return set_error(err, -EINVAL, "IRQ %u is out of range", irq);
         }
+        r = refuse_if_building(hv, domid, "routing an SPI to it", err);
+        if (r < 0)
+                return r;
         r = XC_CALL(xc_domain_bind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
                                               (uint16_t)irq));
         return r >= 0 ? 0 : bind_fail(hv, domid, irq, r, err);
@@ -477,6 +578,9 @@ static int xen_unbind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t
                 hv_set_reason(hv, HV_REASON_NOT_SPI);
                 return set_error(err, -EINVAL, "IRQ %u is out of range", irq);
         }
+        r = refuse_if_building(hv, domid, "unrouting an SPI from it", err);
+        if (r < 0)
+                return r;
         r = XC_CALL(xc_domain_unbind_pt_spi_irq(X(hv)->xch, domid, (uint16_t)virq,
                                                 (uint16_t)irq));
         if (r >= 0)
@@ -485,9 +589,18 @@ static int xen_unbind_spi(struct hv *hv, uint32_t domid, uint32_t virq, uint32_t
         case -EBUSY:
                 /* gic_remove_irq_from_guest() is the only EBUSY here. */
                 hv_set_reason(hv, HV_REASON_UNBIND_LIVE_DOMAIN);
+                if (X(hv)->patches & HV_PATCH_LIVE_SPI_RELEASE)
+                        return set_error(err, r, "SPI %u cannot be unbound from domain %u: it "
+                                         "is running (Xen takes an SPI back from a live "
+                                         "domain only while it is paused)", irq, domid);
                 return set_error(err, r, "SPI %u cannot be unbound from domain %u: Xen removes a "
                                  "routed SPI only from a dying domain (it is freed when the "
                                  "domain is destroyed)", irq, domid);
+        case -EAGAIN:
+                /* hv-patches/live-spi-release: the guest has it pending or active. */
+                hv_set_reason(hv, HV_REASON_SPI_IN_FLIGHT);
+                return set_error(err, r, "SPI %u cannot be unbound from domain %u yet: the guest "
+                                 "has the interrupt pending or active", irq, domid);
         case -EINVAL:
                 hv_set_reason(hv, HV_REASON_SPI_NOT_ROUTED);
                 return set_error(err, r, "SPI %u is not routed to domain %u", irq, domid);
@@ -516,7 +629,7 @@ static int dt_fail(struct hv *hv, enum hv_step step, uint32_t domid, const char 
                                 hv_set_reason(hv, HV_REASON_DOMAIN_DYING);
                                 return set_error(err, r, "domain %u is dying", domid);
                         }
-                        passthrough = probe_passthrough(x, domid);
+                        passthrough = probe_passthrough(x, &di);
                 } else if (q == -ESRCH)
                         exists = HV_NO;
         }
@@ -538,18 +651,20 @@ static int dt_call(struct hv *hv, enum hv_step step, uint32_t domid, const char 
         p = strdup(path);
         if (!p)
                 return set_error(err, -ENOMEM, "out of memory");
-        switch (step) {
-        case HV_STEP_ASSIGN_DT:
-                r = xc_assign_dt_device(x->xch, domid, p);
-                break;
-        case HV_STEP_DEASSIGN_DT:
-                r = xc_deassign_dt_device(x->xch, domid, p);
-                break;
-        default:
-                r = xc_test_assign_dt_device(x->xch, domid, p);
-                break;
-        }
-        r = hv_errno_from_xc(r, errno);
+        /*
+         * With owner-of-record, the flag goes on every assignment: Xen
+         * records the owner of a device no IOMMU protects, and assigns a
+         * protected one through the IOMMU as without it.
+         */
+        if (step != HV_STEP_TEST_ASSIGN_DT && (x->patches & HV_PATCH_OWNER_OF_RECORD))
+                r = hv_xen_domctl_dt_device(x->dc, step == HV_STEP_ASSIGN_DT, domid, p,
+                                            HV_XEN_DEV_NO_IOMMU);
+        else if (step == HV_STEP_ASSIGN_DT)
+                r = XC_CALL(xc_assign_dt_device(x->xch, domid, p));
+        else if (step == HV_STEP_DEASSIGN_DT)
+                r = XC_CALL(xc_deassign_dt_device(x->xch, domid, p));
+        else
+                r = XC_CALL(xc_test_assign_dt_device(x->xch, domid, p));
         return r >= 0 ? 0 : dt_fail(hv, step, domid, path, r, err);
 }
 
@@ -595,24 +710,38 @@ static int xen_domain_holds(struct hv *hv, uint32_t domid, struct hv_hold *q, si
                             char **err)
 {
         xc_domaininfo_t di;
-        bool dying;
+        bool dying, building;
         int r = getinfo(hv, domid, &di, err);
 
         if (r < 0)
                 return r;
-        dying = di.flags & XEN_DOMINF_dying;
+        /*
+         * On a dying domain the unbind probe would really unbind, and so it
+         * would on a paused one where Xen takes SPIs back from live domains.
+         * (A domain paused between getinfo and the probe would lose the SPI:
+         * xl pauses domains it creates from the start, so this is the window
+         * of an "xl pause" racing the query.)  On a domain with no vCPU yet it
+         * would crash Xen (refuse_if_building).
+         */
+        dying = (di.flags & XEN_DOMINF_dying) ||
+                ((X(hv)->patches & HV_PATCH_LIVE_SPI_RELEASE) && (di.flags & XEN_DOMINF_paused));
+        building = di.max_vcpu_id == XEN_INVALID_MAX_VCPU_ID;
         for (size_t i = 0; i < n; i++) {
                 switch (q[i].kind) {
                 case HV_HOLD_SPI:
-                        /* On a dying domain the probe would really unbind. */
-                        q[i].answer = dying ? HV_UNKNOWN : spi_routed_to(hv, domid, q[i].irq);
+                        q[i].answer = dying || building ? HV_UNKNOWN
+                                                        : spi_routed_to(hv, domid, q[i].irq);
                         break;
                 case HV_HOLD_DT:
-                        /* Assigned to some domain: Xen does not say which. */
                         r = dt_call(hv, HV_STEP_TEST_ASSIGN_DT, domid, q[i].path, NULL);
-                        q[i].answer = r == -EINVAL &&
-                                      hv_last_reason(hv) == HV_REASON_DEVICE_ASSIGNED ? HV_YES
-                                                                                     : HV_NO;
+                        if (X(hv)->patches & HV_PATCH_TEST_ASSIGN)
+                                /* EEXIST: this domain holds it (hv-patches/test-assign). */
+                                q[i].answer = hv_last_reason(hv) == HV_REASON_DEVICE_HELD_HERE
+                                                      ? HV_YES : HV_NO;
+                        else
+                                /* Assigned to some domain: Xen does not say which. */
+                                q[i].answer = r == -EINVAL && hv_last_reason(hv) ==
+                                                      HV_REASON_DEVICE_ASSIGNED ? HV_YES : HV_NO;
                         break;
                 default:
                         /* No domctl reads iomem or IRQ rangesets or the p2m. */
@@ -621,6 +750,14 @@ static int xen_domain_holds(struct hv *hv, uint32_t domid, struct hv_hold *q, si
                 }
         }
         return 0;
+}
+
+static int xen_pause_domain(struct hv *hv, uint32_t domid, bool pause, char **err)
+{
+        int r = pause ? XC_CALL(xc_domain_pause(X(hv)->xch, domid))
+                      : XC_CALL(xc_domain_unpause(X(hv)->xch, domid));
+
+        return r >= 0 ? 0 : generic_fail(hv, pause ? "pause" : "unpause", domid, r, err);
 }
 
 static int xen_watch_fd(struct hv *hv, char **err)
@@ -686,4 +823,6 @@ const struct hv_ops hv_xen_ops = {
         .domain_holds = xen_domain_holds,
         .watch_fd = xen_watch_fd,
         .watch_drain = xen_watch_drain,
+        .patches = xen_patches,
+        .pause_domain = xen_pause_domain,
 };

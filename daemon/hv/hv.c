@@ -55,6 +55,13 @@ static const char *const reason_names[HV_REASON__MAX] = {
         [HV_REASON_DEVICE_NOT_ATTACHED] = "device-not-attached",
         [HV_REASON_BAD_RANGE] = "bad-range",
         [HV_REASON_NOT_IMPLEMENTED] = "not-implemented",
+        [HV_REASON_DOMAIN_BUILDING] = "domain-building",
+        [HV_REASON_SPI_IN_FLIGHT] = "spi-in-flight",
+        [HV_REASON_DEVICE_HELD_HERE] = "device-held-here",
+};
+
+static const char *const patch_names[HV_PATCH__COUNT] = {
+        "owner-of-record", "test-assign", "live-spi-release", "iommu-flag",
 };
 
 const char *hv_reason_name(enum hv_reason r)
@@ -195,7 +202,39 @@ struct hv_failpoints *hv_failpoints_of(struct hv *hv)
         return &hv->fp;
 }
 
+const char *hv_patch_name(enum hv_patch p)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(patch_names); i++)
+                if (p == 1u << i)
+                        return patch_names[i];
+        return "invalid";
+}
+
 /* ---- dispatch ---- */
+
+unsigned hv_patches(const struct hv *hv)
+{
+        return hv->ops->patches ? hv->ops->patches(hv) : 0;
+}
+
+static int pause_domain(struct hv *hv, uint32_t domid, bool pause, char **err)
+{
+        hv->reason = HV_REASON_NONE;
+        if (!hv->ops->pause_domain)
+                return set_error(err, -EOPNOTSUPP, "the %s backend does not pause domains",
+                                 hv->ops->name);
+        return hv->ops->pause_domain(hv, domid, pause, err);
+}
+
+int hv_pause_domain(struct hv *hv, uint32_t domid, char **err)
+{
+        return pause_domain(hv, domid, true, err);
+}
+
+int hv_unpause_domain(struct hv *hv, uint32_t domid, char **err)
+{
+        return pause_domain(hv, domid, false, err);
+}
 
 int hv_version(struct hv *hv, unsigned *major, unsigned *minor, char **err)
 {

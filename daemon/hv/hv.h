@@ -74,6 +74,13 @@ struct hv_domain_info {
         bool dying;
         bool paused;
         bool shutdown;
+        /*
+         * No vCPU yet: the toolstack is still building it (between
+         * createdomain and max_vcpus).  Xen reads vCPU 0 when it routes or
+         * unroutes an SPI, so no SPI call may be made on it (Xen would
+         * crash, 4.17 to 4.21).
+         */
+        bool building;
         int has_run;            /* enum hv_tristate: unpaused at least once */
         int passthrough;        /* enum hv_tristate: created with the IOMMU */
         int nr_spis;            /* SPIs of its vGIC, -1 if unknown */
@@ -107,6 +114,9 @@ enum hv_reason {
         HV_REASON_DEVICE_NOT_ATTACHED,  /* deassign: not in that domain */
         HV_REASON_BAD_RANGE,            /* empty, wrapping or too wide */
         HV_REASON_NOT_IMPLEMENTED,      /* this Xen does not have the call on Arm */
+        HV_REASON_DOMAIN_BUILDING,      /* no vCPU yet: SPI calls would crash Xen */
+        HV_REASON_SPI_IN_FLIGHT,        /* unbind from a paused domain: pending or active */
+        HV_REASON_DEVICE_HELD_HERE,     /* test_assign: this domain holds it */
         HV_REASON__MAX,
 };
 
@@ -177,6 +187,45 @@ char *hv_backend_known_names(void);
 const char *hv_backend_name(const struct hv *hv);
 
 enum hv_reason hv_last_reason(const struct hv *hv);
+
+/*
+ * The changes of ../../hv-patches/ (not in any Xen release) that the
+ * backend found at hv_open(), each by what the hypervisor does or
+ * advertises, never by its version: a set of HV_PATCH_* bits.  The
+ * simulator models none.
+ * - owner-of-record: XEN_DOMCTL_assign_device takes a DT device that no
+ *   IOMMU protects with a flag, and Xen refuses it, its MMIO and its SPIs
+ *   to any other domain.  The xen backend then sets the flag on every
+ *   assign_dt and deassign_dt (a protected device still goes through the
+ *   IOMMU), and the engine plans assign_dt for unprotected devices too.
+ * - test-assign: test_assign_dt answers 0 (protected, free), EEXIST (this
+ *   domain holds it), EBUSY (someone else does), ENXIO (unprotected, free).
+ * - live-spi-release: unbind_spi succeeds on a live domain paused with
+ *   hv_pause_domain() when the guest has the interrupt neither pending nor
+ *   active (EAGAIN then, reason HV_REASON_SPI_IN_FLIGHT).
+ * - iommu-flag: domain_info's passthrough comes from Xen itself.  Found
+ *   only where the platform has an IOMMU (dom0 then has the flag); where
+ *   it has none no domain can have it, and the backend knows that anyway.
+ */
+enum hv_patch {
+        HV_PATCH_OWNER_OF_RECORD = 1u << 0,
+        HV_PATCH_TEST_ASSIGN = 1u << 1,
+        HV_PATCH_LIVE_SPI_RELEASE = 1u << 2,
+        HV_PATCH_IOMMU_FLAG = 1u << 3,
+};
+#define HV_PATCH__COUNT 4
+
+unsigned hv_patches(const struct hv *hv);
+/* The patch's directory in hv-patches/, e.g. "owner-of-record". */
+const char *hv_patch_name(enum hv_patch p);
+
+/*
+ * Pause and unpause a domain as the toolstack does (Xen counts them: a
+ * domain created paused stays paused through a pause and an unpause).
+ * -EOPNOTSUPP from a backend that has no use for it (sim).
+ */
+int hv_pause_domain(struct hv *hv, uint32_t domid, char **err);
+int hv_unpause_domain(struct hv *hv, uint32_t domid, char **err);
 
 /* Hypervisor facts. */
 int hv_version(struct hv *hv, unsigned *major, unsigned *minor, char **err);

@@ -387,13 +387,13 @@ def case_help_texts():
 # ---- completion -------------------------------------------------------------
 
 
-def complete(d, *words, cmd=None):
+def complete(d, *words, cmd=None, socket=True):
     """COMPREPLY of the completion function for the words typed (the last is completed)."""
     if not shutil.which("bash"):
         raise Skip("no bash")
     script = ('source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); '
               '_assignctl; printf "%s\\n" "${COMPREPLY[@]}"')
-    argv = [cmd or ASSIGNCTL, "--socket", d.socket] + list(words)
+    argv = [cmd or ASSIGNCTL] + (["--socket", d.socket] if socket else []) + list(words)
     p = subprocess.run(["bash", "--norc", "--noprofile", "-c", script, "bash", COMPLETION] + argv,
                        capture_output=True, text=True, timeout=60, env=env_without_columns())
     check(p.returncode == 0, "completion failed: %s" % p.stderr)
@@ -434,6 +434,12 @@ def case_completion():
         # No daemon: nothing, quickly, and no noise.
         d.stop()
         check(complete(d, "show", "/soc/") == [], "completion without a daemon")
+        # Offline, the paths come from the --dtb tree.
+        got = complete(d, "--offline", "--dtb", d.dtb, "show", prefix, socket=False)
+        check(sorted(got) == want, "offline show %s: %r, want %r" % (prefix, got, want))
+        got = complete(d, "--offline", "--dtb", d.dtb, "imagebuilder", "/", socket=False)
+        check(sorted(got) == sorted(x["path"] for x in devs if x["assignable"]),
+              "offline imagebuilder: %r" % got)
 
 
 if __name__ == "__main__":

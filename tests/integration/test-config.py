@@ -213,8 +213,28 @@ def test_print_config_reads_back():
         check(a == b, "read back differently:\n%s\n%s" % (a, b))
 
 
+def test_denials_audited():
+    if os.geteuid() != 0:
+        raise Skip("needs root to call as other uids")
+    with Daemon() as d:
+        calls = [("io.assignd.Broker.GetStatus", None, False)] * 25
+        for uid in (65534, 65533):
+            got = call_as(uid, [uid], d.socket, calls)
+            check(got == ["PermissionDenied"] * 25, "uid %d got %r" % (uid, got))
+        rows = [a for a in d.broker("GetAuditLog", {"limit": 0})["entries"]
+                if a["action"] == "PermissionDenied"]
+        for uid in (65534, 65533):
+            mine = [a for a in rows if a["uid"] == uid]
+            check(len(mine) == 10, "uid %d: %d audit rows for 25 refusals, expected the 10 "
+                  "a minute allows" % (uid, len(mine)))
+            check(all(a["target"] == "io.assignd.Broker.GetStatus" and
+                      a["result"] == "PermissionDenied" and "may not call" in a["detail"]
+                      for a in mine), "rows %r" % mine[:2])
+
+
 if __name__ == "__main__":
     run_cases([
+        ("refused calls audited, at most 10 a minute per uid", test_denials_audited),
         ("precedence: file < drop-in < command line", test_precedence),
         ("malformed files refused naming file and line", test_malformed_refused),
         ("read, watch and write rights", test_access_rights),

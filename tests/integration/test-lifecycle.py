@@ -490,6 +490,8 @@ def test_status():
         mon = Monitor(d)
         st = d.broker("GetStatus")
         check(st["backend"] == "sim" and st["xen_version"] == "4.20", "version: %s" % st)
+        # The simulator models none of hv-patches/.
+        check(st["hypervisor_patches"] == [], "hypervisor_patches: %s" % st)
         check(st["leases"] == {"reserved": 0, "assigning": 0, "assigned": 1, "releasing": 0},
               "lease counts: %s" % st["leases"])
         check(st["monitors"] == 1 and st["uptime_seconds"] >= 0, "monitors: %s" % st)

@@ -4,7 +4,8 @@
 Every command of the code blocks from "A short tour" to "Layout" is run,
 in order, by one bash from the repository root, after the README's first
 command (the build, which meson has done).  Blocks that begin "# on a Xen
-dom0" are for a real dom0 and are left out.  What this test changes, and
+dom0" are for a real dom0, and those that begin "# with ImageBuilder" need
+ImageBuilder on a build host: both are left out.  What this test changes, and
 only this: the tour's scratch directory /tmp/a becomes a directory of its
 own (tests may run next to each other), build/ becomes the build
 directory when it is elsewhere, a command the README says runs "until
@@ -28,6 +29,7 @@ BUILD_ROOT = os.environ.get("BUILD_ROOT", os.path.join(ROOT, "build"))
 FIRST = "## A short tour"
 LAST = "## Layout"
 DOM0 = "# on a Xen dom0"
+IMAGEBUILDER = "# with ImageBuilder"
 
 
 def tour_blocks():
@@ -47,7 +49,7 @@ def tour_blocks():
             cur = None
     commands = []
     for block in blocks:
-        if block[0].startswith(DOM0):
+        if block[0].startswith((DOM0, IMAGEBUILDER)):
             continue
         joined = "\n".join(block).replace("\\\n", " ")
         lines = [l.strip() for l in joined.split("\n")]

@@ -213,6 +213,37 @@ def case_parameters():
     check(err(r) is None, "null filters refused: %r" % r)
 
 
+def case_malformed_behind_monitor():
+    """A Monitor stream does not hold back the protocol error of a malformed message
+    behind it (found by fuzz-varlink; the connection used to stay until the idle timeout,
+    even after the peer closed it)."""
+    for pipelined in (False, True):
+        c = D.connect()
+        try:
+            c.send("io.assignd.Broker.Monitor", {}, more=True)
+            if pipelined:
+                c.send("io.assignd.Broker.GetStatus")
+            else:
+                first = c.recv()
+                check(first.get("continues") is True, "Monitor did not start: %r" % first)
+            c.send_raw(b'{"method": "io.assignd.Broker.GetSt\x01atus"}\0')
+            c.sock.settimeout(5)
+            replies = []
+            while True:
+                raw = c.recv_raw()
+                if not raw:
+                    break
+                replies.append(json.loads(raw))
+        finally:
+            c.close()
+        check(replies and err(replies[-1]) == "io.assignd.Broker.ProtocolError",
+              "no ProtocolError behind the stream: %r" % replies)
+        if pipelined:
+            check(any("dtb" in params(r) for r in replies), "GetStatus was not answered")
+    st = D.broker("GetStatus")
+    check(st["connections"] == 1, "connections left behind: %d" % st["connections"])
+
+
 def case_oversized():
     # Exactly the maximum: a valid call padded with spaces to 64 KiB.
     call = json.dumps({"method": "org.varlink.service.GetInfo"}).encode()
@@ -484,6 +515,7 @@ def main():
         ("missing or malformed method", case_missing_method),
         ("unknown interface and method", case_unknown_interface_and_method),
         ("missing, mistyped, unknown parameters", case_parameters),
+        ("malformed message behind a Monitor stream", case_malformed_behind_monitor),
         ("oversized message", case_oversized),
         ("pipelined calls answered in order", case_pipelined),
         ("client disconnecting mid-call", case_disconnect_mid_call),

@@ -322,6 +322,32 @@ static void test_header_lies(void)
         }
 }
 
+/*
+ * A property whose length wraps libfdt's int offset back onto itself
+ * (found by fuzz-dt: fdt_check_full() of libfdt 1.6.1 never returned),
+ * and one whose length runs past the structure block: both refused, at
+ * once, naming the byte.
+ */
+static void test_prop_length_wraps(void)
+{
+        static const uint32_t lens[] = { 0xfffffff4u, 0xfffffff0u, 0x7ffffff0u, 0x10000u };
+
+        for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+                void *fdt = base_tree();
+                uint8_t *s;
+                int o;
+
+                pack(fdt);
+                o = fdt_first_property_offset(fdt, off(fdt, "/gic@1000"));
+                must(o, NULL);
+                s = (uint8_t *)fdt + fdt_off_dt_struct(fdt) + o;
+                CHECK(fdt32_ld((const fdt32_t *)s) == FDT_PROP);
+                *(fdt32_t *)(s + 4) = cpu_to_fdt32(lens[i]);
+                expect_fail("property length wraps", fdt, fdt_totalsize(fdt), "past the structure block");
+                free(fdt);
+        }
+}
+
 static void mutate_and_fail(const char *what, void (*mutate)(void *), const char *needle)
 {
         void *fdt = base_tree();
@@ -731,6 +757,7 @@ int main(void)
         test_truncated();
         test_truncated_real();
         test_header_lies();
+        test_prop_length_wraps();
         test_mutations();
         test_disabled_ignored();
         test_reg_notes();

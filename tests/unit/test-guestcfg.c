@@ -553,12 +553,21 @@ static void test_rcar(const char *dir)
                 free(cfg);
                 cfg = NULL;
         }
-        r = guestcfg_imagebuilder(l, 1, "guest1-passthrough.dtb", "host.dtb", &cfg, &err);
+        r = guestcfg_imagebuilder(l, 1, "guest1-passthrough.dtb", "host.dtb", false, &cfg, &err);
         CHECK_INT(r, 0);
         CHECK(cfg && strstr(cfg, "DOMU_PASSTHROUGH_DTB[1]=\"guest1-passthrough.dtb\"\n"));
         CHECK(cfg && strstr(cfg, "DOMU_PASSTHROUGH_PATHS[1]=\"/soc/dma-controller@e6700000 /soc/serial@e6550000 "
                                  "/soc/i2c@e66d8000\"\n"));
         CHECK(cfg && strstr(cfg, "fdtput -t s 'host.dtb' '/soc/serial@e6550000' xen,passthrough ''"));
+        /* ImageBuilder builds domU 1 only if NUM_DOMUS is at least 2: raised, never lowered. */
+        CHECK(cfg && strstr(cfg, "NUM_DOMUS=$(( ${NUM_DOMUS:-0} > 2 ? ${NUM_DOMUS:-0} : 2 ))\n"));
+        CHECK(cfg && !strstr(cfg, "DOMU_DIRECT_MAP"));
+        free(cfg);
+        cfg = NULL;
+        /* Forced unprotected DMA: the domain's RAM must be 1:1. */
+        r = guestcfg_imagebuilder(l, 3, "d3.dtb", NULL, true, &cfg, &err);
+        CHECK_INT(r, 0);
+        CHECK(cfg && strstr(cfg, "DOMU_STATIC_MEM[3]=") && strstr(cfg, "DOMU_DIRECT_MAP[3]=1"));
         free(cfg);
 out:
         free(err);

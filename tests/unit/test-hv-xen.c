@@ -171,6 +171,17 @@ static void test_ordering(void)
         CHECK_INT(hv_step_rank(HV_STEP_TEST_ASSIGN_DT), -EINVAL);
         CHECK_STR(hv_reason_name(HV_REASON_SPI_DOMAIN_HAS_RUN), "spi-domain-has-run");
         CHECK_STR(hv_reason_name(HV_REASON__MAX), "invalid");
+        /* The patches by the names of their directories in hv-patches/. */
+        CHECK_STR(hv_patch_name(HV_PATCH_OWNER_OF_RECORD), "owner-of-record");
+        CHECK_STR(hv_patch_name(HV_PATCH_TEST_ASSIGN), "test-assign");
+        CHECK_STR(hv_patch_name(HV_PATCH_LIVE_SPI_RELEASE), "live-spi-release");
+        CHECK_STR(hv_patch_name(HV_PATCH_IOMMU_FLAG), "iommu-flag");
+        CHECK_STR(hv_patch_name(HV_PATCH_IOMMU_FLAG << 1), "invalid");
+        /* The explanations of test-assign's answers. */
+        CHECK_INT(hv_explain_dt_error(HV_STEP_TEST_ASSIGN_DT, -EEXIST, 3, "/rtc", HV_NO, HV_NO,
+                                      HV_YES, NULL), HV_REASON_DEVICE_HELD_HERE);
+        CHECK_INT(hv_explain_dt_error(HV_STEP_TEST_ASSIGN_DT, -ENXIO, 3, "/rtc", HV_NO, HV_NO,
+                                      HV_YES, NULL), HV_REASON_DEVICE_UNPROTECTED);
 }
 
 /* Returns false when there is no Xen to talk to. */

@@ -229,6 +229,8 @@ static void test_validator(void)
                   " {\"name\": \"d\", \"children\": []}]}}",
                   NULL },
                 { "{\"i\": 1, \"f\": null, \"color\": null}", NULL },
+                /* strings beyond ASCII that are no control characters */
+                { "{\"i\": 1, \"nlist\": [\"caf\\u00e9 \\ud83d\\ude00\", \"\\u00a0\\u2028\"]}", NULL },
                 /* rejections */
                 { "{}", "i" },
                 { "{\"i\": null}", "i" },
@@ -254,6 +256,19 @@ static void test_validator(void)
                 { "{\"i\": 1, \"obj\": [1]}", "obj" },
                 { "{\"i\": 1, \"tree\": {\"name\": \"r\", \"children\": [{\"name\": 5}]}}",
                   "tree.children[0].name" },
+                /* strings of a call: no NUL, no control character (C0, DEL, C1), anywhere */
+                { "{\"i\": 1, \"nlist\": [\"ok\", \"x\\u0000y\"]}", "nlist[1]" },
+                { "{\"i\": 1, \"nlist\": [\"x\\ny\"]}", "nlist[0]" },
+                { "{\"i\": 1, \"nlist\": [\"x\\ty\"]}", "nlist[0]" },
+                { "{\"i\": 1, \"nlist\": [\"x\\u001b[31m\"]}", "nlist[0]" },
+                { "{\"i\": 1, \"nlist\": [\"x\\u007f\"]}", "nlist[0]" },
+                { "{\"i\": 1, \"nlist\": [\"x\\u0085\"]}", "nlist[0]" },
+                { "{\"i\": 1, \"inner\": {\"n\": 1, \"f\": 2, \"b\": true, \"s\": \"a\\r\\nb\"}}",
+                  "inner.s" },
+                { "{\"i\": 1, \"tree\": {\"name\": \"r\", \"children\": [{\"name\": \"\\u0007\"}]}}",
+                  "tree.children[0].name" },
+                { "{\"i\": 1, \"map\": {\"b\\nad\": {\"n\": 1, \"f\": 0.5, \"b\": true}}}", "map" },
+                { "{\"i\": 1, \"obj\": {\"k\": [\"\\u0000\"]}}", "obj.k[0]" },
         };
         struct vl_interface *iface = NULL;
         const struct vl_method *m;

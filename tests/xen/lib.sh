@@ -27,6 +27,8 @@ SUITE_DIR=$XEN_WORK/$XEN_SUITE
 DEB_DIR=$SUITE_DIR/debs
 SYSROOT=$SUITE_DIR/sysroot
 BUILD_ARM64=$SUITE_DIR/build-arm64
+# assignctl for the build host itself: boot --dom0less runs its --offline mode.
+BUILD_HOST=$SUITE_DIR/build-host
 OUT_DIR=$SUITE_DIR/out
 
 say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }

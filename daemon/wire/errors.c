@@ -51,6 +51,8 @@ static const struct error_row {
         { FAILURE_UNPROTECTED_DEVICE, "io.assignd.Broker.UnprotectedDevice",
           F_PATH | F_COVERAGE | F_DMA, LOG_INFO },
         { FAILURE_DOMAIN_NOT_FOUND, "io.assignd.Broker.DomainNotFound", F_DOMAIN, LOG_INFO },
+        { FAILURE_DOMAIN_NOT_READY, "io.assignd.Broker.DomainNotReady", F_DOMAIN | F_DOMID,
+          LOG_INFO },
         { FAILURE_IOMMU_NOT_ENABLED, "io.assignd.Broker.IommuNotEnabled", F_DOMID | F_PATH,
           LOG_INFO },
         { FAILURE_GUEST_ADDRESS_CONFLICT, "io.assignd.Broker.GuestAddressConflict", F_PATH,

@@ -25,6 +25,29 @@ static struct json_object *done(struct json_object *o, int r)
 
 /* ---- devices ------------------------------------------------------------------ */
 
+int render_status_inventory(struct json_object *o, struct inventory *inv,
+                            const char *dtb_path)
+{
+        const struct dt_inventory *dt = inventory_dt(inv);
+        struct json_object *dtb = json_object_new_object(), *devs = json_object_new_object();
+        struct inventory_counts c;
+        int r = 0;
+
+        inventory_count(inv, &c);
+        r |= jv_set_str(dtb, "path", dtb_path ? dtb_path : "");
+        r |= jv_set_str(dtb, "sha256", dt->sha256);
+        r |= jv_set_str(dtb, "model", dt->model);
+        r |= jv_set_obj(o, "dtb", dtb);
+        r |= jv_set_int(devs, "total", (int64_t)c.devices);
+        r |= jv_set_int(devs, "assignable", (int64_t)c.assignable);
+        r |= jv_set_int(devs, "protected", (int64_t)c.protected_);
+        r |= jv_set_int(devs, "unprotected_dma", (int64_t)c.unprotected_dma);
+        r |= jv_set_int(devs, "groups", (int64_t)c.groups);
+        r |= jv_set_int(devs, "iommus", (int64_t)c.iommus);
+        r |= jv_set_obj(o, "devices", devs);
+        return r ? -ENOMEM : 0;
+}
+
 static struct json_object *regions_json(const struct dt_device *d)
 {
         struct json_object *a = json_object_new_array();
@@ -300,6 +323,27 @@ struct json_object *render_audit(const struct db_audit *a, size_t n)
         return done(arr, r);
 }
 
+struct json_object *render_hazard_counts(const struct hazard *h, size_t n)
+{
+        static const char *const kinds[] = { "inconsistent", "iommu-unsupported", "dma-unknown",
+                                             "ownership-invisible" };
+        struct json_object *counts = json_object_new_object();
+        int r = 0;
+
+        for (size_t k = 0; counts && k < ARRAY_SIZE(kinds); k++) {
+                int64_t c = 0;
+
+                for (size_t i = 0; i < n; i++)
+                        c += streq(h[i].kind, kinds[k]);
+                r |= jv_set_int(counts, kinds[k], c);
+        }
+        if (r) {
+                json_object_put(counts);
+                return NULL;
+        }
+        return counts;
+}
+
 struct json_object *render_hazards(const struct hazard *h, size_t n)
 {
         struct json_object *a = json_object_new_array();
@@ -314,6 +358,18 @@ struct json_object *render_hazards(const struct hazard *h, size_t n)
                 k |= jv_set_str(o, "message", h[i].message);
                 r |= jv_push_obj(a, done(o, k));
         }
+        return done(a, r);
+}
+
+struct json_object *render_hv_patches(struct hv *hv)
+{
+        struct json_object *a = json_object_new_array();
+        unsigned found = hv ? hv_patches(hv) : 0;
+        int r = 0;
+
+        for (unsigned i = 0; i < HV_PATCH__COUNT; i++)
+                if (found & (1u << i))
+                        r |= jv_push_str(a, hv_patch_name((enum hv_patch)(1u << i)));
         return done(a, r);
 }
 
@@ -412,4 +468,20 @@ char *render_base64(const uint8_t *p, size_t n)
         }
         *o = 0;
         return out;
+}
+
+struct json_object *render_generated(const struct generate_output *o)
+{
+        _cleanup_free_ char *b64 = render_base64(o->dtb, o->dtb_len);
+        struct json_object *v = json_object_new_object();
+        int r = b64 ? 0 : -ENOMEM;
+
+        r |= jv_set_str(v, "dtb", b64);
+        r |= jv_set_int(v, "size", (int64_t)o->dtb_len);
+        r |= jv_set_obj(v, "notes", render_notes(o->notes));
+        r |= jv_set_str(v, "layout", guestcfg_mode_to_string(o->layout->mode));
+        r |= jv_set_obj(v, "devices", render_placements(o->layout));
+        if (o->config)
+                r |= jv_set_str(v, "config", o->config);
+        return done(v, r);
 }
