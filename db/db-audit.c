@@ -185,11 +185,6 @@ static int audit_collect(struct db *db, sqlite3_stmt *s, struct db_audit **ret, 
 }
 
 /* SQLite reads a negative LIMIT as "no limit". */
-static int64_t sql_limit(size_t limit)
-{
-        return limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
-}
-
 int db_audit_list(struct db *db, int64_t after_id, size_t limit, struct db_audit **ret, size_t *n)
 {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
@@ -200,7 +195,7 @@ int db_audit_list(struct db *db, int64_t after_id, size_t limit, struct db_audit
         r = db_stmt(db, sql_audit_after, &s);
         if (r < 0)
                 return r;
-        r = db_bindf(db, s, "II", after_id, sql_limit(limit));
+        r = db_bindf(db, s, "II", after_id, db_sql_limit(limit));
         if (r < 0)
                 return r;
         return audit_collect(db, s, ret, n);
@@ -217,7 +212,7 @@ int db_audit_tail(struct db *db, int64_t before, size_t limit, struct db_audit *
         r = db_stmt(db, sql_audit_tail, &s);
         if (r < 0)
                 return r;
-        r = db_bindf(db, s, "II", sql_limit(limit), before > 0 ? before : INT64_MAX);
+        r = db_bindf(db, s, "II", db_sql_limit(limit), before > 0 ? before : INT64_MAX);
         if (r < 0)
                 return r;
         return audit_collect(db, s, ret, n);
@@ -234,38 +229,16 @@ int db_audit_device(struct db *db, const char *path, size_t limit, struct db_aud
         r = db_stmt(db, sql_audit_device, &s);
         if (r < 0)
                 return r;
-        r = db_bindf(db, s, "tI", path, sql_limit(limit));
+        r = db_bindf(db, s, "tI", path, db_sql_limit(limit));
         if (r < 0)
                 return r;
         return audit_collect(db, s, ret, n);
-}
-
-static int audit_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch)
-{
-        int64_t b = sql_limit(batch);
-        int r, n = 0;
-
-        if (cutoff > 0) {
-                r = db_execf(db, sql_audit_prune_age, "audit prune", "II", cutoff, b);
-                if (r < 0)
-                        return r;
-                n = sqlite3_changes(db->conn);
-                if (b > 0 && (b -= n) == 0)
-                        return n;
-        }
-        if (keep != SIZE_MAX) {
-                r = db_execf(db, sql_audit_prune_count, "audit prune", "II",
-                             keep > INT64_MAX ? INT64_MAX : (int64_t)keep, b);
-                if (r < 0)
-                        return r;
-                n += sqlite3_changes(db->conn);
-        }
-        return n;
 }
 
 int db_audit_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch)
 {
         if (!db || cutoff < 0)
                 return -EINVAL;
-        return DB_TX(db, audit_prune(db, cutoff, keep, batch));
+        return DB_TX(db, db_prune(db, sql_audit_prune_age, sql_audit_prune_count, "audit prune",
+                                  cutoff, keep, batch));
 }

@@ -664,34 +664,12 @@ int db_lease_mark_step(struct db *db, int64_t id, uint32_t idx, bool done, bool 
                                   kept));
 }
 
-static int lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch)
-{
-        int64_t b = batch == 0 || batch > INT64_MAX ? -1 : (int64_t)batch;
-        int r, n = 0;
-
-        if (cutoff > 0) {
-                r = db_execf(db, sql_lease_prune_age, "lease prune", "II", cutoff, b);
-                if (r < 0)
-                        return r;
-                n = sqlite3_changes(db->conn);
-                if (b > 0 && (b -= n) == 0)
-                        return n;
-        }
-        if (keep != SIZE_MAX) {
-                r = db_execf(db, sql_lease_prune_count, "lease prune", "II",
-                             keep > INT64_MAX ? INT64_MAX : (int64_t)keep, b);
-                if (r < 0)
-                        return r;
-                n += sqlite3_changes(db->conn);
-        }
-        return n;
-}
-
 int db_lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch)
 {
         if (!db || cutoff < 0)
                 return -EINVAL;
-        return DB_TX(db, lease_prune(db, cutoff, keep, batch));
+        return DB_TX(db, db_prune(db, sql_lease_prune_age, sql_lease_prune_count, "lease prune",
+                                  cutoff, keep, batch));
 }
 
 void db_holder_array_free(struct db_holder *h, size_t n)

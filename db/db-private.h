@@ -118,6 +118,16 @@ int db_bindf(struct db *db, sqlite3_stmt *s, const char *fmt, ...);
 /* The cached statement for sql, bound with db_bindf and stepped to the end. */
 int db_execf(struct db *db, const char *sql, const char *what, const char *fmt, ...);
 
+/* A LIMIT's value for at most limit rows (0 or too many for SQLite: -1, no limit). */
+int64_t db_sql_limit(size_t limit);
+/*
+ * Retention, in the caller's transaction: by_age (bound cutoff, then the
+ * batch's LIMIT) when cutoff > 0, then by_count (bound keep, then what is
+ * left of the batch) unless keep is SIZE_MAX.  How many rows went.
+ */
+int db_prune(struct db *db, const char *by_age, const char *by_count, const char *what,
+             int64_t cutoff, size_t keep, size_t batch);
+
 /* Copy a TEXT column (NULL stays NULL).  -ENOMEM. */
 int db_column_strdup(sqlite3_stmt *s, int i, char **ret);
 /* Read integer columns with a range check: stored data outside the range is -EUCLEAN. */

@@ -205,6 +205,35 @@ int db_execf(struct db *db, const char *sql, const char *what, const char *fmt, 
         return db_step_done(db, s, what);
 }
 
+int64_t db_sql_limit(size_t limit)
+{
+        return limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
+}
+
+int db_prune(struct db *db, const char *by_age, const char *by_count, const char *what,
+             int64_t cutoff, size_t keep, size_t batch)
+{
+        int64_t b = db_sql_limit(batch);
+        int r, n = 0;
+
+        if (cutoff > 0) {
+                r = db_execf(db, by_age, what, "II", cutoff, b);
+                if (r < 0)
+                        return r;
+                n = sqlite3_changes(db->conn);
+                if (b > 0 && (b -= n) == 0)
+                        return n;
+        }
+        if (keep != SIZE_MAX) {
+                r = db_execf(db, by_count, what, "II", keep > INT64_MAX ? INT64_MAX : (int64_t)keep,
+                             b);
+                if (r < 0)
+                        return r;
+                n += sqlite3_changes(db->conn);
+        }
+        return n;
+}
+
 int db_column_strdup(sqlite3_stmt *s, int i, char **ret)
 {
         const unsigned char *v;
