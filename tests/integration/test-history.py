@@ -12,7 +12,7 @@ import os
 import sqlite3
 import time
 
-from harness import Daemon, VarlinkError, check, run_cases
+from harness import Daemon, VarlinkError, check, run_cases, wait_for
 
 UART = "/soc/serial@9000000"        # dma none, SPI 33
 
@@ -97,15 +97,6 @@ def test_paging():
 def write_conf(d, text):
     with open(os.path.join(d.config_dir, "assignd.conf"), "w") as f:
         f.write(text)
-
-
-def wait_for(fn, what, timeout=5):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if fn():
-            return
-        time.sleep(0.1)
-    raise AssertionError("%s did not happen within %ds" % (what, timeout))
 
 
 def test_retention():

@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 
-from harness import Connection, Daemon, Fail, Skip, VarlinkError, check, run_cases
+from harness import Connection, Daemon, Fail, Skip, VarlinkError, check, run_cases, wait_for
 
 UART = "/soc/serial@9000000"        # dma none, SPI 33: three steps
 SATA = "/soc/sata@9010000"
@@ -53,15 +53,6 @@ def reads_answer(d):
     d.broker("ListDevices")
     d.broker("GetStatus")
     d.broker("ListLeases", {"all": True})
-
-
-def wait_for(fn, what, timeout=5):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if fn():
-            return
-        time.sleep(0.1)
-    raise Fail("%s did not happen within %ds" % (what, timeout))
 
 
 def lease_state(d, lid):
