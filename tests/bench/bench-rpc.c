@@ -201,10 +201,12 @@ static void print_goal(const char *what, double value, const char *unit, double 
                value, unit, floor, unit, ratio, cmp, goal, met ? "met" : "NOT MET");
 }
 
-/* Open n connections that each make one call and then stay idle; returns how many the daemon kept. */
-static int hold_idle(const char *sock, int n, int *fds)
+/*
+ * Open n connections that each send msg and get a first reply containing
+ * want (NULL: any), then stay open; returns how many the daemon kept.
+ */
+static int hold_calls(const char *sock, int n, int *fds, const char *msg, const char *want)
 {
-        static const char info[] = "{\"method\":\"org.varlink.service.GetInfo\"}";
         char *buf = malloc(65536);
         int kept = 0;
 
@@ -212,7 +214,8 @@ static int hold_idle(const char *sock, int n, int *fds)
                 fds[i] = bench_connect(sock);
                 if (fds[i] < 0)
                         continue;
-                if (bench_roundtrip(fds[i], info, strlen(info), buf, 65536) < 0) {
+                if (bench_roundtrip(fds[i], msg, strlen(msg), buf, 65536) < 0 ||
+                    (want && !strstr(buf, want))) {
                         close(fds[i]);
                         fds[i] = -1;
                         continue;
@@ -221,6 +224,20 @@ static int hold_idle(const char *sock, int n, int *fds)
         }
         free(buf);
         return kept;
+}
+
+/* n connections that each make one call and then stay idle. */
+static int hold_idle(const char *sock, int n, int *fds)
+{
+        return hold_calls(sock, n, fds, "{\"method\":\"org.varlink.service.GetInfo\"}", NULL);
+}
+
+/* n Monitor streams: each gets its first reply and stays subscribed. */
+static int hold_monitors(const char *sock, int n, int *fds)
+{
+        return hold_calls(sock, n, fds,
+                          "{\"method\":\"io.assignd.Broker.Monitor\",\"more\":true}",
+                          "\"continues\":true");
 }
 
 static void close_all(int *fds, int n)
@@ -228,29 +245,6 @@ static void close_all(int *fds, int n)
         for (int i = 0; i < n; i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
-}
-
-/* 64 Monitor streams: each gets its first reply and stays subscribed. */
-static int hold_monitors(const char *sock, int n, int *fds)
-{
-        static const char mon[] = "{\"method\":\"io.assignd.Broker.Monitor\",\"more\":true}";
-        char *buf = malloc(65536);
-        int kept = 0;
-
-        for (int i = 0; i < n; i++) {
-                fds[i] = bench_connect(sock);
-                if (fds[i] < 0)
-                        continue;
-                if (bench_roundtrip(fds[i], mon, strlen(mon), buf, 65536) < 0 ||
-                    !strstr(buf, "\"continues\":true")) {
-                        close(fds[i]);
-                        fds[i] = -1;
-                        continue;
-                }
-                kept++;
-        }
-        free(buf);
-        return kept;
 }
 
 /* The first device whose path names a serial port, from ListDevices. */
