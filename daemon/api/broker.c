@@ -67,21 +67,17 @@ static const struct vl_interface *broker_iface(struct method_call *mc)
 static int status_hazards(struct method_call *mc, struct engine *e, struct json_object *o,
                           bool list)
 {
+        struct render_cache *cache = dispatch_render_cache(method_call_dispatch(mc));
         struct json_object *counts, *l;
-        const struct hazard *hz = NULL;
-        size_t n = 0;
         int r = 0;
 
-        if (engine_hazards(e, &hz, &n, NULL) < 0)
-                return -ENOMEM;
-        counts = render_hazard_counts(hz, n);
+        counts = render_cache_hazard_counts(cache, broker_iface(mc), e);
         if (!counts)
                 return -ENOMEM;
         r |= jv_set_obj(o, "hazard_counts", counts);
         if (!list)
                 return r | jv_set_null(o, "hazards");
-        l = render_cache_hazards(dispatch_render_cache(method_call_dispatch(mc)), broker_iface(mc),
-                                 e);
+        l = render_cache_hazards(cache, broker_iface(mc), e);
         return r | (l ? jv_set_obj(o, "hazards", l) : -ENOMEM);
 }
 
@@ -129,7 +125,8 @@ static int get_status(struct method_call *mc, struct json_object *params,
         if (!e)
                 return -ENODATA;
         o = json_object_new_object();
-        r |= render_status_inventory(o, ctx->inv, ctx->dtb_path);
+        r |= render_cache_status_inventory(dispatch_render_cache(method_call_dispatch(mc)),
+                                           broker_iface(mc), ctx->inv, ctx->dtb_path, o);
         r |= jv_set_str(o, "version", ASSIGND_VERSION);
         r |= jv_set_str(o, "backend", ctx->backend ? ctx->backend : "");
         r |= jv_set_int(o, "started_at", (int64_t)ctx->started_at);

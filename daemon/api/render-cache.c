@@ -5,8 +5,10 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hazard.h"
+#include "jv.h"
 #include "log.h"
 #include "render-cache.h"
 #include "render.h"
@@ -25,6 +27,12 @@ struct render_cache {
         uint64_t all_owners;
         struct vl_text *hazards;
         uint64_t hazards_version;
+        struct vl_text *hazard_counts;
+        uint64_t hazard_counts_version;
+        /* GetStatus's dtb and devices, for the inventory generation and path they show. */
+        struct vl_text *status_dtb, *status_devices;
+        uint64_t status_generation;
+        char *status_dtb_path;
 };
 
 int render_cache_new(struct render_cache **ret)
@@ -55,6 +63,10 @@ void render_cache_free(struct render_cache *c)
                 return;
         drop_devices(c);
         vl_text_unref(c->hazards);
+        vl_text_unref(c->hazard_counts);
+        vl_text_unref(c->status_dtb);
+        vl_text_unref(c->status_devices);
+        free(c->status_dtb_path);
         free(c);
 }
 
@@ -184,4 +196,68 @@ struct json_object *render_cache_hazards(struct render_cache *c,
         c->hazards = vl_text_ref(t);
         c->hazards_version = version;
         return node_of(t);
+}
+
+struct json_object *render_cache_hazard_counts(struct render_cache *c,
+                                               const struct vl_interface *iface, struct engine *e)
+{
+        const struct hazard *h = NULL;
+        uint64_t version = 0;
+        struct vl_text *t;
+        size_t n = 0;
+
+        if (engine_hazards(e, &h, &n, &version) < 0)
+                return NULL;
+        if (c->hazard_counts && c->hazard_counts_version == version)
+                return vl_text_node(c->hazard_counts);
+        t = as_text(iface, "[string]int", render_hazard_counts(h, n));
+        if (!t)
+                return NULL;
+        vl_text_unref(c->hazard_counts);
+        c->hazard_counts = vl_text_ref(t);
+        c->hazard_counts_version = version;
+        return node_of(t);
+}
+
+/* Member key of o as validated text of type (o keeps its own reference). */
+static struct vl_text *member_text(const struct vl_interface *iface, const char *type,
+                                   struct json_object *o, const char *key)
+{
+        struct json_object *v = NULL;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                return NULL;
+        return as_text(iface, type, json_object_get(v));
+}
+
+int render_cache_status_inventory(struct render_cache *c, const struct vl_interface *iface,
+                                  struct inventory *inv, const char *dtb_path,
+                                  struct json_object *o)
+{
+        uint64_t gen = inventory_generation(inv);
+        const char *path = dtb_path ? dtb_path : "";
+        struct json_object *tmp;
+        int r;
+
+        if (!c->status_dtb || !c->status_devices || c->status_generation != gen ||
+            !c->status_dtb_path || !streq(c->status_dtb_path, path)) {
+                tmp = json_object_new_object();
+                if (!tmp || render_status_inventory(tmp, inv, dtb_path) < 0) {
+                        json_object_put(tmp);
+                        return -ENOMEM;
+                }
+                vl_text_unref(c->status_dtb);
+                vl_text_unref(c->status_devices);
+                free(c->status_dtb_path);
+                c->status_dtb = member_text(iface, "DtbInfo", tmp, "dtb");
+                c->status_devices = member_text(iface, "DeviceCounts", tmp, "devices");
+                c->status_dtb_path = strdup(path);
+                c->status_generation = gen;
+                json_object_put(tmp);
+                if (!c->status_dtb || !c->status_devices || !c->status_dtb_path)
+                        return -ENOMEM;
+        }
+        r = jv_set_obj(o, "dtb", vl_text_node(c->status_dtb));
+        r |= jv_set_obj(o, "devices", vl_text_node(c->status_devices));
+        return r ? -ENOMEM : 0;
 }

@@ -9,7 +9,8 @@
  * policy, the dom0 verdicts: inventory_generation) or of its owner (the
  * owner map's version), validated against the interface's Device type
  * then, and sent as it is: the reply's validation takes such text where
- * that type is expected and nowhere else.
+ * that type is expected and nowhere else.  GetStatus's parts that change
+ * only with the inventory or the hazards are kept the same way.
  */
 #ifndef ASSIGND_RENDER_CACHE_H
 #define ASSIGND_RENDER_CACHE_H
@@ -41,5 +42,16 @@ struct json_object *render_cache_devices(struct render_cache *c,
 /* A node for the engine's hazard list ([]Hazard). */
 struct json_object *render_cache_hazards(struct render_cache *c,
                                          const struct vl_interface *iface, struct engine *e);
+
+/* A node for the counts of the engine's hazards by kind ([string]int). */
+struct json_object *render_cache_hazard_counts(struct render_cache *c,
+                                               const struct vl_interface *iface, struct engine *e);
+/*
+ * GetStatus's dtb and devices members (wire's render_status_inventory),
+ * added to o; made again when the inventory changed.  0 or -ENOMEM.
+ */
+int render_cache_status_inventory(struct render_cache *c, const struct vl_interface *iface,
+                                  struct inventory *inv, const char *dtb_path,
+                                  struct json_object *o);
 
 #endif
