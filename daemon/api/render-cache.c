@@ -177,8 +177,15 @@ struct json_object *render_cache_devices(struct render_cache *c,
         return node_of(t);
 }
 
-struct json_object *render_cache_hazards(struct render_cache *c,
-                                         const struct vl_interface *iface, struct engine *e)
+/*
+ * What render makes of the engine's hazards, as validated text of type,
+ * kept in *slot for the version of the list it was made from.
+ */
+static struct json_object *hazard_text(struct vl_text **slot, uint64_t *slot_version,
+                                       const struct vl_interface *iface, struct engine *e,
+                                       const char *type,
+                                       struct json_object *(*render)(const struct hazard *h,
+                                                                     size_t n))
 {
         const struct hazard *h = NULL;
         uint64_t version = 0;
@@ -187,36 +194,29 @@ struct json_object *render_cache_hazards(struct render_cache *c,
 
         if (engine_hazards(e, &h, &n, &version) < 0)
                 return NULL;
-        if (c->hazards && c->hazards_version == version)
-                return vl_text_node(c->hazards);
-        t = as_text(iface, "[]Hazard", render_hazards(h, n));
+        if (*slot && *slot_version == version)
+                return vl_text_node(*slot);
+        t = as_text(iface, type, render(h, n));
         if (!t)
                 return NULL;
-        vl_text_unref(c->hazards);
-        c->hazards = vl_text_ref(t);
-        c->hazards_version = version;
+        vl_text_unref(*slot);
+        *slot = vl_text_ref(t);
+        *slot_version = version;
         return node_of(t);
+}
+
+struct json_object *render_cache_hazards(struct render_cache *c,
+                                         const struct vl_interface *iface, struct engine *e)
+{
+        return hazard_text(&c->hazards, &c->hazards_version, iface, e, "[]Hazard",
+                           render_hazards);
 }
 
 struct json_object *render_cache_hazard_counts(struct render_cache *c,
                                                const struct vl_interface *iface, struct engine *e)
 {
-        const struct hazard *h = NULL;
-        uint64_t version = 0;
-        struct vl_text *t;
-        size_t n = 0;
-
-        if (engine_hazards(e, &h, &n, &version) < 0)
-                return NULL;
-        if (c->hazard_counts && c->hazard_counts_version == version)
-                return vl_text_node(c->hazard_counts);
-        t = as_text(iface, "[string]int", render_hazard_counts(h, n));
-        if (!t)
-                return NULL;
-        vl_text_unref(c->hazard_counts);
-        c->hazard_counts = vl_text_ref(t);
-        c->hazard_counts_version = version;
-        return node_of(t);
+        return hazard_text(&c->hazard_counts, &c->hazard_counts_version, iface, e, "[string]int",
+                           render_hazard_counts);
 }
 
 /* Member key of o as validated text of type (o keeps its own reference). */
