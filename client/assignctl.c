@@ -48,12 +48,15 @@ static const struct ctl_option assign_options[] = {
 
 static const struct ctl_option leases_options[] = {
         { "all", NULL, "also list free and failed leases" },
+        { "after", "ID", "only leases with a larger id (where a listing cut by --limit ended)" },
+        { "limit", "N", "at most N leases (default 0: all of them, a page of 1000 at a time)" },
         CTL_TABLE_OPTIONS,
         { NULL, NULL, NULL },
 };
 
 static const struct ctl_option audit_options[] = {
         { "limit", "N", "show the newest N entries (default 20, 0: all)" },
+        { "before", "ID", "only entries with a smaller id (where an earlier listing began)" },
         CTL_TABLE_OPTIONS,
         { NULL, NULL, NULL },
 };

@@ -47,32 +47,33 @@ static const char *hazard_gist(const char *kind)
         return NULL;
 }
 
-/* "113: 8 iommu-unsupported (...), 105 dma-unknown (...)": kinds in order of appearance. */
-static void print_hazard_summary(struct json_object *hazards, bool listed)
+/*
+ * "113: 8 iommu-unsupported (...), 105 dma-unknown (...)": the kinds there
+ * are, in the daemon's order (hazard_counts).
+ */
+static void print_hazard_summary(struct json_object *counts, bool listed)
 {
-        size_t n = hazards ? json_object_array_length(hazards) : 0;
-        const char *kinds[16];
-        size_t counts[16], n_kinds = 0;
+        struct json_object_iterator it, end;
+        int64_t n = 0;
 
-        for (size_t i = 0; i < n; i++) {
-                const char *k = jv_get_str(json_object_array_get_idx(hazards, i), "kind", "?");
-                size_t j;
-
-                for (j = 0; j < n_kinds && !streq(kinds[j], k); j++)
-                        ;
-                if (j == n_kinds && n_kinds < ARRAY_SIZE(kinds)) {
-                        kinds[n_kinds] = k;
-                        counts[n_kinds++] = 0;
-                }
-                if (j < n_kinds)
-                        counts[j]++;
+        if (counts) {
+                it = json_object_iter_begin(counts);
+                end = json_object_iter_end(counts);
+                for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+                        n += json_object_get_int64(json_object_iter_peek_value(&it));
         }
-        printf("  %-13s %zu%s\n", "hazards:", n, n ? "" : " (nothing Xen does not report)");
-        for (size_t j = 0; j < n_kinds; j++) {
-                const char *gist = hazard_gist(kinds[j]);
+        printf("  %-13s %" PRId64 "%s\n", "hazards:", n, n ? "" : " (nothing Xen does not report)");
+        if (counts) {
+                it = json_object_iter_begin(counts);
+                for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+                        const char *kind = json_object_iter_peek_name(&it);
+                        int64_t c = json_object_get_int64(json_object_iter_peek_value(&it));
+                        const char *gist = hazard_gist(kind);
 
-                printf("  %-13s %zu %s%s%s%s\n", "", counts[j], kinds[j], gist ? " (" : "",
-                       gist ? gist : "", gist ? ")" : "");
+                        if (c > 0)
+                                printf("  %-13s %" PRId64 " %s%s%s%s\n", "", c, kind,
+                                       gist ? " (" : "", gist ? gist : "", gist ? ")" : "");
+                }
         }
         if (n && !listed)
                 printf("  %-13s 'assignctl status --hazards' lists them\n", "");
@@ -111,7 +112,7 @@ static int print_hazards(struct json_object *hazards, const struct ctl_table_opt
 int cmd_status(struct ctl *ctl, const struct ctl_args *args)
 {
         struct ctl_table_opts o = ctl_table_opts(args, STATUS_OPT_HAZARDS + 1);
-        struct json_object *reply = NULL, *dtb, *counts, *leases, *hazards, *patches;
+        struct json_object *reply = NULL, *dtb, *counts, *leases, *p, *patches;
         bool list_hazards = args->opt[STATUS_OPT_HAZARDS] != NULL;
         char *up, *started;
         int r;
@@ -119,7 +120,14 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
         if (!list_hazards && (o.columns || o.full || !o.legend))
                 return ctl_usage_error("status: -o, --full and --no-legend are for the table of "
                                        "--hazards");
-        r = ctl->offline ? ctl_offline_status(ctl, &reply) : ctl_call(ctl, "GetStatus", NULL, &reply);
+        /* The list only where it is shown: with --hazards, and in --json's whole answer. */
+        p = json_object_new_object();
+        if (!p)
+                return ctl_oom();
+        if (list_hazards || ctl->json)
+                json_object_object_add(p, "hazards", json_object_new_boolean(1));
+        r = ctl->offline ? ctl_offline_status(ctl, &reply) : ctl_call(ctl, "GetStatus", p, &reply);
+        json_object_put(p);
         if (r != CTL_EXIT_OK)
                 return r;
         if (ctl->json) {
@@ -171,10 +179,9 @@ int cmd_status(struct ctl *ctl, const struct ctl_args *args)
                        jv_get_int(leases, "assigned", 0), jv_get_int(leases, "reserved", 0),
                        jv_get_int(leases, "assigning", 0), jv_get_int(leases, "releasing", 0));
         }
-        hazards = jv_get_array(reply, "hazards");
-        print_hazard_summary(hazards, list_hazards);
+        print_hazard_summary(jv_get_object(reply, "hazard_counts"), list_hazards);
         if (list_hazards)
-                r = print_hazards(hazards, &o);
+                r = print_hazards(jv_get_array(reply, "hazards"), &o);
         free(up);
         free(started);
         json_object_put(reply);

@@ -6,6 +6,7 @@
  * The tables share their columns between leases, audit and history, so a
  * device's history reads like the two logs it is cut from.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,89 +295,178 @@ static int print_rows(struct json_object *arr, const struct table_column *cols,
         return r;
 }
 
-/*
- * The list commands' common part: call method with p (taken over) and,
- * with --json, print the array key of the reply; else print its rows.
- * *n is the number of rows.
- */
-static int call_and_print(struct ctl *ctl, const char *method, struct json_object *p,
-                          const char *key, const struct table_column *cols,
-                          int (*add)(struct table *, struct json_object *),
-                          const struct ctl_table_opts *o, size_t *n)
-{
-        struct json_object *reply = NULL, *arr;
-        int r;
-
-        r = ctl_call(ctl, method, p, &reply);
-        json_object_put(p);
-        if (r != CTL_EXIT_OK)
-                return r;
-        arr = jv_get_array(reply, key);
-        *n = arr ? json_object_array_length(arr) : 0;
-        if (ctl->json)
-                r = ctl_print_json(arr ? arr : reply);
-        else
-                r = print_rows(arr, cols, add, o, ctl->cmd->name);
-        json_object_put(reply);
-        return r;
-}
-
-enum { LEASES_OPT_ALL, LEASES_N_OPTS };
-
-int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
-{
-        struct ctl_table_opts o = ctl_table_opts(args, LEASES_N_OPTS);
-        struct json_object *p = json_object_new_object();
-        size_t n = 0;
-        int r;
-
-        if (!p)
-                return ctl_oom();
-        if (args->opt[LEASES_OPT_ALL])
-                json_object_object_add(p, "all", json_object_new_boolean(1));
-        r = call_and_print(ctl, "ListLeases", p, "leases", ctl_lease_columns, add_lease_row, &o,
-                           &n);
-        if (r == CTL_EXIT_OK && !ctl->json && o.legend)
-                printf("\n%zu lease%s%s\n", n, n == 1 ? "" : "s",
-                       args->opt[LEASES_OPT_ALL] ? "" : " not final (--all: also free and failed)");
-        return r;
-}
-
-/* --limit N: a number >= 0, or the default. */
-static int parse_limit(const char *cmd, const char *limit, long dflt, long *ret)
+/* --limit N and the cursors: a number >= 0, or the default. */
+static int parse_number(const char *cmd, const char *opt, const char *value, long dflt,
+                        long *ret)
 {
         char *end = NULL;
 
         *ret = dflt;
-        if (!limit)
+        if (!value)
                 return CTL_EXIT_OK;
-        *ret = strtol(limit, &end, 10);
-        if (!*limit || *end || *ret < 0)
-                return ctl_usage_error("%s: --limit takes a number >= 0 (got '%s')", cmd, limit);
+        errno = 0;
+        *ret = strtol(value, &end, 10);
+        if (!*value || *end || *ret < 0 || errno)
+                return ctl_usage_error("%s: --%s takes a number >= 0 (got '%s')", cmd, opt,
+                                       value);
         return CTL_EXIT_OK;
 }
 
-enum { AUDIT_OPT_LIMIT, AUDIT_N_OPTS };
-
-int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
+static int parse_limit(const char *cmd, const char *limit, long dflt, long *ret)
 {
-        struct ctl_table_opts o = ctl_table_opts(args, AUDIT_N_OPTS);
-        struct json_object *p;
-        size_t n = 0;
-        long lim;
+        return parse_number(cmd, "limit", limit, dflt, ret);
+}
+
+/* The daemon's largest page (ListLeases, GetAuditLog). */
+#define PAGE_MAX 1000
+
+/*
+ * The rows of a list the daemon answers a page at a time (ListLeases,
+ * GetAuditLog): pages are asked for, from cursor value from (0: the
+ * start), until want rows are there (0: all of them) or the daemon has no
+ * more.  GetAuditLog's pages go back in time (older: each is put before
+ * the rows already there).  p holds the other parameters (taken over);
+ * *next is the cursor of what is left (0: nothing).
+ */
+static int fetch_pages(struct ctl *ctl, const char *method, struct json_object *p,
+                       const char *key, const char *cursor, bool older, long from, size_t want,
+                       struct json_object **ret, int64_t *next)
+{
+        struct json_object *all = json_object_new_array();
+        int64_t at = from;
+        int r = CTL_EXIT_OK;
+
+        *next = 0;
+        if (!all) {
+                json_object_put(p);
+                return ctl_oom();
+        }
+        for (;;) {
+                struct json_object *reply = NULL, *arr, *nx;
+                size_t have = json_object_array_length(all), n;
+                size_t ask = want ? want - have : PAGE_MAX;
+
+                json_object_object_add(p, "limit",
+                                       json_object_new_int64(ask > PAGE_MAX ? PAGE_MAX
+                                                                            : (int64_t)ask));
+                if (at > 0)
+                        json_object_object_add(p, cursor, json_object_new_int64(at));
+                r = ctl_call(ctl, method, p, &reply);
+                if (r != CTL_EXIT_OK)
+                        break;
+                arr = jv_get_array(reply, key);
+                n = arr ? json_object_array_length(arr) : 0;
+                if (older) {
+                        struct json_object *merged = json_object_new_array();
+
+                        for (size_t i = 0; merged && i < n; i++)
+                                json_object_array_add(merged, json_object_get(
+                                                              json_object_array_get_idx(arr, i)));
+                        for (size_t i = 0; merged && i < have; i++)
+                                json_object_array_add(merged, json_object_get(
+                                                              json_object_array_get_idx(all, i)));
+                        json_object_put(all);
+                        all = merged;
+                } else {
+                        for (size_t i = 0; i < n; i++)
+                                json_object_array_add(all, json_object_get(
+                                                              json_object_array_get_idx(arr, i)));
+                }
+                at = json_object_object_get_ex(reply, "next", &nx) && nx
+                             ? json_object_get_int64(nx) : 0;
+                json_object_put(reply);
+                if (!all) {
+                        r = ctl_oom();
+                        break;
+                }
+                if (at <= 0 || n == 0 || (want && json_object_array_length(all) >= want))
+                        break;
+        }
+        json_object_put(p);
+        if (r != CTL_EXIT_OK) {
+                json_object_put(all);
+                return r;
+        }
+        *next = at > 0 ? at : 0;
+        *ret = all;
+        return CTL_EXIT_OK;
+}
+
+/* Print the rows of a paged list: the array with --json, else the table. */
+static int print_list(struct ctl *ctl, struct json_object *arr, const struct table_column *cols,
+                      int (*add)(struct table *, struct json_object *),
+                      const struct ctl_table_opts *o)
+{
+        return ctl->json ? ctl_print_json(arr) : print_rows(arr, cols, add, o, ctl->cmd->name);
+}
+
+enum { LEASES_OPT_ALL, LEASES_OPT_AFTER, LEASES_OPT_LIMIT, LEASES_N_OPTS };
+
+int cmd_leases(struct ctl *ctl, const struct ctl_args *args)
+{
+        struct ctl_table_opts o = ctl_table_opts(args, LEASES_N_OPTS);
+        struct json_object *p, *arr = NULL;
+        int64_t next = 0;
+        long after, lim;
+        size_t n;
         int r;
 
-        r = parse_limit("audit", args->opt[AUDIT_OPT_LIMIT], 20, &lim);
+        r = parse_number("leases", "after", args->opt[LEASES_OPT_AFTER], 0, &after);
+        if (r == CTL_EXIT_OK)
+                r = parse_limit("leases", args->opt[LEASES_OPT_LIMIT], 0, &lim);
         if (r != CTL_EXIT_OK)
                 return r;
         p = json_object_new_object();
         if (!p)
                 return ctl_oom();
-        json_object_object_add(p, "limit", json_object_new_int64(lim));
-        r = call_and_print(ctl, "GetAuditLog", p, "entries", ctl_audit_columns, add_audit_row, &o,
-                           &n);
+        if (args->opt[LEASES_OPT_ALL])
+                json_object_object_add(p, "all", json_object_new_boolean(1));
+        r = fetch_pages(ctl, "ListLeases", p, "leases", "after", false, after, (size_t)lim, &arr,
+                        &next);
+        if (r != CTL_EXIT_OK)
+                return r;
+        n = json_object_array_length(arr);
+        r = print_list(ctl, arr, ctl_lease_columns, add_lease_row, &o);
+        json_object_put(arr);
+        if (r == CTL_EXIT_OK && !ctl->json && o.legend) {
+                printf("\n%zu lease%s%s\n", n, n == 1 ? "" : "s",
+                       args->opt[LEASES_OPT_ALL] ? "" : " not final (--all: also free and failed)");
+                if (next)
+                        printf("more after lease %" PRId64 ": --after %" PRId64 "\n", next, next);
+        }
+        return r;
+}
+
+enum { AUDIT_OPT_LIMIT, AUDIT_OPT_BEFORE, AUDIT_N_OPTS };
+
+int cmd_audit(struct ctl *ctl, const struct ctl_args *args)
+{
+        struct ctl_table_opts o = ctl_table_opts(args, AUDIT_N_OPTS);
+        struct json_object *p, *arr = NULL;
+        int64_t next = 0;
+        long lim, before;
+        size_t n;
+        int r;
+
+        r = parse_limit("audit", args->opt[AUDIT_OPT_LIMIT], 20, &lim);
+        if (r == CTL_EXIT_OK)
+                r = parse_number("audit", "before", args->opt[AUDIT_OPT_BEFORE], 0, &before);
+        if (r != CTL_EXIT_OK)
+                return r;
+        p = json_object_new_object();
+        if (!p)
+                return ctl_oom();
+        r = fetch_pages(ctl, "GetAuditLog", p, "entries", "before", true, before, (size_t)lim,
+                        &arr, &next);
+        if (r != CTL_EXIT_OK)
+                return r;
+        n = json_object_array_length(arr);
+        r = print_list(ctl, arr, ctl_audit_columns, add_audit_row, &o);
+        json_object_put(arr);
         if (r == CTL_EXIT_OK && !ctl->json && o.legend && n == 0)
                 printf("the audit log is empty\n");
+        else if (r == CTL_EXIT_OK && !ctl->json && o.legend && next)
+                printf("\nolder entries: --before %" PRId64 "\n", next);
         return r;
 }
 

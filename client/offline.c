@@ -189,7 +189,8 @@ int ctl_offline_status(struct ctl *ctl, struct json_object **reply)
         if (hazard_list(ctl->off->inv, engine_ownership_visible(ctl->off->engine), &hz, &n_hz) < 0)
                 r = -ENOMEM;
         else
-                r |= jv_set_obj(o, "hazards", render_hazards(hz, n_hz));
+                r |= jv_set_obj(o, "hazard_counts", render_hazard_counts(hz, n_hz)) |
+                     jv_set_obj(o, "hazards", render_hazards(hz, n_hz));
         hazard_list_free(hz, n_hz);
         if (r) {
                 json_object_put(o);

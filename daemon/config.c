@@ -24,6 +24,8 @@
 #include <ini.h>
 
 #include "config.h"
+#include "dt.h"
+#include "engine.h"
 #include "hv.h"
 #include "limit.h"
 #include "log.h"
@@ -72,6 +74,16 @@ static const struct setting {
                                               1, 65536 },
         [CONFIG_IDLE_TIMEOUT] = { "Limits", "IdleTimeoutSec", T_UINT, 0,
                                   offsetof(struct config, idle_timeout_sec), 1, 86400 },
+        [CONFIG_MAX_DEVICE_TREE] = { "Limits", "MaxDeviceTreeMiB", T_UINT, 0,
+                                     offsetof(struct config, max_device_tree_mib), 1, 1024 },
+        [CONFIG_HISTORY_MAX_AGE] = { "History", "MaxAgeDays", T_UINT, 0,
+                                     offsetof(struct config, history_max_age_days), 0, 36500 },
+        [CONFIG_HISTORY_MAX_LEASES] = { "History", "MaxFinishedLeases", T_UINT, 0,
+                                        offsetof(struct config, history_max_leases), 0,
+                                        100000000 },
+        [CONFIG_HISTORY_MAX_AUDIT] = { "History", "MaxAuditEntries", T_UINT, 0,
+                                       offsetof(struct config, history_max_audit), 0,
+                                       1000000000 },
         [CONFIG_DATABASE] = { "Paths", "Database", T_PATH, 0, offsetof(struct config, db_path) },
         [CONFIG_SOCKET] = { "Paths", "Socket", T_PATH, 0, offsetof(struct config, socket_path) },
 };
@@ -555,6 +567,10 @@ static int config_init(struct config *cfg)
                 .max_connections = LIMIT_CONNECTIONS,
                 .max_connections_per_user = LIMIT_CONNECTIONS_PER_UID,
                 .idle_timeout_sec = LIMIT_IDLE_TIMEOUT_SEC,
+                .max_device_tree_mib = DT_MAX_BLOB_SIZE >> 20,
+                .history_max_age_days = HISTORY_MAX_AGE_DAYS,
+                .history_max_leases = HISTORY_MAX_FINISHED_LEASES,
+                .history_max_audit = HISTORY_MAX_AUDIT_ENTRIES,
         };
         r |= set_string(&cfg->dtb_path, DEFAULT_DTB);
         r |= set_string(&cfg->db_path, DEFAULT_DB);

@@ -29,6 +29,10 @@ enum config_setting {
         CONFIG_MAX_CONNECTIONS,
         CONFIG_MAX_CONNECTIONS_PER_USER,
         CONFIG_IDLE_TIMEOUT,
+        CONFIG_MAX_DEVICE_TREE,
+        CONFIG_HISTORY_MAX_AGE,
+        CONFIG_HISTORY_MAX_LEASES,
+        CONFIG_HISTORY_MAX_AUDIT,
         CONFIG_DATABASE,
         CONFIG_SOCKET,
         _CONFIG_SETTING_MAX,
@@ -56,6 +60,10 @@ struct config {
         unsigned max_connections;
         unsigned max_connections_per_user;
         unsigned idle_timeout_sec;
+        unsigned max_device_tree_mib;   /* the DTB size cap */
+        unsigned history_max_age_days;  /* retention of final leases and audit entries; 0: none */
+        unsigned history_max_leases;
+        unsigned history_max_audit;
         /* Where each setting came from: "built-in", "FILE:LINE", "command line". */
         char *origin[_CONFIG_SETTING_MAX];
 

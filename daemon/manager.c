@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -47,6 +48,13 @@
  * at the end Xen may not signal.
  */
 #define MANAGER_TICK_SECONDS 1
+/*
+ * The history's retention ([History] of assignd.conf) is applied at
+ * start-up and then every minute, a batch at a time: a backlog (a lowered
+ * limit, a long stop) goes a batch per tick without stalling the loop.
+ */
+#define MANAGER_PRUNE_TICKS 60
+#define MANAGER_PRUNE_BATCH 1000
 
 struct manager {
         /* The settings, and the command line to read them again with (SIGHUP). */
@@ -70,6 +78,7 @@ struct manager {
         char *status;           /* the last STATUS= sent */
         uint64_t watchdog_usec; /* WatchdogSec= of the unit; 0: none */
         time_t started_at;
+        unsigned prune_in;      /* ticks until the history is pruned again */
 };
 
 /* "<directory of path>/name" (malloc'd). */
@@ -126,6 +135,7 @@ static int open_inventory(struct manager *m)
         if (r < 0)
                 return log_error_errno(r, "cannot create the directory of %s: %s", cfg->db_path,
                                        strerror(-r));
+        dt_set_max_blob_size((size_t)cfg->max_device_tree_mib << 20);
         r = db_open(cfg->db_path, &m->db, &err);
         if (r < 0) {
                 log_fields_add(&lf, LOG_FIELD_ERROR, strerror(-r));
@@ -185,6 +195,18 @@ static int open_hypervisor(struct manager *m)
         if (r < 0)
                 return log_error_errno(r, "cannot open the %s hypervisor backend: %s",
                                        cfg->hypervisor, err ? err : strerror(-r));
+        /*
+         * The benchmarks measure what synced commits cost against the
+         * durability before them; only with the simulator, never with Xen.
+         */
+        if (streq(cfg->hypervisor, "sim") && streq(getenv("ASSIGND_BENCH_SYNCHRONOUS") ?: "",
+                                                   "normal")) {
+                r = db_set_synchronous_normal(m->db);
+                if (r < 0)
+                        return log_error_errno(r, "cannot set synchronous=NORMAL");
+                log_warning("benchmark setting: the database runs with synchronous=NORMAL, a "
+                            "commit does not survive a power loss");
+        }
         return check_dom0_hidden(m);
 }
 
@@ -202,6 +224,11 @@ static struct engine_options engine_options_of(const struct config *cfg, const c
                 .forbid_force = cfg->forbid_force,
                 .reservation_ttl = cfg->reservation_ttl,
                 .guest_dir = guest_dir,
+                .retention = {
+                        .max_age = (int64_t)cfg->history_max_age_days * 86400,
+                        .max_leases = cfg->history_max_leases,
+                        .max_audit = cfg->history_max_audit,
+                },
         };
 }
 
@@ -253,6 +280,36 @@ static void server_limits_of(const struct config *cfg, struct server_limits *l)
         l->connections = cfg->max_connections;
         l->connections_per_uid = cfg->max_connections_per_user;
         l->idle_timeout_msec = cfg->idle_timeout_sec * 1000u;
+}
+
+/*
+ * Room for MaxConnections descriptors and the daemon's own: the soft limit
+ * is raised as far as the hard one allows (systemd's default soft limit is
+ * 1024; the unit sets LimitNOFILE=, and its system call filter may refuse
+ * setrlimit).  Too few is a warning: past them accepting pauses (EMFILE).
+ */
+static void raise_fd_limit(const struct config *cfg)
+{
+        rlim_t want = (rlim_t)cfg->max_connections + LIMIT_FDS_OWN;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+                return;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+                want = rl.rlim_max;
+        if (want > rl.rlim_cur) {
+                rl.rlim_cur = want;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur < (rlim_t)cfg->max_connections + LIMIT_FDS_OWN)
+                log_warning("only %llu file descriptors may be open (RLIMIT_NOFILE): past about "
+                            "%llu connections, accepting pauses instead of reaching "
+                            "MaxConnections=%u; raise LimitNOFILE= of assignd.service",
+                            (unsigned long long)rl.rlim_cur,
+                            rl.rlim_cur > LIMIT_FDS_OWN
+                                    ? (unsigned long long)(rl.rlim_cur - LIMIT_FDS_OWN) : 0ull,
+                            cfg->max_connections);
 }
 
 /* The context the handlers see, from the current objects and settings. */
@@ -307,6 +364,7 @@ static int open_api(struct manager *m)
                 return log_error_errno(r, "cannot set up the Varlink methods: %s",
                                        err ? err : strerror(-r));
         server_limits_of(cfg, &limits);
+        raise_fd_limit(cfg);
         r = server_new(m->base, &limits, dispatch_call, m->dispatch, &m->server);
         if (r < 0)
                 return log_error_errno(r, "cannot create the server: %s", strerror(-r));
@@ -468,6 +526,7 @@ static int reload(struct manager *m)
         o = engine_options_of(&m->cfg, m->guest_dir);
         engine_set_policy_options(m->engine, &o);
         server_limits_of(&m->cfg, &limits);
+        raise_fd_limit(&m->cfg);
         server_set_limits(m->server, &limits);
         set_dispatch_context(m);
         if (changed)
@@ -505,6 +564,9 @@ static void on_tick(evutil_socket_t fd, short what, void *userdata)
 
         /* Outcomes the database refused (disk full, ...) are written again first. */
         engine_record_pending(m->engine);
+        if (m->prune_in == 0 || --m->prune_in == 0)
+                m->prune_in = engine_prune_history(m->engine, MANAGER_PRUNE_BATCH) >=
+                                              MANAGER_PRUNE_BATCH ? 1 : MANAGER_PRUNE_TICKS;
         if (recovery_waiting_for_dying(m->engine)) {
                 recovery_domains_changed(m->engine);
         } else {

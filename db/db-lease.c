@@ -34,6 +34,16 @@ static const char sql_lease_get[] = "SELECT " LEASE_COLUMNS " FROM leases WHERE 
 static const char sql_lease_state[] = "SELECT state FROM leases WHERE id = ?1";
 static const char sql_lease_devices[] =
         "SELECT path FROM lease_devices WHERE lease_id = ?1 ORDER BY idx";
+static const char sql_lease_marks[] =
+        "SELECT idx, done, undone, kept FROM lease_steps WHERE lease_id = ?1 ORDER BY idx";
+static const char sql_lease_mark[] =
+        "INSERT OR REPLACE INTO lease_steps (lease_id, idx, done, undone, kept) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_lease_marks_drop[] = "DELETE FROM lease_steps WHERE lease_id = ?1";
+static const char sql_lease_transition[] =
+        "UPDATE leases SET state = ?2, target_state = ?3, plan = coalesce(?4, plan), "
+        "error = CASE WHEN ?5 IS NULL THEN error WHEN ?5 = '' THEN NULL ELSE ?5 END, "
+        "updated_at = ?6 WHERE id = ?1";
 static const char sql_lease_update[] =
         "UPDATE leases SET state = coalesce(?2, state), plan = coalesce(?3, plan), "
         "error = CASE WHEN ?4 IS NULL THEN error WHEN ?4 = '' THEN NULL ELSE ?4 END, "
@@ -41,15 +51,60 @@ static const char sql_lease_update[] =
 static const char sql_lease_target[] =
         "UPDATE leases SET target_state = ?2, updated_at = ?3 WHERE id = ?1";
 static const char sql_lease_bind[] = "UPDATE leases SET domid = ?2, updated_at = ?3 WHERE id = ?1";
-static const char sql_lease_list[] =
+/*
+ * Listing leases, by what drives the search (each has its index, so that
+ * no listing reads the whole history): the leases not final (the partial
+ * index leases_live: what every request and domain event reads), all of
+ * them (the id, for paging), a device's (lease_devices_path).  The other
+ * filters only narrow what the index yields.
+ */
+#define LEASE_NARROWING                                                                  \
+        "AND (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR domid = ?2) "                 \
+        "AND (?3 IS NULL OR domain_name = ?3) AND id > ?6 ORDER BY id LIMIT ?7"
+static const char sql_lease_list_live[] =
+        "SELECT " LEASE_COLUMNS " FROM leases INDEXED BY leases_live "
+        "WHERE state NOT IN ('free', 'failed') " LEASE_NARROWING;
+static const char sql_lease_list_all[] =
+        "SELECT " LEASE_COLUMNS " FROM leases WHERE id > ?6 " LEASE_NARROWING;
+static const char sql_lease_list_device[] =
         "SELECT " LEASE_COLUMNS " FROM leases "
-        "WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR domid = ?2) "
-        "AND (?3 IS NULL OR domain_name = ?3) "
-        "AND (?4 OR state NOT IN ('free', 'failed')) "
-        "AND (?5 IS NULL OR id IN (SELECT lease_id FROM lease_devices WHERE path = ?5)) "
-        "ORDER BY id";
+        "WHERE id IN (SELECT lease_id FROM lease_devices WHERE path = ?5) "
+        "AND (?4 OR state NOT IN ('free', 'failed')) " LEASE_NARROWING;
+/*
+ * Retention: final leases beyond a count (the earliest ended first; many
+ * end within one second, so the id breaks ties), or ended before a time.
+ */
+static const char sql_lease_prune_count[] =
+        "DELETE FROM leases WHERE id IN (SELECT id FROM leases INDEXED BY leases_final "
+        "WHERE state IN ('free', 'failed') AND (updated_at, id) <= "
+        "(SELECT updated_at, id FROM leases INDEXED BY leases_final "
+        " WHERE state IN ('free', 'failed') ORDER BY updated_at DESC, id DESC "
+        " LIMIT 1 OFFSET ?1) "
+        "ORDER BY updated_at, id LIMIT ?2)";
+static const char sql_lease_prune_age[] =
+        "DELETE FROM leases WHERE id IN (SELECT id FROM leases INDEXED BY leases_final "
+        "WHERE state IN ('free', 'failed') AND updated_at < ?1 LIMIT ?2)";
+static const char sql_lease_count[] =
+        "SELECT state, count(*) FROM leases INDEXED BY leases_live "
+        "WHERE state NOT IN ('free', 'failed') GROUP BY state";
 static const char sql_lease_holder[] =
         "SELECT lease_id FROM lease_devices WHERE path = ?1 AND active = 1";
+#define HOLDER_COLUMNS                                                                   \
+        "SELECT d.path, d.lease_id, d.active, l.domid, l.domain_name, l.state, "          \
+        "l.standing, l.origin, l.created_at FROM lease_devices d "                        \
+        "JOIN leases l ON l.id = d.lease_id "
+static const char sql_lease_holders_all[] = HOLDER_COLUMNS "WHERE d.active = 1";
+static const char sql_lease_holders_of[] = HOLDER_COLUMNS "WHERE d.lease_id = ?1";
+
+/* Every statement of this file, for the test that asks SQLite how it runs each. */
+const char *const db_lease_statements[] = {
+        sql_lease_insert, sql_lease_device_insert, sql_lease_get, sql_lease_state,
+        sql_lease_devices, sql_lease_marks, sql_lease_mark, sql_lease_marks_drop,
+        sql_lease_transition, sql_lease_update, sql_lease_target, sql_lease_bind,
+        sql_lease_list_live, sql_lease_list_all, sql_lease_list_device, sql_lease_prune_count,
+        sql_lease_prune_age, sql_lease_count, sql_lease_holder, sql_lease_holders_all,
+        sql_lease_holders_of, NULL,
+};
 
 const char *db_lease_state_to_string(enum db_lease_state s)
 {
@@ -78,6 +133,7 @@ void db_lease_clear(struct db_lease *l)
         free(l->domain_name);
         free(l->error);
         free(l->plan);
+        free(l->marks);
         free(l->options);
         for (size_t i = 0; l->devices && i < l->n_devices; i++)
                 free(l->devices[i]);
@@ -173,6 +229,37 @@ static int lease_devices(struct db *db, struct db_lease *l)
         return r;
 }
 
+/* The step marks recorded since the plan was written. */
+static int lease_marks(struct db *db, struct db_lease *l)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        size_t cap = 0;
+        int r;
+
+        r = db_stmt(db, sql_lease_marks, &s);
+        if (r >= 0)
+                r = db_bindf(db, s, "I", l->id);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "lease marks")) > 0) {
+                struct db_step_mark m;
+
+                r = db_column_u32(s, 0, &m.idx);
+                if (r >= 0)
+                        r = db_column_bool(s, 1, &m.done);
+                if (r >= 0)
+                        r = db_column_bool(s, 2, &m.undone);
+                if (r >= 0)
+                        r = db_column_bool(s, 3, &m.kept);
+                if (r >= 0)
+                        r = GROW(l->marks, cap, l->n_marks);
+                if (r < 0)
+                        return r;
+                l->marks[l->n_marks++] = m;
+        }
+        return r;
+}
+
 /* Decode one LEASE_COLUMNS row plus its devices into *ret (untouched on failure). */
 static int lease_from_row(struct db *db, sqlite3_stmt *s, struct db_lease *ret)
 {
@@ -226,6 +313,8 @@ static int lease_from_row(struct db *db, sqlite3_stmt *s, struct db_lease *ret)
         }
         if (r >= 0)
                 r = lease_devices(db, &l);
+        if (r >= 0)
+                r = lease_marks(db, &l);
         if (r < 0)
                 return r;
         *ret = l;
@@ -276,11 +365,13 @@ static int lease_list(struct db *db, const struct db_lease_filter *f, struct db_
         int r;
 
         final = f->include_final || db_lease_state_is_final(f->state);
-        r = db_stmt(db, sql_lease_list, &s);
+        r = db_stmt(db, f->device ? sql_lease_list_device
+                                  : final ? sql_lease_list_all : sql_lease_list_live, &s);
         if (r < 0)
                 return r;
-        r = db_bindf(db, s, "tgtbt", db_lease_state_to_string(f->state), f->domid,
-                     f->domain_name, final, f->device);
+        r = db_bindf(db, s, "tgtbtII", db_lease_state_to_string(f->state), f->domid,
+                     f->domain_name, final, f->device, f->after,
+                     f->limit == 0 || f->limit > INT64_MAX ? (int64_t)-1 : (int64_t)f->limit);
         if (r < 0)
                 return r;
         while ((r = db_step_row(db, s, "lease list")) > 0) {
@@ -321,6 +412,31 @@ int db_lease_list(struct db *db, const struct db_lease_filter *f, struct db_leas
         r = lease_list(db, f, ret, n);
         db_read_end(db);
         return r;
+}
+
+int db_lease_count(struct db *db, size_t counts[_DB_LEASE_STATE_MAX])
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        size_t c[_DB_LEASE_STATE_MAX] = { 0 };
+        int r;
+
+        if (!db || !counts)
+                return -EINVAL;
+        r = db_stmt(db, sql_lease_count, &s);
+        if (r < 0)
+                return r;
+        while ((r = db_step_row(db, s, "lease count")) > 0) {
+                enum db_lease_state st;
+
+                r = state_column(s, 0, false, &st);
+                if (r < 0)
+                        return r;
+                c[st] = (size_t)sqlite3_column_int64(s, 1);
+        }
+        if (r < 0)
+                return r;
+        memcpy(counts, c, sizeof(c));
+        return 0;
 }
 
 static int lease_find(struct db *db, const char *path, struct db_lease *ret)
@@ -402,6 +518,7 @@ static int lease_create(struct db *db, const struct db_lease *l, int64_t *id)
         if (r < 0)
                 return r;
         new_id = sqlite3_last_insert_rowid(db->conn);
+        db_touch_lease(db, new_id);
         for (size_t i = 0; i < l->n_devices; i++) {
                 r = db_execf(db, sql_lease_device_insert, "lease device insert", "Iit", new_id,
                              (int)i, l->devices[i]);
@@ -439,7 +556,12 @@ static int lease_update(struct db *db, int64_t id, enum db_lease_state state, co
                      db_lease_state_to_string(state), plan, error, db_now());
         if (r < 0)
                 return r;
-        return sqlite3_changes(db->conn) > 0 ? 0 : -ENOENT;
+        if (sqlite3_changes(db->conn) == 0)
+                return -ENOENT;
+        if (state != DB_LEASE_NONE)
+                db_touch_lease(db, id);
+        /* The new plan carries every step's flags. */
+        return plan ? db_execf(db, sql_lease_marks_drop, "lease marks drop", "I", id) : 0;
 }
 
 int db_lease_update(struct db *db, int64_t id, enum db_lease_state state, const char *plan,
@@ -479,7 +601,10 @@ static int lease_bind(struct db *db, int64_t id, int domid)
         r = db_execf(db, sql_lease_bind, "lease bind", "IgI", id, domid, db_now());
         if (r < 0)
                 return r;
-        return sqlite3_changes(db->conn) > 0 ? 0 : -ENOENT;
+        if (sqlite3_changes(db->conn) == 0)
+                return -ENOENT;
+        db_touch_lease(db, id);
+        return 0;
 }
 
 int db_lease_bind_domid(struct db *db, int64_t id, int domid)
@@ -487,4 +612,137 @@ int db_lease_bind_domid(struct db *db, int64_t id, int domid)
         if (!db || domid < -1 || domid > 65535)
                 return -EINVAL;
         return DB_TX(db, lease_bind(db, id, domid));
+}
+
+static int lease_transition(struct db *db, int64_t id, enum db_lease_state to,
+                            enum db_lease_state target, const char *plan, const char *error,
+                            bool (*allowed)(enum db_lease_state, enum db_lease_state),
+                            enum db_lease_state *from)
+{
+        int r;
+
+        r = lease_state(db, id, from);
+        if (r < 0)
+                return r;
+        if (!allowed(*from, to))
+                return -EPROTO;
+        r = db_execf(db, sql_lease_transition, "lease transition", "IttttI", id,
+                     db_lease_state_to_string(to), db_lease_state_to_string(target), plan, error,
+                     db_now());
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(db->conn) == 0)
+                return -ENOENT;
+        db_touch_lease(db, id);
+        return plan ? db_execf(db, sql_lease_marks_drop, "lease marks drop", "I", id) : 0;
+}
+
+int db_lease_transition(struct db *db, int64_t id, enum db_lease_state to,
+                        enum db_lease_state target, const char *plan, const char *error,
+                        bool (*allowed)(enum db_lease_state from, enum db_lease_state to),
+                        enum db_lease_state *from)
+{
+        enum db_lease_state was = DB_LEASE_NONE;
+        int r;
+
+        if (!db || !allowed || !db_lease_state_to_string(to))
+                return -EINVAL;
+        if (target != DB_LEASE_NONE && !db_lease_state_to_string(target))
+                return -EINVAL;
+        r = DB_TX(db, lease_transition(db, id, to, target, plan, error, allowed, &was));
+        if (from)
+                *from = was;
+        return r;
+}
+
+int db_lease_mark_step(struct db *db, int64_t id, uint32_t idx, bool done, bool undone,
+                       bool kept)
+{
+        if (!db)
+                return -EINVAL;
+        return DB_TX(db, db_execf(db, sql_lease_mark, "lease step", "Iubbb", id, idx, done, undone,
+                                  kept));
+}
+
+int db_lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch)
+{
+        if (!db || cutoff < 0)
+                return -EINVAL;
+        return DB_TX(db, db_prune(db, sql_lease_prune_age, sql_lease_prune_count, "lease prune",
+                                  cutoff, keep, batch));
+}
+
+void db_holder_array_free(struct db_holder *h, size_t n)
+{
+        for (size_t i = 0; h && i < n; i++) {
+                free(h[i].path);
+                free(h[i].domain_name);
+        }
+        free(h);
+}
+
+static int holder_from_row(sqlite3_stmt *s, struct db_holder *h)
+{
+        const char *origin;
+        int64_t v;
+        int r;
+
+        *h = (struct db_holder){ .domid = -1, .lease = sqlite3_column_int64(s, 1),
+                                 .created_at = sqlite3_column_int64(s, 8) };
+        r = db_column_bool(s, 2, &h->active);
+        if (r >= 0 && sqlite3_column_type(s, 3) != SQLITE_NULL) {
+                v = sqlite3_column_int64(s, 3);
+                if (v < 0 || v > 65535)
+                        r = -EUCLEAN;
+                h->domid = (int)v;
+        }
+        if (r >= 0)
+                r = state_column(s, 5, false, &h->state);
+        if (r >= 0)
+                r = db_column_bool(s, 6, &h->standing);
+        if (r >= 0) {
+                origin = (const char *)sqlite3_column_text(s, 7);
+                if (!streq(origin, "request") && !streq(origin, "adopted"))
+                        r = -EUCLEAN;
+                h->adopted = streq(origin, "adopted");
+        }
+        if (r >= 0)
+                r = db_column_strdup(s, 0, &h->path);
+        if (r >= 0 && !h->path)
+                r = -EUCLEAN;
+        if (r >= 0)
+                r = db_column_strdup(s, 4, &h->domain_name);
+        if (r < 0) {
+                free(h->path);
+                free(h->domain_name);
+        }
+        return r;
+}
+
+int db_lease_holders(struct db *db, int64_t lease, struct db_holder **ret, size_t *n)
+{
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        struct db_holder *arr = NULL;
+        size_t cnt = 0, cap = 0;
+        int r;
+
+        if (!db || !ret || !n || lease < 0)
+                return -EINVAL;
+        r = db_stmt(db, lease ? sql_lease_holders_of : sql_lease_holders_all, &s);
+        if (r >= 0 && lease)
+                r = db_bindf(db, s, "I", lease);
+        while (r >= 0 && (r = db_step_row(db, s, "lease holders")) > 0) {
+                r = GROW(arr, cap, cnt);
+                if (r >= 0)
+                        r = holder_from_row(s, &arr[cnt]);
+                if (r >= 0)
+                        cnt++;
+        }
+        if (r < 0) {
+                db_holder_array_free(arr, cnt);
+                return r;
+        }
+        *ret = arr;
+        *n = cnt;
+        return 0;
 }

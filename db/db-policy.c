@@ -140,7 +140,8 @@ static int policy_set(struct db *db, const char *path, int dma, int assignable, 
                 assignable = DB_POLICY_UNSET;
         new_note = !note ? old.note : *note ? note : NULL;
 
-        if (dma == DB_POLICY_UNSET && assignable == DB_POLICY_UNSET) {
+        /* A note alone is kept: the administrator's word on a device, overriding nothing. */
+        if (dma == DB_POLICY_UNSET && assignable == DB_POLICY_UNSET && !new_note) {
                 r = policy_delete(db, path);
                 return r == -ENOENT ? 0 : r;
         }

@@ -13,13 +13,27 @@
 #include "db.h"
 
 /* Statements are few and static; a small linear cache is enough. */
-#define DB_STMT_CACHE_MAX 64
+#define DB_STMT_CACHE_MAX 128
 /*
  * How long a write waits for another process's lock (ms) before it fails
  * with -EBUSY.  The daemon is one event loop: every other client waits
  * with it, so the bound is short (documented in db.h and assignd(8)).
  */
 #define DB_BUSY_TIMEOUT_MS 500
+
+/* Savepoint levels whose statements are prepared once; deeper ones are parsed each time. */
+#define DB_SAVEPOINTS 8
+
+/*
+ * Transaction control, prepared once: through sqlite3_exec() every BEGIN
+ * and COMMIT was parsed again, a tenth of a read's time.
+ */
+struct db_tx_stmts {
+        sqlite3_stmt *begin, *commit, *rollback, *read_begin, *read_end;
+        sqlite3_stmt *savepoint[DB_SAVEPOINTS + 1];     /* indexed by level, from 1 */
+        sqlite3_stmt *release[DB_SAVEPOINTS + 1];
+        sqlite3_stmt *rollback_to[DB_SAVEPOINTS + 1];
+};
 
 struct db_cached_stmt {
         const char *sql;        /* identity: the static SQL string's address */
@@ -36,9 +50,29 @@ struct db {
         /* db_set_failpoint(): from the fail_at-th commit on, commits fail. */
         unsigned fail_at, commits;
         int fail_errno;
+        uint64_t commits_done;          /* db_commit_count() */
+        /* db_set_lease_watch(): the leases written in the transaction in progress. */
+        db_lease_watch_fn *watch;
+        void *watch_userdata;
+        int64_t *touched;
+        size_t n_touched, cap_touched;
+        bool touched_lost;              /* one could not be remembered: all of them */
         struct db_cached_stmt cache[DB_STMT_CACHE_MAX];
         size_t n_cache;
+        struct db_tx_stmts tx;
 };
+
+/*
+ * The statements db-lease.c and db-audit.c run (NULL-terminated): the
+ * history grows without bound until retention prunes it, so each must find
+ * its rows through an index, which a unit test checks with EXPLAIN QUERY
+ * PLAN.  A statement added to either file belongs in its list.
+ */
+extern const char *const db_lease_statements[];
+extern const char *const db_audit_statements[];
+
+/* Remember that lease id changed in the transaction in progress (for the lease watch). */
+void db_touch_lease(struct db *db, int64_t id);
 
 /* Map a (possibly extended) SQLite result code to a negative errno. */
 int db_errno(int rc);
@@ -83,6 +117,16 @@ int db_step_row(struct db *db, sqlite3_stmt *s, const char *what);
 int db_bindf(struct db *db, sqlite3_stmt *s, const char *fmt, ...);
 /* The cached statement for sql, bound with db_bindf and stepped to the end. */
 int db_execf(struct db *db, const char *sql, const char *what, const char *fmt, ...);
+
+/* A LIMIT's value for at most limit rows (0 or too many for SQLite: -1, no limit). */
+int64_t db_sql_limit(size_t limit);
+/*
+ * Retention, in the caller's transaction: by_age (bound cutoff, then the
+ * batch's LIMIT) when cutoff > 0, then by_count (bound keep, then what is
+ * left of the batch) unless keep is SIZE_MAX.  How many rows went.
+ */
+int db_prune(struct db *db, const char *by_age, const char *by_count, const char *what,
+             int64_t cutoff, size_t keep, size_t batch);
 
 /* Copy a TEXT column (NULL stays NULL).  -ENOMEM. */
 int db_column_strdup(sqlite3_stmt *s, int i, char **ret);

@@ -282,12 +282,80 @@ static const char migration_5[] =
         "        CHECK (is_msi_controller IN (0, 1));\n"
         "DELETE FROM meta WHERE key = 'dtb_sha256';\n";
 
+/*
+ * v6: writes that do not grow with the history.
+ *
+ * The intent log records a step's progress as one small row, not as the
+ * whole plan written again: lease_steps holds the flags of each step
+ * changed since the plan's text was last written (a state change writes
+ * the plan with every flag and drops them).
+ *
+ * Every query on leases and audit has an index, so nothing scans the
+ * history (db/db-lease.c and db/db-audit.c list their statements; a unit
+ * test asks SQLite for each one's plan): the leases not final (what every
+ * request and domain event reads), the final ones by when they ended (what
+ * retention deletes; leases_state, which led SQLite to read every final
+ * lease for them, goes), a device's leases by path; an audit row's devices
+ * (every word of its target that is a path, in audit_paths) and its lease
+ * ("lease N ..." targets, in lease_id), its time.  Existing rows get them
+ * here.
+ *
+ * A policy row may hold a note alone: SetDevicePolicy with only a note
+ * used to answer ok and store nothing.
+ */
+static const char migration_6[] =
+        "CREATE TABLE lease_steps (\n"
+        "        lease_id INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,\n"
+        "        idx INTEGER NOT NULL CHECK (idx >= 0),\n"
+        "        done INTEGER NOT NULL CHECK (done IN (0, 1)),\n"
+        "        undone INTEGER NOT NULL CHECK (undone IN (0, 1)),\n"
+        "        kept INTEGER NOT NULL CHECK (kept IN (0, 1)),\n"
+        "        PRIMARY KEY (lease_id, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "DROP INDEX leases_state;\n"
+        "CREATE INDEX leases_live ON leases(id) WHERE state NOT IN ('free', 'failed');\n"
+        "CREATE INDEX leases_final ON leases(updated_at) WHERE state IN ('free', 'failed');\n"
+        "CREATE INDEX lease_devices_path ON lease_devices(path);\n"
+        "ALTER TABLE audit ADD COLUMN lease_id INTEGER;\n"
+        "CREATE INDEX audit_lease ON audit(lease_id) WHERE lease_id IS NOT NULL;\n"
+        "CREATE INDEX audit_at ON audit(at);\n"
+        "CREATE TABLE audit_paths (\n"
+        "        path TEXT NOT NULL,\n"
+        "        audit_id INTEGER NOT NULL REFERENCES audit(id) ON DELETE CASCADE,\n"
+        "        PRIMARY KEY (path, audit_id)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE INDEX audit_paths_audit ON audit_paths(audit_id);\n"
+        "UPDATE audit SET lease_id = CAST(substr(target, 7) AS INTEGER)\n"
+        "WHERE target GLOB 'lease [0-9]*';\n"
+        "WITH RECURSIVE words(id, word, rest) AS (\n"
+        "        SELECT id, '', target || ' ' FROM audit WHERE target IS NOT NULL\n"
+        "        UNION ALL\n"
+        "        SELECT id, substr(rest, 1, instr(rest, ' ') - 1), substr(rest, instr(rest, ' ') + 1)\n"
+        "        FROM words WHERE rest <> ''\n"
+        ")\n"
+        "INSERT OR IGNORE INTO audit_paths (path, audit_id)\n"
+        "SELECT word, id FROM words WHERE word GLOB '/*';\n"
+        "CREATE TABLE policy_v6 (\n"
+        "        path TEXT PRIMARY KEY NOT NULL,\n"
+        "        dma TEXT,\n"
+        "        assignable INTEGER CHECK (assignable IS NULL OR assignable IN (0, 1)),\n"
+        "        note TEXT,\n"
+        "        set_by_uid INTEGER NOT NULL,\n"
+        "        set_at INTEGER NOT NULL,\n"
+        "        CHECK (dma IS NOT NULL OR assignable IS NOT NULL OR note IS NOT NULL)\n"
+        ");\n"
+        "INSERT INTO policy_v6 (path, dma, assignable, note, set_by_uid, set_at)\n"
+        "SELECT path, dma, assignable, note, set_by_uid, set_at FROM policy;\n"
+        "DROP TABLE policy;\n"
+        "ALTER TABLE policy_v6 RENAME TO policy;\n";
+
 const char *const db_migrations[] = {
         migration_1,
         migration_2,
         migration_3,
         migration_4,
         migration_5,
+        migration_6,
 };
 const size_t db_n_migrations = ARRAY_SIZE(db_migrations);
 

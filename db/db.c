@@ -205,6 +205,35 @@ int db_execf(struct db *db, const char *sql, const char *what, const char *fmt, 
         return db_step_done(db, s, what);
 }
 
+int64_t db_sql_limit(size_t limit)
+{
+        return limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit;
+}
+
+int db_prune(struct db *db, const char *by_age, const char *by_count, const char *what,
+             int64_t cutoff, size_t keep, size_t batch)
+{
+        int64_t b = db_sql_limit(batch);
+        int r, n = 0;
+
+        if (cutoff > 0) {
+                r = db_execf(db, by_age, what, "II", cutoff, b);
+                if (r < 0)
+                        return r;
+                n = sqlite3_changes(db->conn);
+                if (b > 0 && (b -= n) == 0)
+                        return n;
+        }
+        if (keep != SIZE_MAX) {
+                r = db_execf(db, by_count, what, "II", keep > INT64_MAX ? INT64_MAX : (int64_t)keep,
+                             b);
+                if (r < 0)
+                        return r;
+                n += sqlite3_changes(db->conn);
+        }
+        return n;
+}
+
 int db_column_strdup(sqlite3_stmt *s, int i, char **ret)
 {
         const unsigned char *v;
@@ -252,9 +281,84 @@ int db_column_bool(sqlite3_stmt *s, int i, bool *ret)
 
 /* ---- transactions ------------------------------------------------------- */
 
-int db_begin(struct db *db)
+/* Run a transaction-control statement, preparing it the first time. */
+static int tx_run(struct db *db, sqlite3_stmt **slot, const char *sql)
+{
+        int rc, r = 0;
+
+        if (!*slot) {
+                rc = sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+                if (rc != SQLITE_OK) {
+                        *slot = NULL;
+                        return db_fail(db, rc, sql);
+                }
+        }
+        rc = sqlite3_step(*slot);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                r = db_fail(db, rc, sql);
+        sqlite3_reset(*slot);
+        return r;
+}
+
+#define SP_NAMES(prefix)                                                             \
+        { NULL, prefix "1", prefix "2", prefix "3", prefix "4", prefix "5", prefix "6", \
+          prefix "7", prefix "8" }
+static const char *const savepoint_sql[DB_SAVEPOINTS + 1] = SP_NAMES("SAVEPOINT db_sp");
+static const char *const release_sql[DB_SAVEPOINTS + 1] = SP_NAMES("RELEASE db_sp");
+static const char *const rollback_to_sql[DB_SAVEPOINTS + 1] = SP_NAMES("ROLLBACK TO db_sp");
+
+/* The savepoint statement of a level (from 1), prepared if it is one of the first ones. */
+static int savepoint_run(struct db *db, sqlite3_stmt **slots, const char *const *names,
+                         const char *verb, uint32_t level)
 {
         char sql[64];
+
+        if (level <= DB_SAVEPOINTS)
+                return tx_run(db, &slots[level], names[level]);
+        snprintf(sql, sizeof(sql), "%s db_sp%u", verb, level);
+        return db_exec(db, sql);
+}
+
+void db_set_lease_watch(struct db *db, db_lease_watch_fn *fn, void *userdata)
+{
+        db->watch = fn;
+        db->watch_userdata = userdata;
+}
+
+void db_touch_lease(struct db *db, int64_t id)
+{
+        if (!db->watch)
+                return;
+        for (size_t i = 0; i < db->n_touched; i++)
+                if (db->touched[i] == id)
+                        return;
+        if (GROW(db->touched, db->cap_touched, db->n_touched) < 0) {
+                db->touched_lost = true;
+                return;
+        }
+        db->touched[db->n_touched++] = id;
+}
+
+/*
+ * The outermost transaction ended: tell the watcher what it committed, or
+ * that a write it may have learnt of did not happen (ok false).
+ */
+static void tell_watch(struct db *db, bool ok)
+{
+        bool any = db->n_touched || db->touched_lost;
+
+        if (db->watch && any) {
+                if (ok && !db->touched_lost)
+                        db->watch(db->watch_userdata, db->touched, db->n_touched);
+                else
+                        db->watch(db->watch_userdata, NULL, 0);
+        }
+        db->n_touched = 0;
+        db->touched_lost = false;
+}
+
+int db_begin(struct db *db)
+{
         int r;
 
         if (db->tx_depth == UINT32_MAX)
@@ -263,11 +367,10 @@ int db_begin(struct db *db)
                 return -EBUSY;  /* a read snapshot cannot become a write transaction safely */
         if (db->tx_depth == 0)
                 /* IMMEDIATE: take the write lock now rather than fail to upgrade later. */
-                r = db_exec(db, "BEGIN IMMEDIATE");
-        else {
-                snprintf(sql, sizeof(sql), "SAVEPOINT db_sp%u", db->tx_depth);
-                r = db_exec(db, sql);
-        }
+                r = tx_run(db, &db->tx.begin, "BEGIN IMMEDIATE");
+        else
+                r = savepoint_run(db, db->tx.savepoint, savepoint_sql, "SAVEPOINT",
+                                  db->tx_depth);
         if (r < 0)
                 return r;
         db->tx_depth++;
@@ -276,7 +379,6 @@ int db_begin(struct db *db)
 
 int db_rollback(struct db *db)
 {
-        char sql[96];
         int r;
 
         if (db->tx_depth == 0)
@@ -286,21 +388,22 @@ int db_rollback(struct db *db)
          * Some errors (I/O, out of memory, disk full) make SQLite roll the
          * whole transaction back by itself; there is nothing left to undo.
          */
+        if (db->tx_depth == 0)
+                tell_watch(db, false);
         if (sqlite3_get_autocommit(db->conn))
                 return 0;
         if (db->tx_depth == 0)
-                r = db_exec(db, "ROLLBACK");
-        else {
-                snprintf(sql, sizeof(sql), "ROLLBACK TO db_sp%u; RELEASE db_sp%u", db->tx_depth,
-                         db->tx_depth);
-                r = db_exec(db, sql);
-        }
+                return tx_run(db, &db->tx.rollback, "ROLLBACK");
+        r = savepoint_run(db, db->tx.rollback_to, rollback_to_sql, "ROLLBACK TO",
+                          db->tx_depth);
+        if (r >= 0)
+                r = savepoint_run(db, db->tx.release, release_sql, "RELEASE",
+                                  db->tx_depth);
         return r;
 }
 
 int db_commit(struct db *db)
 {
-        char sql[64];
         int r;
 
         if (db->tx_depth == 0)
@@ -308,6 +411,8 @@ int db_commit(struct db *db)
         if (sqlite3_get_autocommit(db->conn)) {
                 /* SQLite already rolled back (see db_rollback): the work is lost. */
                 db->tx_depth--;
+                if (db->tx_depth == 0)
+                        tell_watch(db, false);
                 free(db->last_error);
                 db->last_error = strdup("commit: the transaction was already rolled back by SQLite");
                 return -EIO;
@@ -320,17 +425,30 @@ int db_commit(struct db *db)
                 return -db->fail_errno;
         }
         if (db->tx_depth == 1)
-                r = db_exec(db, "COMMIT");
-        else {
-                snprintf(sql, sizeof(sql), "RELEASE db_sp%u", db->tx_depth - 1);
-                r = db_exec(db, sql);
-        }
+                r = tx_run(db, &db->tx.commit, "COMMIT");
+        else
+                r = savepoint_run(db, db->tx.release, release_sql, "RELEASE",
+                                  db->tx_depth - 1);
         if (r < 0) {
                 (void)db_rollback(db);
                 return r;
         }
         db->tx_depth--;
+        if (db->tx_depth == 0) {
+                db->commits_done++;
+                tell_watch(db, true);
+        }
         return 0;
+}
+
+uint64_t db_commit_count(const struct db *db)
+{
+        return db->commits_done;
+}
+
+int db_set_synchronous_normal(struct db *db)
+{
+        return db_exec(db, "PRAGMA synchronous = NORMAL");
 }
 
 void db_set_failpoint(struct db *db, unsigned nth, int err)
@@ -345,7 +463,7 @@ int db_read_begin(struct db *db)
         int r;
 
         if (db->tx_depth == 0 && db->read_depth == 0) {
-                r = db_exec(db, "BEGIN DEFERRED");
+                r = tx_run(db, &db->tx.read_begin, "BEGIN DEFERRED");
                 if (r < 0)
                         return r;
         }
@@ -358,7 +476,7 @@ void db_read_end(struct db *db)
         if (db->read_depth == 0)
                 return;
         if (--db->read_depth == 0 && db->tx_depth == 0)
-                (void)db_exec(db, "COMMIT");
+                (void)tx_run(db, &db->tx.read_end, "COMMIT");
 }
 
 /* ---- open --------------------------------------------------------------- */
@@ -742,6 +860,16 @@ void db_close(struct db *db)
                 return;
         for (size_t i = 0; i < db->n_cache; i++)
                 sqlite3_finalize(db->cache[i].stmt);
+        sqlite3_finalize(db->tx.begin);
+        sqlite3_finalize(db->tx.commit);
+        sqlite3_finalize(db->tx.rollback);
+        sqlite3_finalize(db->tx.read_begin);
+        sqlite3_finalize(db->tx.read_end);
+        for (size_t i = 0; i <= DB_SAVEPOINTS; i++) {
+                sqlite3_finalize(db->tx.savepoint[i]);
+                sqlite3_finalize(db->tx.release[i]);
+                sqlite3_finalize(db->tx.rollback_to[i]);
+        }
         if (db->conn) {
                 /* Uncommitted work is dropped, as a crash would drop it. */
                 if (!sqlite3_get_autocommit(db->conn))
@@ -750,6 +878,7 @@ void db_close(struct db *db)
         }
         free(db->path);
         free(db->last_error);
+        free(db->touched);
         free(db);
 }
 

@@ -44,7 +44,7 @@
 struct db;
 
 /* The schema version this code writes (PRAGMA user_version after db_open). */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 /* PRAGMA application_id of assignd's databases: "asgd". */
 #define DB_APPLICATION_ID 0x61736764
 
@@ -90,6 +90,17 @@ const char *db_last_error(struct db *db);
  * disk, but not at a step of one's choosing.)
  */
 void db_set_failpoint(struct db *db, unsigned nth, int err);
+
+/* Outermost commits that succeeded since db_open() (the benchmarks count them). */
+uint64_t db_commit_count(const struct db *db);
+
+/*
+ * Benchmarks only: synchronous=NORMAL instead of FULL, the durability
+ * before every commit was synced (the figures before and after that
+ * change).  A commit is then durable against a crash of the process but
+ * not of the machine.  Never for a daemon that gives devices to guests.
+ */
+int db_set_synchronous_normal(struct db *db);
 
 /*
  * Explicit transactions for callers that combine several writes.  They
@@ -146,8 +157,8 @@ struct db_policy {
  * Insert or update the policy of a path.  A field given as
  * DB_POLICY_UNSET leaves the stored value unchanged, DB_POLICY_CLEAR
  * removes it; note NULL leaves the note unchanged, "" removes it.  A row
- * whose dma and assignable both end up unset is deleted (a note alone
- * overrides nothing).  Any other value: -EINVAL.
+ * left with neither dma, assignable nor a note is deleted; a note alone is
+ * kept (it overrides nothing).  Any other value: -EINVAL.
  */
 int db_policy_set(struct db *db, const char *path, int dma, int assignable,
                   const char *note, uint32_t uid);
@@ -170,6 +181,18 @@ void db_policy_array_free(struct db_policy *p, size_t n);
  * engine sets a final state only once the hypervisor holds none of the
  * lease's devices any more.
  */
+/*
+ * The progress of one step of a lease's plan, recorded in a row of its own
+ * (db_lease_mark_step): the flags of step idx of the plan, newer than what
+ * the plan's text says.
+ */
+struct db_step_mark {
+        uint32_t idx;
+        bool done;
+        bool undone;
+        bool kept;
+};
+
 enum db_lease_state {
         DB_LEASE_NONE = -1,     /* "no state": unchanged / any / no target */
         DB_LEASE_RESERVED,
@@ -198,7 +221,14 @@ struct db_lease {
         int64_t updated_at;
         int64_t expires_at;     /* 0: never */
         char *error;            /* last failure, or NULL */
-        char *plan;             /* JSON: ordered steps with per-step done flags */
+        /*
+         * JSON: the ordered steps with their flags as they were when the
+         * plan was last written (creation, a state change); marks hold the
+         * progress recorded since, one row per step (by index, ascending).
+         */
+        char *plan;
+        struct db_step_mark *marks;
+        size_t n_marks;
         char *options;          /* JSON: the request's options, or NULL */
         /*
          * A standing reservation: dedicated to domain_name until cancelled,
@@ -232,11 +262,32 @@ int db_lease_get_state(struct db *db, int64_t id, enum db_lease_state *ret);
 /*
  * Change state (DB_LEASE_NONE: unchanged), plan (NULL: unchanged) and
  * error (NULL: unchanged, "": cleared); updated_at becomes now.  Moving to
- * free/failed releases the devices in the same transaction.  -ENOENT if no
- * such lease, -EINVAL for a final lease moved to a non-final state.
+ * free/failed releases the devices in the same transaction.  A new plan
+ * carries every step's flags: the marks recorded before it are dropped.
+ * -ENOENT if no such lease, -EINVAL for a final lease moved to a non-final
+ * state.
  */
 int db_lease_update(struct db *db, int64_t id, enum db_lease_state state, const char *plan,
                     const char *error);
+
+/*
+ * The one write of a state change, in one transaction: read the lease's
+ * state into *from, ask allowed(*from, to) (false: -EPROTO, nothing
+ * written), then store to, target (DB_LEASE_NONE: none), plan and error as
+ * db_lease_update does.  The engine's transition table is allowed.
+ */
+int db_lease_transition(struct db *db, int64_t id, enum db_lease_state to,
+                        enum db_lease_state target, const char *plan, const char *error,
+                        bool (*allowed)(enum db_lease_state from, enum db_lease_state to),
+                        enum db_lease_state *from);
+
+/*
+ * Record the flags of step idx of a lease's plan: one small row, the
+ * intent log's entry for one hypercall (the plan's text is not written
+ * again).  -EINVAL when there is no such lease.
+ */
+int db_lease_mark_step(struct db *db, int64_t id, uint32_t idx, bool done, bool undone,
+                       bool kept);
 /* Set the target state (DB_LEASE_NONE clears it); updated_at becomes now. */
 int db_lease_set_target(struct db *db, int64_t id, enum db_lease_state target);
 /* Bind to a domid (-1 unbinds); updated_at becomes now.  -ENOENT, -EINVAL. */
@@ -248,11 +299,55 @@ struct db_lease_filter {
         const char *domain_name;        /* NULL: any */
         const char *device;             /* leases that have (or had) this path; NULL: any */
         bool include_final;             /* also free/failed (implied by a final state filter) */
+        int64_t after;                  /* only ids above it (the next page); 0: from the first */
+        size_t limit;                   /* at most this many; 0: every one */
 };
 
 /* Leases matching f (NULL: every non-final lease), ordered by id. */
 int db_lease_list(struct db *db, const struct db_lease_filter *f, struct db_lease **ret,
                   size_t *n);
+/*
+ * Retention: delete the final leases (with their devices and steps) that
+ * ended before cutoff (unix seconds; 0: none for their age) and all but
+ * the keep that ended last (SIZE_MAX: none for their number), at most
+ * batch of them (0: no bound).  A lease that is not final is never
+ * deleted.  Returns how many were deleted.
+ */
+int db_lease_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch);
+/*
+ * A device as a lease holds it, with what the owner map shows of the lease
+ * (engine/owners.c): the device rows of the leases, joined with them.
+ */
+struct db_holder {
+        char *path;
+        int64_t lease;
+        bool active;            /* the lease holds it now (the one-owner index's flag) */
+        int domid;              /* -1 until bound */
+        char *domain_name;      /* may be NULL */
+        enum db_lease_state state;
+        bool standing;
+        bool adopted;
+        int64_t created_at;
+};
+void db_holder_array_free(struct db_holder *h, size_t n);
+/*
+ * lease > 0: every device row of that lease, held or not; lease 0: every
+ * device some lease holds.
+ */
+int db_lease_holders(struct db *db, int64_t lease, struct db_holder **ret, size_t *n);
+
+/*
+ * Told after each outermost commit that changed which lease holds what, or
+ * how (a lease created, its state or its domid changed): the leases
+ * concerned (ids, n > 0).  Told with n == 0 after a write to the leases
+ * that failed or was rolled back: whatever it had learnt should be read
+ * again from the database.  One watcher; NULL removes it.
+ */
+typedef void db_lease_watch_fn(void *userdata, const int64_t *ids, size_t n);
+void db_set_lease_watch(struct db *db, db_lease_watch_fn *fn, void *userdata);
+
+/* How many leases are in each state that is not final (the others count 0). */
+int db_lease_count(struct db *db, size_t counts[_DB_LEASE_STATE_MAX]);
 /* The non-final lease holding path; -ENOENT if none. */
 int db_lease_find_by_device(struct db *db, const char *path, struct db_lease *ret);
 void db_lease_clear(struct db_lease *l);
@@ -277,8 +372,12 @@ int db_audit_append(struct db *db, const struct db_audit *a);
 /* Entries with id > after_id, oldest first, at most limit (0: no limit). */
 int db_audit_list(struct db *db, int64_t after_id, size_t limit, struct db_audit **ret,
                   size_t *n);
-/* The newest limit entries (0: all), oldest first (newest last). */
-int db_audit_tail(struct db *db, size_t limit, struct db_audit **ret, size_t *n);
+/*
+ * The newest limit entries (0: all) whose id is below before (0: any),
+ * oldest first (newest last).
+ */
+int db_audit_tail(struct db *db, int64_t before, size_t limit, struct db_audit **ret,
+                  size_t *n);
 /*
  * The newest limit entries (0: all) about one device, oldest first: those
  * whose target names path as a word ("domain X: PATH ...", or PATH alone)
@@ -286,8 +385,13 @@ int db_audit_tail(struct db *db, size_t limit, struct db_audit **ret, size_t *n)
  */
 int db_audit_device(struct db *db, const char *path, size_t limit, struct db_audit **ret,
                     size_t *n);
-/* Delete all but the newest keep entries; returns how many were deleted. */
-int db_audit_prune(struct db *db, size_t keep);
+/*
+ * Retention: delete the entries older than cutoff (unix seconds; 0: none
+ * for their age) and all but the newest keep (SIZE_MAX: none for their
+ * number), at most batch of them (0: no bound), so that a large backlog is
+ * deleted a part at a time.  Returns how many were deleted.
+ */
+int db_audit_prune(struct db *db, int64_t cutoff, size_t keep, size_t batch);
 void db_audit_clear(struct db_audit *a);
 void db_audit_array_free(struct db_audit *a, size_t n);
 

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/printbuf.h>
+
 #include "utf8.h"
 #include "util.h"
 #include "varlink.h"
@@ -691,6 +693,178 @@ bool vl_interface_has_error(const struct vl_interface *iface, const char *name)
         return find_error(iface, name) != NULL;
 }
 
+/* ---- validated text -------------------------------------------------------- */
+
+#define VL_TEXT_MAGIC 0x766c7478u      /* "vltx": what a text node's userdata points at */
+
+struct vl_text {
+        uint32_t magic;
+        unsigned refs;
+        char *type;             /* the type it was validated against, as spelled */
+        size_t len;
+        char *json;
+};
+
+struct vl_text *vl_text_ref(struct vl_text *t)
+{
+        if (t)
+                t->refs++;
+        return t;
+}
+
+void vl_text_unref(struct vl_text *t)
+{
+        if (!t || --t->refs > 0)
+                return;
+        free(t->type);
+        free(t->json);
+        free(t);
+}
+
+const char *vl_text_json(const struct vl_text *t, size_t *len)
+{
+        if (len)
+                *len = t->len;
+        return t->json;
+}
+
+static void text_node_free(struct json_object *o, void *userdata)
+{
+        vl_text_unref(userdata);
+}
+
+static int text_node_print(struct json_object *o, struct printbuf *pb, int level, int flags)
+{
+        const struct vl_text *t = json_object_get_userdata(o);
+
+        return printbuf_memappend(pb, t->json, (int)t->len);
+}
+
+struct json_object *vl_text_node(struct vl_text *t)
+{
+        struct json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_set_serializer(o, text_node_print, vl_text_ref(t), text_node_free);
+        return o;
+}
+
+/* The text behind a node made by vl_text_node(), or NULL for any other. */
+static const struct vl_text *text_of(struct json_object *v)
+{
+        const struct vl_text *t;
+
+        if (!json_object_is_type(v, json_type_object))
+                return NULL;
+        t = json_object_get_userdata(v);
+        return t && t->magic == VL_TEXT_MAGIC ? t : NULL;
+}
+
+const char *vl_text_of_node(struct json_object *v, size_t *len)
+{
+        const struct vl_text *t = text_of(v);
+
+        if (t && len)
+                *len = t->len;
+        return t ? t->json : NULL;
+}
+
+/*
+ * Whether s begins with the spelling of type t (its own nullability is
+ * left out at the top: a value of "?[]X" is a "[]X"); *end is what follows.
+ */
+static bool spelled(const struct vl_type *t, const char *s, bool top, const char **end)
+{
+        static const char *const basic[] = {
+                [VL_BOOL] = "bool", [VL_INT] = "int", [VL_FLOAT] = "float",
+                [VL_STRING] = "string", [VL_OBJECT] = "object",
+        };
+        size_t n;
+
+        if (!top && t->nullable) {
+                if (*s != '?')
+                        return false;
+                s++;
+        }
+        switch (t->kind) {
+        case VL_BOOL:
+        case VL_INT:
+        case VL_FLOAT:
+        case VL_STRING:
+        case VL_OBJECT:
+                n = strlen(basic[t->kind]);
+                if (strncmp(s, basic[t->kind], n) != 0 || isalnum((unsigned char)s[n]))
+                        return false;
+                *end = s + n;
+                return true;
+        case VL_NAMED:
+                n = strlen(t->name);
+                if (strncmp(s, t->name, n) != 0 || isalnum((unsigned char)s[n]))
+                        return false;
+                *end = s + n;
+                return true;
+        case VL_ARRAY:
+                return startswith(s, "[]") && spelled(t->elem, s + 2, false, end);
+        case VL_MAP:
+                return startswith(s, "[string]") && spelled(t->elem, s + 8, false, end);
+        default:
+                return false;   /* anonymous structs and enums have no name to match */
+        }
+}
+
+static bool is_spelled(const struct vl_type *t, const char *s)
+{
+        const char *end = NULL;
+
+        return spelled(t, s, true, &end) && *end == '\0';
+}
+
+static int validate_value(const struct vl_type *t, struct json_object *v, char **bad);
+
+int vl_text_new(const struct vl_interface *iface, const char *type, struct json_object *v,
+                struct vl_text **ret, char **bad)
+{
+        _cleanup_(type_freep) struct vl_type *t = NULL;
+        _cleanup_free_ char *b = NULL;
+        struct parser ps = { .p = type, .line = 1 };
+        struct vl_text *x;
+        const char *json;
+        int r;
+
+        next_token(&ps);
+        if (parse_type(&ps, &t) < 0 || ps.kind != TOK_EOF || !is_spelled(t, type))
+                return -EINVAL;
+        r = resolve((struct vl_interface *)iface, t, NULL);
+        if (r < 0)
+                return -ENOENT;
+        r = validate_value(t, v, &b);
+        if (r < 0) {
+                if (bad)
+                        *bad = steal_ptr(b);
+                return r;
+        }
+        json = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
+        x = calloc(1, sizeof(*x));
+        /*
+         * Sent as it is, so valid UTF-8 as every message (varlink.c's
+         * write_string): bytes that are not become U+FFFD.  Outside strings
+         * the text is ASCII, so repairing the whole text repairs each string.
+         */
+        if (!x || !json || !(x->type = strdup(type)) ||
+            !(x->json = utf8_sanitize(json, strlen(json), &x->len))) {
+                if (x)
+                        free(x->type);
+                free(x);
+                return -ENOMEM;
+        }
+        x->magic = VL_TEXT_MAGIC;
+        x->refs = 1;
+        *ret = x;
+        return 0;
+}
+
 /* ---- validator ------------------------------------------------------------ */
 
 /*
@@ -725,10 +899,15 @@ static int validate_struct(const struct vl_type *t, struct json_object *v, char 
 
 static int validate_value(const struct vl_type *t, struct json_object *v, char **bad)
 {
+        const struct vl_text *text;
         int r;
 
         if (!v || json_object_get_type(v) == json_type_null)
                 return t->nullable ? 0 : bad_here(bad);
+        /* Text validated when it was made: right where its type is expected, wrong elsewhere. */
+        text = text_of(v);
+        if (text)
+                return is_spelled(t, text->type) ? 0 : bad_here(bad);
 
         switch (t->kind) {
         case VL_BOOL:
@@ -786,31 +965,57 @@ static int validate_value(const struct vl_type *t, struct json_object *v, char *
         return bad_here(bad);
 }
 
+/* The index of key among t's fields, trying first the one after the last found. */
+static size_t field_index(const struct vl_type *t, const char *key, size_t *next)
+{
+        if (*next < t->n_fields && streq(t->fields[*next].name, key))
+                return (*next)++;
+        for (size_t i = 0; i < t->n_fields; i++)
+                if (streq(t->fields[i].name, key)) {
+                        *next = i + 1;
+                        return i;
+                }
+        return SIZE_MAX;
+}
+
+/* Up to this many fields, a struct's values are gathered on the stack in one pass. */
+#define FIELDS_ON_STACK 32
+
 static int validate_struct(const struct vl_type *t, struct json_object *v, char **bad)
 {
+        struct json_object *vals[FIELDS_ON_STACK] = { NULL };
+        bool gathered = t->n_fields <= FIELDS_ON_STACK;
+        size_t next = 0;
         int r;
 
         if (!json_object_is_type(v, json_type_object))
                 return bad_here(bad);
 
-        /* Unknown fields first: a typo should be named as such, not as "missing". */
+        /*
+         * Unknown fields first: a typo should be named as such, not as
+         * "missing".  The members come mostly in the interface's order, so
+         * each is found where the last one was, and its value kept for the
+         * checks below (no lookup by name for each field).
+         */
         json_object_object_foreach(v, key, val) {
-                bool known = false;
+                size_t i = field_index(t, key, &next);
 
-                (void)val;
-                for (size_t i = 0; i < t->n_fields && !known; i++)
-                        known = streq(t->fields[i].name, key);
-                if (!known) {
+                if (i == SIZE_MAX) {
                         if (bad && !*bad)
                                 *bad = strdup(key);
                         return -EINVAL;
                 }
+                if (gathered)
+                        vals[i] = val;
         }
 
         for (size_t i = 0; i < t->n_fields; i++) {
                 struct json_object *fv = NULL;
 
-                json_object_object_get_ex(v, t->fields[i].name, &fv);
+                if (gathered)
+                        fv = vals[i];
+                else
+                        json_object_object_get_ex(v, t->fields[i].name, &fv);
                 r = validate_value(t->fields[i].type, fv, bad);
                 if (r < 0) {
                         path_prepend(bad, t->fields[i].name, 0);

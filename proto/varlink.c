@@ -7,10 +7,12 @@
  * the blocking client.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "strbuf.h"
 #include "utf8.h"
 #include "util.h"
 #include "varlink.h"
@@ -18,8 +20,6 @@
 /* Room for one maximal message and its terminating NUL. */
 #define RBUF_MAX(b) (((b)->max ? (b)->max : (size_t)VL_MAX_MESSAGE) + 1)
 #define RBUF_MIN 4096u
-/* An idle connection does not keep a large buffer around. */
-#define RBUF_KEEP (16u * 1024)
 
 void vl_rbuf_init(struct vl_rbuf *b)
 {
@@ -93,6 +93,28 @@ int vl_rbuf_read(struct vl_rbuf *b, int fd)
         return (int)n;
 }
 
+int vl_rbuf_put(struct vl_rbuf *b, const char *data, size_t len)
+{
+        const char *nul = NULL;
+
+        if (b->len > b->off)
+                return -EBUSY;
+        for (const char *p = data; (p = memchr(p, 0, len - (size_t)(p - data))); p++)
+                nul = p;
+        if (len - (nul ? (size_t)(nul + 1 - data) : 0) >= RBUF_MAX(b))
+                return -EMSGSIZE;
+        free(b->data);
+        vl_rbuf_init_max(b, b->max);
+        if (!len)
+                return 0;
+        b->data = malloc(len);
+        if (!b->data)
+                return -ENOMEM;
+        memcpy(b->data, data, len);
+        b->len = b->cap = len;
+        return 0;
+}
+
 int vl_rbuf_next(struct vl_rbuf *b, char **msg)
 {
         size_t from, mlen;
@@ -116,12 +138,11 @@ int vl_rbuf_next(struct vl_rbuf *b, char **msg)
         b->off = (size_t)(nul - b->data) + 1;
         b->scan = b->off;
         if (b->off == b->len) {
+                /* Nothing buffered: an idle connection keeps no buffer at all. */
                 b->off = b->len = b->scan = 0;
-                if (b->cap > RBUF_KEEP) {
-                        free(b->data);
-                        b->data = NULL;
-                        b->cap = 0;
-                }
+                free(b->data);
+                b->data = NULL;
+                b->cap = 0;
         }
         *msg = m;
         return 1;
@@ -225,9 +246,10 @@ static int check_json_text(const char *msg, size_t len, char **err)
         return 0;
 }
 
-int vl_parse_json(const char *msg, struct json_object **ret, char **err)
+/* One message as JSON, with a tokener of the caller's (reset here). */
+static int parse_json_with(struct json_tokener *tok, const char *msg, struct json_object **ret,
+                           char **err)
 {
-        struct json_tokener *tok;
         struct json_object *o;
         enum json_tokener_error jerr;
         size_t len = strlen(msg), end;
@@ -236,14 +258,11 @@ int vl_parse_json(const char *msg, struct json_object **ret, char **err)
         r = check_json_text(msg, len, err);
         if (r < 0)
                 return r;
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
+        json_tokener_reset(tok);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, msg, (int)len);
         jerr = json_tokener_get_error(tok);
         end = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
 
         if (!o || jerr != json_tokener_success) {
                 json_object_put(o);
@@ -262,6 +281,18 @@ int vl_parse_json(const char *msg, struct json_object **ret, char **err)
                 }
         *ret = o;
         return 0;
+}
+
+int vl_parse_json(const char *msg, struct json_object **ret, char **err)
+{
+        struct json_tokener *tok = json_tokener_new();
+        int r;
+
+        if (!tok)
+                return -ENOMEM;
+        r = parse_json_with(tok, msg, ret, err);
+        json_tokener_free(tok);
+        return r;
 }
 
 int vl_split_method(const char *qualified, char **iface, const char **method)
@@ -284,6 +315,19 @@ int vl_split_method(const char *qualified, char **iface, const char **method)
 
 int vl_request_parse(const char *msg, struct vl_request *req, char **err)
 {
+        struct json_tokener *tok = json_tokener_new();
+        int r;
+
+        if (!tok)
+                return -ENOMEM;
+        r = vl_request_parse_with(tok, msg, req, err);
+        json_tokener_free(tok);
+        return r;
+}
+
+int vl_request_parse_with(struct json_tokener *tok, const char *msg, struct vl_request *req,
+                          char **err)
+{
         _cleanup_(vl_json_unrefp) struct json_object *o = NULL;
         _cleanup_(vl_json_unrefp) struct json_object *params = NULL;
         _cleanup_free_ char *method = NULL;
@@ -291,7 +335,7 @@ int vl_request_parse(const char *msg, struct vl_request *req, char **err)
         static const char *const flag_names[3] = { "oneway", "more", "upgrade" };
         int r;
 
-        r = vl_parse_json(msg, &o, err);
+        r = parse_json_with(tok, msg, &o, err);
         if (r < 0)
                 return r;
         if (!json_object_is_type(o, json_type_object))
@@ -370,162 +414,172 @@ void vl_request_clear(struct vl_request *req)
         *req = (struct vl_request){ 0 };
 }
 
-static const char *to_text(struct json_object *o)
-{
-        return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                         JSON_C_TO_STRING_NOSLASHESCAPE);
-}
-
-/* A string value or key with its bad bytes replaced (NULL when out of memory). */
-static struct json_object *sanitized_string(struct json_object *v)
-{
-        _cleanup_free_ char *s = NULL;
-        size_t n;
-
-        s = utf8_sanitize(json_object_get_string(v), (size_t)json_object_get_string_len(v), &n);
-        return s ? json_object_new_string_len(s, (int)n) : NULL;
-}
-
-static char *first_bad_key(struct json_object *v)
-{
-        json_object_object_foreach(v, key, val) {
-                (void)val;
-                if (!utf8_valid(key, strlen(key)))
-                        return key;
-        }
-        return NULL;
-}
+#define SERIALIZE_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /*
- * Make every string and key in v valid UTF-8, in place.  json-c writes a
+ * A JSON string of n bytes as json-c writes one with SERIALIZE_FLAGS,
+ * except that bytes which are not UTF-8 become U+FFFD: json-c writes a
  * string's bytes as they are, so one invalid byte anywhere (a node name in
- * the host DTB, a row an older daemon stored) would make the whole reply
+ * the host DTB, a row an older daemon stored) would make the whole message
  * unreadable to every client.
  */
-static int sanitize_tree(struct json_object *v)
+static void write_string(struct strbuf *b, const char *s, size_t n)
 {
-        switch (json_object_get_type(v)) {
-        case json_type_array:
-                for (size_t i = 0; i < json_object_array_length(v); i++) {
-                        struct json_object *e = json_object_array_get_idx(v, i);
-                        struct json_object *fixed;
+        static const char hex[] = "0123456789abcdef";
+        const char *end = s + n;
 
-                        if (!json_object_is_type(e, json_type_string)) {
-                                if (sanitize_tree(e) < 0)
-                                        return -ENOMEM;
-                                continue;
-                        }
-                        if (utf8_valid(json_object_get_string(e),
-                                       (size_t)json_object_get_string_len(e)))
-                                continue;
-                        fixed = sanitized_string(e);
-                        if (!fixed || json_object_array_put_idx(v, i, fixed) < 0) {
-                                json_object_put(fixed);
-                                return -ENOMEM;
-                        }
+        if (!utf8_valid(s, n)) {
+                size_t fixed_len;
+                _cleanup_free_ char *fixed = utf8_sanitize(s, n, &fixed_len);
+
+                if (!fixed) {
+                        b->oom = true;
+                        return;
                 }
-                return 0;
-        case json_type_object: {
-                char *bad_key;
-
-                json_object_object_foreach(v, key, val) {
-                        if (json_object_is_type(val, json_type_string) &&
-                            !utf8_valid(json_object_get_string(val),
-                                        (size_t)json_object_get_string_len(val))) {
-                                struct json_object *fixed = sanitized_string(val);
-
-                                /* Replacing an existing key's value is safe while iterating. */
-                                if (!fixed || json_object_object_add(v, key, fixed) < 0) {
-                                        json_object_put(fixed);
-                                        return -ENOMEM;
-                                }
-                        } else if (sanitize_tree(val) < 0) {
-                                return -ENOMEM;
-                        }
-                }
-                /* Keys cannot be renamed in place: take one bad key out at a time. */
-                while ((bad_key = first_bad_key(v))) {
-                        _cleanup_free_ char *k = utf8_sanitize(bad_key, strlen(bad_key), NULL);
-                        struct json_object *moved = NULL;
-
-                        if (!k)
-                                return -ENOMEM;
-                        json_object_object_get_ex(v, bad_key, &moved);
-                        json_object_get(moved);
-                        json_object_object_del(v, bad_key);
-                        if (json_object_object_add(v, k, moved) < 0) {
-                                json_object_put(moved);
-                                return -ENOMEM;
-                        }
-                }
-                return 0;
+                write_string(b, fixed, fixed_len);
+                return;
         }
-        default:
-                return 0;
+
+        strbuf_append_len(b, "\"", 1);
+        for (const char *run = s;; s++) {
+                unsigned char c = s < end ? (unsigned char)*s : 0;
+                char esc[8] = "\\";
+
+                if (s < end && c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                strbuf_append_len(b, run, (size_t)(s - run));
+                if (s == end)
+                        break;
+                switch (c) {
+                case '"': esc[1] = '"'; break;
+                case '\\': esc[1] = '\\'; break;
+                case '\b': esc[1] = 'b'; break;
+                case '\f': esc[1] = 'f'; break;
+                case '\n': esc[1] = 'n'; break;
+                case '\r': esc[1] = 'r'; break;
+                case '\t': esc[1] = 't'; break;
+                default:
+                        memcpy(esc + 1, "u00", 3);
+                        esc[4] = hex[c >> 4];
+                        esc[5] = hex[c & 15];
+                        esc[6] = '\0';
+                        break;
+                }
+                strbuf_append(b, esc);
+                run = s + 1;
         }
+        strbuf_append_len(b, "\"", 1);
 }
 
 /*
- * The text of a message to send: always valid UTF-8, whatever bytes the
- * values carry (see sanitize_tree).  Only the rare reply that needs it
- * pays for the copy.
+ * v as json-c would write it, but into b directly, and with validated text
+ * (vl_text_node) copied as it is: a reply of a large device list is
+ * copied once, not once into json-c's buffer as it grows and again out of
+ * it.
  */
-static char *serialize(struct json_object *o)
+static void write_value(struct strbuf *b, struct json_object *v)
 {
-        struct json_object *copy = NULL;
-        const char *s = to_text(o);
-        char *text = NULL;
+        const char *text;
+        size_t n;
+        bool first = true;
 
-        if (!s)
-                return NULL;
-        if (utf8_valid(s, strlen(s)))
-                return strdup(s);
-        if (json_object_deep_copy(o, &copy, NULL) < 0)
-                return NULL;
-        if (sanitize_tree(copy) >= 0 && (s = to_text(copy)))
-                text = strdup(s);
-        json_object_put(copy);
-        return text;
+        text = vl_text_of_node(v, &n);
+        if (text) {
+                strbuf_append_len(b, text, n);
+                return;
+        }
+        switch (json_object_get_type(v)) {
+        case json_type_object:
+                strbuf_append_len(b, "{", 1);
+                json_object_object_foreach(v, key, val) {
+                        if (!first)
+                                strbuf_append_len(b, ",", 1);
+                        first = false;
+                        write_string(b, key, strlen(key));
+                        strbuf_append_len(b, ":", 1);
+                        write_value(b, val);
+                }
+                strbuf_append_len(b, "}", 1);
+                return;
+        case json_type_array:
+                strbuf_append_len(b, "[", 1);
+                n = json_object_array_length(v);
+                for (size_t i = 0; i < n; i++) {
+                        if (i)
+                                strbuf_append_len(b, ",", 1);
+                        write_value(b, json_object_array_get_idx(v, i));
+                }
+                strbuf_append_len(b, "]", 1);
+                return;
+        case json_type_string:
+                write_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+                return;
+        case json_type_int: {
+                int64_t x = json_object_get_int64(v);
+                char num[24];
+
+                /* INT64_MAX may be an unsigned value json-c clamps: its own spelling then. */
+                if (x == INT64_MAX)
+                        break;
+                strbuf_append_len(b, num, (size_t)snprintf(num, sizeof(num), "%" PRId64, x));
+                return;
+        }
+        case json_type_boolean:
+                strbuf_append(b, json_object_get_boolean(v) ? "true" : "false");
+                return;
+        case json_type_null:
+                strbuf_append(b, "null");
+                return;
+        default:
+                break;
+        }
+        /* Doubles, and the largest integers: json-c's own spelling. */
+        text = json_object_to_json_string_length(v, SERIALIZE_FLAGS, &n);
+        if (text)
+                strbuf_append_len(b, text, n);
+        else
+                b->oom = true;
 }
 
-/* Wrap params (a new reference is taken; NULL means {}) under "parameters". */
-static struct json_object *envelope(struct json_object *params)
+/* {"parameters": params, then the rest}: malloc'd, *len without the NUL. */
+static char *envelope(struct json_object *params, const char *error, bool continues,
+                      size_t *len)
 {
-        struct json_object *o = json_object_new_object();
-        struct json_object *p = params ? json_object_get(params) : json_object_new_object();
+        struct strbuf b = STRBUF_INIT;
+        char *s = NULL;
 
-        if (!o || !p || json_object_object_add(o, "parameters", p) < 0) {
-                json_object_put(o);
-                json_object_put(p);
-                return NULL;
+        strbuf_append(&b, "{\"parameters\":");
+        if (params)
+                write_value(&b, params);
+        else
+                strbuf_append(&b, "{}");
+        if (error) {
+                strbuf_append(&b, ",\"error\":");
+                write_string(&b, error, strlen(error));
         }
-        return o;
+        if (continues)
+                strbuf_append(&b, ",\"continues\":true");
+        strbuf_append_len(&b, "}", 1);
+        if (len)
+                *len = b.len;
+        if (strbuf_steal(&b, &s) < 0)
+                return NULL;
+        return s;
+}
+
+char *vl_reply_serialize_len(struct json_object *params, bool continues, size_t *len)
+{
+        return envelope(params, NULL, continues, len);
 }
 
 char *vl_reply_serialize(struct json_object *params, bool continues)
 {
-        _cleanup_(vl_json_unrefp) struct json_object *o = envelope(params);
-
-        if (!o)
-                return NULL;
-        if (continues && json_object_object_add(o, "continues", json_object_new_boolean(1)) < 0)
-                return NULL;
-        return serialize(o);
+        return envelope(params, NULL, continues, NULL);
 }
 
 char *vl_error_serialize(const char *error, struct json_object *params)
 {
-        _cleanup_(vl_json_unrefp) struct json_object *o = envelope(params);
-        struct json_object *name;
-
-        if (!o || !error)
-                return NULL;
-        name = json_object_new_string(error);
-        if (!name || json_object_object_add(o, "error", name) < 0) {
-                json_object_put(name);
-                return NULL;
-        }
-        return serialize(o);
+        return error ? envelope(params, error, false, NULL) : NULL;
 }
 
 const char *vl_embedded_find(const char *name)

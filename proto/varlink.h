@@ -78,6 +78,34 @@ int vl_validate_output(const struct vl_interface *iface, const struct vl_method 
 int vl_validate_error(const struct vl_interface *iface, const char *error_name,
                       struct json_object *params, char **bad_param);
 
+/* ---- validated text --------------------------------------------------- */
+
+/*
+ * The JSON text of a value validated once against a type of an interface,
+ * kept to be sent again as it is (the daemon's rendered devices and
+ * hazards, until what they show changes): a node made of it serialises
+ * as the text, and the validator takes such a node where that type is
+ * expected without walking it again, and refuses it anywhere else.
+ * Immutable and reference-counted.
+ */
+struct vl_text;
+
+/*
+ * Validate v against type, spelled as in the interface ("Device",
+ * "[]Hazard"), then keep its text.  -EINVAL with *bad as the validators
+ * set it; -ENOENT for a type the interface does not have.
+ */
+int vl_text_new(const struct vl_interface *iface, const char *type, struct json_object *v,
+                struct vl_text **ret, char **bad);
+struct vl_text *vl_text_ref(struct vl_text *t);
+void vl_text_unref(struct vl_text *t);
+/* The text (NUL-terminated) and its length. */
+const char *vl_text_json(const struct vl_text *t, size_t *len);
+/* A node for a reply whose serialisation is t's text; it holds a reference to t. */
+struct json_object *vl_text_node(struct vl_text *t);
+/* The text behind a node vl_text_node() made (and its length), or NULL for any other node. */
+const char *vl_text_of_node(struct json_object *v, size_t *len);
+
 /*
  * The .varlink files of proto/, embedded at build time by gen-embed.py:
  * interface name and definition text.  Which files exist is decided when
@@ -125,6 +153,14 @@ void vl_rbuf_clear(struct vl_rbuf *b);
  */
 int vl_rbuf_read(struct vl_rbuf *b, int fd);
 /*
+ * Put bytes read elsewhere into an empty buffer (a server reads into one
+ * buffer of its own and keeps only what it cannot take at once: an idle
+ * connection then holds no buffer, and a call costs no allocation of one).
+ * -EMSGSIZE when the bytes after the last NUL are more than the cap,
+ * -EBUSY when the buffer is not empty, -ENOMEM.
+ */
+int vl_rbuf_put(struct vl_rbuf *b, const char *data, size_t len);
+/*
  * Take the next complete message out of the buffer: 1 and *msg (malloc'd,
  * NUL-terminated, caller frees) when there is one, 0 when not yet.
  */
@@ -159,6 +195,13 @@ struct vl_request {
  * top-level keys (-EBADMSG, *err says which).
  */
 int vl_request_parse(const char *msg, struct vl_request *req, char **err);
+/*
+ * The same with a tokener of the caller's, reset and used again for each
+ * message (the server keeps one: making one per request was a tenth of a
+ * small call).
+ */
+int vl_request_parse_with(struct json_tokener *tok, const char *msg, struct vl_request *req,
+                          char **err);
 void vl_request_clear(struct vl_request *req);
 
 /* Split "a.b.C.Method" into interface "a.b.C" (malloc'd) and method "Method". */
@@ -171,6 +214,8 @@ int vl_split_method(const char *qualified, char **iface, const char **method);
  * replaced by U+FFFD, so no stored value can make a reply unreadable.
  */
 char *vl_reply_serialize(struct json_object *params, bool continues);
+/* The same, with its length in *len. */
+char *vl_reply_serialize_len(struct json_object *params, bool continues, size_t *len);
 char *vl_error_serialize(const char *error, struct json_object *params);
 
 /* ---- client ------------------------------------------------------------- */

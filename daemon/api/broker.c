@@ -17,8 +17,10 @@
 #include "hazard.h"
 #include "inventory.h"
 #include "jv.h"
+#include "limit.h"
 #include "params.h"
 #include "release.h"
+#include "render-cache.h"
 #include "render.h"
 #include "reserve.h"
 
@@ -55,15 +57,38 @@ static int reply_with(struct json_object **reply, const char *key, struct json_o
 
 /* ---- inventory ------------------------------------------------------------------ */
 
+/* The interface handlers render for (the Broker's). */
+static const struct vl_interface *broker_iface(struct method_call *mc)
+{
+        return dispatch_interface(method_call_dispatch(mc), BROKER_IFACE);
+}
+
+/* GetStatus's hazard_counts, then the list when asked. */
+static int status_hazards(struct method_call *mc, struct engine *e, struct json_object *o,
+                          bool list)
+{
+        struct render_cache *cache = dispatch_render_cache(method_call_dispatch(mc));
+        struct json_object *counts, *l;
+        int r = 0;
+
+        counts = render_cache_hazard_counts(cache, broker_iface(mc), e);
+        if (!counts)
+                return -ENOMEM;
+        r |= jv_set_obj(o, "hazard_counts", counts);
+        if (!list)
+                return r | jv_set_null(o, "hazards");
+        l = render_cache_hazards(cache, broker_iface(mc), e);
+        return r | (l ? jv_set_obj(o, "hazards", l) : -ENOMEM);
+}
+
 /* GetStatus's hypervisor, lease, monitor and hazard members. */
-static int status_lifecycle(struct method_call *mc, struct engine *e, struct json_object *o)
+static int status_lifecycle(struct method_call *mc, struct engine *e, struct json_object *o,
+                            bool list_hazards)
 {
         const struct dispatch_context *ctx = method_call_context(mc);
         size_t counts[_DB_LEASE_STATE_MAX];
         struct failure f = FAILURE_INIT;
-        struct hazard *hz = NULL;
         struct json_object *lc;
-        size_t n_hz = 0;
         unsigned maj, min;
         int r = 0;
 
@@ -84,10 +109,7 @@ static int status_lifecycle(struct method_call *mc, struct engine *e, struct jso
         r |= jv_set_int(lc, "releasing", (int64_t)counts[DB_LEASE_RELEASING]);
         r |= jv_set_obj(o, "leases", lc);
         r |= jv_set_int(o, "monitors", (int64_t)events_n_subscribers(ctx->events));
-        if (hazard_list(ctx->inv, engine_ownership_visible(e), &hz, &n_hz) < 0)
-                return -ENOMEM;
-        r |= jv_set_obj(o, "hazards", render_hazards(hz, n_hz));
-        hazard_list_free(hz, n_hz);
+        r |= status_hazards(mc, e, o, list_hazards);
         return r ? -ENOMEM : 0;
 }
 
@@ -103,7 +125,8 @@ static int get_status(struct method_call *mc, struct json_object *params,
         if (!e)
                 return -ENODATA;
         o = json_object_new_object();
-        r |= render_status_inventory(o, ctx->inv, ctx->dtb_path);
+        r |= render_cache_status_inventory(dispatch_render_cache(method_call_dispatch(mc)),
+                                           broker_iface(mc), ctx->inv, ctx->dtb_path, o);
         r |= jv_set_str(o, "version", ASSIGND_VERSION);
         r |= jv_set_str(o, "backend", ctx->backend ? ctx->backend : "");
         r |= jv_set_int(o, "started_at", (int64_t)ctx->started_at);
@@ -113,23 +136,19 @@ static int get_status(struct method_call *mc, struct json_object *params,
                         ctx->server ? (int64_t)server_n_connections(ctx->server) : 0);
         if (r)
                 return -ENOMEM;
-        r = status_lifecycle(mc, e, o);
+        r = status_lifecycle(mc, e, o, params_bool(params, "hazards") > 0);
         if (r < 0)
                 return r;
         *reply = steal_ptr(o);
         return 0;
 }
 
-/* A device as the wire shows it, with whoever holds it. */
-static struct json_object *device_json(struct engine *e, const struct inventory *inv,
-                                       const struct dt_device *d)
+/* A device as the wire shows it, with whoever holds it (kept rendered until either changes). */
+static struct json_object *device_json(struct method_call *mc, struct engine *e,
+                                       const struct inventory *inv, const struct dt_device *d)
 {
-        struct engine_owner owner = { .domid = -1 };
-        int r = engine_owner(e, d->path, &owner);
-        struct json_object *o = render_device(inv, d, r > 0 ? &owner : NULL);
-
-        engine_owner_clear(&owner);
-        return o;
+        return render_cache_device(dispatch_render_cache(method_call_dispatch(mc)),
+                                   broker_iface(mc), e, inv, d);
 }
 
 static int parse_filter(struct method_call *mc, struct json_object *params,
@@ -167,11 +186,17 @@ static int list_devices(struct method_call *mc, struct json_object *params,
                 return -ENODATA;
         if (parse_filter(mc, params, &filter) < 0)
                 return -EINVAL;
+        /* Without a filter, the whole list as it was last rendered, while nothing changed. */
+        if (filter.coverage < 0 && filter.dma < 0 && filter.assignable < 0 && !filter.owner) {
+                list = render_cache_devices(dispatch_render_cache(method_call_dispatch(mc)),
+                                            broker_iface(mc), e, inv);
+                return list ? reply_with(reply, "devices", list) : -ENOMEM;
+        }
         if (engine_list_devices(e, &filter, &devs, &n, &f) < 0)
                 return method_call_failed(mc, -EIO, &f);
         list = json_object_new_array();
         for (size_t i = 0; i < n; i++)
-                r |= jv_push_obj(list, device_json(e, inv, devs[i]));
+                r |= jv_push_obj(list, device_json(mc, e, inv, devs[i]));
         if (r) {
                 json_object_put(list);
                 return -ENOMEM;
@@ -188,7 +213,7 @@ static int device_reply(struct method_call *mc, struct engine *e, const char *pa
 
         if (!d)
                 return method_call_failed(mc, -ENOENT, &f);
-        return reply_with(reply, "device", device_json(e, inv, d));
+        return reply_with(reply, "device", device_json(mc, e, inv, d));
 }
 
 static int get_device(struct method_call *mc, struct json_object *params,
@@ -213,7 +238,7 @@ static int set_device_policy(struct method_call *mc, struct json_object *params,
 
         if (!e)
                 return -ENODATA;
-        if (!dt_inventory_find(inventory_dt(method_call_context(mc)->inv), path))
+        if (!inventory_find(method_call_context(mc)->inv, path))
                 return device_reply(mc, e, path, reply);
         if (dma_text && (dma = dt_dma_from_string(dma_text)) < 0)
                 return method_call_fail_invalid(mc, "dma", "dma \"%s\" is not one of master, "
@@ -303,42 +328,84 @@ static int release(struct method_call *mc, struct json_object *params,
         return leases_reply(reply, ls, nl);
 }
 
+/*
+ * A page's size: limit as asked (dflt when absent), at most LIMIT_PAGE, 0
+ * meaning the largest; a negative one is refused.
+ */
+static int page_limit(struct method_call *mc, struct json_object *params, int64_t dflt,
+                      size_t *ret)
+{
+        int64_t limit = params_int(params, "limit", dflt);
+
+        if (limit < 0)
+                return method_call_fail_invalid(mc, "limit", "limit must not be negative");
+        *ret = limit == 0 || limit > LIMIT_PAGE ? LIMIT_PAGE : (size_t)limit;
+        return 0;
+}
+
+/* A cursor parameter (after, before): absent is 0, a negative one is refused. */
+static int cursor(struct method_call *mc, struct json_object *params, const char *key,
+                  int64_t *ret)
+{
+        *ret = params_int(params, key, 0);
+        if (*ret < 0)
+                return method_call_fail_invalid(mc, key, "%s must not be negative", key);
+        return 0;
+}
+
+/* Add "next": the cursor of the following page, or null for the last one. */
+static int set_next(struct json_object *o, int64_t next)
+{
+        return next > 0 ? jv_set_int(o, "next", next) : jv_set_null(o, "next");
+}
+
 static int list_leases(struct method_call *mc, struct json_object *params,
                        struct json_object **reply)
 {
         struct engine *e = need_engine(mc);
         struct failure f = FAILURE_INIT;
         struct db_lease *ls = NULL;
-        size_t n = 0;
+        int64_t after, next = 0;
+        size_t n = 0, limit = LIMIT_PAGE;
         int r;
 
         if (!e)
                 return -ENODATA;
-        r = engine_list_leases(e, params_bool(params, "all") > 0, &ls, &n, &f);
+        if (page_limit(mc, params, LIMIT_PAGE, &limit) < 0 || cursor(mc, params, "after",
+                                                                      &after) < 0)
+                return -EINVAL;
+        r = engine_list_leases(e, params_bool(params, "all") > 0, after, limit, &ls, &n, &next,
+                               &f);
         if (r < 0)
                 return method_call_failed(mc, r, &f);
-        return leases_reply(reply, ls, n);
+        r = leases_reply(reply, ls, n);
+        if (r >= 0 && set_next(*reply, next) < 0)
+                r = -ENOMEM;
+        return r;
 }
 
 static int get_audit_log(struct method_call *mc, struct json_object *params,
                          struct json_object **reply)
 {
         struct engine *e = need_engine(mc);
-        int64_t limit = params_int(params, "limit", 100);
         struct failure f = FAILURE_INIT;
         struct db_audit *a = NULL;
-        size_t n = 0;
+        int64_t before, next = 0;
+        size_t n = 0, limit = LIMIT_PAGE;
         int r;
 
         if (!e)
                 return -ENODATA;
-        if (limit < 0)
-                return method_call_fail_invalid(mc, "limit", "limit must not be negative");
-        r = engine_audit_log(e, (size_t)limit, &a, &n, &f);
+        if (page_limit(mc, params, LIMIT_AUDIT_PAGE_DEFAULT, &limit) < 0 ||
+            cursor(mc, params, "before", &before) < 0)
+                return -EINVAL;
+        r = engine_audit_log(e, before, limit, &a, &n, &next, &f);
         if (r < 0)
                 return method_call_failed(mc, r, &f);
         r = reply_with(reply, "entries", render_audit(a, n));
         db_audit_array_free(a, n);
+        if (r >= 0 && set_next(*reply, next) < 0)
+                r = -ENOMEM;
         return r;
 }
 

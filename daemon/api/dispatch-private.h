@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "dispatch.h"
+#include "render-cache.h"
+#include "strmap.h"
 #include "varlink.h"
 
 struct registered {
@@ -23,6 +25,8 @@ struct dispatch {
         size_t n_ifaces, cap_ifaces;
         struct registered *regs;
         size_t n_regs, cap_regs;
+        struct strmap by_method;        /* qualified name -> index + 1 in regs */
+        struct render_cache *cache;
 };
 
 struct method_call {

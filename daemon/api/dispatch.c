@@ -9,6 +9,7 @@
  * and becomes InternalError instead of a malformed answer).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,14 @@ const struct vl_interface *dispatch_interface_at(const struct dispatch *d, size_
 
 static const struct registered *find_reg(const struct dispatch *d, const char *qualified)
 {
-        for (size_t i = 0; i < d->n_regs; i++)
-                if (streq(d->regs[i].entry->name, qualified))
-                        return &d->regs[i];
-        return NULL;
+        uintptr_t i = (uintptr_t)strmap_get(&d->by_method, qualified);
+
+        return i ? &d->regs[i - 1] : NULL;
+}
+
+struct render_cache *dispatch_render_cache(struct dispatch *d)
+{
+        return d->cache;
 }
 
 int dispatch_add_interface(struct dispatch *d, const char *name, const char *text, char **err)
@@ -125,6 +130,9 @@ int dispatch_register(struct dispatch *d, const struct method_entry *entries, si
                         .iface = iface,
                         .method = vl_interface_method(iface, short_name),
                 };
+                /* The index, not a pointer: regs may move as it grows. */
+                if (strmap_put(&d->by_method, e->name, (void *)(uintptr_t)d->n_regs) < 0)
+                        return -ENOMEM;
         }
         return 0;
 }
@@ -314,6 +322,13 @@ static const struct registered *admit(struct dispatch *d, struct server_call *ca
         const struct registered *reg;
         struct failure f = FAILURE_INIT;
 
+        /* The common case, a method served here, is one lookup. */
+        reg = find_reg(d, req->method);
+        if (reg) {
+                iface = reg->iface;
+                short_name = vl_method_name(reg->method);
+                goto found;
+        }
         if (vl_split_method(req->method, &iname, &short_name) < 0) {
                 /* vl_request_parse guarantees the form; only allocation can fail here. */
                 failure_oom(&f);
@@ -331,12 +346,10 @@ static const struct registered *admit(struct dispatch *d, struct server_call *ca
                                    LOG_INFO);
                 return NULL;
         }
-        reg = find_reg(d, req->method);
-        if (!reg) {
-                send_service_error(d, call, t0, VL_ERR_METHOD_NOT_IMPLEMENTED, "method",
-                                   req->method, LOG_WARNING);
-                return NULL;
-        }
+        send_service_error(d, call, t0, VL_ERR_METHOD_NOT_IMPLEMENTED, "method", req->method,
+                           LOG_WARNING);
+        return NULL;
+found:
         if (!permitted(d, reg->entry->flags, server_call_peer(call))) {
                 refuse(d, call, t0, reg, short_name);
                 return NULL;
@@ -405,6 +418,8 @@ void dispatch_free(struct dispatch *d)
                 vl_interface_free(d->ifaces[i]);
         free(d->ifaces);
         free(d->regs);
+        strmap_clear(&d->by_method);
+        render_cache_free(d->cache);
         free(d);
 }
 
@@ -422,6 +437,9 @@ int dispatch_new(const struct dispatch_context *ctx, struct dispatch **ret, char
         if (!d)
                 return -ENOMEM;
         d->ctx = *ctx;
+        r = render_cache_new(&d->cache);
+        if (r < 0)
+                return r;
 
         /*
          * Every embedded definition must parse, served or not: one that does

@@ -77,6 +77,10 @@ struct dispatch_context {
         time_t started_at;
 };
 
+/* What the handlers keep rendered between calls (render-cache.h). */
+struct render_cache;
+struct render_cache *dispatch_render_cache(struct dispatch *d);
+
 /* Permission and behaviour flags of a table entry. */
 enum {
         METHOD_PUBLIC = 1u << 0,        /* anyone who can connect (introspection) */

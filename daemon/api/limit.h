@@ -17,8 +17,13 @@
 /* Largest single reply the daemon sends; a bigger one becomes InternalError. */
 #define LIMIT_REPLY_SIZE VL_MAX_REPLY
 
-/* Connections open at once, over all callers. */
-#define LIMIT_CONNECTIONS 256
+/*
+ * Connections open at once, over all callers, and per uid: sd-varlink's
+ * figures.  An idle connection costs under 1 KiB (its events and itself:
+ * no buffer is kept between calls) and a descriptor (the daemon raises its
+ * descriptor limit to fit; the unit sets LimitNOFILE=).
+ */
+#define LIMIT_CONNECTIONS 4096
 
 /*
  * Of LIMIT_CONNECTIONS, how many only uid 0 may use, so that other users
@@ -27,7 +32,10 @@
 #define LIMIT_CONNECTIONS_ROOT_RESERVE 16
 
 /* Connections open at once by one uid (root included: a runaway script is still one). */
-#define LIMIT_CONNECTIONS_PER_UID 32
+#define LIMIT_CONNECTIONS_PER_UID 1024
+
+/* Descriptors the daemon keeps for itself beyond its connections (database, watch, log ...). */
+#define LIMIT_FDS_OWN 64
 
 /*
  * Requests a connection may have queued behind the one in progress (Varlink
@@ -74,6 +82,15 @@
  * so that a dropped monitor can come back with "since" and miss nothing.
  */
 #define LIMIT_MONITOR_BACKLOG (64u * 1024)
+
+/*
+ * Most leases (ListLeases) or audit entries (GetAuditLog) in one reply:
+ * the history is read a page at a time, so no reply grows with it.
+ */
+#define LIMIT_PAGE 1000
+
+/* GetAuditLog's page when the call does not say. */
+#define LIMIT_AUDIT_PAGE_DEFAULT 100
 
 /* Events kept in memory for Monitor's "since" (the ring of events.c). */
 #define LIMIT_EVENT_RING 1024

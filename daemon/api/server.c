@@ -14,20 +14,18 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <systemd/sd-daemon.h>
 
 #include "limit.h"
 #include "log.h"
-#include "server-socket.h"
-#include "server.h"
+#include "server-private.h"
 
 enum conn_state {
         CONN_OPEN,      /* reading and answering calls */
@@ -67,30 +65,19 @@ struct conn {
         struct server_call *pending_head, *pending_tail;
         size_t n_pending;
 
+        /* Set up with event_assign() in the same allocation as the connection. */
         struct event *read_ev, *write_ev, *idle_ev, *process_ev;
+        bool events_set;
         bool idle_armed;
         bool active;                    /* a call started since the idle clock was set */
         bool drain_fast;                /* closed by server_call_close_connection */
+        bool counted;                   /* in the server's list and counts */
 };
 
-struct server {
-        struct event_base *base;
-        struct server_limits lim;
-        server_dispatch_fn dispatch;
-        void *userdata;
 
-        int listen_fd;
-        struct event *listen_ev;
-        struct event *pause_ev;
-        bool pause_logged;              /* one warning per run of EMFILE pauses */
-        char *bound_path;
-        dev_t bound_dev;
-        ino_t bound_ino;
-
-        struct conn *conns;
-        size_t n_conns;
-        unsigned long next_id;
-};
+/* Where a connection's events start in its allocation. */
+#define CONN_EVENTS_AT                                                                   \
+        ((sizeof(struct conn) + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1))
 
 void server_limits_default(struct server_limits *l)
 {
@@ -210,6 +197,7 @@ static void conn_kill(struct conn *c, const char *why)
         conn_schedule(c);
 }
 
+static int uid_add(struct server *s, uid_t uid, int delta);
 /* The peer is gone for an unfinished call: its handler learns of it, then the call goes. */
 static void call_abandon(struct server_call *call)
 {
@@ -244,17 +232,17 @@ static void conn_free(struct conn *c)
                 s->conns = c->next;
         if (c->next)
                 c->next->prev = c->prev;
-        if (s)
+        if (s && c->counted) {
                 s->n_conns--;
+                uid_add(s, c->peer.uid, -1);
+        }
 
-        if (c->read_ev)
-                event_free(c->read_ev);
-        if (c->write_ev)
-                event_free(c->write_ev);
-        if (c->idle_ev)
-                event_free(c->idle_ev);
-        if (c->process_ev)
-                event_free(c->process_ev);
+        if (c->events_set) {
+                event_del(c->read_ev);
+                event_del(c->write_ev);
+                event_del(c->idle_ev);
+                event_del(c->process_ev);
+        }
         if (c->fd >= 0)
                 close(c->fd);
         vl_rbuf_clear(&c->in);
@@ -291,12 +279,10 @@ static void conn_flush(struct conn *c)
 
         event_del(c->write_ev);
         c->out_off = c->out_len = 0;
-        /* Do not keep a large reply's buffer on an idle connection. */
-        if (c->out_cap > LIMIT_OUTPUT_LOW_WATER) {
-                free(c->out);
-                c->out = NULL;
-                c->out_cap = 0;
-        }
+        /* An idle connection keeps no buffer: it costs its events and itself, under 1 KiB. */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = 0;
         /* Calls held back by the low-water mark, or a drain that is now complete. */
         conn_schedule(c);
 }
@@ -304,8 +290,28 @@ static void conn_flush(struct conn *c)
 /*
  * Queue one message (and its NUL) for the peer.  The backlog limit is
  * checked before the buffer grows; a peer that lets replies pile up is
- * not reading and is disconnected.
+ * not reading and is disconnected.  A message (malloc'd, n bytes and its
+ * NUL) for a connection with nothing waiting becomes its buffer: a large
+ * reply is not copied again.
  */
+static int conn_send(struct conn *c, const char *msg);
+
+static int conn_send_owned(struct conn *c, char *msg, size_t n)
+{
+        int r;
+
+        if (c->state == CONN_DEAD || conn_out_pending(c) > 0 || c->out) {
+                r = conn_send(c, msg);
+                free(msg);
+                return r;
+        }
+        c->out = msg;
+        c->out_cap = c->out_len = n + 1;
+        c->out_off = 0;
+        conn_flush(c);
+        return c->state == CONN_DEAD ? -ECONNRESET : 0;
+}
+
 static int conn_send(struct conn *c, const char *msg)
 {
         const struct server_limits *lim = &c->server->lim;
@@ -363,20 +369,22 @@ static void call_finish(struct server_call *call)
         /* Without a connection, conn_free owns the call and frees it after on_disconnect. */
 }
 
-static int call_send(struct server_call *call, char *msg, bool final)
+static int call_send(struct server_call *call, char *msg, size_t len, bool final)
 {
         struct conn *c = call->conn;
         int r = 0;
 
+        if (msg && len == SIZE_MAX)
+                len = strlen(msg);
         if (!msg) {
                 r = -ENOMEM;
         } else if (!c) {
                 r = -ECONNRESET;
-        } else if (strlen(msg) > c->server->lim.reply_size) {
+        } else if (len > c->server->lim.reply_size) {
                 _cleanup_(vl_json_unrefp) struct json_object *p = json_object_new_object();
 
                 log_error("reply to %s is %zu bytes, more than the %zu allowed",
-                          call->req.method, strlen(msg), c->server->lim.reply_size);
+                          call->req.method, len, c->server->lim.reply_size);
                 free(msg);
                 json_object_object_add(p, "message",
                                        json_object_new_string("the reply is too large to send"));
@@ -386,7 +394,8 @@ static int call_send(struct server_call *call, char *msg, bool final)
                 final = true;
                 r = -EMSGSIZE;
         } else if (!call->req.oneway) {
-                r = conn_send(c, msg);
+                r = conn_send_owned(c, msg, len);
+                msg = NULL;
         }
         free(msg);
         if (final && c)
@@ -396,18 +405,22 @@ static int call_send(struct server_call *call, char *msg, bool final)
 
 int server_call_reply(struct server_call *call, struct json_object *params, bool continues)
 {
+        size_t len = 0;
+        char *msg;
+
         if (call->finished)
                 return -EALREADY;
         if (continues && !call->req.more)
                 return -EINVAL;
-        return call_send(call, vl_reply_serialize(params, continues), !continues);
+        msg = vl_reply_serialize_len(params, continues, &len);
+        return call_send(call, msg, msg ? len : SIZE_MAX, !continues);
 }
 
 int server_call_error(struct server_call *call, const char *error, struct json_object *params)
 {
         if (call->finished)
                 return -EALREADY;
-        return call_send(call, vl_error_serialize(error, params), true);
+        return call_send(call, vl_error_serialize(error, params), SIZE_MAX, true);
 }
 
 static void conn_queue(struct conn *c, struct server_call *call)
@@ -473,13 +486,40 @@ static void conn_protocol_error(struct conn *c, const char *why)
         conn_queue(c, call);
 }
 
+/* Queue the call of one complete message (NUL-terminated); false once the connection broke. */
+static bool conn_take(struct conn *c, const char *msg)
+{
+        _cleanup_free_ char *err = NULL;
+        struct server_call *call = calloc(1, sizeof(*call));
+        int r;
+
+        if (!call) {
+                conn_kill(c, "out of memory");
+                return false;
+        }
+        r = vl_request_parse_with(c->server->tok, msg, &call->req, &err);
+        if (r < 0) {
+                free(call);
+                conn_protocol_error(c, err ? err : "cannot parse the request");
+                return false;
+        }
+        call->server = c->server;
+        call->conn = c;
+        conn_queue(c, call);
+        return true;
+}
+
+/* Whether another message may be queued now. */
+static bool conn_has_room(const struct conn *c)
+{
+        return c->state == CONN_OPEN && c->n_pending < c->server->lim.pending_calls;
+}
+
 /* Take complete messages out of the input buffer while the queue has room. */
 static void conn_parse_input(struct conn *c)
 {
-        while (c->state == CONN_OPEN && c->n_pending < c->server->lim.pending_calls) {
+        while (conn_has_room(c)) {
                 _cleanup_free_ char *msg = NULL;
-                _cleanup_free_ char *err = NULL;
-                struct server_call *call;
                 int r;
 
                 r = vl_rbuf_next(&c->in, &msg);
@@ -487,24 +527,43 @@ static void conn_parse_input(struct conn *c)
                         conn_kill(c, "out of memory");
                         return;
                 }
-                if (r == 0)
+                if (r == 0 || !conn_take(c, msg))
                         return;
-
-                call = calloc(1, sizeof(*call));
-                if (!call) {
-                        conn_kill(c, "out of memory");
-                        return;
-                }
-                r = vl_request_parse(msg, &call->req, &err);
-                if (r < 0) {
-                        free(call);
-                        conn_protocol_error(c, err ? err : "cannot parse the request");
-                        return;
-                }
-                call->server = c->server;
-                call->conn = c;
-                conn_queue(c, call);
         }
+}
+
+/*
+ * Read for a connection with nothing buffered, into the server's scratch
+ * buffer: whole messages are taken from there, and only what is left
+ * (the start of a message, or what the queue has no room for yet) is
+ * kept by the connection.  At most SERVER_READ_CHUNK bytes a time, as
+ * vl_rbuf_read() reads at first: a peer pipelining hundreds of calls
+ * gets a few dozen answered per wakeup, and everybody else their turn in
+ * between.  As vl_rbuf_read() returns.
+ */
+static int conn_read_direct(struct conn *c)
+{
+        char *p = c->server->scratch, *end;
+        ssize_t n;
+
+        do
+                n = read(c->fd, p, SERVER_READ_CHUNK);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        if (n == 0)
+                return 0;
+        end = p + n;
+        while (p < end && conn_has_room(c)) {
+                char *nul = memchr(p, 0, (size_t)(end - p));
+
+                if (!nul || !conn_take(c, p))
+                        break;
+                p = nul + 1;
+        }
+        if (p < end && c->state == CONN_OPEN)
+                return vl_rbuf_put(&c->in, p, (size_t)(end - p)) < 0 ? -EMSGSIZE : (int)n;
+        return (int)n;
 }
 
 static void send_protocol_error(struct conn *c, const char *why)
@@ -615,7 +674,10 @@ static void on_read(evutil_socket_t fd, short what, void *userdata)
         struct conn *c = userdata;
         int r;
 
-        r = vl_rbuf_read(&c->in, c->fd);
+        if (c->in.len == 0 && c->state == CONN_OPEN)
+                r = conn_read_direct(c);
+        else
+                r = vl_rbuf_read(&c->in, c->fd);
         if (r == -EAGAIN || r == -ENOBUFS)
                 return;
         if (r == -EMSGSIZE) {
@@ -665,14 +727,38 @@ static void on_idle(evutil_socket_t fd, short what, void *userdata)
 
 /* ---- accepting ------------------------------------------------------------ */
 
+static struct server_uid_count *uid_count(const struct server *s, uid_t uid)
+{
+        for (size_t i = 0; i < s->n_uids; i++)
+                if (s->uids[i].uid == uid)
+                        return &s->uids[i];
+        return NULL;
+}
+
 static size_t count_uid(const struct server *s, uid_t uid)
 {
-        size_t n = 0;
+        const struct server_uid_count *u = uid_count(s, uid);
 
-        for (const struct conn *c = s->conns; c; c = c->next)
-                if (c->peer.uid == uid)
-                        n++;
-        return n;
+        return u ? u->n : 0;
+}
+
+/* One connection more (+1) or less (-1) for uid; a uid with none leaves the list. */
+static int uid_add(struct server *s, uid_t uid, int delta)
+{
+        struct server_uid_count *u = uid_count(s, uid);
+
+        if (!u && delta > 0) {
+                if (GROW(s->uids, s->cap_uids, s->n_uids) < 0)
+                        return -ENOMEM;
+                u = &s->uids[s->n_uids++];
+                *u = (struct server_uid_count){ .uid = uid };
+        }
+        if (!u)
+                return 0;
+        u->n += (size_t)delta;
+        if (u->n == 0)
+                *u = s->uids[--s->n_uids];
+        return 0;
 }
 
 static int peer_groups(int fd, struct server_peer *peer)
@@ -697,6 +783,7 @@ static int server_add_conn(struct server *s, int fd)
         struct ucred cred;
         socklen_t len = sizeof(cred);
         struct conn *c;
+        size_t esz;
         size_t limit;
         int r;
 
@@ -719,9 +806,19 @@ static int server_add_conn(struct server *s, int fd)
                 return -EUSERS;
         }
 
-        c = calloc(1, sizeof(*c));
+        /*
+         * One allocation for the connection and its four events (their size
+         * is libevent's to say): an idle connection is this block alone.
+         */
+        esz = (event_get_struct_event_size() + _Alignof(max_align_t) - 1) &
+              ~(_Alignof(max_align_t) - 1);
+        c = calloc(1, CONN_EVENTS_AT + 4 * esz);
         if (!c)
                 return -ENOMEM;
+        c->read_ev = (struct event *)((char *)c + CONN_EVENTS_AT);
+        c->write_ev = (struct event *)((char *)c->read_ev + esz);
+        c->idle_ev = (struct event *)((char *)c->write_ev + esz);
+        c->process_ev = (struct event *)((char *)c->idle_ev + esz);
         c->server = s;
         c->fd = fd;
         c->id = ++s->next_id;
@@ -737,22 +834,29 @@ static int server_add_conn(struct server *s, int fd)
                            "primary group only",
                            (unsigned)cred.uid, (int)cred.pid, strerror(-r));
 
-        c->read_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_read, c);
-        c->write_ev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
-        c->idle_ev = evtimer_new(s->base, on_idle, c);
-        c->process_ev = event_new(s->base, -1, 0, on_process, c);
-        if (!c->read_ev || !c->write_ev || !c->idle_ev || !c->process_ev) {
+        if (event_assign(c->read_ev, s->base, fd, EV_READ | EV_PERSIST, on_read, c) < 0 ||
+            event_assign(c->write_ev, s->base, fd, EV_WRITE | EV_PERSIST, on_write, c) < 0 ||
+            event_assign(c->idle_ev, s->base, -1, 0, on_idle, c) < 0 ||
+            event_assign(c->process_ev, s->base, -1, 0, on_process, c) < 0) {
                 c->fd = -1; /* the caller closes it */
                 c->server = NULL; /* never linked into the server */
                 conn_free(c);
                 return -ENOMEM;
         }
+        c->events_set = true;
 
+        if (uid_add(s, cred.uid, 1) < 0) {
+                c->fd = -1; /* the caller closes it */
+                c->server = NULL;
+                conn_free(c);
+                return -ENOMEM;
+        }
         c->next = s->conns;
         if (s->conns)
                 s->conns->prev = c;
         s->conns = c;
         s->n_conns++;
+        c->counted = true;
         log_debug("connection %lu from uid %u gid %u pid %d", c->id, (unsigned)cred.uid,
                   (unsigned)cred.gid, (int)cred.pid);
         conn_update_events(c);
@@ -834,7 +938,14 @@ int server_new(struct event_base *base, const struct server_limits *limits,
         s->userdata = userdata;
         s->listen_fd = -1;
         s->pause_ev = evtimer_new(base, on_accept_resume, s);
-        if (!s->pause_ev) {
+        s->tok = json_tokener_new();
+        s->scratch = malloc(SERVER_READ_CHUNK);
+        if (!s->pause_ev || !s->tok || !s->scratch) {
+                if (s->pause_ev)
+                        event_free(s->pause_ev);
+                if (s->tok)
+                        json_tokener_free(s->tok);
+                free(s->scratch);
                 free(s);
                 return -ENOMEM;
         }
@@ -854,6 +965,9 @@ void server_free(struct server *s)
                 event_free(s->listen_ev);
         if (s->pause_ev)
                 event_free(s->pause_ev);
+        if (s->tok)
+                json_tokener_free(s->tok);
+        free(s->scratch);
         if (s->listen_fd >= 0)
                 close(s->listen_fd);
         /* Only remove the socket if it is still ours, not a successor's. */
@@ -861,6 +975,7 @@ void server_free(struct server *s)
             st.st_ino == s->bound_ino)
                 unlink(s->bound_path);
         free(s->bound_path);
+        free(s->uids);
         free(s);
 }
 
@@ -869,123 +984,12 @@ size_t server_n_connections(const struct server *s)
         return s->n_conns;
 }
 
-static int start_listening(struct server *s, int fd)
+int server_start_listening(struct server *s, int fd)
 {
         s->listen_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_accept, s);
         if (!s->listen_ev)
                 return -ENOMEM;
         s->listen_fd = fd;
         event_add(s->listen_ev, NULL);
-        return 0;
-}
-
-int server_listen_fd(struct server *s, int fd, char **err)
-{
-        int flags, r;
-
-        if (s->listen_fd >= 0)
-                return set_error(err, -EBUSY, "the server is already listening");
-        r = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0);
-        if (r < 0)
-                return set_error(err, r, "fd %d: %s", fd, strerror(-r));
-        if (r == 0)
-                return set_error(err, -ENOTSOCK, "fd %d is not a listening UNIX stream socket",
-                                 fd);
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-            fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-                return set_error(err, -errno, "fd %d: %s", fd, strerror(errno));
-        r = start_listening(s, fd);
-        if (r < 0)
-                return set_error(err, r, "cannot watch fd %d", fd);
-        return 0;
-}
-
-int server_listen_systemd(struct server *s, char **err)
-{
-        int n, r;
-
-        n = sd_listen_fds(1);
-        if (n < 0)
-                return set_error(err, n, "sd_listen_fds: %s", strerror(-n));
-        if (n == 0)
-                return 0;
-        if (n > 1)
-                return set_error(err, -EINVAL,
-                                 "systemd passed %d sockets; assignd.socket must have exactly one",
-                                 n);
-        r = server_listen_fd(s, SD_LISTEN_FDS_START, err);
-        return r < 0 ? r : 1;
-}
-
-int server_listen_path(struct server *s, const char *path, char **err)
-{
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-        int r;
-
-        if (s->listen_fd >= 0)
-                return set_error(err, -EBUSY, "the server is already listening");
-        if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
-                return set_error(err, -ENAMETOOLONG, "socket path \"%s\" is too long (max %zu)",
-                                 path ? path : "", sizeof(sa.sun_path) - 1);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-
-        r = server_socket_mkdir_parents(path);
-        if (r < 0)
-                return set_error(err, r, "cannot create the directory of %s: %s", path,
-                                 strerror(-r));
-
-        if (lstat(path, &st) == 0) {
-                if (!S_ISSOCK(st.st_mode))
-                        return set_error(err, -EEXIST, "%s exists and is not a socket", path);
-                r = server_socket_in_use(&sa);
-                if (r < 0)
-                        return set_error(err, r, "cannot probe %s: %s", path, strerror(-r));
-                if (r > 0)
-                        return set_error(err, -EADDRINUSE,
-                                         "%s: another process is listening on it (is assignd "
-                                         "already running?)",
-                                         path);
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return set_error(err, -errno, "cannot remove stale socket %s: %s", path,
-                                         strerror(errno));
-                log_info("removed stale socket %s", path);
-        } else if (errno != ENOENT) {
-                return set_error(err, -errno, "%s: %s", path, strerror(errno));
-        }
-
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return set_error(err, -errno, "socket: %s", strerror(errno));
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-                return set_error(err, -errno, "bind %s: %s", path, strerror(errno));
-        if (chmod(path, 0666) < 0 || lstat(path, &st) < 0) {
-                r = -errno;
-                unlink(path);
-                return set_error(err, r, "%s: %s", path, strerror(-r));
-        }
-        if (listen(fd, LIMIT_LISTEN_BACKLOG) < 0) {
-                r = -errno;
-                unlink(path);
-                return set_error(err, r, "listen %s: %s", path, strerror(-r));
-        }
-
-        s->bound_path = strdup(path);
-        if (!s->bound_path) {
-                unlink(path);
-                return -ENOMEM;
-        }
-        s->bound_dev = st.st_dev;
-        s->bound_ino = st.st_ino;
-        r = start_listening(s, fd);
-        if (r < 0) {
-                unlink(path);
-                free(s->bound_path);
-                s->bound_path = NULL;
-                return set_error(err, r, "cannot watch the socket");
-        }
-        fd = -1;
         return 0;
 }

@@ -315,6 +315,23 @@ static int get_state(struct method_call *mc, struct json_object *params,
         return 0;
 }
 
+static int get_counters(struct method_call *mc, struct json_object *params,
+                        struct json_object **reply)
+{
+        const struct dispatch_context *ctx = method_call_context(mc);
+        struct json_object *o = json_object_new_object();
+        int r = 0;
+
+        r |= jv_set_int(o, "db_commits", (int64_t)db_commit_count(inventory_db(ctx->inv)));
+        r |= jv_set_int(o, "state_writes", (int64_t)hv_sim_state_writes(ctx->hv));
+        if (r) {
+                json_object_put(o);
+                return -ENOMEM;
+        }
+        *reply = o;
+        return 0;
+}
+
 static const struct method_entry simulator_methods[] = {
         { SIM_IFACE ".CreateDomain", METHOD_ROOT, create_domain },
         { SIM_IFACE ".DestroyDomain", METHOD_ROOT, destroy_domain },
@@ -324,6 +341,7 @@ static const struct method_entry simulator_methods[] = {
         { SIM_IFACE ".UnpauseDomain", METHOD_ROOT, unpause_domain },
         { SIM_IFACE ".SetFailpoint", METHOD_ROOT, set_failpoint },
         { SIM_IFACE ".GetState", METHOD_ROOT, get_state },
+        { SIM_IFACE ".GetCounters", METHOD_ROOT, get_counters },
 };
 
 int simulator_register(struct dispatch *d, struct hv *hv, char **err)

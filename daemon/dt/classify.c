@@ -460,15 +460,20 @@ static const char *fixed_reason(const struct dt_device *d)
         return NULL;
 }
 
-/* The device Xen's dom0 builder skips that d lies under (a frame of a memory-mapped timer), or NULL. */
-static const struct dt_device *skipped_ancestor(const struct dt_inventory *inv, const struct dt_device *d)
+/*
+ * The device Xen's dom0 builder skips that d lies under (a frame of a
+ * memory-mapped timer), or NULL.  timers are the memory-mapped timers of
+ * the tree, found once: a tree has one or none, and asking every device
+ * about every other would be quadratic in the size of the tree.
+ */
+static const struct dt_device *skipped_ancestor(const struct dt_device *const *timers,
+                                                size_t n_timers, const struct dt_device *d)
 {
-        for (size_t i = 0; i < inv->n_devices; i++) {
-                const struct dt_device *a = &inv->devices[i];
+        for (size_t i = 0; i < n_timers; i++) {
+                const struct dt_device *a = timers[i];
                 size_t l = strlen(a->path);
 
-                if (a != d && compat_match(a, timer_mem) && strncmp(d->path, a->path, l) == 0 &&
-                    d->path[l] == '/')
+                if (a != d && strncmp(d->path, a->path, l) == 0 && d->path[l] == '/')
                         return a;
         }
         return NULL;
@@ -479,10 +484,11 @@ static const struct dt_device *skipped_ancestor(const struct dt_inventory *inv, 
  * are inconsistent says so first: that is what its administrator must
  * fix, whatever else it is.
  */
-static int decide_assignable(const struct dt_inventory *inv, struct dt_device *d)
+static int decide_assignable(const struct dt_device *const *timers, size_t n_timers,
+                             struct dt_device *d)
 {
         const char *why = d->fault ? NULL : fixed_reason(d);
-        const struct dt_device *a = d->fault || why ? NULL : skipped_ancestor(inv, d);
+        const struct dt_device *a = d->fault || why ? NULL : skipped_ancestor(timers, n_timers, d);
 
         d->assignable = !d->fault && !why && !a;
         if (d->assignable)
@@ -952,11 +958,19 @@ static void clear_classification(struct dt_inventory *inv)
 
 int classify_inventory(struct dt_inventory *inv, const struct classify_tables *t)
 {
+        _cleanup_free_ const struct dt_device **timers = NULL;
+        size_t n_timers = 0;
         int r;
 
         if (!inv)
                 return -EINVAL;
         clear_classification(inv);
+        timers = calloc(inv->n_devices + 1, sizeof(*timers));
+        if (!timers)
+                return -ENOMEM;
+        for (size_t i = 0; i < inv->n_devices; i++)
+                if (compat_match(&inv->devices[i], timer_mem))
+                        timers[n_timers++] = &inv->devices[i];
         for (size_t i = 0; i < inv->n_devices; i++) {
                 struct dt_device *d = &inv->devices[i];
 
@@ -965,7 +979,7 @@ int classify_inventory(struct dt_inventory *inv, const struct classify_tables *t
                         r = classify_dma(t, d);
                 if (r < 0)
                         goto fail;
-                r = decide_assignable(inv, d);
+                r = decide_assignable(timers, n_timers, d);
                 if (r < 0)
                         goto fail;
         }

@@ -1485,6 +1485,18 @@ static int check_struct_walk(const void *fdt, uint32_t total, char **err)
 
 /* ---- public API --------------------------------------------------------- */
 
+static size_t max_blob = DT_MAX_BLOB_SIZE;
+
+void dt_set_max_blob_size(size_t max)
+{
+        max_blob = max == 0 ? DT_MAX_BLOB_SIZE : max > UINT32_MAX ? UINT32_MAX : max;
+}
+
+size_t dt_max_blob_size(void)
+{
+        return max_blob;
+}
+
 int dt_check_blob(const void *blob, size_t len, char **err)
 {
         uint32_t total;
@@ -1492,9 +1504,9 @@ int dt_check_blob(const void *blob, size_t len, char **err)
 
         if (!blob)
                 return set_error(err, -EINVAL, "no device tree blob");
-        if (len > DT_MAX_BLOB_SIZE)
-                return set_error(err, -E2BIG, "device tree blob is %zu bytes, more than the %u byte limit",
-                                 len, DT_MAX_BLOB_SIZE);
+        if (len > max_blob)
+                return set_error(err, -E2BIG, "device tree blob is %zu bytes, more than the %zu byte limit",
+                                 len, max_blob);
         if (len < sizeof(struct fdt_header))
                 return set_error(err, -EINVAL, "device tree blob is truncated: %zu bytes, the header alone is %zu",
                                  len, sizeof(struct fdt_header));
@@ -1505,7 +1517,7 @@ int dt_check_blob(const void *blob, size_t len, char **err)
         if (total > len)
                 return set_error(err, -EINVAL, "device tree header claims %" PRIu32 " bytes but only %zu were read",
                                  total, len);
-        if (total > DT_MAX_BLOB_SIZE)
+        if (total > max_blob)
                 return set_error(err, -E2BIG, "device tree totalsize %" PRIu32 " exceeds the limit", total);
         r = fdt_check_header(blob);
         if (r < 0)
@@ -1536,11 +1548,11 @@ int dt_read_file(const char *path, void **ret, size_t *ret_len, char **err)
                         size_t ncap = cap ? cap * 2 : 64 * 1024;
                         char *p;
 
-                        if (ncap > DT_MAX_BLOB_SIZE + 1)
-                                ncap = DT_MAX_BLOB_SIZE + 1;
+                        if (ncap > max_blob + 1)
+                                ncap = max_blob + 1;
                         if (ncap <= len)
-                                return set_error(err, -E2BIG, "%s is larger than %u bytes", path,
-                                                 DT_MAX_BLOB_SIZE);
+                                return set_error(err, -E2BIG, "%s is larger than %zu bytes", path,
+                                                 max_blob);
                         p = realloc(buf, ncap);
                         if (!p)
                                 return set_error(err, -ENOMEM, "out of memory reading %s", path);
@@ -1557,8 +1569,8 @@ int dt_read_file(const char *path, void **ret, size_t *ret_len, char **err)
                         break;
                 len += (size_t)n;
         }
-        if (len > DT_MAX_BLOB_SIZE)
-                return set_error(err, -E2BIG, "%s is larger than %u bytes", path, DT_MAX_BLOB_SIZE);
+        if (len > max_blob)
+                return set_error(err, -E2BIG, "%s is larger than %zu bytes", path, max_blob);
         *ret = steal_ptr(buf);
         *ret_len = len;
         return 0;

@@ -16,7 +16,11 @@
 
 #include "util.h"
 
-/* Largest DTB we accept.  Real host trees are well under 1 MiB (QEMU pads to 1 MiB). */
+/*
+ * Largest DTB accepted by default.  Real host trees are well under 1 MiB
+ * (QEMU pads to 1 MiB); dt_set_max_blob_size() changes it for the process
+ * (assignd.conf's MaxDeviceTreeMiB, the benchmarks' generated trees).
+ */
 #define DT_MAX_BLOB_SIZE (16u * 1024 * 1024)
 /* Deepest node nesting we walk; real trees stay below 10. */
 #define DT_MAX_DEPTH 64
@@ -198,9 +202,13 @@ struct dt_inventory {
  */
 int dt_check_blob(const void *blob, size_t len, char **err);
 
+/* The size cap of every later check and read (0: DT_MAX_BLOB_SIZE); at most 4 GiB - 1. */
+void dt_set_max_blob_size(size_t max);
+size_t dt_max_blob_size(void);
+
 /*
  * Read a DTB from a file (or sysfs /sys/firmware/fdt, whose size stat()
- * cannot tell) with the DT_MAX_BLOB_SIZE cap.  On success *ret is malloc'd.
+ * cannot tell) with the size cap (dt_max_blob_size()).  On success *ret is malloc'd.
  */
 int dt_read_file(const char *path, void **ret, size_t *ret_len, char **err);
 

@@ -369,7 +369,7 @@ static int do_assign(struct engine *e, const struct engine_caller *who,
                         return roll_back(e, id, info.domid, &plan, s, r, err, f);
                 s->done = true;
                 t0 = now_ms();
-                r = lease_save_plan(e->db, id, &plan);
+                r = lease_record_step(e->db, id, &plan, i);
                 t_writes += now_ms() - t0;
                 if (r < 0)
                         return roll_back_unrecorded(e, id, info.domid, &plan, s, r, f);

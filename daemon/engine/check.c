@@ -23,7 +23,7 @@ int check_busy(const struct db_lease *l, const char *path, struct failure *f)
 
         if (l->state == DB_LEASE_RELEASING) {
                 /* A held plan waits for the domain's end, not just for its SPIs. */
-                if (plan_from_string(l->plan, &plan, NULL) >= 0 && plan.hold)
+                if (plan_from_lease(l, &plan, NULL) >= 0 && plan.hold)
                         why = ": it took up its reservation only in part, what it held was "
                               "revoked, and its devices stay held until that domain is gone";
                 else
@@ -188,7 +188,7 @@ int check_devices(struct engine *e, const struct check_request *req,
                                                req->devices[i]);
 
         for (size_t i = 0; i < req->n_devices; i++) {
-                devs[i] = dt_inventory_find(dt, req->devices[i]);
+                devs[i] = inventory_find(e->inv, req->devices[i]);
                 if (!devs[i])
                         return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND,
                                                 req->devices[i], "no device has the path %s",

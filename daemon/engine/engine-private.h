@@ -49,6 +49,16 @@ struct engine {
         struct engine_seen *seen;
         size_t n_seen, cap_seen;
         int iomem_visible;      /* enum hv_tristate: HV_UNKNOWN until asked */
+        struct owners *owners;  /* who holds each device (owners.h) */
+        /* engine_hazards(): the list, and what it was computed from. */
+        struct hazard *hazards;
+        size_t n_hazards;
+        bool hazards_valid, hazards_visible;
+        uint64_t hazards_generation, hazards_version;
+        /* engine_lease_counts(), and the lease writes it is for (owners_writes). */
+        size_t lease_counts[_DB_LEASE_STATE_MAX];
+        uint64_t lease_counts_writes;
+        bool lease_counts_valid;
 };
 
 /*

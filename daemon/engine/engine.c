@@ -8,14 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adopt.h"
 #include "audit.h"
 #include "denial.h"
 #include "engine-private.h"
+#include "hazard.h"
 #include "inventory.h"
 #include "lease-state.h"
 #include "log.h"
+#include "owners.h"
 #include "recovery.h"
 
 int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options *o,
@@ -34,6 +37,10 @@ int engine_new(struct inventory *inv, struct hv *hv, const struct engine_options
         e->iomem_visible = HV_UNKNOWN;
         if (o)
                 e->opts = *o;
+        if (owners_new(e->db, &e->owners) < 0) {
+                free(e);
+                return -ENOMEM;
+        }
         *ret = e;
         return 0;
 }
@@ -53,6 +60,8 @@ void engine_free(struct engine *e)
                 pending_clear(&e->pending[i]);
         free(e->pending);
         free(e->seen);
+        owners_free(e->owners);
+        hazard_list_free(e->hazards, e->n_hazards);
         denials_free(e->denials);
         free(e);
 }
@@ -160,6 +169,7 @@ void engine_set_policy_options(struct engine *e, const struct engine_options *o)
 {
         e->opts.forbid_force = o->forbid_force;
         e->opts.reservation_ttl = o->reservation_ttl;
+        e->opts.retention = o->retention;
 }
 
 void engine_emit_lease(struct engine *e, enum event_type type, int64_t id, const char *cause,
@@ -227,6 +237,38 @@ bool engine_ownership_visible(struct engine *e)
         return e->hv && adopt_iomem_visible(e);
 }
 
+int engine_hazards(struct engine *e, const struct hazard **ret, size_t *n, uint64_t *version)
+{
+        bool visible = engine_ownership_visible(e);
+        uint64_t gen = inventory_generation(e->inv);
+
+        if (!e->hazards_valid || e->hazards_generation != gen || e->hazards_visible != visible) {
+                struct hazard *h = NULL;
+                size_t nh = 0;
+                int r = hazard_list(e->inv, visible, &h, &nh);
+
+                if (r < 0)
+                        return r;
+                hazard_list_free(e->hazards, e->n_hazards);
+                e->hazards = h;
+                e->n_hazards = nh;
+                e->hazards_valid = true;
+                e->hazards_generation = gen;
+                e->hazards_visible = visible;
+                e->hazards_version++;
+        }
+        *ret = e->hazards;
+        *n = e->n_hazards;
+        if (version)
+                *version = e->hazards_version;
+        return 0;
+}
+
+uint64_t engine_owners_version(struct engine *e)
+{
+        return owners_version(e->owners);
+}
+
 void engine_owner_clear(struct engine_owner *o)
 {
         if (!o)
@@ -235,32 +277,30 @@ void engine_owner_clear(struct engine_owner *o)
         *o = (struct engine_owner){ .domid = -1 };
 }
 
+int engine_owner_peek(struct engine *e, const char *path, const struct engine_owner **ret,
+                      uint64_t *version)
+{
+        return owners_find(e->owners, path, ret, version);
+}
+
 int engine_owner(struct engine *e, const char *path, struct engine_owner *ret)
 {
-        struct db_lease l = { 0 };
-        int r;
+        const struct engine_owner *o = NULL;
+        char *domain = NULL;
+        int r = owners_find(e->owners, path, &o, NULL);
 
-        r = db_lease_find_by_device(e->db, path, &l);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
+        if (r <= 0)
                 return r;
-        *ret = (struct engine_owner){
-                .domid = l.domid,
-                .domain = steal_ptr(l.domain_name),
-                .state = l.state,
-                .lease = l.id,
-                .standing = l.standing,
-                .adopted = l.adopted,
-                .since = l.created_at,
-        };
-        db_lease_clear(&l);
+        if (o->domain && !(domain = strdup(o->domain)))
+                return -ENOMEM;
+        *ret = *o;
+        ret->domain = domain;
         return 1;
 }
 
 const struct dt_device *engine_device(struct engine *e, const char *path, struct failure *f)
 {
-        const struct dt_device *d = dt_inventory_find(inventory_dt(e->inv), path);
+        const struct dt_device *d = inventory_find(e->inv, path);
 
         if (!d)
                 failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
@@ -323,44 +363,84 @@ int engine_list_devices(struct engine *e, const struct engine_device_filter *f,
 
 /* ---- leases and audit -------------------------------------------------------- */
 
-int engine_list_leases(struct engine *e, bool all, struct db_lease **ret, size_t *n,
-                       struct failure *f)
+int engine_list_leases(struct engine *e, bool all, int64_t after, size_t limit,
+                       struct db_lease **ret, size_t *n, int64_t *next, struct failure *f)
 {
-        struct db_lease_filter lf = { .state = DB_LEASE_NONE, .domid = -1, .include_final = all };
+        struct db_lease_filter lf = { .state = DB_LEASE_NONE, .domid = -1, .include_final = all,
+                                      .after = after, .limit = limit + 1 };
         int r;
 
         recovery_domains_changed(e);
         r = db_lease_list(e->db, &lf, ret, n);
         if (r < 0)
                 return engine_fail_storage(e, f, r, "cannot read the leases");
+        /* One more than asked says whether another page follows. */
+        *next = 0;
+        if (*n > limit) {
+                db_lease_clear(&(*ret)[limit]);
+                *n = limit;
+                *next = (*ret)[limit - 1].id;
+        }
         return 0;
 }
 
 int engine_lease_counts(struct engine *e, size_t counts[_DB_LEASE_STATE_MAX], struct failure *f)
 {
-        struct db_lease *ls = NULL;
-        size_t n = 0;
+        uint64_t writes = owners_writes(e->owners);
         int r;
 
-        memset(counts, 0, sizeof(size_t) * _DB_LEASE_STATE_MAX);
-        r = db_lease_list(e->db, NULL, &ls, &n);
-        if (r < 0)
-                return engine_fail_storage(e, f, r, "cannot read the leases");
-        for (size_t i = 0; i < n; i++)
-                if (ls[i].state >= 0 && ls[i].state < _DB_LEASE_STATE_MAX)
-                        counts[ls[i].state]++;
-        db_lease_array_free(ls, n);
+        /* Counted again only after a lease was written (the database tells the owner map). */
+        if (!e->lease_counts_valid || e->lease_counts_writes != writes) {
+                r = db_lease_count(e->db, e->lease_counts);
+                if (r < 0) {
+                        e->lease_counts_valid = false;
+                        return engine_fail_storage(e, f, r, "cannot read the leases");
+                }
+                e->lease_counts_writes = writes;
+                e->lease_counts_valid = true;
+        }
+        memcpy(counts, e->lease_counts, sizeof(e->lease_counts));
         return 0;
 }
 
-int engine_audit_log(struct engine *e, size_t limit, struct db_audit **ret, size_t *n,
-                     struct failure *f)
+int engine_audit_log(struct engine *e, int64_t before, size_t limit, struct db_audit **ret,
+                     size_t *n, int64_t *next, struct failure *f)
 {
-        int r = db_audit_tail(e->db, limit, ret, n);
+        int r = db_audit_tail(e->db, before, limit + 1, ret, n);
 
         if (r < 0)
                 return engine_fail_storage(e, f, r, "cannot read the audit log");
+        /* The oldest of limit + 1 is there only to say that older ones exist. */
+        *next = 0;
+        if (*n > limit) {
+                db_audit_clear(&(*ret)[0]);
+                memmove(*ret, *ret + 1, limit * sizeof(**ret));
+                *n = limit;
+                *next = (*ret)[0].id;
+        }
         return 0;
+}
+
+int engine_prune_history(struct engine *e, size_t batch)
+{
+        const struct engine_retention *rt = &e->opts.retention;
+        int64_t cutoff = rt->max_age > 0 ? (int64_t)time(NULL) - rt->max_age : 0;
+        int l, a;
+
+        if (cutoff < 0)
+                cutoff = 0;
+        l = db_lease_prune(e->db, cutoff, rt->max_leases ? rt->max_leases : SIZE_MAX, batch);
+        a = db_audit_prune(e->db, cutoff, rt->max_audit ? rt->max_audit : SIZE_MAX, batch);
+        if (l < 0 || a < 0) {
+                log_warning("cannot prune the history in %s: %s", db_path(e->db),
+                            strerror(l < 0 ? -l : -a));
+                return l < 0 ? l : a;
+        }
+        if (l + a > 0)
+                log_info("history: %d finished lease%s and %d audit entr%s removed (kept: %s)",
+                         l, l == 1 ? "" : "s", a, a == 1 ? "y" : "ies",
+                         "see assignd.conf's [History]");
+        return l + a;
 }
 
 void engine_history_clear(struct engine_history *h)
@@ -390,7 +470,7 @@ int engine_device_history(struct engine *e, const char *path, size_t limit,
                 return failure_set(f, r, FAILURE_INTERNAL_ERROR, "cannot read the audit log: %s",
                                    strerror(-r));
         if (h.n_leases == 0 && h.n_entries == 0 &&
-            !dt_inventory_find(inventory_dt(e->inv), path))
+            !inventory_find(e->inv, path))
                 return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
                                         "no device has the path %s, and none had", path);
         *ret = h;
@@ -407,7 +487,7 @@ int engine_set_policy(struct engine *e, const struct engine_caller *who, const c
         struct event ev = EVENT_INIT(EVENT_INVENTORY_CHANGED);
         int r;
 
-        if (!dt_inventory_find(inventory_dt(e->inv), path))
+        if (!inventory_find(e->inv, path))
                 return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
                                         "no device has the path %s", path);
         r = engine_refuse_while_pending(e, f);

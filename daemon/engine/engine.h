@@ -33,6 +33,21 @@ struct events;
 struct hv;
 struct inventory;
 
+/*
+ * How much history is kept: final leases and audit entries older than
+ * max_age seconds go, and beyond that all but the newest max_leases final
+ * leases and max_audit entries (0: no bound of that kind).
+ */
+struct engine_retention {
+        int64_t max_age;
+        size_t max_leases;
+        size_t max_audit;
+};
+/* The defaults (assignd.conf's [History]). */
+#define HISTORY_MAX_AGE_DAYS 90
+#define HISTORY_MAX_FINISHED_LEASES 10000
+#define HISTORY_MAX_AUDIT_ENTRIES 100000
+
 struct engine_options {
         bool forbid_force;      /* Policy.Unprotected=refuse: refuse force_unprotected */
         int64_t reservation_ttl;        /* Reserve's default lifetime; 0: RESERVE_TTL_DEFAULT */
@@ -41,6 +56,7 @@ struct engine_options {
          * 0755 on first use); NULL: Reserve is refused.
          */
         const char *guest_dir;
+        struct engine_retention retention;
 };
 
 /* Who is asking (SO_PEERCRED), for the lease and the audit log. */
@@ -65,8 +81,9 @@ DEFINE_FREE_FUNC(struct engine, engine_free)
  */
 void engine_set_events(struct engine *e, struct events *ev);
 /*
- * New policy options (a configuration reload): forbid_force and
- * reservation_ttl take effect from the next request; guest_dir stays.
+ * New policy options (a configuration reload): forbid_force,
+ * reservation_ttl and the retention take effect from the next request (and
+ * pruning); guest_dir stays.
  */
 void engine_set_policy_options(struct engine *e, const struct engine_options *o);
 
@@ -89,8 +106,19 @@ struct engine_owner {
         int64_t since;          /* the lease's creation, unix seconds */
 };
 void engine_owner_clear(struct engine_owner *o);
-/* 1 and *ret when some lease holds path, 0 when nobody does, or a negative errno. */
+/*
+ * 1 and *ret when some lease holds path, 0 when nobody does, or a negative
+ * errno.  Answered from the engine's owner map, which follows every
+ * change of the database (owners.h), with no query.
+ */
 int engine_owner(struct engine *e, const char *path, struct engine_owner *ret);
+/*
+ * The same without a copy: *ret is borrowed until the next call into the
+ * engine.  *version changes whenever path's answer may change (0: do not
+ * keep anything made of this answer), for what is shown of the device.
+ */
+int engine_owner_peek(struct engine *e, const char *path, const struct engine_owner **ret,
+                      uint64_t *version);
 
 /* The device at path, or NULL with DeviceNotFound in f. */
 const struct dt_device *engine_device(struct engine *e, const char *path, struct failure *f);
@@ -112,15 +140,45 @@ int engine_list_devices(struct engine *e, const struct engine_device_filter *f,
  */
 bool engine_ownership_visible(struct engine *e);
 
-/* The non-final leases, or all of them, after settling what domain deaths changed. */
-int engine_list_leases(struct engine *e, bool all, struct db_lease **ret, size_t *n,
-                       struct failure *f);
+/*
+ * The hazards of the inventory (hazard.h), computed again only when the
+ * inventory changed (a rescan, a policy) or what the hypervisor reveals
+ * did: *ret is borrowed until then.  *version changes with the list.
+ */
+struct hazard;
+int engine_hazards(struct engine *e, const struct hazard **ret, size_t *n, uint64_t *version);
+
+/*
+ * A number that changes whenever any device's owner may have (0: the owner
+ * map cannot be read now), for what is kept of every device at once.
+ */
+uint64_t engine_owners_version(struct engine *e);
+
+/*
+ * One page of the leases that are not final, or of all of them, after
+ * settling what domain deaths changed: those with an id above after, at
+ * most limit (> 0), by id.  *next is the after of the next page, 0 when
+ * this one is the last.
+ */
+int engine_list_leases(struct engine *e, bool all, int64_t after, size_t limit,
+                       struct db_lease **ret, size_t *n, int64_t *next, struct failure *f);
 /* Non-final leases by state (indexed by enum db_lease_state). */
 int engine_lease_counts(struct engine *e, size_t counts[_DB_LEASE_STATE_MAX], struct failure *f);
 
-/* The newest limit audit entries (0: all), oldest first. */
-int engine_audit_log(struct engine *e, size_t limit, struct db_audit **ret, size_t *n,
-                     struct failure *f);
+/*
+ * One page of the audit log: the newest limit (> 0) entries with an id
+ * below before (0: the newest of all), oldest first.  *next is the before
+ * of the page of older entries, 0 when there are none.
+ */
+int engine_audit_log(struct engine *e, int64_t before, size_t limit, struct db_audit **ret,
+                     size_t *n, int64_t *next, struct failure *f);
+
+/*
+ * Delete what the retention lets go, at most batch rows of each kind (0:
+ * no bound): returns how many rows went (a full batch: call again soon),
+ * or a negative errno.
+ */
+int engine_prune_history(struct engine *e, size_t batch);
 
 /* What happened to one device: every lease that had it, and its audit entries. */
 struct engine_history {

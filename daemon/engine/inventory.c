@@ -13,16 +13,35 @@
 #include "hv.h"
 #include "inventory.h"
 #include "log.h"
+#include "strmap.h"
 
 struct inventory {
         struct db *db;
         struct dt_inventory *dt;
+        struct strmap by_path;          /* path -> device of dt */
+        uint64_t generation;            /* inventory_generation() */
+        /* inventory_count()'s answer, and the generation it is for. */
+        struct inventory_counts counts;
+        uint64_t counts_generation;
+        bool counts_valid;
         /* The host DTB the inventory was scanned from (its sha256 is dt->sha256). */
         void *blob;
         size_t blob_len;
         struct db_policy *policy;       /* sorted by path */
         size_t n_policy;
 };
+
+/* dt's devices by path, for inventory_find(). */
+static int index_paths(struct strmap *m, const struct dt_inventory *dt)
+{
+        *m = STRMAP_INIT;
+        for (size_t i = 0; i < dt->n_devices; i++)
+                if (strmap_put(m, dt->devices[i].path, &dt->devices[i]) < 0) {
+                        strmap_clear(m);
+                        return -ENOMEM;
+                }
+        return 0;
+}
 
 static int policy_cmp(const void *a, const void *b)
 {
@@ -45,6 +64,7 @@ static int inventory_reload_policy(struct inventory *inv)
         db_policy_array_free(inv->policy, inv->n_policy);
         inv->policy = p;
         inv->n_policy = n;
+        inv->generation++;
         return 0;
 }
 
@@ -124,7 +144,9 @@ int inventory_open(struct db *db, const char *dtb_path, const struct classify_ta
          */
         inv->blob = steal_ptr(blob);
         inv->blob_len = len;
-        r = inventory_reload_policy(inv);
+        r = index_paths(&inv->by_path, inv->dt);
+        if (r >= 0)
+                r = inventory_reload_policy(inv);
         if (r < 0) {
                 inventory_free(inv);
                 return set_error(err, r, "loading the device policy: %s", strerror(-r));
@@ -139,14 +161,21 @@ int inventory_reclassify(struct inventory *inv, const struct classify_tables *ta
                          bool *changed, char **err)
 {
         _cleanup_inventory_ struct dt_inventory *loaded = NULL;
+        struct strmap by_path;
         int r;
 
         r = scan_store_load(inv->db, "the host DTB", inv->blob, inv->blob_len, tables, &loaded,
                             changed, err);
         if (r < 0)
                 return r;
+        r = index_paths(&by_path, loaded);
+        if (r < 0)
+                return set_error(err, r, "out of memory");
         dt_inventory_free(inv->dt);
+        strmap_clear(&inv->by_path);
         inv->dt = steal_ptr(loaded);
+        inv->by_path = by_path;
+        inv->generation++;
         return 0;
 }
 
@@ -154,6 +183,7 @@ int inventory_check_dom0_hidden(struct inventory *inv, struct hv *hv,
                                 struct inventory_dom0_counts *c, char **err)
 {
         memset(c, 0, sizeof(*c));
+        inv->generation++;
         for (size_t i = 0; i < inv->dt->n_devices; i++) {
                 struct dt_device *d = &inv->dt->devices[i];
                 enum dt_dom0_verdict v = DT_DOM0_UNKNOWN;
@@ -188,9 +218,20 @@ void inventory_free(struct inventory *inv)
         if (!inv)
                 return;
         dt_inventory_free(inv->dt);
+        strmap_clear(&inv->by_path);
         free(inv->blob);
         db_policy_array_free(inv->policy, inv->n_policy);
         free(inv);
+}
+
+const struct dt_device *inventory_find(const struct inventory *inv, const char *path)
+{
+        return path ? strmap_get(&inv->by_path, path) : NULL;
+}
+
+uint64_t inventory_generation(const struct inventory *inv)
+{
+        return inv->generation;
 }
 
 const struct dt_inventory *inventory_dt(const struct inventory *inv)
@@ -271,7 +312,7 @@ int inventory_set_policy(struct inventory *inv, const char *path, int dma, int a
 {
         int r;
 
-        if (!dt_inventory_find(inv->dt, path))
+        if (!inventory_find(inv, path))
                 return -ENOENT;
         if (dma != DB_POLICY_UNSET && (dma < DT_DMA_UNKNOWN || dma > DT_DMA_NONE))
                 return -EINVAL;
@@ -298,8 +339,12 @@ bool inventory_matches(const struct inventory *inv, const struct dt_device *d,
         return true;
 }
 
-void inventory_count(const struct inventory *inv, struct inventory_counts *c)
+void inventory_count(struct inventory *inv, struct inventory_counts *c)
 {
+        if (inv->counts_valid && inv->counts_generation == inv->generation) {
+                *c = inv->counts;
+                return;
+        }
         memset(c, 0, sizeof(*c));
         c->devices = inv->dt->n_devices;
         c->groups = inv->dt->n_groups;
@@ -315,4 +360,7 @@ void inventory_count(const struct inventory *inv, struct inventory_counts *c)
                          inventory_effective_assignable(inv, d, NULL))
                         c->unprotected_dma++;
         }
+        inv->counts = *c;
+        inv->counts_generation = inv->generation;
+        inv->counts_valid = true;
 }

@@ -49,6 +49,14 @@ int inventory_check_dom0_hidden(struct inventory *inv, struct hv *hv,
 DEFINE_FREE_FUNC(struct inventory, inventory_free)
 
 const struct dt_inventory *inventory_dt(const struct inventory *inv);
+/* The device with this path, or NULL: a hash lookup (a read may name any device). */
+const struct dt_device *inventory_find(const struct inventory *inv, const char *path);
+/*
+ * A number that changes whenever anything of the inventory a reader sees
+ * may have: a reclassification, the dom0 verdicts, a policy change.  What
+ * is made of the inventory (hazards, rendered devices) is kept until then.
+ */
+uint64_t inventory_generation(const struct inventory *inv);
 struct db *inventory_db(const struct inventory *inv);
 /*
  * The host DTB blob the inventory was scanned from, as read and validated
@@ -90,6 +98,7 @@ struct inventory_counts {
         size_t devices, assignable, protected_, groups, iommus;
         size_t unprotected_dma;    /* assignable, not protected, dma not "none" */
 };
-void inventory_count(const struct inventory *inv, struct inventory_counts *c);
+/* Counted again only when the inventory changed (inventory_generation). */
+void inventory_count(struct inventory *inv, struct inventory_counts *c);
 
 #endif

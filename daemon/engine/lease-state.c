@@ -113,22 +113,11 @@ int lease_state_change(struct db *db, int64_t id, enum db_lease_state to,
 
         if (plan && (r = plan_to_string(plan, &text)) < 0)
                 return r;
-        /* The check and both writes in one transaction: what is checked is what changes. */
-        r = db_begin(db);
-        if (r < 0)
-                return r;
-        r = db_lease_get_state(db, id, &from);
-        if (r >= 0 && !lease_state_allowed(from, to))
-                r = refuse(id, from, to, why);
-        if (r >= 0)
-                r = db_lease_update(db, id, to, text, error);
-        if (r >= 0)
-                r = db_lease_set_target(db, id, target_of(to));
-        if (r < 0) {
-                db_rollback(db);
-                return r;
-        }
-        r = db_commit(db);
+        /* The check and the write in one transaction: what is checked is what changes. */
+        r = db_lease_transition(db, id, to, target_of(to), text, error, lease_state_allowed,
+                                &from);
+        if (r == -EPROTO)
+                return refuse(id, from, to, why);
         if (r < 0)
                 return r;
         if (from != to)

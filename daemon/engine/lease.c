@@ -2,6 +2,8 @@
 /*
  * Storing a lease's progress (see lease.h), over db/.
  */
+#include <errno.h>
+
 #include "lease-state.h"
 #include "lease.h"
 
@@ -24,14 +26,14 @@ int lease_begin(struct db *db, const char *domain_name, uint32_t domid, char *co
         return lease_state_create(db, &l, plan, "Assign recorded its plan", id);
 }
 
-int lease_save_plan(struct db *db, int64_t id, const struct plan *plan)
+int lease_record_step(struct db *db, int64_t id, const struct plan *plan, size_t k)
 {
-        _cleanup_free_ char *text = NULL;
-        int r = plan_to_string(plan, &text);
+        const struct plan_step *s;
 
-        if (r < 0)
-                return r;
-        return db_lease_update(db, id, DB_LEASE_NONE, text, NULL);
+        if (k >= plan->n_steps || k > UINT32_MAX)
+                return -EINVAL;
+        s = &plan->steps[k];
+        return db_lease_mark_step(db, id, (uint32_t)k, s->done, s->undone, s->kept);
 }
 
 int lease_bind_domid(struct db *db, int64_t id, int domid)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Storing a lease's progress: creating an assignment's lease before its
- * first hypercall, recording the plan after each step, binding a
+ * first hypercall, recording each step as it is made or undone, binding a
  * reservation to the domid that took it up.  State changes go through
  * lease-state.h, never through here.
  */
@@ -23,8 +23,12 @@ int lease_begin(struct db *db, const char *domain_name, uint32_t domid, char *co
                 size_t n, bool forced, uint32_t uid, int32_t pid, const struct plan *plan,
                 const char *options, int64_t *id);
 
-/* Store the plan after a step changed (one small write; the state is left alone). */
-int lease_save_plan(struct db *db, int64_t id, const struct plan *plan);
+/*
+ * Record step k of lease id's plan after its flags changed (one small row;
+ * the plan's text and the state are left alone), durable before the next
+ * hypercall.
+ */
+int lease_record_step(struct db *db, int64_t id, const struct plan *plan, size_t k);
 
 /*
  * A reservation's lease is bound to the domid that took it up (-1: unbound

@@ -34,7 +34,7 @@ static int add_lease_pages(struct place_taken *t, const struct db_lease *l)
 {
         _cleanup_(plan_clear) struct plan p = { 0 };
 
-        if (plan_from_string(l->plan, &p, NULL) < 0)
+        if (plan_from_lease(l, &p, NULL) < 0)
                 return 0;       /* reconciliation reports a plan that does not decode */
         for (size_t i = 0; i < p.n_steps; i++) {
                 const struct plan_step *s = &p.steps[i];

@@ -170,7 +170,7 @@ static void undo_steps(struct engine *e, int64_t id, uint32_t domid, struct plan
                 }
                 u->changed++;
                 if (id > 0 && !u->record_r) {
-                        r = lease_save_plan(e->db, id, plan);
+                        r = lease_record_step(e->db, id, plan, k);
                         if (r < 0) {
                                 u->record_r = r;
                                 log_warning("lease %" PRId64 ": cannot record that %s of %s "

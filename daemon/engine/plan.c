@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The plan of a lease (see plan.h): building it from a layout, and its
- * stored JSON form, small on purpose (a few hundred bytes for a device)
- * since it is rewritten after every step.
+ * stored form, JSON text with the step marks recorded after it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -169,6 +168,28 @@ int plan_from_string(const char *s, struct plan *ret, char **err)
         if (r < 0)
                 return set_error(err, -EUCLEAN, "step %zu of the stored lease plan does not "
                                  "decode", p.n_steps);
+        *ret = p;
+        p = (struct plan){ 0 };
+        return 0;
+}
+
+int plan_from_lease(const struct db_lease *l, struct plan *ret, char **err)
+{
+        _cleanup_(plan_clear) struct plan p = { 0 };
+        int r = plan_from_string(l->plan, &p, err);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < l->n_marks; i++) {
+                const struct db_step_mark *m = &l->marks[i];
+
+                if (m->idx >= p.n_steps)
+                        return set_error(err, -EUCLEAN, "lease %" PRId64 " records step %u of a "
+                                         "plan of %zu steps", l->id, m->idx, p.n_steps);
+                p.steps[m->idx].done = m->done;
+                p.steps[m->idx].undone = m->undone;
+                p.steps[m->idx].kept = m->kept;
+        }
         *ret = p;
         p = (struct plan){ 0 };
         return 0;

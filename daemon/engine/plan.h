@@ -15,10 +15,13 @@
  * keeps its devices until the domain is gone, and an undo that fails there
  * is recorded once as "kept" instead of being retried at every start.
  *
- * The stored form is JSON text in the lease row (one UPDATE per step
- * records progress: the database, not memory, is what crash recovery
- * reads).  It is storage, not the wire: wire/render.c gives the wire's
- * Step objects.
+ * The stored form is JSON text in the lease row, written when the lease
+ * is created and at each state change, and one small row per step whose
+ * flags changed since (db_lease_mark_step: the database, not memory, is
+ * what crash recovery reads, and re-encoding the whole plan after every
+ * hypercall was half the cost of an assignment).  plan_from_lease() reads
+ * both.  It is storage, not the wire: wire/render.c gives the wire's Step
+ * objects.
  */
 #ifndef ASSIGND_PLAN_H
 #define ASSIGND_PLAN_H
@@ -26,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "failure.h"
 #include "guestcfg.h"
 #include "hv.h"
@@ -69,6 +73,12 @@ bool plan_step_is_irq(enum hv_step s);
 int plan_to_string(const struct plan *p, char **ret);
 /* Parse a stored plan; -EUCLEAN with *err when it does not decode. */
 int plan_from_string(const char *s, struct plan *ret, char **err);
+/*
+ * A lease's plan as recorded: its text with the step marks recorded since
+ * laid over it.  -EUCLEAN with *err when it does not decode or a mark names
+ * a step the plan does not have.
+ */
+int plan_from_lease(const struct db_lease *l, struct plan *ret, char **err);
 
 /* Whether the plan still has steps the hypervisor may hold. */
 bool plan_outstanding(const struct plan *p);

@@ -93,7 +93,7 @@ static int roll_forward(struct engine *e, const struct db_lease *l, struct plan 
                 r = plan_exec_step(e->hv, domid, s, &err);
                 if (r >= 0) {
                         s->done = true;
-                        r = lease_save_plan(e->db, l->id, plan);
+                        r = lease_record_step(e->db, l->id, plan, i);
                 }
                 if (r < 0) {
                         /*
@@ -148,7 +148,7 @@ int recovery_settle_lease(struct engine *e, const struct db_lease *l, struct pla
         }
         if (l->state == DB_LEASE_ASSIGNED)
                 return 0;
-        r = plan_from_string(l->plan, &plan, &perr);
+        r = plan_from_lease(l, &plan, &perr);
         if (r < 0) {
                 u->r = r;
                 u->message = steal_ptr(perr);
@@ -236,6 +236,8 @@ static void report(struct engine *e, const struct db_lease *l, const char *actio
                                                       : EVENT_CAUSE_RECONCILE,
                                           NULL);
         }
+        /* Nothing changed: nothing was logged, and the fields are dropped here. */
+        log_fields_clear(&lf);
 }
 
 /*

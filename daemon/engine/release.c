@@ -90,7 +90,7 @@ static int release_lease(struct engine *e, const struct db_lease *l, struct fail
                 /* Unfinished leases, and leases of dead domains, are settled, not redone. */
                 r = recovery_settle_lease(e, l, &u, &outcome);
         } else {
-                r = plan_from_string(l->plan, &plan, &perr);
+                r = plan_from_lease(l, &plan, &perr);
                 if (r < 0)
                         return failure_set(f, r, FAILURE_INTERNAL_ERROR, "lease %" PRId64 ": %s",
                                            l->id, perr ? perr : strerror(-r));
@@ -118,7 +118,7 @@ static int not_held(struct engine *e, const char *path, const char *domain, stru
 {
         int r;
 
-        if (!dt_inventory_find(inventory_dt(e->inv), path))
+        if (!inventory_find(e->inv, path))
                 return failure_set_path(f, -ENOENT, FAILURE_DEVICE_NOT_FOUND, path,
                                         "no device has the path %s", path);
         r = failure_set_path(f, -ENOENT, FAILURE_NOT_ASSIGNED, path, "%s is not held by domain "

@@ -677,7 +677,7 @@ int reserve_standing_rest(struct engine *e, const struct db_lease *l, const char
         _cleanup_free_ char *target = NULL;
         int r;
 
-        r = plan_from_string(l->plan, &plan, NULL);
+        r = plan_from_lease(l, &plan, NULL);
         if (r < 0)
                 return r;
         plan.hold = false;
@@ -874,7 +874,7 @@ static int check_reservation(struct engine *e, const struct db_lease *l, time_t 
         }
         if (r < 0)
                 return r;
-        r = plan_from_string(l->plan, &plan, &perr);
+        r = plan_from_lease(l, &plan, &perr);
         if (r < 0)
                 return r;
         r = verify(e, &info, &plan, &why, &checked);
@@ -937,7 +937,7 @@ int reserve_release(struct engine *e, const struct db_lease *l, struct failure *
         if (r < 0)
                 return failure_set(f, r, FAILURE_INTERNAL_ERROR,
                                    "cannot get the domain's state: %s", strerror(-r));
-        r = plan_from_string(l->plan, &plan, &perr);
+        r = plan_from_lease(l, &plan, &perr);
         if (r < 0)
                 return failure_set(f, r, FAILURE_INTERNAL_ERROR, "lease %" PRId64 ": %s", l->id,
                                    perr ? perr : strerror(-r));

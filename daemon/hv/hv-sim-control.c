@@ -283,3 +283,8 @@ int hv_sim_get_state_json(struct hv *hv, struct json_object **ret, char **err)
 
         return r < 0 ? r : hv_sim_state_to_json(sim_of(hv), ret, err);
 }
+
+uint64_t hv_sim_state_writes(const struct hv *hv)
+{
+        return hv_sim_present(hv) ? sim_of((struct hv *)hv)->writes : 0;
+}

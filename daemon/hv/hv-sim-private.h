@@ -70,6 +70,8 @@ struct sim {
         struct sim_domain **doms;
         size_t n_doms, cap_doms;
         int efd;
+        uint64_t writes;                /* hv_sim_state_writes() */
+        char *saved;                    /* the text last written or read: what a failed write restores */
 };
 
 static inline struct sim *sim_of(struct hv *hv)
@@ -109,15 +111,16 @@ struct sim_domain *hv_sim_state_dt_owner(struct sim *s, const char *path);
 struct sim_domain *hv_sim_state_spi_owner(struct sim *s, uint32_t irq);
 /* Sort the domains by domid (the order of the state file, GetState and lists). */
 void hv_sim_state_sort(struct sim *s);
-/* Write the state file (nothing without a state path). */
+/* Write the state file atomically, without syncing it (nothing without a state path). */
 int hv_sim_state_save(struct sim *s, char **err);
 /* Load the state file into fresh arrays; -ENOENT if there is none. */
 int hv_sim_state_load(struct sim *s, char **err);
 /* A kill -9 inside hv_sim_state_save() can leave its temp file: remove such. */
 void hv_sim_state_remove_stale_temps(const char *state_path);
 /*
- * Persist after a change; if that fails, fall back to the state on disk
- * so that memory never claims what a restart would not find.
+ * Persist after a change; if that fails, go back to the state last
+ * written (kept in memory: reading the file could fail for the same
+ * reason), so that memory never claims what a restart would not find.
  */
 int hv_sim_state_commit(struct hv *hv, char **err);
 /* The JSON of hv_sim_get_state_json(). */

@@ -3,10 +3,18 @@
  * The simulated machine's state as a whole: finding domains and who
  * holds a device or an SPI, and keeping the state where it survives the
  * daemon the way Xen's does.  After every successful mutating call the
- * whole state is written to a file atomically (temp file, fsync, rename,
- * fsync of the directory) and it is read back at hv_open, so a kill -9 at
- * any point leaves either the state before or after the call.  The same
- * JSON form, with the platform added, is what GetState shows.
+ * whole state is written to a file atomically (a temp file renamed over
+ * it) and it is read back at hv_open, so a kill -9 at any point leaves
+ * either the state before or after the call.  Nothing is fsynced: Xen's
+ * state survives a crash of the daemon, not a power loss of the machine,
+ * and neither need the simulator's (the kernel keeps a renamed file's
+ * data across the death of the process that wrote it).
+ *
+ * A call whose state cannot be written (disk full, out of descriptors)
+ * fails, and the state goes back to what was last written, kept in memory
+ * as its text: reading the file back could fail for the same reason, and
+ * the daemon must find the machine as the failed call left it, unchanged.
+ * The same JSON form, with the platform added, is what GetState shows.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -312,9 +320,8 @@ static int write_all(int fd, const char *buf, size_t len)
 int hv_sim_state_save(struct sim *s, char **err)
 {
         struct json_object *o;
-        _cleanup_free_ char *tmp = NULL, *dircopy = NULL;
-        _cleanup_close_ int fd = -1, dfd = -1;
-        const char *text;
+        _cleanup_free_ char *tmp = NULL, *text = NULL;
+        _cleanup_close_ int fd = -1;
         int r;
 
         if (!s->state_path)
@@ -325,28 +332,21 @@ int hv_sim_state_save(struct sim *s, char **err)
         r = jv_set_obj(o, "format", json_object_new_int(SIM_FORMAT));
         r |= jv_set_int(o, "rover", s->rover);
         r |= jv_set_obj(o, "domains", domains_to_json(s));
-        text = r ? NULL : json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        if (!text) {
-                json_object_put(o);
+        if (!r)
+                text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) ?: "");
+        json_object_put(o);
+        if (!text || !*text)
                 return set_error(err, -ENOMEM, "out of memory");
-        }
 
         tmp = strdup_printf("%s.tmp.XXXXXX", s->state_path);
-        dircopy = strdup(s->state_path);
-        if (!tmp || !dircopy) {
-                json_object_put(o);
+        if (!tmp)
                 return set_error(err, -ENOMEM, "out of memory");
-        }
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0) {
                 r = -errno;
-                json_object_put(o);
                 return set_error(err, r, "cannot create %s: %s", tmp, strerror(-r));
         }
         r = write_all(fd, text, strlen(text));
-        json_object_put(o);
-        if (r >= 0 && fsync(fd) < 0)
-                r = -errno;
         if (r >= 0 && rename(tmp, s->state_path) < 0)
                 r = -errno;
         if (r < 0) {
@@ -354,13 +354,9 @@ int hv_sim_state_save(struct sim *s, char **err)
                 return set_error(err, r, "cannot write the simulator state %s: %s",
                                  s->state_path, strerror(-r));
         }
-        /* The rename is durable only once the directory is synced. */
-        dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0) {
-                r = -errno;
-                return set_error(err, r, "cannot sync the directory of %s: %s", s->state_path,
-                                 strerror(-r));
-        }
+        free(s->saved);
+        s->saved = steal_ptr(text);
+        s->writes++;
         return 0;
 }
 
@@ -388,16 +384,15 @@ void hv_sim_state_remove_stale_temps(const char *state_path)
         closedir(dp);
 }
 
+static int parse_state(struct sim *s, const char *text, char **err);
+
 /* Load the state file into fresh arrays; -ENOENT if there is none. */
 int hv_sim_state_load(struct sim *s, char **err)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
-        struct json_object *o = NULL, *a;
-        struct sim_domain **doms = NULL;
-        size_t n = 0, cap = 0, len = 0;
+        size_t len = 0;
         struct stat st;
-        uint64_t rover = 0, fmt = 0;
         int r;
 
         fd = open(s->state_path, O_RDONLY | O_CLOEXEC);
@@ -422,8 +417,24 @@ int hv_sim_state_load(struct sim *s, char **err)
                 len += (size_t)k;
         }
         buf[len] = '\0';
+        r = parse_state(s, buf, err);
+        if (r >= 0) {
+                free(s->saved);
+                s->saved = steal_ptr(buf);
+        }
+        return r;
+}
 
-        o = json_tokener_parse(buf);
+/* Replace the domains with those of a state's text; on failure they are untouched. */
+static int parse_state(struct sim *s, const char *text, char **err)
+{
+        struct json_object *o = NULL, *a;
+        struct sim_domain **doms = NULL;
+        size_t n = 0, cap = 0;
+        uint64_t rover = 0, fmt = 0;
+        int r;
+
+        o = json_tokener_parse(text);
         r = -EBADMSG;
         if (!o || !json_object_is_type(o, json_type_object))
                 goto fail;
@@ -461,20 +472,18 @@ fail:
 }
 
 /*
- * Persist after a change; if that fails, fall back to the state on disk
- * so that memory never claims what a restart would not find.
+ * Persist after a change; if that fails, go back to the state last
+ * written, so that memory never claims what a restart would not find and
+ * the caller, told the call failed, finds nothing of it done.
  */
 int hv_sim_state_commit(struct hv *hv, char **err)
 {
         struct sim *s = sim_of(hv);
         int r = hv_sim_state_save(s, err);
 
-        if (r < 0 && s->state_path) {
-                int q = hv_sim_state_load(s, NULL);
-
-                if (q < 0)
-                        log_error("hv-sim: cannot restore %s after a failed write", s->state_path);
-        }
+        if (r < 0 && s->saved && parse_state(s, s->saved, NULL) < 0)
+                log_error("hv-sim: cannot go back to the last state written to %s after a "
+                          "failed write", s->state_path);
         return r;
 }
 

@@ -49,6 +49,7 @@ static void sim_close(struct hv *hv)
                 free(s->protected[i]);
         free(s->protected);
         free(s->state_path);
+        free(s->saved);
         if (s->efd >= 0)
                 close(s->efd);
         free(s);

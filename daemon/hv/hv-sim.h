@@ -86,4 +86,7 @@ int hv_sim_pause(struct hv *hv, uint32_t domid, char **err);
  */
 int hv_sim_get_state_json(struct hv *hv, struct json_object **ret, char **err);
 
+/* How many times the state file was written since hv_open (the benchmarks count them). */
+uint64_t hv_sim_state_writes(const struct hv *hv);
+
 #endif

@@ -25,7 +25,7 @@ static struct json_object *done(struct json_object *o, int r)
 
 /* ---- devices ------------------------------------------------------------------ */
 
-int render_status_inventory(struct json_object *o, const struct inventory *inv,
+int render_status_inventory(struct json_object *o, struct inventory *inv,
                             const char *dtb_path)
 {
         const struct dt_inventory *dt = inventory_dt(inv);
@@ -258,7 +258,7 @@ struct json_object *render_lease(const struct db_lease *l)
 {
         _cleanup_(plan_clear) struct plan p = { 0 };
         struct json_object *o = json_object_new_object();
-        bool has_plan = l->plan && plan_from_string(l->plan, &p, NULL) >= 0;
+        bool has_plan = l->plan && plan_from_lease(l, &p, NULL) >= 0;
         int r = 0;
 
         r |= jv_set_strv(o, "devices", (const char *const *)l->devices, l->n_devices);
@@ -321,6 +321,27 @@ struct json_object *render_audit(const struct db_audit *a, size_t n)
                 r |= jv_push_obj(arr, done(o, k));
         }
         return done(arr, r);
+}
+
+struct json_object *render_hazard_counts(const struct hazard *h, size_t n)
+{
+        static const char *const kinds[] = { "inconsistent", "iommu-unsupported", "dma-unknown",
+                                             "ownership-invisible" };
+        struct json_object *counts = json_object_new_object();
+        int r = 0;
+
+        for (size_t k = 0; counts && k < ARRAY_SIZE(kinds); k++) {
+                int64_t c = 0;
+
+                for (size_t i = 0; i < n; i++)
+                        c += streq(h[i].kind, kinds[k]);
+                r |= jv_set_int(counts, kinds[k], c);
+        }
+        if (r) {
+                json_object_put(counts);
+                return NULL;
+        }
+        return counts;
 }
 
 struct json_object *render_hazards(const struct hazard *h, size_t n)

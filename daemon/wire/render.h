@@ -30,7 +30,7 @@ struct inventory;
  * was scanned from (dtb_path as given, may be NULL) and the device counts.
  * Returns 0 or -ENOMEM.
  */
-int render_status_inventory(struct json_object *o, const struct inventory *inv,
+int render_status_inventory(struct json_object *o, struct inventory *inv,
                             const char *dtb_path);
 /* Device, with its owner (NULL: nobody holds it). */
 struct json_object *render_device(const struct inventory *inv, const struct dt_device *d,
@@ -45,6 +45,8 @@ struct json_object *render_steps(const struct plan *p);
 struct json_object *render_audit(const struct db_audit *a, size_t n);
 /* []Hazard. */
 struct json_object *render_hazards(const struct hazard *h, size_t n);
+/* GetStatus's hazard_counts: every kind of hazard.h, with how many of h are of it. */
+struct json_object *render_hazard_counts(const struct hazard *h, size_t n);
 /* []string: the hv-patches the hypervisor has (none without an hv). */
 struct json_object *render_hv_patches(struct hv *hv);
 /* Event, with the bus's boot id. */

@@ -1,197 +1,417 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Benchmark (not a test): round-trip latency of GetDevice and ListDevices
- * against the real daemon, next to the floor of a bare echo server over
- * the same kind of socket (a UNIX stream socket, NUL-framed messages of
- * the same size as the GetDevice request).  Prints p50/p99 in
- * microseconds; never fails on timing.
+ * Benchmark (not a test): the daemon's read path against its floor.
  *
- * Usage: bench-rpc ASSIGND DTB DEVICE-PATH [ITERATIONS]
+ * The floor of a call is an echo server in a process of its own that
+ * answers the same request with the same number of bytes as the daemon's
+ * reply (the daemon's reply itself, captured first), over the same kind of
+ * socket, with one event loop like the daemon's.  Calls and their echo run
+ * in alternating rounds so that a noisy machine weighs on both; each round
+ * gives a p50 and the figures are the median of the rounds with their
+ * spread.  Clients are processes of their own; with 8 and 64 of them (as
+ * root: spread over 4 uids, as a real machine's clients would be) every
+ * client makes its calls back to back.
+ *
+ * Then the connection limits: 1,000 idle clients of one uid held open, the
+ * daemon's resident set size with them, and a 1,001st client's GetDevice
+ * against the echo; 64 Monitor streams; the resident set size after 100k
+ * calls.  Every goal of the performance issue is printed beside its ratio
+ * on a line starting with "goal" (run-bench gathers them); nothing here
+ * passes or fails on timing.
+ *
+ * Usage: bench-rpc ASSIGND DTB [DEVICE] [-r ROUNDS] [-q]
+ *   DEVICE: the device GetDevice reads (default: the first serial port)
+ *   -q: fewer iterations (a quick look, not figures to quote)
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include <json-c/json.h>
+#include <sys/mman.h>
 
-static double now_us(void)
-{
-        struct timespec ts;
+#include "bench-util.h"
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
+#define UID_BASE 61000u        /* the benchmark's client uids, when run as root */
+#define N_UIDS 4
 
-static int cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
+static int rounds = 5;
+static bool quick;
 
-        return x < y ? -1 : x > y;
-}
-
-static int unix_connect(const char *path)
-{
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0)
-                return -errno;
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                int r = -errno;
-
-                close(fd);
-                return r;
-        }
-        return fd;
-}
-
-static char rbuf[1 << 20];
-
-/* Send msg with its NUL, read one NUL-terminated reply; returns its length. */
-static ssize_t roundtrip(int fd, const char *msg, size_t len)
-{
-        size_t got = 0;
-
-        if (write(fd, msg, len + 1) != (ssize_t)(len + 1))
-                return -EIO;
-        for (;;) {
-                ssize_t n = read(fd, rbuf + got, sizeof(rbuf) - got);
-
-                if (n <= 0)
-                        return -EIO;
-                got += n;
-                if (memchr(rbuf + got - n, '\0', n))
-                        return got;
-                if (got == sizeof(rbuf))
-                        return -E2BIG;
-        }
-}
-
-struct echo_server {
-        int lfd;
+struct load {
+        const char *sock;
+        const char *msg;
+        int clients;
+        int iters;              /* per client */
 };
 
-static void *echo_thread(void *arg)
+/* Latencies of one run of l: every client's calls, p50 and p99 in µs. */
+static void run_load(const struct load *l, double *p50, double *p99)
 {
-        struct echo_server *s = arg;
-        char buf[65536];
-        int fd = accept(s->lfd, NULL, NULL);
+        size_t n = (size_t)l->clients * (size_t)l->iters;
+        double *t = mmap(NULL, n * sizeof(double), PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        int ready[2], go[2];
+        pid_t *pids = calloc((size_t)l->clients, sizeof(pid_t));
+        char c;
 
-        if (fd < 0)
-                return NULL;
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
+        if (t == MAP_FAILED || !pids || pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+                bench_die("cannot set up %d clients", l->clients);
+        fflush(NULL);
+        for (int i = 0; i < l->clients; i++) {
+                pids[i] = fork();
+                if (pids[i] < 0)
+                        bench_die("fork: %s", strerror(errno));
+                if (pids[i] == 0) {
+                        char *buf = malloc(BENCH_RBUF);
+                        size_t len = strlen(l->msg);
+                        int fd;
 
-                if (n <= 0)
-                        break;
-                if (write(fd, buf, n) != n)
-                        break;
+                        close(ready[0]);
+                        close(go[1]);
+                        if (l->clients > 1 && geteuid() == 0) {
+                                uid_t u = UID_BASE + (uid_t)(i % N_UIDS);
+
+                                if (setgid(u) < 0 || setuid(u) < 0)
+                                        _exit(3);
+                        }
+                        fd = bench_connect(l->sock);
+                        if (fd < 0 || !buf)
+                                _exit(2);
+                        for (int k = 0; k < 5; k++)
+                                if (bench_roundtrip(fd, l->msg, len, buf, BENCH_RBUF) < 0)
+                                        _exit(4);
+                        if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) < 0)
+                                _exit(2);
+                        for (int k = 0; k < l->iters; k++) {
+                                double t0 = bench_now_us();
+
+                                if (bench_roundtrip(fd, l->msg, len, buf, BENCH_RBUF) < 0)
+                                        _exit(4);
+                                t[(size_t)i * (size_t)l->iters + (size_t)k] =
+                                        bench_now_us() - t0;
+                        }
+                        _exit(0);
+                }
         }
-        close(fd);
-        return NULL;
+        close(ready[1]);
+        close(go[0]);
+        for (int i = 0; i < l->clients; i++)
+                if (read(ready[0], &c, 1) != 1)
+                        bench_die("a client of %s did not get ready (%d clients)", l->sock,
+                                  l->clients);
+        close(go[1]);   /* every client starts now */
+        close(ready[0]);
+        for (int i = 0; i < l->clients; i++) {
+                int st;
+
+                waitpid(pids[i], &st, 0);
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                        bench_die("a client of %s failed (status %d)", l->sock, st);
+        }
+        *p50 = bench_quantile(t, n, 0.5);
+        *p99 = bench_quantile(t, n, 0.99);
+        munmap(t, n * sizeof(double));
+        free(pids);
 }
 
-static void measure(const char *label, int fd, const char *msg, int iter)
+/* One call's reply, fetched on a connection of its own; NULL when the daemon does not answer. */
+static char *try_capture(const char *sock, const char *msg, size_t *len)
 {
-        double *t = calloc(iter, sizeof(double));
-        ssize_t n = 0;
+        char *buf = malloc(BENCH_RBUF);
+        int fd = bench_connect(sock);
+        ssize_t n = -1;
 
-        for (int i = 0; i < 20; i++)    /* warm up */
-                roundtrip(fd, msg, strlen(msg));
-        for (int i = 0; i < iter; i++) {
-                double t0 = now_us();
-
-                n = roundtrip(fd, msg, strlen(msg));
-                if (n < 0) {
-                        fprintf(stderr, "%s: round trip failed\n", label);
-                        exit(1);
-                }
-                t[i] = now_us() - t0;
+        if (fd >= 0 && buf)
+                n = bench_roundtrip(fd, msg, strlen(msg), buf, BENCH_RBUF);
+        if (fd >= 0)
+                close(fd);
+        if (n < 0) {
+                free(buf);
+                return NULL;
         }
-        qsort(t, iter, sizeof(double), cmp_double);
-        printf("%-14s %8d %10zd %10.1f %10.1f\n", label, iter, n, t[iter / 2],
-               t[(int)(iter * 0.99)]);
-        free(t);
+        *len = (size_t)n;
+        return buf;
+}
+
+static char *capture(const char *sock, const char *msg, size_t *len)
+{
+        char *buf = try_capture(sock, msg, len);
+
+        if (!buf)
+                bench_die("%s: no reply", msg);
+        return buf;
+}
+
+static bool is_error(const char *reply)
+{
+        struct json_object *o = json_tokener_parse(reply);
+        bool e = !o || json_object_object_get_ex(o, "error", NULL);
+
+        json_object_put(o);
+        return e;
+}
+
+struct result {
+        struct bench_spread call, echo, ratio;
+        double call_p99;
+        size_t bytes;
+};
+
+/*
+ * Rounds of (echo, call) with c clients: the daemon's reply to msg is
+ * served by an echo process for the floor.
+ */
+static struct result measure(const char *sock, const char *echo_sock, const char *msg,
+                             int clients, int iters)
+{
+        double call[16], echo[16], ratio[16], p99 = 0, x;
+        struct result res = { 0 };
+        size_t len;
+        char *reply = capture(sock, msg, &len);
+        pid_t e = bench_echo_start(echo_sock, reply, len);
+        struct load ld = { .sock = sock, .msg = msg, .clients = clients, .iters = iters };
+        struct load le = { .sock = echo_sock, .msg = msg, .clients = clients, .iters = iters };
+
+        for (int r = 0; r < rounds; r++) {
+                run_load(&le, &echo[r], &x);
+                run_load(&ld, &call[r], &x);
+                p99 = x > p99 ? x : p99;
+                ratio[r] = call[r] / echo[r];
+        }
+        bench_kill(e);
+        free(reply);
+        res.call = bench_spread_of(call, (size_t)rounds);
+        res.echo = bench_spread_of(echo, (size_t)rounds);
+        res.ratio = bench_spread_of(ratio, (size_t)rounds);
+        res.call_p99 = p99;
+        res.bytes = len;
+        return res;
+}
+
+static void print_row(const char *what, int clients, const struct result *r)
+{
+        printf("%-28s %7d %8zu %9.1f %6.1f-%-6.1f %9.1f %7.2f %5.2f-%-5.2f %9.1f\n", what,
+               clients, r->bytes, r->call.median, r->call.min, r->call.max, r->echo.median,
+               r->ratio.median, r->ratio.min, r->ratio.max, r->call_p99);
+}
+
+static void print_goal(const char *what, double value, const char *unit, double floor,
+                       double ratio, const char *cmp, double goal)
+{
+        bool met = strcmp(cmp, "<=") == 0 ? ratio <= goal : ratio >= goal;
+
+        printf("goal  %-44s %10.1f %-3s floor %9.1f %-3s ratio %6.2f  goal %s %-5g %s\n", what,
+               value, unit, floor, unit, ratio, cmp, goal, met ? "met" : "NOT MET");
+}
+
+/*
+ * Open n connections that each send msg and get a first reply containing
+ * want (NULL: any), then stay open; returns how many the daemon kept.
+ */
+static int hold_calls(const char *sock, int n, int *fds, const char *msg, const char *want)
+{
+        char *buf = malloc(65536);
+        int kept = 0;
+
+        for (int i = 0; i < n; i++) {
+                fds[i] = bench_connect(sock);
+                if (fds[i] < 0)
+                        continue;
+                if (bench_roundtrip(fds[i], msg, strlen(msg), buf, 65536) < 0 ||
+                    (want && !strstr(buf, want))) {
+                        close(fds[i]);
+                        fds[i] = -1;
+                        continue;
+                }
+                kept++;
+        }
+        free(buf);
+        return kept;
+}
+
+/* n connections that each make one call and then stay idle. */
+static int hold_idle(const char *sock, int n, int *fds)
+{
+        return hold_calls(sock, n, fds, "{\"method\":\"org.varlink.service.GetInfo\"}", NULL);
+}
+
+/* n Monitor streams: each gets its first reply and stays subscribed. */
+static int hold_monitors(const char *sock, int n, int *fds)
+{
+        return hold_calls(sock, n, fds,
+                          "{\"method\":\"io.assignd.Broker.Monitor\",\"more\":true}",
+                          "\"continues\":true");
+}
+
+static void close_all(int *fds, int n)
+{
+        for (int i = 0; i < n; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
+/* The first device whose path names a serial port, from ListDevices. */
+static char *pick_device(const char *sock)
+{
+        size_t len;
+        char *reply = capture(sock, "{\"method\":\"io.assignd.Broker.ListDevices\"}", &len);
+        struct json_object *o = json_tokener_parse(reply), *p, *devs;
+        char *found = NULL;
+
+        if (o && json_object_object_get_ex(o, "parameters", &p) &&
+            json_object_object_get_ex(p, "devices", &devs))
+                for (size_t i = 0; !found && i < json_object_array_length(devs); i++) {
+                        struct json_object *d = json_object_array_get_idx(devs, i), *path;
+
+                        if (json_object_object_get_ex(d, "path", &path) &&
+                            strstr(json_object_get_string(path), "serial"))
+                                found = strdup(json_object_get_string(path));
+                }
+        json_object_put(o);
+        free(reply);
+        if (!found)
+                bench_die("no serial port in the inventory: name a device");
+        return found;
 }
 
 int main(int argc, char **argv)
 {
-        char dir[] = "/tmp/assignd-bench-XXXXXX", sock[256], echo[256], db[256], state[256];
-        char req[1024];
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct echo_server es;
-        pthread_t th;
-        int iter = argc > 4 ? atoi(argv[4]) : 2000, fd = -1;
-        pid_t pid;
+        const char *assignd = NULL, *dtb = NULL, *parent = getenv("BENCH_TMPDIR");
+        char *device = NULL, echo_sock[400], req[1024];
+        struct bench_daemon d = { 0 };
+        struct result res;
+        char conf[256];
+        int pos = 0, fds[1100], mons[64];
+        long rss_idle, rss_conns, rss_mons, rss_calls;
+        bool have_list = true;
+        int kept, kept_mons;
 
-        if (argc < 4 || iter < 10) {
-                fprintf(stderr, "usage: %s ASSIGND DTB DEVICE-PATH [ITERATIONS]\n", argv[0]);
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "-r") && i + 1 < argc)
+                        rounds = atoi(argv[++i]);
+                else if (!strcmp(argv[i], "-q"))
+                        quick = true;
+                else if (pos == 0 && ++pos)
+                        assignd = argv[i];
+                else if (pos == 1 && ++pos)
+                        dtb = argv[i];
+                else if (pos == 2 && ++pos)
+                        device = strdup(argv[i]);
+        }
+        if (!assignd || !dtb || rounds < 1 || rounds > 16) {
+                fprintf(stderr, "usage: %s ASSIGND DTB [DEVICE] [-r ROUNDS] [-q]\n", argv[0]);
                 return 2;
         }
-        if (!mkdtemp(dir))
-                return 1;
-        snprintf(sock, sizeof(sock), "%s/broker.sock", dir);
-        snprintf(echo, sizeof(echo), "%s/echo.sock", dir);
-        snprintf(db, sizeof(db), "%s/inventory.db", dir);
-        snprintf(state, sizeof(state), "%s/sim-state.json", dir);
+        if (!parent)
+                parent = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        bench_raise_nofile();
+        /* A connection the daemon refused is written to: that is an error, not a signal. */
+        signal(SIGPIPE, SIG_IGN);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        snprintf(conf, sizeof(conf), "[Access]\nReadUsers = %u %u %u %u\n", UID_BASE,
+                 UID_BASE + 1, UID_BASE + 2, UID_BASE + 3);
+        bench_daemon_start(&d, assignd, dtb, parent, conf, NULL, NULL);
+        /* Let start-up settle before the first figure. */
+        usleep(300000);
+        rss_idle = bench_rss_kib(d.pid);
+        snprintf(echo_sock, sizeof(echo_sock), "%s/echo.sock", d.dir);
+        if (!device)
+                device = pick_device(d.sock);
 
-        pid = fork();
-        if (pid == 0) {
-                freopen("/dev/null", "w", stderr);
-                execl(argv[1], argv[1], "--foreground", "--log-level", "warning", "--hypervisor",
-                      "sim", "--dtb", argv[2], "--db", db, "--socket", sock, "--sim-state", state,
-                      "--config-dir", dir, (char *)NULL);
-                _exit(127);
-        }
-        for (int i = 0; i < 500 && fd < 0; i++) {
-                fd = unix_connect(sock);
-                if (fd < 0)
-                        usleep(10000);
-        }
-        if (fd < 0) {
-                fprintf(stderr, "daemon did not come up on %s\n", sock);
-                kill(pid, SIGTERM);
-                return 1;
-        }
-
-        es.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", echo);
-        if (es.lfd < 0 || bind(es.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(es.lfd, 4) < 0)
-                return 1;
-        pthread_create(&th, NULL, echo_thread, &es);
-        int efd = unix_connect(echo);
+        printf("daemon: %s\ndevice tree: %s\nGetDevice: %s\nclients: processes; with 8 and 64, "
+               "%s\nrounds: %d (echo, then the call, alternately); figures are the median of "
+               "the rounds' p50 with min-max\n\n", assignd, dtb, device,
+               geteuid() == 0 ? "spread over 4 uids" : "one uid (not root)", rounds);
+        printf("%-28s %7s %8s %9s %13s %9s %7s %11s %9s\n", "call", "clients", "reply_B",
+               "p50_us", "spread", "echo_us", "ratio", "spread", "p99_us");
 
         snprintf(req, sizeof(req),
                  "{\"method\":\"io.assignd.Broker.GetDevice\",\"parameters\":{\"path\":\"%s\"}}",
-                 argv[3]);
-        printf("%-14s %8s %10s %10s %10s\n", "call", "iter", "reply_B", "p50_us", "p99_us");
-        measure("echo (floor)", efd, req, iter);
-        measure("GetDevice", fd, req, iter);
-        measure("ListDevices", fd, "{\"method\":\"io.assignd.Broker.ListDevices\"}", iter / 4);
-        measure("GetStatus", fd, "{\"method\":\"io.assignd.Broker.GetStatus\"}", iter);
+                 device);
+        res = measure(d.sock, echo_sock, req, 1, quick ? 300 : 2000);
+        print_row("GetDevice", 1, &res);
+        {
+                struct result r8 = measure(d.sock, echo_sock, req, 8, quick ? 100 : 500);
+                struct result r64 = measure(d.sock, echo_sock, req, 64, quick ? 30 : 150);
 
-        close(efd);
-        close(fd);
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-        pthread_join(th, NULL);
-        close(es.lfd);
-        unlink(echo);
-        unlink(sock);
-        unlink(db);
-        char p[300];
-        snprintf(p, sizeof(p), "%s-wal", db);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s-shm", db);
-        unlink(p);
-        unlink(state);
-        rmdir(dir);
+                print_row("GetDevice", 8, &r8);
+                print_row("GetDevice", 64, &r64);
+                print_goal("GetDevice p50, 1 client", res.call.median, "us", res.echo.median,
+                           res.ratio.median, "<=", 3);
+                print_goal("GetDevice p50, 64 clients", r64.call.median, "us",
+                           r64.echo.median, r64.ratio.median, "<=", 3);
+        }
+        {
+                size_t len;
+                char *r = capture(d.sock, "{\"method\":\"io.assignd.Broker.GetStatus\","
+                                          "\"parameters\":{\"hazards\":true}}", &len);
+
+                have_list = !is_error(r);
+                free(r);
+        }
+        res = measure(d.sock, echo_sock, "{\"method\":\"io.assignd.Broker.GetStatus\"}", 1,
+                      quick ? 300 : 2000);
+        print_row(have_list ? "GetStatus (hazard counts)" : "GetStatus (all hazards)", 1, &res);
+        print_goal(have_list ? "GetStatus p50, 1 client" : "GetStatus p50, 1 client (all "
+                                                           "hazards)",
+                   res.call.median, "us", res.echo.median, res.ratio.median, "<=", 3);
+        if (have_list) {
+                res = measure(d.sock, echo_sock, "{\"method\":\"io.assignd.Broker.GetStatus\","
+                                                 "\"parameters\":{\"hazards\":true}}",
+                              1, quick ? 300 : 2000);
+                print_row("GetStatus (all hazards)", 1, &res);
+                print_goal("GetStatus p50, 1 client (all hazards)", res.call.median, "us",
+                           res.echo.median, res.ratio.median, "<=", 3);
+        }
+        res = measure(d.sock, echo_sock, "{\"method\":\"io.assignd.Broker.ListDevices\"}", 1,
+                      quick ? 50 : 300);
+        print_row("ListDevices", 1, &res);
+        print_goal("ListDevices p50, 1 client", res.call.median, "us", res.echo.median,
+                   res.ratio.median, "<=", 5);
+
+        /* ---- connections ---- */
+        printf("\n");
+        kept = hold_idle(d.sock, 1000, fds);
+        usleep(200000);
+        rss_conns = bench_rss_kib(d.pid);
+        printf("idle connections of one uid: %d of 1000 held\n", kept);
+        printf("goal  %-44s %10d     of 1000 held, RSS %ld KiB (%.0f B per connection)  goal "
+               "1000 held, RSS <= 8192 KiB %s\n", "1,000 idle connections", kept, rss_conns,
+               kept ? (double)(rss_conns - rss_idle) * 1024.0 / kept : 0.0,
+               kept == 1000 && rss_conns <= 8192 ? "met" : "NOT MET");
+        {
+                size_t len;
+                char *r = try_capture(d.sock, req, &len);
+
+                if (r) {
+                        free(r);
+                        res = measure(d.sock, echo_sock, req, 1, quick ? 300 : 2000);
+                        print_row("GetDevice, 1,001st client", 1, &res);
+                        print_goal("GetDevice p50, 1,001st client", res.call.median, "us",
+                                   res.echo.median, res.ratio.median, "<=", 3);
+                } else {
+                        printf("goal  %-44s refused: the daemon holds %d connections of one "
+                               "uid at most  NOT MET\n", "GetDevice p50, 1,001st client", kept);
+                }
+        }
+        close_all(fds, 1000);
+        usleep(200000);
+
+        kept_mons = hold_monitors(d.sock, 64, mons);
+        usleep(100000);
+        rss_mons = bench_rss_kib(d.pid);
+        close_all(mons, 64);
+        usleep(100000);
+
+        {
+                struct load ld = { .sock = d.sock, .msg = req, .clients = 8,
+                                   .iters = quick ? 1250 : 12500 };
+                double a, b;
+
+                run_load(&ld, &a, &b);
+                rss_calls = bench_rss_kib(d.pid);
+        }
+        printf("\nresident set size of the daemon (KiB): idle %ld; 1,000 connections %ld; %d "
+               "monitors %ld; after %s GetDevice calls %ld\n", rss_idle, rss_conns, kept_mons,
+               rss_mons, quick ? "10k" : "100k", rss_calls);
+        bench_daemon_stop(&d, false);
+        free(device);
         return 0;
 }

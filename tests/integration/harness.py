@@ -42,6 +42,16 @@ def check(cond, what):
         raise Fail(what)
 
 
+def wait_for(fn, what, timeout=5):
+    """Poll fn every 0.1 s until it is true; Fail after timeout seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if fn():
+            return
+        time.sleep(0.1)
+    raise Fail("%s did not happen within %ds" % (what, timeout))
+
+
 def shared_dtb(name):
     path = os.path.join(SHARED_DTB_DIR, name)
     if not os.path.exists(path):

@@ -63,9 +63,15 @@ def test_precedence():
         early = os.path.join(d.config_dir, "assignd.conf.d", "05-early.conf")
         check(eff["IdleTimeoutSec"] == ("7", early + ":2"),
               "any drop-in over the main file: %s" % (eff["IdleTimeoutSec"],))
-        check(eff["MaxConnectionsPerUser"] == ("32", "built-in") and main,
+        check(eff["MaxConnectionsPerUser"] == ("1024", "built-in") and main,
               "default: %s" % (eff["MaxConnectionsPerUser"],))
-        check(eff["MaxConnections"] == ("256", "built-in"), "default: %s" % (eff["MaxConnections"],))
+        check(eff["MaxConnections"] == ("4096", "built-in"), "default: %s" % (eff["MaxConnections"],))
+        check(eff["MaxDeviceTreeMiB"] == ("16", "built-in") and
+              eff["MaxAgeDays"] == ("90", "built-in") and
+              eff["MaxFinishedLeases"] == ("10000", "built-in") and
+              eff["MaxAuditEntries"] == ("100000", "built-in"),
+              "defaults: %s" % [eff[k] for k in ("MaxDeviceTreeMiB", "MaxAgeDays",
+                                                 "MaxFinishedLeases", "MaxAuditEntries")])
 
         # The daemon does what the print says.
         d.start()

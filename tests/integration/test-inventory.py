@@ -211,7 +211,7 @@ def test_inconsistent_nodes():
                       "%s: %r" % (path, devs.get(path)))
             check(devs["/soc/rtc@a000"]["assignable"] and devs["/soc/ethernet@2000"]["assignable"],
                   "sound devices not served")
-            hz = d.broker("GetStatus")["hazards"]
+            hz = d.broker("GetStatus", {"hazards": True})["hazards"]
             found = {h["path"]: h["message"] for h in hz if h["kind"] == "inconsistent"}
             check(sorted(found) == sorted(bad), "inconsistent hazards: %s" % sorted(found))
             check(all(why in found[p] for p, why in bad.items()), "hazard messages: %s" % found)

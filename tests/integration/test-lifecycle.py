@@ -507,7 +507,13 @@ def test_hazards_real_dtbs():
                                    ("exynos5250-snow.dtb", "samsung,exynos-sysmmu", 23),
                                    ("qemu-virt-smmuv3.dtb", None, 0)]:
         with Daemon(dtb=shared_dtb(name)) as d:
-            hz = d.broker("GetStatus")["hazards"]
+            st = d.broker("GetStatus")
+            check(st["hazards"] is None, "the list without asking: %s" % st["hazards"])
+            hz = d.broker("GetStatus", {"hazards": True})["hazards"]
+            kinds = ("inconsistent", "iommu-unsupported", "dma-unknown", "ownership-invisible")
+            check(st["hazard_counts"] == {k: len([h for h in hz if h["kind"] == k])
+                                          for k in kinds},
+                  "%s: counts %s disagree with the list" % (name, st["hazard_counts"]))
             bad = [h for h in hz if h["kind"] == "iommu-unsupported"]
             check(len(bad) == count, "%s: %d unsupported IOMMUs: %s" % (name, len(bad), bad))
             check(all(kind_word in h["message"] and h["path"] in h["message"] for h in bad),
@@ -522,8 +528,11 @@ def test_hazards_real_dtbs():
                 check(unknown, "the QEMU tree has DMA-unknown devices")
                 p = unknown[0]["path"]
                 d.broker("SetDevicePolicy", {"path": p, "dma": "none"})
-                hz = d.broker("GetStatus")["hazards"]
+                st = d.broker("GetStatus", {"hazards": True})
+                hz = st["hazards"]
                 check(p not in [h["path"] for h in hz], "declared dma=none: no longer a hazard")
+                check(st["hazard_counts"]["dma-unknown"] == len(unknown) - 1,
+                      "the count did not follow the policy: %s" % st["hazard_counts"])
                 # status counts them by kind; --hazards lists them one by one.
                 out = d.ctl("status", check=True).stdout
                 check("%d dma-unknown" % len([h for h in hz if h["kind"] == "dma-unknown"]) in out

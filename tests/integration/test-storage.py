@@ -13,12 +13,14 @@ anew).
 
 import json
 import os
+import shutil
+import socket
 import sqlite3
 import subprocess
 import threading
 import time
 
-from harness import Daemon, Fail, Skip, VarlinkError, check, run_cases
+from harness import Connection, Daemon, Fail, Skip, VarlinkError, check, run_cases, wait_for
 
 UART = "/soc/serial@9000000"        # dma none, SPI 33: three steps
 SATA = "/soc/sata@9010000"
@@ -51,15 +53,6 @@ def reads_answer(d):
     d.broker("ListDevices")
     d.broker("GetStatus")
     d.broker("ListLeases", {"all": True})
-
-
-def wait_for(fn, what, timeout=5):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if fn():
-            return
-        time.sleep(0.1)
-    raise Fail("%s did not happen within %ds" % (what, timeout))
 
 
 def lease_state(d, lid):
@@ -289,12 +282,68 @@ def test_foreign_and_emptied_database():
         d.broker("GetStatus")
 
 
+def test_simulator_out_of_descriptors():
+    """The simulator cannot write its state: it is left as the failed call found it.
+
+    With every descriptor of the daemon taken, the first hypercall of an
+    Assign cannot write the simulator's state (EMFILE), so it fails; the
+    simulator must then hold nothing of it (reading the file back would
+    fail for the same reason: the state last written is kept in memory),
+    and the lease says failed.  Before, the permission stayed granted in
+    the simulator while the daemon believed it refused.
+    """
+    if not shutil.which("prlimit"):
+        raise Skip("prlimit not installed")
+    d = Daemon()
+    plain_args = d.args
+    d.args = lambda: ["prlimit", "--nofile=24", "--"] + plain_args()
+    with d:
+        dom = d.sim("CreateDomain", {"name": "g", "passthrough": True})["domid"]
+        before = state(d)
+        ctl = d.connect()
+        hog = []
+        try:
+            # Connections until the daemon cannot accept one more.
+            for _ in range(64):
+                c = Connection(d.socket, timeout=0.5)
+                hog.append(c)
+                try:
+                    c.call("org.varlink.service.GetInfo")
+                except (socket.timeout, OSError):
+                    break
+            else:
+                raise Fail("the daemon never ran out of descriptors")
+            try:
+                ctl.call("io.assignd.Broker.Assign", {"domain": str(dom), "devices": [UART]})
+                raise Fail("Assign succeeded without descriptors for the simulator's state")
+            except VarlinkError as e:
+                check(e.name == "io.assignd.Broker.HypervisorError",
+                      "expected HypervisorError, got %s: %s" % (e.name, e.parameters))
+                check(e.parameters.get("errno_name") == "EMFILE",
+                      "the failure is not EMFILE: %s" % e.parameters)
+        finally:
+            for c in hog:
+                c.close()
+            ctl.close()
+        time.sleep(0.6)         # accepting resumes within 250 ms
+        after = state(d)
+        check(after == before, "the failed Assign left its mark in the simulator:\n%s\n%s" %
+              (json.dumps(before), json.dumps(after)))
+        ls = leases(d)
+        check(len(ls) == 1 and ls[0]["state"] == "failed", "the lease: %s" % ls)
+        # With descriptors again, the same Assign goes through.
+        lease = d.broker("Assign", {"domain": str(dom), "devices": [UART]})["lease"]
+        check(lease["state"] == "assigned", "Assign afterwards: %s" % lease["state"])
+
+
 run_cases([
     ("the disk fills up at each commit of an Assign", test_full_at_each_assign_commit),
     ("the disk fills up during a Release", test_full_during_release),
     ("a real full tmpfs", test_real_full_disk),
     ("a real read-only file system", test_real_read_only),
     ("another process holds the database's lock", test_locked_database),
+    ("the simulator cannot write its state: nothing of the call stays",
+     test_simulator_out_of_descriptors),
     ("another application's database is refused, an emptied one made anew",
      test_foreign_and_emptied_database),
 ])

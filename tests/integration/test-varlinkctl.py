@@ -160,6 +160,7 @@ def read_calls():
         BROKER + ".XlConfig": dict(gen, name="web"),
         BROKER + ".ImageBuilderConfig": gen,
         SIM + ".GetState": {},
+        SIM + ".GetCounters": {},
     }
 
 

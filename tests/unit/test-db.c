@@ -469,7 +469,9 @@ static void test_upgrade(void)
         _cleanup_free_ char *path2 = tpath("v1-broken.db");
         _cleanup_free_ char *err = NULL;
         static const char to_v1[] =
-                "BEGIN; DROP TABLE lease_devices; DROP TABLE leases; DROP TABLE audit;"
+                "BEGIN; DROP TABLE lease_steps; DROP TABLE audit_paths; DROP TABLE lease_devices;"
+                "DROP TABLE leases;"
+                "DROP TABLE audit;"
                 "ALTER TABLE devices DROP COLUMN dom0_hidden;"
                 "ALTER TABLE devices DROP COLUMN fault;"
                 "ALTER TABLE devices DROP COLUMN is_msi_controller;"
@@ -842,11 +844,25 @@ static void test_policy(void)
         CHECK_INT(p.assignable, 0);
         CHECK(p.note == NULL);
         db_policy_clear(&p);
-        /* Clearing the last override deletes the row. */
-        CHECK_INT(db_policy_set(db, uart, DB_POLICY_UNSET, DB_POLICY_CLEAR, "ignored", 0), 0);
+        /* Clearing the last override keeps a note given with it... */
+        CHECK_INT(db_policy_set(db, uart, DB_POLICY_UNSET, DB_POLICY_CLEAR, "kept", 0), 0);
+        CHECK_INT(db_policy_get(db, uart, &p), 0);
+        CHECK_INT(p.dma, DB_POLICY_UNSET);
+        CHECK_INT(p.assignable, DB_POLICY_UNSET);
+        CHECK_STR(p.note, "kept");
+        db_policy_clear(&p);
+        /* ... and removing the note then deletes the row. */
+        CHECK_INT(db_policy_set(db, uart, DB_POLICY_UNSET, DB_POLICY_UNSET, "", 0), 0);
         CHECK_INT(db_policy_get(db, uart, &p), -ENOENT);
-        /* Nothing to set at all is not an error and stores nothing. */
-        CHECK_INT(db_policy_set(db, uart, DB_POLICY_UNSET, DB_POLICY_UNSET, "n", 0), 0);
+        /* A note alone is stored. */
+        CHECK_INT(db_policy_set(db, uart, DB_POLICY_UNSET, DB_POLICY_UNSET, "n", 7), 0);
+        CHECK_INT(db_policy_get(db, uart, &p), 0);
+        CHECK_STR(p.note, "n");
+        CHECK_INT(p.set_by_uid, 7);
+        db_policy_clear(&p);
+        CHECK_INT(db_policy_unset(db, uart), 0);
+        /* Nothing at all is not an error and stores nothing. */
+        CHECK_INT(db_policy_set(db, uart, DB_POLICY_UNSET, DB_POLICY_UNSET, NULL, 0), 0);
         CHECK_INT(db_policy_get(db, uart, &p), -ENOENT);
 
         /* Out-of-range values. */
@@ -1160,6 +1176,33 @@ static void test_transactions(void)
                 CHECK_INT(n, 0);
                 db_audit_array_free(a, n);
         }
+
+        /*
+         * Deeper than the prepared savepoints (DB_SAVEPOINTS): one row per
+         * level; rolling the innermost two back keeps the rest.
+         */
+        for (int i = 0; i < DB_SAVEPOINTS + 4; i++) {
+                char target[16];
+
+                snprintf(target, sizeof(target), "level %d", i);
+                CHECK_INT(db_begin(db), 0);
+                CHECK_INT(db_audit_append(db, &(struct db_audit){ .action = (char *)"L",
+                                                                  .target = target,
+                                                                  .result = (char *)"ok" }), 0);
+        }
+        CHECK_INT(db_rollback(db), 0);
+        CHECK_INT(db_rollback(db), 0);
+        for (int i = 0; i < DB_SAVEPOINTS + 2; i++)
+                CHECK_INT(db_commit(db), 0);
+        {
+                struct db_audit *a = NULL;
+                size_t n = 0;
+
+                CHECK_INT(db_audit_list(db, 0, 0, &a, &n), 0);
+                CHECK_INT(n, DB_SAVEPOINTS + 2);
+                CHECK(n > 0 && streq(a[n - 1].target, "level 9"));
+                db_audit_array_free(a, n);
+        }
 }
 
 static void test_audit(void)
@@ -1215,12 +1258,12 @@ static void test_audit(void)
         CHECK_INT(db_audit_list(db, 2, 2, &a, &n), 0);
         CHECK(n == 2 && a[0].id == 3 && a[1].id == 4);
         db_audit_array_free(a, n);
-        CHECK_INT(db_audit_tail(db, 2, &a, &n), 0);
+        CHECK_INT(db_audit_tail(db, 0, 2, &a, &n), 0);
         CHECK(n == 2 && a[0].id == 4 && a[1].id == 5);  /* newest last */
         db_audit_array_free(a, n);
 
-        CHECK_INT(db_audit_prune(db, 2), 3);
-        CHECK_INT(db_audit_prune(db, 2), 0);
+        CHECK_INT(db_audit_prune(db, 0, 2, 0), 3);
+        CHECK_INT(db_audit_prune(db, 0, 2, 0), 0);
         CHECK_INT(db_audit_append(db, &(struct db_audit){ .action = (char *)"Release",
                                                           .result = (char *)"ok" }), 0);
         CHECK_INT(db_audit_list(db, 0, 0, &a, &n), 0);
@@ -1296,6 +1339,31 @@ static void test_device_history(void)
         CHECK_INT(n, 0);
         db_audit_array_free(a, n);
         CHECK_INT(db_audit_device(db, "", 0, &a, &n), -EINVAL);
+
+        /*
+         * The same answers from rows written before schema 6 indexed them:
+         * back to schema 5, and migration 6 fills audit_paths and lease_id.
+         */
+        db_close(db);
+        db = NULL;
+        CHECK_INT(raw_exec(path, "BEGIN; DROP TABLE lease_steps; DROP TABLE audit_paths;"
+                                 "DROP INDEX leases_live; DROP INDEX leases_final;"
+                                 "DROP INDEX lease_devices_path; DROP INDEX audit_lease;"
+                                 "DROP INDEX audit_at; ALTER TABLE audit DROP COLUMN lease_id;"
+                                 "CREATE INDEX leases_state ON leases(state);"
+                                 "PRAGMA user_version = 5; COMMIT;"), SQLITE_OK);
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (!db)
+                return;
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM audit_paths"), 5);
+        CHECK_INT(db_audit_device(db, "/soc/a_b@1", 0, &a, &n), 0);
+        CHECK_INT(n, 3);
+        if (n == 3)
+                CHECK(a[0].id == 1 && a[1].id == 3 && a[2].id == 4);
+        db_audit_array_free(a, n);
+        CHECK_INT(db_audit_device(db, "/soc/a_b@10", 0, &a, &n), 0);
+        CHECK(n == 1 && a[0].id == 2);
+        db_audit_array_free(a, n);
 }
 
 /*
@@ -1470,6 +1538,210 @@ static void test_sync_and_lock(void)
  * bound, which the one-owner index refuses while another lease has them.
  * Adopted leases read back as adopted.
  */
+/*
+ * Whether a line of EXPLAIN QUERY PLAN reads a whole table (leases and
+ * audit grow until retention prunes them; tables may be aliased, so any
+ * table counts): a SCAN, unless of a subquery's rows or through a partial
+ * index of the rows it needs: the leases not final and the devices they
+ * hold (few), or the final leases that retention walks up to the number
+ * it keeps.
+ */
+static bool scans_history(const char *detail)
+{
+        if (!startswith(detail, "SCAN ") || startswith(detail, "SCAN (subquery") ||
+            startswith(detail, "SCAN CONSTANT ROW"))
+                return false;
+        return !strstr(detail, "INDEX leases_live") && !strstr(detail, "INDEX leases_final") &&
+               !strstr(detail, "INDEX lease_devices_one_owner");
+}
+
+/* Every statement on leases and audit finds its rows through an index. */
+static void test_query_plans(void)
+{
+        _cleanup_free_ char *path = tpath("plans.db");
+        _cleanup_(db_closep) struct db *db = NULL;
+        const char *const *lists[] = { db_lease_statements, db_audit_statements };
+        size_t n = 0;
+
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (!db)
+                return;
+        for (size_t k = 0; k < ARRAY_SIZE(lists); k++)
+                for (const char *const *sql = lists[k]; *sql; sql++, n++) {
+                        _cleanup_free_ char *q = strdup_printf("EXPLAIN QUERY PLAN %s", *sql);
+                        sqlite3_stmt *s = NULL;
+
+                        CHECK_INT(sqlite3_prepare_v2(db->conn, q, -1, &s, NULL), SQLITE_OK);
+                        while (s && sqlite3_step(s) == SQLITE_ROW) {
+                                const char *d = (const char *)sqlite3_column_text(s, 3);
+
+                                if (getenv("TEST_DB_PLANS"))
+                                        printf("# %.60s: %s\n", *sql, d);
+                                CHECK_MSG(!scans_history(d), "%s\n  reads a whole table: %s",
+                                          *sql, d);
+                        }
+                        sqlite3_finalize(s);
+                }
+        CHECK(n > 20);
+}
+
+/* Paging, and retention by age and by count, a batch at a time. */
+static void test_retention(void)
+{
+        _cleanup_free_ char *path = tpath("retention.db");
+        _cleanup_(db_closep) struct db *db = NULL;
+        struct db_lease_filter f = { .state = DB_LEASE_NONE, .domid = -1, .include_final = true };
+        struct db_lease *ls = NULL;
+        struct db_audit *a = NULL;
+        int64_t ids[10];
+        char sql[160];
+        size_t n = 0;
+
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (!db)
+                return;
+        for (int i = 0; i < 10; i++) {
+                char dev[16], *devs[] = { dev };
+                struct db_lease in;
+
+                snprintf(dev, sizeof(dev), "/soc/d%d", i);
+                in = lease_for("g", -1, devs, 1);
+                CHECK_INT(db_lease_create(db, &in, &ids[i]), 0);
+                CHECK_INT(db_lease_mark_step(db, ids[i], 0, true, false, false), 0);
+                /* All but the last two end, lease i at time 1000 + i. */
+                if (i < 8) {
+                        CHECK_INT(db_lease_update(db, ids[i], DB_LEASE_FREE, NULL, NULL), 0);
+                        snprintf(sql, sizeof(sql), "UPDATE leases SET updated_at = %d WHERE id = "
+                                 "%" PRId64, 1000 + i, ids[i]);
+                        CHECK_INT(db_exec(db, sql), 0);
+                }
+        }
+        /* Pages of three, by id. */
+        f.limit = 3;
+        CHECK_INT(db_lease_list(db, &f, &ls, &n), 0);
+        CHECK(n == 3 && ls[0].id == ids[0] && ls[2].id == ids[2]);
+        db_lease_array_free(ls, n);
+        f.after = ids[8];
+        CHECK_INT(db_lease_list(db, &f, &ls, &n), 0);
+        CHECK(n == 1 && ls[0].id == ids[9]);
+        db_lease_array_free(ls, n);
+
+        /* Those that ended before 1003 go, with their devices and steps. */
+        CHECK_INT(db_lease_prune(db, 1003, SIZE_MAX, 0), 3);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM lease_devices WHERE path IN "
+                                "('/soc/d0', '/soc/d1', '/soc/d2')"), 0);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM lease_steps"), 7);
+        /* Keep the two that ended last, one per call. */
+        CHECK_INT(db_lease_prune(db, 0, 2, 1), 1);
+        CHECK_INT(db_lease_get(db, ids[3], &(struct db_lease){ 0 }), -ENOENT);
+        CHECK_INT(db_lease_prune(db, 0, 2, 0), 2);
+        CHECK_INT(db_lease_prune(db, 0, 2, 0), 0);
+        f.after = 0;
+        f.limit = 0;
+        CHECK_INT(db_lease_list(db, &f, &ls, &n), 0);
+        CHECK(n == 4 && ls[0].id == ids[6] && ls[1].id == ids[7] && ls[3].id == ids[9]);
+        db_lease_array_free(ls, n);
+        CHECK_INT(db_lease_list(db, &f, &ls, &n), 0);
+        db_lease_array_free(ls, n);
+        /* Ended in the same second: the one made first goes first. */
+        CHECK_INT(db_exec(db, "UPDATE leases SET updated_at = 5000 WHERE state = 'free'"), 0);
+        CHECK_INT(db_lease_prune(db, 0, 1, 0), 1);
+        CHECK_INT(db_lease_get(db, ids[6], &(struct db_lease){ 0 }), -ENOENT);
+        CHECK_INT(db_lease_prune(db, 0, 1, 0), 0);
+        /* What is not final is never pruned. */
+        CHECK_INT(db_lease_prune(db, INT64_MAX, 0, 0), 1);
+        CHECK_INT(db_lease_list(db, &f, &ls, &n), 0);
+        CHECK(n == 2 && ls[0].id == ids[8]);
+        db_lease_array_free(ls, n);
+
+        for (int i = 0; i < 10; i++)
+                CHECK_INT(db_audit_append(db, &(struct db_audit){ .at = 2000 + i,
+                                                                  .action = (char *)"A",
+                                                                  .target = (char *)"/soc/d1",
+                                                                  .result = (char *)"ok" }), 0);
+        /* Pages from the newest back. */
+        CHECK_INT(db_audit_tail(db, 0, 3, &a, &n), 0);
+        CHECK(n == 3 && a[0].id == 8 && a[2].id == 10);
+        db_audit_array_free(a, n);
+        CHECK_INT(db_audit_tail(db, 8, 3, &a, &n), 0);
+        CHECK(n == 3 && a[0].id == 5 && a[2].id == 7);
+        db_audit_array_free(a, n);
+        CHECK_INT(db_audit_prune(db, 2002, SIZE_MAX, 0), 2);
+        CHECK_INT(db_audit_prune(db, 0, 5, 2), 2);
+        CHECK_INT(db_audit_prune(db, 0, 5, 0), 1);
+        CHECK_INT(db_audit_prune(db, 0, 5, 0), 0);
+        CHECK_INT(db_audit_tail(db, 0, 0, &a, &n), 0);
+        CHECK(n == 5 && a[0].id == 6);
+        db_audit_array_free(a, n);
+        CHECK_INT(raw_int(path, "SELECT count(*) FROM audit_paths"), 5);
+}
+
+static bool allow_all(enum db_lease_state from, enum db_lease_state to)
+{
+        return true;
+}
+
+static bool allow_none(enum db_lease_state from, enum db_lease_state to)
+{
+        return false;
+}
+
+/* A state change in one transaction, and a step's progress in a row of its own. */
+static void test_transition_and_marks(void)
+{
+        _cleanup_free_ char *path = tpath("marks.db");
+        _cleanup_(db_closep) struct db *db = NULL;
+        char *x[] = { (char *)"/x" };
+        enum db_lease_state from = DB_LEASE_NONE;
+        struct db_lease in, l;
+        int64_t id;
+
+        CHECK_INT(db_open(path, &db, NULL), 0);
+        if (!db)
+                return;
+        in = lease_for("t", 3, x, 1);
+        in.state = DB_LEASE_ASSIGNING;
+        in.plan = (char *)"{\"steps\":[]}";
+        CHECK_INT(db_lease_create(db, &in, &id), 0);
+        CHECK_INT(db_lease_mark_step(db, id, 1, true, false, false), 0);
+        CHECK_INT(db_lease_mark_step(db, id, 0, true, false, false), 0);
+        CHECK_INT(db_lease_mark_step(db, id, 1, true, true, true), 0);  /* replaced */
+        CHECK_INT(db_lease_mark_step(db, 999, 0, true, false, false), -EINVAL);
+        CHECK_INT(db_lease_get(db, id, &l), 0);
+        CHECK_INT(l.n_marks, 2);
+        CHECK(l.n_marks == 2 && l.marks[0].idx == 0 && l.marks[0].done && !l.marks[0].undone &&
+              l.marks[1].idx == 1 && l.marks[1].undone && l.marks[1].kept);
+        db_lease_clear(&l);
+
+        /* Refused by the predicate: nothing changes, and the state it saw is told. */
+        CHECK_INT(db_lease_transition(db, id, DB_LEASE_FREE, DB_LEASE_NONE, NULL, "no",
+                                      allow_none, &from), -EPROTO);
+        CHECK_INT(from, DB_LEASE_ASSIGNING);
+        CHECK_INT(db_lease_get_state(db, id, &from), 0);
+        CHECK_INT(from, DB_LEASE_ASSIGNING);
+        /* Without a plan the marks stay; with one they go. */
+        CHECK_INT(db_lease_transition(db, id, DB_LEASE_ASSIGNED, DB_LEASE_NONE, NULL, "",
+                                      allow_all, &from), 0);
+        CHECK_INT(db_lease_get(db, id, &l), 0);
+        CHECK_INT(l.n_marks, 2);
+        CHECK_INT(l.target_state, DB_LEASE_NONE);
+        db_lease_clear(&l);
+        CHECK_INT(db_lease_transition(db, id, DB_LEASE_RELEASING, DB_LEASE_FREE,
+                                      "{\"steps\":[1]}", "why", allow_all, &from), 0);
+        CHECK_INT(from, DB_LEASE_ASSIGNED);
+        CHECK_INT(db_lease_get(db, id, &l), 0);
+        CHECK_INT(l.n_marks, 0);
+        CHECK_INT(l.state, DB_LEASE_RELEASING);
+        CHECK_INT(l.target_state, DB_LEASE_FREE);
+        CHECK_STR(l.error, "why");
+        CHECK_STR(l.plan, "{\"steps\":[1]}");
+        db_lease_clear(&l);
+        CHECK_INT(db_lease_transition(db, 999, DB_LEASE_FREE, DB_LEASE_NONE, NULL, NULL,
+                                      allow_all, &from), -ENOENT);
+        CHECK_INT(db_lease_transition(db, id, DB_LEASE_RELEASING, DB_LEASE_NONE, "{bad", NULL,
+                                      allow_all, &from), -EINVAL);
+}
+
 static void test_standing(void)
 {
         _cleanup_free_ char *path = tpath("standing.db");
@@ -1561,6 +1833,9 @@ int main(void)
         test_application_id();
         test_sync_and_lock();
         test_standing();
+        test_transition_and_marks();
+        test_query_plans();
+        test_retention();
 
         cleanup_tmpdir();
         return test_done();

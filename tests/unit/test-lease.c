@@ -27,8 +27,10 @@
 #include "hv-sim.h"
 #include "lease-state.h"
 #include "lease.h"
+#include "adopt.h"
 #include "recovery.h"
 #include "release.h"
+#include "reserve.h"
 #include "testlib.h"
 
 #define SATA "/soc/sata@9010000"
@@ -130,17 +132,43 @@ static void test_lease_storage(void)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int i = 0; i < writes; i++) {
                 p.steps[i % p.n_steps].done = !p.steps[i % p.n_steps].done;
-                CHECK(lease_save_plan(db, id, &p) == 0);
+                CHECK(lease_record_step(db, id, &p, (size_t)i % p.n_steps) == 0);
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        printf("# lease_save_plan: %d writes of a %zu-step plan, %.3f ms per write (WAL, "
-               "synchronous=NORMAL)\n", writes, p.n_steps, ms / writes);
+        printf("# lease_record_step: %d writes of one step of a %zu-step plan, %.3f ms per "
+               "write (WAL, synchronous=FULL)\n", writes, p.n_steps, ms / writes);
+        CHECK_INT(lease_record_step(db, id, &p, p.n_steps), -EINVAL);
 
+        /* What is read back is the plan with the steps recorded since laid over it. */
+        p.steps[1].undone = true;
+        p.steps[2].kept = true;
+        CHECK(lease_record_step(db, id, &p, 1) == 0);
+        CHECK(lease_record_step(db, id, &p, 2) == 0);
+        CHECK(db_lease_get(db, id, &l) == 0);
+        CHECK_INT(l.n_marks, 4);
+        plan_clear(&q);
+        CHECK(plan_from_lease(&l, &q, NULL) == 0 && q.n_steps == 4);
+        for (size_t i = 0; i < q.n_steps && i < p.n_steps; i++)
+                CHECK(q.steps[i].done == p.steps[i].done &&
+                      q.steps[i].undone == p.steps[i].undone && q.steps[i].kept == p.steps[i].kept);
+        /* The text alone is the plan as it was created. */
+        plan_clear(&q);
+        CHECK(plan_from_string(l.plan, &q, NULL) == 0 && !q.steps[1].undone);
+        /* A mark for a step the plan lacks is a damaged record. */
+        l.marks[0].idx = 9;
+        plan_clear(&q);
+        CHECK_INT(plan_from_lease(&l, &q, NULL), -EUCLEAN);
+        db_lease_clear(&l);
+
+        /* A state change writes the plan whole: the marks go. */
         CHECK(lease_state_change(db, id, DB_LEASE_RELEASING, &p, "why", "test") == 0);
         CHECK(db_lease_get(db, id, &l) == 0);
         CHECK_INT(l.target_state, DB_LEASE_FREE);
         CHECK_STR(l.error, "why");
+        CHECK_INT(l.n_marks, 0);
+        plan_clear(&q);
+        CHECK(plan_from_lease(&l, &q, NULL) == 0 && q.steps[1].undone && q.steps[2].kept);
         db_lease_clear(&l);
         CHECK(lease_state_change(db, id, DB_LEASE_FREE, NULL, "", "test") == 0);
         CHECK(db_lease_get(db, id, &l) == 0);
@@ -168,9 +196,10 @@ static void world_free(struct world *w)
         db_close(w->db);
 }
 
-static int world_open(struct world *w, const char *dtb)
+static int world_open_named(struct world *w, const char *dtb, const char *name,
+                            const struct engine_options *eo)
 {
-        _cleanup_free_ char *path = strdup_printf("%s/engine.db", dir), *err = NULL;
+        _cleanup_free_ char *path = strdup_printf("%s/%s", dir, name), *err = NULL;
         static const char *const protected[] = { SATA, "/soc/dma-controller@9011000",
                                                  "/soc/ethernet@9020000" };
         struct hv_options o;
@@ -182,11 +211,16 @@ static int world_open(struct world *w, const char *dtb)
         o.platform.n_protected = ARRAY_SIZE(protected);
         if (db_open(path, &w->db, &err) < 0 || classify_tables_new(&w->tables) < 0 ||
             inventory_open(w->db, dtb, w->tables, &w->inv, &rescanned, &err) < 0 ||
-            hv_open("sim", &o, &w->hv, &err) < 0 || engine_new(w->inv, w->hv, NULL, &w->e) < 0) {
+            hv_open("sim", &o, &w->hv, &err) < 0 || engine_new(w->inv, w->hv, eo, &w->e) < 0) {
                 fprintf(stderr, "# set-up failed: %s\n", err ? err : "?");
                 return -1;
         }
         return 0;
+}
+
+static int world_open(struct world *w, const char *dtb)
+{
+        return world_open_named(w, dtb, "engine.db", NULL);
 }
 
 static struct json_object *domain_state(struct hv *hv, uint32_t domid)
@@ -301,6 +335,141 @@ static void test_engine_reconcile(const char *dtb)
         world_free(&w);
 }
 
+/* How many devices the engine's owner map and the database disagree on. */
+static int owners_disagree(struct world *w, const char *when)
+{
+        const struct dt_inventory *dt = inventory_dt(w->inv);
+        int bad = 0;
+
+        for (size_t i = 0; i < dt->n_devices; i++) {
+                const char *path = dt->devices[i].path;
+                struct engine_owner o = { .domid = -1 };
+                struct db_lease l = { 0 };
+                int r = engine_owner(w->e, path, &o), q = db_lease_find_by_device(w->db, path, &l);
+                bool same = r == 0 ? q == -ENOENT
+                                   : r == 1 && q == 0 && o.lease == l.id && o.state == l.state &&
+                                             o.domid == l.domid && o.standing == l.standing &&
+                                             o.adopted == l.adopted &&
+                                             o.since == l.created_at &&
+                                             streq(o.domain ?: "", l.domain_name ?: "");
+
+                if (!same) {
+                        fprintf(stderr, "# %s: %s: map says lease %" PRId64 " (%d), database "
+                                "lease %" PRId64 " (%d)\n", when, path, r > 0 ? o.lease : 0, r,
+                                q == 0 ? l.id : 0, q);
+                        bad++;
+                }
+                engine_owner_clear(&o);
+                db_lease_clear(&l);
+        }
+        return bad;
+}
+
+/*
+ * The owner map follows every change of who holds what: assignments,
+ * releases, a domain's death, a lease written behind the engine's back,
+ * a standing reservation that takes its devices when its domain appears
+ * and lets them go when it dies, adoption, and writes the database
+ * refuses.
+ */
+static void test_owner_map(const char *dtb)
+{
+        struct engine_options eo = { .guest_dir = dir };
+        struct world w;
+        struct failure f = FAILURE_INIT;
+        struct engine_caller who = { 0, getpid() };
+        const char *uart[] = { UART }, *sata[] = { SATA }, *rtc[] = { "/soc/rtc@9003000" };
+        struct assign_request req = { .domain = "g", .devices = uart, .n_devices = 1 };
+        struct reserve_request rr = { .domain_name = "s", .devices = rtc, .n_devices = 1,
+                                      .standing = true, .free_while_down = true };
+        struct reserve_result rres = { 0 };
+        struct assign_result res = { 0 };
+        struct engine_owner o = { .domid = -1 };
+        _cleanup_(plan_clear) struct plan plan = { 0 };
+        struct db_lease *ls = NULL;
+        size_t nl = 0;
+        uint32_t g, s, x;
+        int64_t id;
+
+        if (world_open_named(&w, dtb, "owners.db", &eo) < 0) {
+                CHECK(false);
+                world_free(&w);
+                return;
+        }
+        CHECK_INT(owners_disagree(&w, "at start"), 0);
+        CHECK(hv_sim_create_domain(w.hv, "g", true, false, -1, &g, NULL) == 0);
+        CHECK(assign_devices(w.e, &who, &req, &res, &f) == 0);
+        CHECK_INT(engine_owner(w.e, UART, &o), 1);
+        CHECK(o.lease == res.lease.id && o.state == DB_LEASE_ASSIGNED && o.domid == (int)g);
+        engine_owner_clear(&o);
+        assign_result_clear(&res);
+        CHECK_INT(owners_disagree(&w, "assigned"), 0);
+        /* Released on a live domain: releasing, still held (its SPI stays routed). */
+        CHECK(release_devices(w.e, &who, "g", NULL, 0, &ls, &nl, &f) == 0);
+        db_lease_array_free(ls, nl);
+        CHECK_INT(owners_disagree(&w, "releasing"), 0);
+        CHECK(hv_sim_destroy_domain(w.hv, g, NULL) == 0);
+        CHECK(recovery_domains_changed(w.e) >= 0);
+        CHECK_INT(engine_owner(w.e, UART, &o), 0);
+        CHECK_INT(owners_disagree(&w, "the domain is gone"), 0);
+
+        /* A lease written without the engine: the database tells the map. */
+        CHECK(plan_add(&plan, HV_STEP_ASSIGN_DT, SATA, 0, 0, 0, 0) == 0);
+        CHECK(hv_sim_create_domain(w.hv, "h", true, false, -1, &x, NULL) == 0);
+        CHECK(lease_begin(w.db, "h", x, (char *[]){ SATA }, 1, false, 0, 1, &plan, NULL, &id) ==
+              0);
+        CHECK_INT(engine_owner(w.e, SATA, &o), 1);
+        CHECK(o.lease == id && o.state == DB_LEASE_ASSIGNING);
+        engine_owner_clear(&o);
+        CHECK(lease_state_change(w.db, id, DB_LEASE_FAILED, NULL, "test", "test") == 0);
+        CHECK_INT(owners_disagree(&w, "a lease written directly"), 0);
+
+        /* A standing reservation that lets its device go while its domain is down. */
+        CHECK(reserve_devices(w.e, &who, &rr, &rres, &f) == 0);
+        reserve_result_clear(&rres);
+        CHECK_INT(engine_owner(w.e, rr.devices[0], &o), 0);
+        CHECK_INT(owners_disagree(&w, "reserved, not exclusive"), 0);
+        CHECK(hv_sim_create_domain(w.hv, "s", true, false, -1, &s, NULL) == 0);
+        CHECK(reserve_check_all(w.e) >= 0);
+        CHECK_INT(engine_owner(w.e, rr.devices[0], &o), 1);
+        CHECK(o.domid == (int)s && o.standing);
+        engine_owner_clear(&o);
+        CHECK_INT(owners_disagree(&w, "bound"), 0);
+        CHECK(hv_sim_destroy_domain(w.hv, s, NULL) == 0);
+        CHECK(recovery_domains_changed(w.e) >= 0);
+        CHECK_INT(engine_owner(w.e, rr.devices[0], &o), 0);
+        CHECK_INT(owners_disagree(&w, "unbound"), 0);
+
+        /* What a domain holds outside any lease is adopted: held at once. */
+        CHECK(hv_sim_create_domain_xl(w.hv, "a", true, false, -1,
+                                      &(struct hv_sim_xl_grants){ .dtdevs = sata, .n_dtdevs = 1 },
+                                      &x, NULL) == 0);
+        CHECK(adopt_sweep(w.e, true) >= 0);
+        CHECK_INT(engine_owner(w.e, SATA, &o), 1);
+        CHECK(o.adopted && o.domid == (int)x);
+        engine_owner_clear(&o);
+        CHECK_INT(owners_disagree(&w, "adopted"), 0);
+
+        /* A refused write: the map reads the database again and still agrees. */
+        CHECK(hv_sim_create_domain(w.hv, "g2", true, false, -1, &g, NULL) == 0);
+        req.domain = "g2";
+        db_set_failpoint(w.db, 1, ENOSPC);
+        CHECK(assign_devices(w.e, &who, &req, &res, &f) < 0);
+        failure_clear(&f);
+        db_set_failpoint(w.db, 0, 0);
+        CHECK_INT(engine_owner(w.e, UART, &o), 0);
+        CHECK_INT(owners_disagree(&w, "a refused commit"), 0);
+        db_set_failpoint(w.db, 3, ENOSPC);      /* the lease and one step, then full */
+        CHECK(assign_devices(w.e, &who, &req, &res, &f) < 0);
+        failure_clear(&f);
+        db_set_failpoint(w.db, 0, 0);
+        CHECK_INT(owners_disagree(&w, "a step that could not be recorded"), 0);
+        engine_record_pending(w.e);
+        CHECK_INT(owners_disagree(&w, "the outcome recorded later"), 0);
+        assign_result_clear(&res);
+        world_free(&w);
+}
+
 int main(void)
 {
         const char *data = getenv("TEST_DATA_DIR");
@@ -315,6 +484,7 @@ int main(void)
         if (data) {
                 dtb = strdup_printf("%s/demo-board.dtb", data);
                 test_engine_reconcile(dtb);
+                test_owner_map(dtb);
         } else {
                 printf("# TEST_DATA_DIR not set: engine tests not run\n");
         }

@@ -9,6 +9,7 @@
 
 #include "jv.h"
 #include "strbuf.h"
+#include "strmap.h"
 #include "testlib.h"
 #include "util.h"
 
@@ -82,10 +83,60 @@ static void test_jv(void)
         json_object_put(o);
 }
 
+/*
+ * The map against a plain array, through many insertions and removals in
+ * a pseudo-random order (removals shift entries back across the end of
+ * the table too).
+ */
+static void test_strmap(void)
+{
+        enum { N = 3000 };
+        static char keys[N][24];
+        static bool in[N];
+        struct strmap m = STRMAP_INIT;
+        uint32_t x = 12345;
+        size_t count = 0;
+        bool ok = true;
+
+        for (int i = 0; i < N; i++)
+                snprintf(keys[i], sizeof(keys[i]), "/soc/dev@%x", i * 4096);
+        CHECK(strmap_get(&m, "/none") == NULL);
+        CHECK(strmap_remove(&m, "/none") == NULL);
+        for (int round = 0; round < 40000; round++) {
+                int k;
+
+                x = x * 1103515245u + 12345u;
+                k = (int)((x >> 8) % N);
+                if (in[k] && (x & 1)) {
+                        ok &= strmap_remove(&m, keys[k]) == keys[k];
+                        in[k] = false;
+                        count--;
+                } else {
+                        if (!in[k])
+                                count++;
+                        ok &= strmap_put(&m, keys[k], keys[k]) == 0;
+                        in[k] = true;
+                }
+                if (round % 997 == 0)
+                        for (int i = 0; i < N; i++)
+                                ok &= strmap_get(&m, keys[i]) == (in[i] ? keys[i] : NULL);
+        }
+        CHECK(ok);
+        CHECK_INT(m.n, count);
+        for (int i = 0; i < N; i++)
+                if (in[i])
+                        CHECK(strmap_remove(&m, keys[i]) == keys[i]);
+        CHECK_INT(m.n, 0);
+        for (size_t i = 0; i < m.cap; i++)
+                CHECK(m.v[i].key == NULL);
+        strmap_clear(&m);
+}
+
 int main(void)
 {
         test_strbuf();
         test_jv();
+        test_strmap();
         printf("util: ");
         return test_done();
 }

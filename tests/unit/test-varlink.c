@@ -677,6 +677,108 @@ out:
         rmdir(dir);
 }
 
+/* Replies are written as json-c would write them: every kind of value, every escape. */
+static void test_serialize_like_json_c(void)
+{
+        static const char *const docs[] = {
+                "{}",
+                "{\"a\":[1,-2,9223372036854775807,-9223372036854775808,18446744073709551615,"
+                "0.5,1e300,true,false,null,\"\"],\"b\":{\"c\":{}}}",
+                "{\"s\":\"quote \\\" back \\\\ slash / tab \\t nl \\n cr \\r ff \\f bs \\b "
+                "\\u0001 \\u001f \\u007f \\u00e9 \\u20ac\",\"k\\n\\\"ey\":[[],{}]}",
+        };
+
+        for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
+                struct json_object *o = J(docs[i]), *env = json_object_new_object();
+                char *ours = vl_reply_serialize(o, false);
+                const char *theirs;
+
+                json_object_object_add(env, "parameters", json_object_get(o));
+                theirs = json_object_to_json_string_ext(env, JSON_C_TO_STRING_PLAIN |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE);
+                CHECK_MSG(ours && streq(ours, theirs), "\n  ours   %s\n  json-c %s", ours, theirs);
+                free(ours);
+                json_object_put(env);
+                json_object_put(o);
+        }
+}
+
+/*
+ * Validated text: checked once against its type when made, spliced into
+ * replies as it is, accepted by the validator where that type is expected
+ * and nowhere else.
+ */
+static void test_text(void)
+{
+        static const char idl[] =
+                "interface org.example.text\n"
+                "type Item (name: string, n: int)\n"
+                "method Get() -> (item: Item, items: []Item, maybe: ?Item, other: ?[]Item, "
+                "m: ?[string]Item)\n";
+        struct vl_interface *iface = NULL;
+        struct vl_text *item = NULL, *items = NULL, *bad_t = NULL;
+        const struct vl_method *m;
+        char *bad = NULL, *out;
+        struct json_object *o;
+        size_t len = 0;
+
+        CHECK_INT(vl_interface_parse(idl, &iface, NULL), 0);
+        if (!iface)
+                return;
+        m = vl_interface_method(iface, "Get");
+        o = J("{\"name\":\"a\",\"n\":1}");
+        CHECK_INT(vl_text_new(iface, "Item", o, &item, NULL), 0);
+        json_object_put(o);
+        CHECK(item && streq(vl_text_json(item, &len), "{\"name\":\"a\",\"n\":1}") && len == 18);
+        o = J("[{\"name\":\"b\",\"n\":2}]");
+        CHECK_INT(vl_text_new(iface, "[]Item", o, &items, NULL), 0);
+        json_object_put(o);
+        /* Checked when made: a bad value, an unknown type, a spelling that is not a type. */
+        o = J("{\"name\":\"a\",\"n\":\"x\"}");
+        CHECK_INT(vl_text_new(iface, "Item", o, &bad_t, &bad), -EINVAL);
+        CHECK_STR(bad, "n");
+        free(bad);
+        bad = NULL;
+        CHECK_INT(vl_text_new(iface, "Nope", o, &bad_t, NULL), -ENOENT);
+        CHECK_INT(vl_text_new(iface, "Item junk", o, &bad_t, NULL), -EINVAL);
+        json_object_put(o);
+        CHECK(bad_t == NULL);
+        if (!item || !items) {
+                vl_interface_free(iface);
+                return;
+        }
+
+        /* Right where its type is expected ... */
+        o = json_object_new_object();
+        json_object_object_add(o, "item", vl_text_node(item));
+        json_object_object_add(o, "items", vl_text_node(items));
+        json_object_object_add(o, "maybe", vl_text_node(item));
+        json_object_object_add(o, "other", vl_text_node(items));
+        CHECK_INT(vl_validate_output(iface, m, o, NULL), 0);
+        /* ... and the reply carries the text as it is, also once the makers let go of it. */
+        vl_text_unref(item);
+        vl_text_unref(items);
+        out = vl_reply_serialize(o, false);
+        CHECK_STR(out, "{\"parameters\":{\"item\":{\"name\":\"a\",\"n\":1},\"items\":"
+                       "[{\"name\":\"b\",\"n\":2}],\"maybe\":{\"name\":\"a\",\"n\":1},"
+                       "\"other\":[{\"name\":\"b\",\"n\":2}]}}");
+        free(out);
+        /* Wrong elsewhere: an item where a list is expected, and in a map. */
+        json_object_object_add(o, "items", json_object_get(json_object_object_get(o, "item")));
+        CHECK_INT(vl_validate_output(iface, m, o, &bad), -EINVAL);
+        CHECK_STR(bad, "items");
+        free(bad);
+        bad = NULL;
+        json_object_object_del(o, "items");
+        json_object_object_add(o, "items", json_object_new_array());
+        json_object_object_add(o, "m", json_object_get(json_object_object_get(o, "other")));
+        CHECK_INT(vl_validate_output(iface, m, o, &bad), -EINVAL);
+        CHECK_STR(bad, "m");
+        free(bad);
+        json_object_put(o);
+        vl_interface_free(iface);
+}
+
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
@@ -688,6 +790,8 @@ int main(void)
         test_size_cap();
         test_request_parse();
         test_serialize();
+        test_serialize_like_json_c();
+        test_text();
         test_client();
         return test_done();
 }
