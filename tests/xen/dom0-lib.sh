@@ -135,16 +135,25 @@ check_rtc_guest() {
         [ -n "$a" ] && [ -n "$b" ] && [ "$a" -gt "$b" ] || why="$why; no RTC interrupt reached the guest ($irq)"
         if [ -z "$why" ]; then ok; else fail "${why#; }"; fi
 }
-# Unpause a guest given the pl031 and check what it reports (a step's
-# ok or fail); one that never reports is shown and destroyed.
-unpause_rtc_guest() {
-        if xl unpause "$1" && wait_guest "$1"; then
+# Check what a running guest given the pl031 reports (a step's ok or
+# fail); one that never reports is shown and destroyed.
+expect_rtc_guest() {
+        if wait_guest "$1"; then
                 check_rtc_guest "$1"
         else
                 fail "guest $1 did not report its devices (it panicked or took over 120 s)"
                 grep -E 'Unable|panic|pl031|rtc' "$CONLOG/guest-$1.log" 2>/dev/null | tail -8 | show
                 xl destroy "$1" 2>/dev/null
         fi
+}
+# The same for a paused guest, unpaused first.
+unpause_rtc_guest() {
+        if ! xl unpause "$1"; then
+                fail "xl unpause $1 failed"
+                xl destroy "$1" 2>/dev/null
+                return
+        fi
+        expect_rtc_guest "$1"
 }
 # Duration assignd logged for its last call of a method, in ms.
 call_ms() { sed -n "s/.*call io.assignd.Broker.$1 .*(\([0-9.]*\) ms).*/\1/p" "$LOG" | tail -1; }
