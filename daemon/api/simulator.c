@@ -158,6 +158,7 @@ static int create_domain(struct method_call *mc, struct json_object *params,
         int64_t nr_spis = params_int(params, "nr_spis", -1);
         bool passthrough = params_bool(params, "passthrough") > 0;
         bool populated = params_bool(params, "populated") > 0;
+        bool building = params_bool(params, "building") > 0;
         struct json_object *o;
         uint32_t domid;
         int r;
@@ -167,7 +168,13 @@ static int create_domain(struct method_call *mc, struct json_object *params,
         r = xl_grants(mc, params, &g, &irqs, &iomem, &dtdevs);
         if (r < 0)
                 return r;
-        if (r > 0)
+        if (building && (r > 0 || populated))
+                return invalid(mc, "building", "a domain still being built has no vCPU, so xl "
+                               "has neither populated it nor given it devices yet");
+        if (building)
+                r = hv_sim_create_building_domain(hv, name, passthrough, (int)nr_spis, &domid,
+                                                  &err);
+        else if (r > 0)
                 r = hv_sim_create_domain_xl(hv, name, passthrough, populated, (int)nr_spis, &g,
                                             &domid, &err);
         else
@@ -237,6 +244,12 @@ static int reap_domain(struct method_call *mc, struct json_object *params,
                        struct json_object **reply)
 {
         return domid_call_as(mc, params, hv_sim_reap_domain, false);
+}
+
+static int finish_building(struct method_call *mc, struct json_object *params,
+                           struct json_object **reply)
+{
+        return domid_call(mc, params, hv_sim_finish_building);
 }
 
 static int populate_memory(struct method_call *mc, struct json_object *params,
@@ -337,6 +350,7 @@ static const struct method_entry simulator_methods[] = {
         { SIM_IFACE ".DestroyDomain", METHOD_ROOT, destroy_domain },
         { SIM_IFACE ".ReapDomain", METHOD_ROOT, reap_domain },
         { SIM_IFACE ".KillDomain", METHOD_ROOT, kill_domain },
+        { SIM_IFACE ".FinishBuilding", METHOD_ROOT, finish_building },
         { SIM_IFACE ".PopulateMemory", METHOD_ROOT, populate_memory },
         { SIM_IFACE ".UnpauseDomain", METHOD_ROOT, unpause_domain },
         { SIM_IFACE ".SetFailpoint", METHOD_ROOT, set_failpoint },

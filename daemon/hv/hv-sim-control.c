@@ -47,7 +47,7 @@ static void watch_signal(struct sim *s)
 }
 
 static int create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
-                         int nr_spis, uint32_t *domid, char **err)
+                         bool building, int nr_spis, uint32_t *domid, char **err)
 {
         struct sim *s = sim_of(hv);
         _cleanup_(hv_sim_domain_freep) struct sim_domain *d = NULL;
@@ -85,6 +85,7 @@ static int create_domain(struct hv *hv, const char *name, bool passthrough, bool
                 return set_error(err, -ENOMEM, "out of memory");
         d->passthrough = passthrough;
         d->populated = populated;
+        d->building = building;
         d->paused = true;
         d->nr_spis = nr_spis < 0 ? s->default_nr_spis : (unsigned)nr_spis;
         r = GROW(s->doms, s->cap_doms, s->n_doms);
@@ -144,7 +145,7 @@ static int create_domain_xl(struct hv *hv, const char *name, bool passthrough, b
                         if (g->irqs[i] >= 32 && (int)(g->irqs[i] - 32 + 1) > nr_spis)
                                 nr_spis = (int)(g->irqs[i] - 32 + 1);
         }
-        r = create_domain(hv, name, passthrough, populated, nr_spis, &id, err);
+        r = create_domain(hv, name, passthrough, populated, false, nr_spis, &id, err);
         if (r < 0)
                 return r;
 
@@ -186,7 +187,34 @@ int hv_sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool
         if (r < 0)
                 return r;
         hv_set_reason(hv, HV_REASON_NONE);
-        return create_domain(hv, name, passthrough, populated, nr_spis, domid, err);
+        return create_domain(hv, name, passthrough, populated, false, nr_spis, domid, err);
+}
+
+int hv_sim_create_building_domain(struct hv *hv, const char *name, bool passthrough,
+                                  int nr_spis, uint32_t *domid, char **err)
+{
+        int r = need_sim(hv, "CreateDomain", err);
+
+        if (r < 0)
+                return r;
+        hv_set_reason(hv, HV_REASON_NONE);
+        return create_domain(hv, name, passthrough, false, true, nr_spis, domid, err);
+}
+
+int hv_sim_finish_building(struct hv *hv, uint32_t domid, char **err)
+{
+        int r;
+        struct sim_domain *d = control_domain(hv, "FinishBuilding", domid, err, &r);
+
+        if (!d)
+                return r;
+        if (!d->building)
+                return 0;
+        d->building = false;
+        r = hv_sim_state_commit(hv, err);
+        if (r >= 0)
+                watch_signal(sim_of(hv));
+        return r;
 }
 
 int hv_sim_create_domain_xl(struct hv *hv, const char *name, bool passthrough, bool populated,

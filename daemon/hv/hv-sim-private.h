@@ -47,6 +47,7 @@ struct sim_domain {
         bool paused;
         bool has_run;
         bool dying;
+        bool building;                  /* no vCPU yet (hv_sim_create_building_domain) */
         unsigned nr_spis;
         struct sim_rangeset iomem;
         struct sim_rangeset irqs;

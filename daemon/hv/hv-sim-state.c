@@ -99,6 +99,7 @@ static struct json_object *domain_to_json(const struct sim_domain *d)
         r |= jv_set_bool(o, "paused", d->paused);
         r |= jv_set_bool(o, "has_run", d->has_run);
         r |= jv_set_bool(o, "dying", d->dying);
+        r |= jv_set_bool(o, "building", d->building);
 
         a = json_object_new_array();
         for (size_t i = 0; a && i < d->iomem.n; i++) {
@@ -233,6 +234,10 @@ static int domain_from_json(struct json_object *o, struct sim_domain **ret)
             (r = jget_bool(o, "paused", &d->paused)) < 0 ||
             (r = jget_bool(o, "has_run", &d->has_run)) < 0 ||
             (r = jget_bool(o, "dying", &d->dying)) < 0)
+                return r;
+        /* Absent in state files written before domains could be building. */
+        if (json_object_object_get_ex(o, "building", &v) &&
+            (r = jget_bool(o, "building", &d->building)) < 0)
                 return r;
         if ((r = jget_u64(o, "nr_spis", HV_MAX_SPIS, &x)) < 0)
                 return r;

@@ -173,6 +173,7 @@ static void fill_info(const struct sim_domain *d, struct hv_domain_info *i)
         memset(i, 0, sizeof(*i));
         i->domid = d->domid;
         i->dying = d->dying;
+        i->building = d->building;
         i->paused = d->paused;
         i->shutdown = false;
         i->has_run = d->has_run ? HV_YES : HV_NO;
@@ -318,6 +319,18 @@ static struct sim_domain *spi_domctl_checks(struct hv *hv, uint32_t domid, uint3
 
         if (!d)
                 return NULL;
+        /*
+         * Xen 4.17 looks the SPI up through d->vcpu[0], NULL until the
+         * toolstack has made the vCPUs: the host crashes.  The simulator
+         * refuses loudly instead, so a test catches any such call.
+         */
+        if (d->building) {
+                hv_set_reason(hv, HV_REASON_DOMAIN_BUILDING);
+                *r = set_error(err, -EFAULT, "SPI %u on domain %u, which has no vCPU yet: Xen "
+                               "would crash here (vgic_get_hw_irq_desc reads d->vcpu[0])", irq,
+                               domid);
+                return NULL;
+        }
         if (virq != irq) {
                 hv_set_reason(hv, HV_REASON_NOT_SPI);
                 *r = set_error(err, -EINVAL, "Xen on Arm routes SPIs 1:1 only (vIRQ %u != IRQ "

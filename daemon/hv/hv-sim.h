@@ -30,6 +30,16 @@ bool hv_sim_present(const struct hv *hv);
  */
 int hv_sim_create_domain(struct hv *hv, const char *name, bool passthrough, bool populated,
                          int nr_spis, uint32_t *domid, char **err);
+/*
+ * The same, stopped where xl is between XEN_DOMCTL_createdomain and making
+ * the vCPUs (not populated): the domain exists and has no vCPU, so
+ * getdomaininfo reports it building, and an SPI domctl on it (which
+ * crashes Xen 4.17) is refused with -EFAULT, reason domain-building.
+ * hv_sim_finish_building() gives it its vCPUs and fires the watch.
+ */
+int hv_sim_create_building_domain(struct hv *hv, const char *name, bool passthrough,
+                                  int nr_spis, uint32_t *domid, char **err);
+int hv_sim_finish_building(struct hv *hv, uint32_t domid, char **err);
 /* One iomem= entry of an xl.cfg: nr pages from mfn mapped at gfn. */
 struct hv_sim_iomem {
         uint64_t mfn;
@@ -78,7 +88,7 @@ int hv_sim_pause(struct hv *hv, uint32_t domid, char **err);
 /*
  * The hypervisor's view as JSON: {"platform": {...}, "next_domid": N,
  * "domains": [{"domid", "name", "passthrough", "populated", "nr_spis",
- * "paused", "has_run", "dying", "iomem": [{"mfn","nr"}],
+ * "paused", "has_run", "dying", "building", "iomem": [{"mfn","nr"}],
  * "mappings": [{"gfn","mfn","nr"}], "irqs": [irq...] (permissions),
  * "spis": [irq...] (routed), "dt_devices": [path...]}...],
  * "dt_owners": {path: domid}}.  Stable ordering, so two states compare

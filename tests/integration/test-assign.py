@@ -448,6 +448,25 @@ def test_bind_after_unpause_417_vs_420():
     check(isinstance(r, dict) and r["lease"]["state"] == "assigned", "4.20 binds after run")
 
 
+def test_domain_being_built():
+    """A domain xl has created but not given its vCPUs yet (an SPI call on it
+    crashes Xen 4.17): Assign refuses it with DomainNotReady before any
+    hypercall, and assigns once the domain is built."""
+    with Daemon() as d:
+        dom = create(d, "b", building=True)
+        check(domain_of(state(d), dom)["building"], "GetState shows the domain building")
+        e = unchanged(d, lambda: assign(d, "b", [SATA]), "Assign to a domain being built")
+        check(e.name == "io.assignd.Broker.DomainNotReady", "got %s %s" % (e.name, e.parameters))
+        check(e.parameters.get("domain") == "b" and e.parameters.get("domid") == dom,
+              "the refusal names the domain: %s" % e.parameters)
+        check("vCPU" in e.parameters.get("message", ""), "the message says why")
+        check(owner(d, SATA) is None, "nobody holds the device")
+        d.sim("FinishBuilding", {"domid": dom})
+        r = assign(d, "b", [SATA])
+        check(r["lease"]["state"] == "assigned", "assigned once built")
+        check(domain_of(state(d), dom)["spis"] == [39], "SPI bound once built")
+
+
 def test_audit_log():
     with Daemon() as d:
         a = create(d, "a")
@@ -512,6 +531,8 @@ def test_simulator_errors():
                   field="step")
         sim_error("SetFailpoint", {"step": "unmap", "action": "explode"}, "InvalidArgument",
                   field="action")
+        sim_error("CreateDomain", {"name": "z", "passthrough": True, "building": True,
+                                   "irqs": [39]}, "InvalidArgument", field="building")
         sim_error("CreateDomain", {"name": "y", "passthrough": True, "nr_spis": 5000},
                   "InvalidArgument", field="nr_spis")
         sim_error("DestroyDomain", {"domid": 0}, "SimulatorError", errno="EPERM")
@@ -538,6 +559,7 @@ if __name__ == "__main__":
         ("domain destroyed under a lease", test_release_after_domain_destroyed),
         ("two clients race", test_concurrent_assign),
         ("bind after unpause: 4.17 vs 4.20", test_bind_after_unpause_417_vs_420),
+        ("a domain still being built", test_domain_being_built),
         ("audit log", test_audit_log),
         ("assignctl commands", test_assignctl_commands),
         ("simulator errors", test_simulator_errors),

@@ -37,7 +37,7 @@ SERVICE = "org.varlink.service"
 # other method is a read and is called through varlinkctl below.
 WRITES = {"SetDevicePolicy", "Assign", "Release", "Reserve", "CancelReservation",
           "CreateDomain", "DestroyDomain", "ReapDomain", "KillDomain", "PopulateMemory",
-          "UnpauseDomain", "SetFailpoint"}
+          "UnpauseDomain", "FinishBuilding", "SetFailpoint"}
 # Replies that change from one call to the next.
 VOLATILE = {"uptime_seconds", "connections", "monitors"}
 
