@@ -12,6 +12,7 @@ pass, 1 when one fails, 77 when the script cannot run here (and says why).
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -50,6 +51,30 @@ def wait_for(fn, what, timeout=5):
             return
         time.sleep(0.1)
     raise Fail("%s did not happen within %ds" % (what, timeout))
+
+
+def xl_grants(cfg):
+    """What xl makes of an xl.cfg fragment's device lines, as the
+    Simulator's CreateDomain parameters (playing "xl create")."""
+    g = {"passthrough": '"enabled"' in cfg}
+    for line in cfg.splitlines():
+        key, _, val = line.partition(" = ")
+        if key == "irqs":
+            g["irqs"] = [int(x) for x in val.strip("[]").split(",") if x.strip()]
+        elif key in ("iomem", "dtdev"):
+            g[key] = re.findall(r'"([^"]*)"', val)
+    return g
+
+
+def daemon_with_nofile(n, **kw):
+    """A Daemon run under prlimit with at most n file descriptors (Skip
+    without prlimit); the daemon's pid is prlimit's, which execs it."""
+    if not shutil.which("prlimit"):
+        raise Skip("prlimit not installed")
+    d = Daemon(**kw)
+    plain_args = d.args
+    d.args = lambda: ["prlimit", "--nofile=%d" % n, "--"] + plain_args()
+    return d
 
 
 def shared_dtb(name):

@@ -24,10 +24,9 @@ replays one, ASSIGND_INTERLEAVINGS=N sets how many (default 100).
 
 import os
 import random
-import re
 import time
 
-from harness import Daemon, Fail, VarlinkError, check, run_cases, shared_dtb
+from harness import Daemon, Fail, VarlinkError, check, run_cases, shared_dtb, xl_grants
 
 DEVICES = ["/soc/dma-controller@e6700000", "/soc/dma-controller@e7300000",
            "/soc/gpio@e6050000", "/soc/gpio@e6051000", "/soc/gpio@e6052000",
@@ -139,16 +138,6 @@ def check_truth(d, what):
     return ls
 
 
-def grants(cfg):
-    """What xl makes of a reservation's lines, as CreateDomain parameters."""
-    g = {"passthrough": '"enabled"' in cfg}
-    for line in cfg.splitlines():
-        key, _, val = line.partition(" = ")
-        if key == "irqs":
-            g["irqs"] = [int(x) for x in val.strip("[]").split(",") if x.strip()]
-        elif key in ("iomem", "dtdev"):
-            g[key] = re.findall(r'"([^"]*)"', val)
-    return g
 
 
 class World:
@@ -178,7 +167,7 @@ class World:
                 cfg = self.cfg.pop(name, None)
                 if cfg and rnd.random() < 0.7:
                     try:
-                        d.sim("CreateDomain", dict(name=name, **grants(cfg)))
+                        d.sim("CreateDomain", dict(name=name, **xl_grants(cfg)))
                     except VarlinkError as e:
                         # The lines of a reservation that ended since (it failed
                         # verification, or was cancelled by a crash's recovery) may

@@ -15,10 +15,9 @@ lost.
 """
 
 import os
-import re
 import tempfile
 
-from harness import Daemon, Fail, VarlinkError, check, run_cases
+from harness import Daemon, Fail, VarlinkError, check, run_cases, xl_grants
 
 SATA = "/soc/sata@9010000"          # protected (SMMU), SPI 7 = INTID 39
 RTC = "/soc/rtc@9003000"            # pl031, dma none, SPI 4 = INTID 36
@@ -54,16 +53,6 @@ def audit_actions(d):
     return [a["action"] for a in d.broker("GetAuditLog", {"limit": 0})["entries"]]
 
 
-def grants(cfg):
-    """What xl makes of the fragment's lines, as CreateDomain parameters."""
-    g = {"passthrough": '"enabled"' in cfg}
-    for line in cfg.splitlines():
-        key, _, val = line.partition(" = ")
-        if key == "irqs":
-            g["irqs"] = [int(x) for x in val.strip("[]").split(",") if x.strip()]
-        elif key in ("iomem", "dtdev"):
-            g[key] = re.findall(r'"([^"]*)"', val)
-    return g
 
 
 def full_log(d):
@@ -94,7 +83,7 @@ def case_standing_across_boots():
             check(o and o["domain"] == "web" and o["standing"] and o["domid"] is None,
                   "cycle %d: owner while web is down: %r" % (cycle, o))
             # "xl create web.cfg": the lease binds and is verified.
-            domid = d.sim("CreateDomain", dict(name="web", **grants(cfg)))["domid"]
+            domid = d.sim("CreateDomain", dict(name="web", **xl_grants(cfg)))["domid"]
             l = lease(d, lid)
             check(l["state"] == "assigned" and l["domid"] == domid and l["standing"],
                   "cycle %d: not bound to web (%d): %r" % (cycle, domid, l))
@@ -145,7 +134,7 @@ def case_standing_not_exclusive():
         # Once other lets go and web is started again, web gets it.
         d.sim("DestroyDomain", {"domid": other})
         d.sim("DestroyDomain", {"domid": web})
-        web = d.sim("CreateDomain", dict(name="web", **grants(cfg)))["domid"]
+        web = d.sim("CreateDomain", dict(name="web", **xl_grants(cfg)))["domid"]
         l = lease(d, lid)
         check(l["state"] == "assigned" and l["domid"] == web, "not bound: %r" % l)
         d.sim("DestroyDomain", {"domid": web})

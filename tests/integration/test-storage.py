@@ -13,14 +13,14 @@ anew).
 
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
 import threading
 import time
 
-from harness import Connection, Daemon, Fail, Skip, VarlinkError, check, run_cases, wait_for
+from harness import (Connection, Daemon, Fail, Skip, VarlinkError, check, daemon_with_nofile,
+                     run_cases, wait_for)
 
 UART = "/soc/serial@9000000"        # dma none, SPI 33: three steps
 SATA = "/soc/sata@9010000"
@@ -292,11 +292,7 @@ def test_simulator_out_of_descriptors():
     and the lease says failed.  Before, the permission stayed granted in
     the simulator while the daemon believed it refused.
     """
-    if not shutil.which("prlimit"):
-        raise Skip("prlimit not installed")
-    d = Daemon()
-    plain_args = d.args
-    d.args = lambda: ["prlimit", "--nofile=24", "--"] + plain_args()
+    d = daemon_with_nofile(24)
     with d:
         dom = d.sim("CreateDomain", {"name": "g", "passthrough": True})["domid"]
         before = state(d)

@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 
-from harness import Daemon, Fail, Skip, VarlinkError, check, run_cases
+from harness import Daemon, Fail, Skip, VarlinkError, check, daemon_with_nofile, run_cases
 
 SRC = os.environ.get("TEST_SRC_DIR", "")
 ROOT = os.path.normpath(os.path.join(SRC, "..")) if SRC else ""
@@ -368,11 +368,7 @@ def proc_cpu_ticks(pid):
 
 def case_emfile():
     """Out of descriptors: accepting pauses (no busy loop) and resumes."""
-    if not shutil.which("prlimit"):
-        raise Skip("prlimit not installed")
-    d = Daemon()
-    plain_args = d.args
-    d.args = lambda: ["prlimit", "--nofile=24", "--"] + plain_args()
+    d = daemon_with_nofile(24)
     with d:
         conns = []
         served = 0
