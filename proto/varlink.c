@@ -425,9 +425,6 @@ void vl_request_clear(struct vl_request *req)
  */
 static void write_string(struct strbuf *b, const char *s, size_t n)
 {
-        static const char hex[] = "0123456789abcdef";
-        const char *end = s + n;
-
         if (!utf8_valid(s, n)) {
                 size_t fixed_len;
                 _cleanup_free_ char *fixed = utf8_sanitize(s, n, &fixed_len);
@@ -436,39 +433,10 @@ static void write_string(struct strbuf *b, const char *s, size_t n)
                         b->oom = true;
                         return;
                 }
-                write_string(b, fixed, fixed_len);
+                strbuf_append_json_string(b, fixed, fixed_len);
                 return;
         }
-
-        strbuf_append_len(b, "\"", 1);
-        for (const char *run = s;; s++) {
-                unsigned char c = s < end ? (unsigned char)*s : 0;
-                char esc[8] = "\\";
-
-                if (s < end && c >= 0x20 && c != '"' && c != '\\')
-                        continue;
-                strbuf_append_len(b, run, (size_t)(s - run));
-                if (s == end)
-                        break;
-                switch (c) {
-                case '"': esc[1] = '"'; break;
-                case '\\': esc[1] = '\\'; break;
-                case '\b': esc[1] = 'b'; break;
-                case '\f': esc[1] = 'f'; break;
-                case '\n': esc[1] = 'n'; break;
-                case '\r': esc[1] = 'r'; break;
-                case '\t': esc[1] = 't'; break;
-                default:
-                        memcpy(esc + 1, "u00", 3);
-                        esc[4] = hex[c >> 4];
-                        esc[5] = hex[c & 15];
-                        esc[6] = '\0';
-                        break;
-                }
-                strbuf_append(b, esc);
-                run = s + 1;
-        }
-        strbuf_append_len(b, "\"", 1);
+        strbuf_append_json_string(b, s, n);
 }
 
 /*

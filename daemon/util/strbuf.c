@@ -78,6 +78,54 @@ void strbuf_append_len(struct strbuf *b, const char *s, size_t n)
         b->s[b->len] = '\0';
 }
 
+void strbuf_append_u64(struct strbuf *b, uint64_t v)
+{
+        char digits[20];
+        size_t n = 0;
+
+        do {
+                digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        strbuf_append_len(b, digits + sizeof(digits) - n, n);
+}
+
+void strbuf_append_json_string(struct strbuf *b, const char *s, size_t n)
+{
+        static const char hex[] = "0123456789abcdef";
+        const char *end = s + n, *run = s;
+
+        strbuf_append_len(b, "\"", 1);
+        for (; s < end; s++) {
+                unsigned char c = (unsigned char)*s;
+                char esc[7] = { '\\', 0 };
+                size_t k = 2;
+
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                strbuf_append_len(b, run, (size_t)(s - run));
+                run = s + 1;
+                switch (c) {
+                case '"': esc[1] = '"'; break;
+                case '\\': esc[1] = '\\'; break;
+                case '\b': esc[1] = 'b'; break;
+                case '\f': esc[1] = 'f'; break;
+                case '\n': esc[1] = 'n'; break;
+                case '\r': esc[1] = 'r'; break;
+                case '\t': esc[1] = 't'; break;
+                default:
+                        memcpy(esc + 1, "u00", 3);
+                        esc[4] = hex[c >> 4];
+                        esc[5] = hex[c & 15];
+                        k = 6;
+                        break;
+                }
+                strbuf_append_len(b, esc, k);
+        }
+        strbuf_append_len(b, run, (size_t)(s - run));
+        strbuf_append_len(b, "\"", 1);
+}
+
 void strbuf_append(struct strbuf *b, const char *s)
 {
         strbuf_append_len(b, s ? s : "", s ? strlen(s) : 0);

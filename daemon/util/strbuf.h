@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -25,6 +26,18 @@ _printf_(2, 3) void strbuf_printf(struct strbuf *b, const char *fmt, ...);
 _printf_(2, 0) void strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap);
 void strbuf_append(struct strbuf *b, const char *s);
 void strbuf_append_len(struct strbuf *b, const char *s, size_t n);
+
+/* A decimal integer, without printf's cost (stored forms written often). */
+void strbuf_append_u64(struct strbuf *b, uint64_t v);
+
+/*
+ * s (n bytes) as a JSON string, quotes included: '"', '\\' and control
+ * characters escaped, every other byte copied as it is.  Whether the text
+ * is UTF-8 is the caller's to check where it matters (a Varlink reply); a
+ * stored form written and read back by json-c takes any bytes, as json-c's
+ * own writer does.
+ */
+void strbuf_append_json_string(struct strbuf *b, const char *s, size_t n);
 
 /* The text so far ("" when empty or after a failure); borrowed. */
 const char *strbuf_str(const struct strbuf *b);

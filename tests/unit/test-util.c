@@ -1,17 +1,53 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * util/: the text buffer (growth across many appends, "" for nothing,
- * joins) and the typed JSON helpers (what each setter writes, null for a
- * NULL string, -ENOMEM for a value whose allocation failed, readers that
- * fall back on absent, null and mistyped members).
+ * joins, JSON strings and integers written directly) and the typed JSON
+ * helpers (what each setter writes, null for a NULL string, -ENOMEM for a
+ * value whose allocation failed, readers that fall back on absent, null
+ * and mistyped members).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 
 #include "jv.h"
 #include "strbuf.h"
 #include "strmap.h"
 #include "testlib.h"
 #include "util.h"
+
+/* Stored forms and replies are written with these: what json-c reads back is what went in. */
+static void test_strbuf_json(void)
+{
+        static const char raw[] = "a\"b\\c/d\n\x01\x1f\xff\x7f";
+        static const uint64_t nums[] = { 0, 7, 10, 4294967295u, UINT64_MAX };
+        struct strbuf b = STRBUF_INIT;
+        struct json_object *o;
+        char *s = NULL;
+
+        strbuf_append_json_string(&b, raw, sizeof(raw) - 1);
+        CHECK_STR(strbuf_str(&b), "\"a\\\"b\\\\c/d\\n\\u0001\\u001f\xff\x7f\"");
+        o = json_tokener_parse(strbuf_str(&b));
+        CHECK(o && json_object_get_string_len(o) == (int)sizeof(raw) - 1 &&
+              memcmp(json_object_get_string(o), raw, sizeof(raw) - 1) == 0);
+        json_object_put(o);
+        strbuf_clear(&b);
+
+        strbuf_append_json_string(&b, "x\0y", 3);     /* an embedded NUL is escaped too */
+        CHECK_STR(strbuf_str(&b), "\"x\\u0000y\"");
+        strbuf_clear(&b);
+
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+                char want[32];
+
+                snprintf(want, sizeof(want), "%" PRIu64, nums[i]);
+                strbuf_append_u64(&b, nums[i]);
+                CHECK_STR(strbuf_str(&b), want);
+                strbuf_clear(&b);
+        }
+        CHECK_INT(strbuf_steal(&b, &s), 0);
+        free(s);
+}
 
 static void test_strbuf(void)
 {
@@ -135,6 +171,7 @@ static void test_strmap(void)
 int main(void)
 {
         test_strbuf();
+        test_strbuf_json();
         test_jv();
         test_strmap();
         printf("util: ");
