@@ -25,6 +25,8 @@ struct json_object;
 #define SIM_NR_IRQS 1024u               /* Arm NR_IRQS: dom0's nr_pirqs */
 #define SIM_PADDR_BITS 48u
 #define SIM_STATE_MAX (64u << 20)       /* refuse absurd state files */
+#define SIM_STATE_IN_PLACE_MAX 4096u    /* a state file this small is rewritten in place */
+#define SIM_STATE_ROOM 1024u            /* a replaced file's length: a multiple of this */
 
 struct sim_range {
         uint64_t s, e;                  /* inclusive */
@@ -73,6 +75,7 @@ struct sim {
         int efd;
         uint64_t writes;                /* hv_sim_state_writes() */
         char *saved;                    /* the text last written or read: what a failed write restores */
+        size_t file_len;                /* the state file's length, blanks after the text included */
 };
 
 static inline struct sim *sim_of(struct hv *hv)

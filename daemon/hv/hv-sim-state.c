@@ -3,12 +3,16 @@
  * The simulated machine's state as a whole: finding domains and who
  * holds a device or an SPI, and keeping the state where it survives the
  * daemon the way Xen's does.  After every successful mutating call the
- * whole state is written to a file atomically (a temp file renamed over
- * it) and it is read back at hv_open, so a kill -9 at any point leaves
- * either the state before or after the call.  Nothing is fsynced: Xen's
- * state survives a crash of the daemon, not a power loss of the machine,
- * and neither need the simulator's (the kernel keeps a renamed file's
- * data across the death of the process that wrote it).
+ * whole state is written to a file atomically and it is read back at
+ * hv_open, so a kill -9 at any point leaves either the state before or
+ * after the call.  A state of up to a page is written over the old one in
+ * place, blank-padded, by one write within the file's first page (which
+ * a dying writer never leaves half done); a larger one, or one that no
+ * longer fits, goes to a temp file renamed over the old.  Nothing is
+ * fsynced: Xen's state survives a crash of the daemon, not a power loss of
+ * the machine, and neither need the simulator's (the kernel keeps written
+ * data across the death of the process that wrote it).  The simulator
+ * owns the file while the daemon runs; edit it only while it is stopped.
  *
  * A call whose state cannot be written (disk full, out of descriptors)
  * fails, and the state goes back to what was last written, kept in memory
@@ -29,6 +33,7 @@
 #include "hv-sim-private.h"
 #include "jv.h"
 #include "log.h"
+#include "strbuf.h"
 
 /* ---- lookups ---- */
 
@@ -84,70 +89,86 @@ struct sim_domain *hv_sim_state_spi_owner(struct sim *s, uint32_t irq)
 
 /* ---- JSON (state file and GetState) ---- */
 
-static struct json_object *domain_to_json(const struct sim_domain *d)
+static void put_key(struct strbuf *b, const char *k)
 {
-        struct json_object *o = json_object_new_object(), *a;
-        int r = 0;
+        strbuf_append_len(b, ",\"", 2);
+        strbuf_append(b, k);
+        strbuf_append_len(b, "\":", 2);
+}
 
-        if (!o)
-                return NULL;
-        r |= jv_set_int(o, "domid", d->domid);
-        r |= jv_set_str(o, "name", d->name);
-        r |= jv_set_bool(o, "passthrough", d->passthrough);
-        r |= jv_set_bool(o, "populated", d->populated);
-        r |= jv_set_int(o, "nr_spis", d->nr_spis);
-        r |= jv_set_bool(o, "paused", d->paused);
-        r |= jv_set_bool(o, "has_run", d->has_run);
-        r |= jv_set_bool(o, "dying", d->dying);
-        r |= jv_set_bool(o, "building", d->building);
+static void put_u64(struct strbuf *b, const char *k, uint64_t v)
+{
+        put_key(b, k);
+        strbuf_append_u64(b, v);
+}
 
-        a = json_object_new_array();
-        for (size_t i = 0; a && i < d->iomem.n; i++) {
-                struct json_object *e = json_object_new_object();
+static void put_bool(struct strbuf *b, const char *k, bool v)
+{
+        put_key(b, k);
+        strbuf_append(b, v ? "true" : "false");
+}
 
-                if (e) {
-                        r |= jv_set_int(e, "mfn", (int64_t)d->iomem.v[i].s);
-                        r |= jv_set_int(e, "nr",
-                                        (int64_t)(d->iomem.v[i].e - d->iomem.v[i].s + 1));
+/* One domain as an object; the first member has no comma before it. */
+static void domain_text(struct strbuf *b, const struct sim_domain *d)
+{
+        strbuf_append(b, "{\"domid\":");
+        strbuf_append_u64(b, d->domid);
+        put_key(b, "name");
+        strbuf_append_json_string(b, d->name, strlen(d->name));
+        put_bool(b, "passthrough", d->passthrough);
+        put_bool(b, "populated", d->populated);
+        put_u64(b, "nr_spis", d->nr_spis);
+        put_bool(b, "paused", d->paused);
+        put_bool(b, "has_run", d->has_run);
+        put_bool(b, "dying", d->dying);
+        put_bool(b, "building", d->building);
+
+        put_key(b, "iomem");
+        for (size_t i = 0; i < d->iomem.n; i++) {
+                strbuf_append(b, i ? ",{\"mfn\":" : "[{\"mfn\":");
+                strbuf_append_u64(b, d->iomem.v[i].s);
+                put_u64(b, "nr", d->iomem.v[i].e - d->iomem.v[i].s + 1);
+                strbuf_append_len(b, "}", 1);
+        }
+        strbuf_append(b, d->iomem.n ? "]" : "[]");
+
+        put_key(b, "mappings");
+        for (size_t i = 0; i < d->n_maps; i++) {
+                strbuf_append(b, i ? ",{\"gfn\":" : "[{\"gfn\":");
+                strbuf_append_u64(b, d->maps[i].gfn);
+                put_u64(b, "mfn", d->maps[i].mfn);
+                put_u64(b, "nr", d->maps[i].nr);
+                strbuf_append_len(b, "}", 1);
+        }
+        strbuf_append(b, d->n_maps ? "]" : "[]");
+
+        put_key(b, "irqs");
+        strbuf_append_len(b, "[", 1);
+        for (size_t i = 0, k = 0; i < d->irqs.n; i++)
+                for (uint64_t q = d->irqs.v[i].s; q <= d->irqs.v[i].e; q++) {
+                        if (k++)
+                                strbuf_append_len(b, ",", 1);
+                        strbuf_append_u64(b, q);
                 }
-                r |= jv_push_obj(a, e);
+        strbuf_append_len(b, "]", 1);
+
+        put_key(b, "spis");
+        strbuf_append_len(b, "[", 1);
+        for (size_t i = 0; i < d->n_spis; i++) {
+                if (i)
+                        strbuf_append_len(b, ",", 1);
+                strbuf_append_u64(b, d->spis[i]);
         }
-        r |= jv_set_obj(o, "iomem", a);
+        strbuf_append_len(b, "]", 1);
 
-        a = json_object_new_array();
-        for (size_t i = 0; a && i < d->n_maps; i++) {
-                struct json_object *e = json_object_new_object();
-
-                if (e) {
-                        r |= jv_set_int(e, "gfn", (int64_t)d->maps[i].gfn);
-                        r |= jv_set_int(e, "mfn", (int64_t)d->maps[i].mfn);
-                        r |= jv_set_int(e, "nr", (int64_t)d->maps[i].nr);
-                }
-                r |= jv_push_obj(a, e);
+        put_key(b, "dt_devices");
+        strbuf_append_len(b, "[", 1);
+        for (size_t i = 0; i < d->n_dt; i++) {
+                if (i)
+                        strbuf_append_len(b, ",", 1);
+                strbuf_append_json_string(b, d->dt[i], strlen(d->dt[i]));
         }
-        r |= jv_set_obj(o, "mappings", a);
-
-        a = json_object_new_array();
-        for (size_t i = 0; a && i < d->irqs.n; i++)
-                for (uint64_t q = d->irqs.v[i].s; q <= d->irqs.v[i].e; q++)
-                        r |= jv_push_int(a, (int64_t)q);
-        r |= jv_set_obj(o, "irqs", a);
-
-        a = json_object_new_array();
-        for (size_t i = 0; a && i < d->n_spis; i++)
-                r |= jv_push_int(a, d->spis[i]);
-        r |= jv_set_obj(o, "spis", a);
-
-        a = json_object_new_array();
-        for (size_t i = 0; a && i < d->n_dt; i++)
-                r |= jv_push_str(a, d->dt[i]);
-        r |= jv_set_obj(o, "dt_devices", a);
-
-        if (r) {
-                json_object_put(o);
-                return NULL;
-        }
-        return o;
+        strbuf_append(b, "]}");
 }
 
 static int cmp_dom(const void *a, const void *b)
@@ -163,20 +184,27 @@ void hv_sim_state_sort(struct sim *s)
         qsort(s->doms, s->n_doms, sizeof(*s->doms), cmp_dom);
 }
 
-static struct json_object *domains_to_json(struct sim *s)
+/*
+ * The state file's text: written directly, as it is written after every
+ * mutating call (GetState reads the domains back from it with json-c).
+ */
+static int state_text(struct sim *s, char **ret)
 {
-        struct json_object *a = json_object_new_array();
+        struct strbuf b = STRBUF_INIT;
 
-        if (!a)
-                return NULL;
         hv_sim_state_sort(s);
+        strbuf_append(&b, "{\"format\":");
+        strbuf_append_u64(&b, SIM_FORMAT);
+        put_u64(&b, "rover", s->rover);
+        put_key(&b, "domains");
+        strbuf_append_len(&b, "[", 1);
         for (size_t i = 0; i < s->n_doms; i++) {
-                if (jv_push_obj(a, domain_to_json(s->doms[i])) < 0) {
-                        json_object_put(a);
-                        return NULL;
-                }
+                if (i)
+                        strbuf_append_len(&b, ",", 1);
+                domain_text(&b, s->doms[i]);
         }
-        return a;
+        strbuf_append(&b, "]}");
+        return strbuf_steal(&b, ret);
 }
 
 static bool jget(struct json_object *o, const char *k, json_type t, struct json_object **v)
@@ -322,36 +350,32 @@ static int write_all(int fd, const char *buf, size_t len)
         return 0;
 }
 
-int hv_sim_state_save(struct sim *s, char **err)
+/*
+ * A new file in the state's place: a temp file renamed over it, with room
+ * (trailing blanks) for later states to be written in place.
+ */
+static int replace_file(struct sim *s, const char *text, size_t len, char **err)
 {
-        struct json_object *o;
-        _cleanup_free_ char *tmp = NULL, *text = NULL;
+        _cleanup_free_ char *tmp = NULL, *buf = NULL;
         _cleanup_close_ int fd = -1;
+        size_t room = len + 1;
         int r;
 
-        if (!s->state_path)
-                return 0;
-        o = json_object_new_object();
-        if (!o)
-                return set_error(err, -ENOMEM, "out of memory");
-        r = jv_set_obj(o, "format", json_object_new_int(SIM_FORMAT));
-        r |= jv_set_int(o, "rover", s->rover);
-        r |= jv_set_obj(o, "domains", domains_to_json(s));
-        if (!r)
-                text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) ?: "");
-        json_object_put(o);
-        if (!text || !*text)
-                return set_error(err, -ENOMEM, "out of memory");
-
+        if (room <= SIM_STATE_IN_PLACE_MAX)
+                room = (room + SIM_STATE_ROOM - 1) / SIM_STATE_ROOM * SIM_STATE_ROOM;
+        buf = malloc(room);
         tmp = strdup_printf("%s.tmp.XXXXXX", s->state_path);
-        if (!tmp)
+        if (!buf || !tmp)
                 return set_error(err, -ENOMEM, "out of memory");
+        memcpy(buf, text, len);
+        memset(buf + len, ' ', room - len - 1);
+        buf[room - 1] = '\n';
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0) {
                 r = -errno;
                 return set_error(err, r, "cannot create %s: %s", tmp, strerror(-r));
         }
-        r = write_all(fd, text, strlen(text));
+        r = write_all(fd, buf, room);
         if (r >= 0 && rename(tmp, s->state_path) < 0)
                 r = -errno;
         if (r < 0) {
@@ -359,6 +383,58 @@ int hv_sim_state_save(struct sim *s, char **err)
                 return set_error(err, r, "cannot write the simulator state %s: %s",
                                  s->state_path, strerror(-r));
         }
+        s->file_len = room;
+        return 0;
+}
+
+/*
+ * The new state over the old one, blank-padded to the file's length, in
+ * one write at offset 0 of at most SIM_STATE_IN_PLACE_MAX bytes: that lies
+ * in the file's first page, which the kernel copies whole before it looks
+ * at a signal again, so a kill -9 leaves the old state or the new one.
+ * The file never grows here, so a full disk cannot cut the write short.
+ * It is opened by its name each time, as a replaced file would be: what
+ * the path names is what is written.
+ */
+static int write_in_place(struct sim *s, const char *text, size_t len, char **err)
+{
+        char buf[SIM_STATE_IN_PLACE_MAX];
+        _cleanup_close_ int fd = -1;
+        ssize_t n;
+
+        memcpy(buf, text, len);
+        memset(buf + len, ' ', s->file_len - len - 1);
+        buf[s->file_len - 1] = '\n';
+        fd = open(s->state_path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return set_error(err, -errno, "cannot open the simulator state %s: %m",
+                                 s->state_path);
+        do
+                n = pwrite(fd, buf, s->file_len, 0);
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)s->file_len)
+                return 0;
+        return set_error(err, n < 0 ? -errno : -EIO, "cannot write the simulator state %s: %s",
+                         s->state_path, n < 0 ? strerror(errno) : "short write");
+}
+
+int hv_sim_state_save(struct sim *s, char **err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r;
+
+        if (!s->state_path)
+                return 0;
+        if (state_text(s, &text) < 0)
+                return set_error(err, -ENOMEM, "out of memory");
+        len = strlen(text);
+        if (len < s->file_len && s->file_len <= SIM_STATE_IN_PLACE_MAX)
+                r = write_in_place(s, text, len, err);
+        else
+                r = replace_file(s, text, len, err);
+        if (r < 0)
+                return r;
         free(s->saved);
         s->saved = steal_ptr(text);
         s->writes++;
@@ -423,11 +499,12 @@ int hv_sim_state_load(struct sim *s, char **err)
         }
         buf[len] = '\0';
         r = parse_state(s, buf, err);
-        if (r >= 0) {
-                free(s->saved);
-                s->saved = steal_ptr(buf);
-        }
-        return r;
+        if (r < 0)
+                return r;
+        free(s->saved);
+        s->saved = steal_ptr(buf);
+        s->file_len = len;
+        return 0;
 }
 
 /* Replace the domains with those of a state's text; on failure they are untouched. */
@@ -492,6 +569,20 @@ int hv_sim_state_commit(struct hv *hv, char **err)
         return r;
 }
 
+/* The domains as json-c values, read back from the state's text: one writer for both. */
+static struct json_object *domains_json(struct sim *s)
+{
+        _cleanup_free_ char *text = NULL;
+        struct json_object *o, *a = NULL;
+
+        if (state_text(s, &text) < 0 || !(o = json_tokener_parse(text)))
+                return NULL;
+        if (json_object_object_get_ex(o, "domains", &a))
+                json_object_get(a);
+        json_object_put(o);
+        return a;
+}
+
 int hv_sim_state_to_json(struct sim *s, struct json_object **ret, char **err)
 {
         struct json_object *o = json_object_new_object(), *p, *a, *owners;
@@ -522,7 +613,7 @@ int hv_sim_state_to_json(struct sim *s, struct json_object **ret, char **err)
         }
         r |= jv_set_obj(o, "platform", p);
         r |= jv_set_int(o, "next_domid", next);
-        r |= jv_set_obj(o, "domains", domains_to_json(s));
+        r |= jv_set_obj(o, "domains", domains_json(s));
         owners = json_object_new_object();
         for (size_t i = 0; owners && i < s->n_protected; i++) {
                 struct sim_domain *d = hv_sim_state_dt_owner(s, s->protected[i]);
