@@ -12,6 +12,7 @@
 
 #include "jv.h"
 #include "plan.h"
+#include "strbuf.h"
 
 void plan_clear(struct plan *p)
 {
@@ -59,51 +60,54 @@ bool plan_outstanding(const struct plan *p)
 
 /* ---- stored form --------------------------------------------------------- */
 
-static struct json_object *step_stored(const struct plan_step *s)
+/*
+ * Written directly rather than through json-c values: a plan is stored
+ * when its lease is created and again at each change of state, and this
+ * is a tenth of the cost.  plan_from_string() reads it with json-c.
+ */
+static void put_u64(struct strbuf *b, const char *key, uint64_t v)
 {
-        struct json_object *o = json_object_new_object();
-        int r = 0;
+        strbuf_append(b, key);
+        strbuf_append_u64(b, v);
+}
 
-        r |= jv_set_str(o, "step", hv_step_name(s->step));
-        r |= jv_set_str(o, "device", s->device);
+static void step_stored(struct strbuf *b, const struct plan_step *s)
+{
+        strbuf_append(b, "{\"step\":\"");
+        strbuf_append(b, hv_step_name(s->step));
+        strbuf_append(b, "\",\"device\":");
+        strbuf_append_json_string(b, s->device, strlen(s->device));
         if (plan_step_is_memory(s->step)) {
-                r |= jv_set_int(o, "mfn", (int64_t)s->mfn);
-                r |= jv_set_int(o, "nr", (int64_t)s->nr);
+                put_u64(b, ",\"mfn\":", s->mfn);
+                put_u64(b, ",\"nr\":", s->nr);
         }
         if (s->step == HV_STEP_MEMORY_MAPPING)
-                r |= jv_set_int(o, "gfn", (int64_t)s->gfn);
+                put_u64(b, ",\"gfn\":", s->gfn);
         if (plan_step_is_irq(s->step))
-                r |= jv_set_int(o, "irq", s->irq);
-        r |= jv_set_bool(o, "done", s->done);
-        r |= jv_set_bool(o, "undone", s->undone);
+                put_u64(b, ",\"irq\":", s->irq);
+        strbuf_append(b, s->done ? ",\"done\":true" : ",\"done\":false");
+        strbuf_append(b, s->undone ? ",\"undone\":true" : ",\"undone\":false");
         /* Most steps never get it, and plans stored before it existed read the same. */
         if (s->kept)
-                r |= jv_set_bool(o, "kept", true);
-        if (r) {
-                json_object_put(o);
-                return NULL;
-        }
-        return o;
+                strbuf_append(b, ",\"kept\":true");
+        strbuf_append(b, "}");
 }
 
 int plan_to_string(const struct plan *p, char **ret)
 {
-        struct json_object *o = json_object_new_object(), *a = json_object_new_array();
-        int r = 0;
-        char *s;
+        const char *layout = p->layout ? p->layout : "identity";
+        struct strbuf b = STRBUF_INIT;
 
-        for (size_t i = 0; i < p->n_steps; i++)
-                r |= jv_push_obj(a, step_stored(&p->steps[i]));
-        r |= jv_set_str(o, "layout", p->layout ? p->layout : "identity");
-        r |= jv_set_obj(o, "steps", a);
-        if (p->hold)
-                r |= jv_set_bool(o, "hold", true);
-        s = r ? NULL : strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
+        strbuf_append(&b, "{\"layout\":");
+        strbuf_append_json_string(&b, layout, strlen(layout));
+        strbuf_append(&b, ",\"steps\":[");
+        for (size_t i = 0; i < p->n_steps; i++) {
+                if (i)
+                        strbuf_append(&b, ",");
+                step_stored(&b, &p->steps[i]);
+        }
+        strbuf_append(&b, p->hold ? "],\"hold\":true}" : "]}");
+        return strbuf_steal(&b, ret);
 }
 
 static int get_u64(struct json_object *o, const char *k, bool need, uint64_t *ret)
