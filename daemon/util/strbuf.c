@@ -69,7 +69,7 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
         va_end(ap);
 }
 
-void strbuf_append_len(struct strbuf *b, const char *s, size_t n)
+void strbuf_append_slow(struct strbuf *b, const char *s, size_t n)
 {
         if (!reserve(b, n))
                 return;
@@ -124,11 +124,6 @@ void strbuf_append_json_string(struct strbuf *b, const char *s, size_t n)
         }
         strbuf_append_len(b, run, (size_t)(s - run));
         strbuf_append_len(b, "\"", 1);
-}
-
-void strbuf_append(struct strbuf *b, const char *s)
-{
-        strbuf_append_len(b, s ? s : "", s ? strlen(s) : 0);
 }
 
 const char *strbuf_str(const struct strbuf *b)

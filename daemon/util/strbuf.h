@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -24,8 +25,25 @@ struct strbuf {
 
 _printf_(2, 3) void strbuf_printf(struct strbuf *b, const char *fmt, ...);
 _printf_(2, 0) void strbuf_vprintf(struct strbuf *b, const char *fmt, va_list ap);
-void strbuf_append(struct strbuf *b, const char *s);
-void strbuf_append_len(struct strbuf *b, const char *s, size_t n);
+void strbuf_append_slow(struct strbuf *b, const char *s, size_t n);
+
+/* Inline while the buffer has room: stored forms and replies are many small appends. */
+static inline void strbuf_append_len(struct strbuf *b, const char *s, size_t n)
+{
+        if (b->s && !b->oom && n < b->cap - b->len) {
+                memcpy(b->s + b->len, s, n);
+                b->len += n;
+                b->s[b->len] = '\0';
+                return;
+        }
+        strbuf_append_slow(b, s, n);
+}
+
+/* s NULL appends nothing. */
+static inline void strbuf_append(struct strbuf *b, const char *s)
+{
+        strbuf_append_len(b, s ? s : "", s ? strlen(s) : 0);
+}
 
 /* A decimal integer, without printf's cost (stored forms written often). */
 void strbuf_append_u64(struct strbuf *b, uint64_t v);
