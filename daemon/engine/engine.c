@@ -68,15 +68,6 @@ void engine_free(struct engine *e)
 
 /* ---- outcomes waiting for the database -------------------------------------- */
 
-/* A copy of a plan, through its stored form (there is nothing else to share). */
-static int plan_copy(const struct plan *p, struct plan *ret)
-{
-        _cleanup_free_ char *text = NULL;
-        int r = plan_to_string(p, &text);
-
-        return r < 0 ? r : plan_from_string(text, ret, NULL);
-}
-
 void engine_hold_outcome(struct engine *e, int64_t id, enum db_lease_state state,
                          const struct plan *plan, const char *error, const char *why, int r)
 {

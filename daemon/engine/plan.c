@@ -40,6 +40,27 @@ int plan_add(struct plan *p, enum hv_step step, const char *device, uint64_t mfn
         return 0;
 }
 
+int plan_copy(const struct plan *p, struct plan *ret)
+{
+        _cleanup_(plan_clear) struct plan c = { 0 };
+
+        if (p->layout && !(c.layout = strdup(p->layout)))
+                return -ENOMEM;
+        c.hold = p->hold;
+        for (size_t i = 0; i < p->n_steps; i++) {
+                const struct plan_step *s = &p->steps[i];
+
+                if (plan_add(&c, s->step, s->device, s->mfn, s->gfn, s->nr, s->irq) < 0)
+                        return -ENOMEM;
+                c.steps[i].done = s->done;
+                c.steps[i].undone = s->undone;
+                c.steps[i].kept = s->kept;
+        }
+        *ret = c;
+        c = (struct plan){ 0 };
+        return 0;
+}
+
 bool plan_step_is_memory(enum hv_step s)
 {
         return s == HV_STEP_IOMEM_PERMISSION || s == HV_STEP_MEMORY_MAPPING;
@@ -59,6 +80,52 @@ bool plan_outstanding(const struct plan *p)
 }
 
 /* ---- stored form --------------------------------------------------------- */
+
+/*
+ * The plans last written or read, by their text: a plan is read back
+ * from its lease's row by the reply that follows each write and by the
+ * release that follows, and decoding it with json-c costs thirty times a
+ * copy.  A hit needs the whole text to match, so what comes out is what
+ * decoding would give.  The daemon is single-threaded; the memo is small
+ * and bounded.
+ */
+#define PLAN_MEMO 8
+static struct plan_memo {
+        char *text;
+        struct plan plan;
+} memo[PLAN_MEMO];
+static unsigned memo_next;
+
+static void memo_put(const char *text, const struct plan *p)
+{
+        struct plan_memo *m = &memo[memo_next];
+        char *t = strdup(text);
+        struct plan c;
+
+        if (!t || plan_copy(p, &c) < 0) {
+                free(t);
+                return;
+        }
+        /* As the text says it, and decoding would give it. */
+        if (!c.layout && !(c.layout = strdup("identity"))) {
+                free(t);
+                plan_clear(&c);
+                return;
+        }
+        free(m->text);
+        plan_clear(&m->plan);
+        m->text = t;
+        m->plan = c;
+        memo_next = (memo_next + 1) % PLAN_MEMO;
+}
+
+static const struct plan *memo_get(const char *text)
+{
+        for (unsigned i = 0; i < PLAN_MEMO; i++)
+                if (memo[i].text && streq(memo[i].text, text))
+                        return &memo[i].plan;
+        return NULL;
+}
 
 /*
  * Written directly rather than through json-c values: a plan is stored
@@ -107,7 +174,10 @@ int plan_to_string(const struct plan *p, char **ret)
                 step_stored(&b, &p->steps[i]);
         }
         strbuf_append(&b, p->hold ? "],\"hold\":true}" : "]}");
-        return strbuf_steal(&b, ret);
+        if (strbuf_steal(&b, ret) < 0)
+                return -ENOMEM;
+        memo_put(*ret, p);
+        return 0;
 }
 
 static int get_u64(struct json_object *o, const char *k, bool need, uint64_t *ret)
@@ -127,9 +197,12 @@ static int get_u64(struct json_object *o, const char *k, bool need, uint64_t *re
 int plan_from_string(const char *s, struct plan *ret, char **err)
 {
         _cleanup_(plan_clear) struct plan p = { 0 };
+        const struct plan *known = s ? memo_get(s) : NULL;
         struct json_object *o, *a;
         int r = 0;
 
+        if (known)
+                return plan_copy(known, ret);
         o = s ? json_tokener_parse(s) : NULL;
         a = jv_get_array(o, "steps");
         if (!o || !json_object_is_type(o, json_type_object) || !a) {
@@ -172,6 +245,7 @@ int plan_from_string(const char *s, struct plan *ret, char **err)
         if (r < 0)
                 return set_error(err, -EUCLEAN, "step %zu of the stored lease plan does not "
                                  "decode", p.n_steps);
+        memo_put(s, &p);
         *ret = p;
         p = (struct plan){ 0 };
         return 0;

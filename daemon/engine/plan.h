@@ -61,6 +61,8 @@ struct plan {
 };
 
 void plan_clear(struct plan *p);
+/* A deep copy; -ENOMEM. */
+int plan_copy(const struct plan *p, struct plan *ret);
 /* Append a step (device is copied); -ENOMEM. */
 int plan_add(struct plan *p, enum hv_step step, const char *device, uint64_t mfn, uint64_t gfn,
              uint64_t nr, uint32_t irq);

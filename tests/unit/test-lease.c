@@ -81,6 +81,31 @@ static void test_plan_roundtrip(void)
               !q.steps[1].kept);
         /* (That the wire's Step never shows "kept" is test-api's to check.) */
 
+        /*
+         * A plan just written is read back from a memo of its text: it must
+         * be what decoding the text gives (the text with a blank after it is
+         * not in the memo), hostile paths and the default layout included.
+         */
+        {
+                _cleanup_(plan_clear) struct plan h = { 0 }, m = { 0 }, d = { 0 };
+                _cleanup_free_ char *t = NULL, *spaced = NULL, *tm = NULL, *td = NULL;
+
+                CHECK(plan_add(&h, HV_STEP_ASSIGN_DT, "/soc/a\"b\\c\n\xff", 0, 0, 0, 0) == 0);
+                CHECK(plan_add(&h, HV_STEP_BIND_SPI, SATA, 0, 0, 0, 1019) == 0);
+                h.steps[0].done = h.steps[0].kept = true;
+                CHECK(plan_to_string(&h, &t) == 0);
+                spaced = strdup_printf("%s ", t);
+                CHECK(spaced && plan_from_string(t, &m, &err) == 0 &&
+                      plan_from_string(spaced, &d, &err) == 0);
+                CHECK(plan_to_string(&m, &tm) == 0 && plan_to_string(&d, &td) == 0);
+                CHECK_STR(tm, t);
+                CHECK_STR(td, t);
+                CHECK_STR(m.layout, "identity");
+                CHECK_STR(d.layout, "identity");
+                CHECK_STR(d.steps[0].device, "/soc/a\"b\\c\n\xff");
+                CHECK(d.steps[0].kept && m.steps[0].kept && d.steps[1].irq == 1019);
+        }
+
         /* Stored plans that do not decode are refused, never guessed. */
         static const char *const broken[] = {
                 "", "[]", "{\"steps\": 3}", "{\"steps\": [{\"step\": \"nope\", \"device\": \"x\"}]}",
