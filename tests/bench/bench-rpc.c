@@ -5,12 +5,17 @@
  * The floor of a call is an echo server in a process of its own that
  * answers the same request with the same number of bytes as the daemon's
  * reply (the daemon's reply itself, captured first), over the same kind of
- * socket, with one event loop like the daemon's.  Calls and their echo run
- * in alternating rounds so that a noisy machine weighs on both; each round
- * gives a p50 and the figures are the median of the rounds with their
- * spread.  Clients are processes of their own; with 8 and 64 of them (as
- * root: spread over 4 uids, as a real machine's clients would be) every
- * client makes its calls back to back.
+ * socket, with one event loop like the daemon's.  Clients are processes of
+ * their own, each holding two connections, one to the daemon and one to
+ * the echo, and alternating one echo call and one call, back to back: both
+ * figures are taken call by call under the same conditions (a scheduler
+ * waking a process late weighs on both).  With 8 and 64 clients (as root:
+ * spread over 4 uids, as a real machine's clients would be) all of them
+ * do so at once.  The run is repeated in rounds; each round gives the p50
+ * of the calls, that of the echo and their ratio, and every figure printed
+ * is the median of the rounds with their min-max spread (the ratio is the
+ * median of the rounds' ratios, not the ratio of the medians); p99 is the
+ * largest of the rounds'.
  *
  * Then the connection limits: 1,000 idle clients of one uid held open, the
  * daemon's resident set size with them, and a 1,001st client's GetDevice
@@ -35,17 +40,70 @@ static int rounds = 5;
 static bool quick;
 
 struct load {
-        const char *sock;
+        const char *sock;       /* the daemon */
+        const char *echo;       /* its floor, or NULL: the daemon's calls only */
         const char *msg;
         int clients;
-        int iters;              /* per client */
+        int iters;              /* per client and connection */
 };
 
-/* Latencies of one run of l: every client's calls, p50 and p99 in µs. */
-static void run_load(const struct load *l, double *p50, double *p99)
+/* One run of a load: p50 and p99 of every client's calls, in µs. */
+struct lat {
+        double call_p50, call_p99, echo_p50;
+};
+
+/* A client's calls: 5 to warm up each connection, then the timed ones. */
+_Noreturn static void client(const struct load *l, int i, double *tc, double *te, int ready,
+                             int go)
+{
+        char *buf = malloc(BENCH_RBUF);
+        size_t len = strlen(l->msg), at = (size_t)i * (size_t)l->iters;
+        int fd, efd = -1;
+        char c;
+
+        if (l->clients > 1 && geteuid() == 0) {
+                uid_t u = UID_BASE + (uid_t)(i % N_UIDS);
+
+                if (setgid(u) < 0 || setuid(u) < 0)
+                        _exit(3);
+        }
+        fd = bench_connect(l->sock);
+        if (l->echo)
+                efd = bench_connect(l->echo);
+        if (fd < 0 || (l->echo && efd < 0) || !buf)
+                _exit(2);
+        for (int k = 0; k < 5; k++)
+                if (bench_roundtrip(fd, l->msg, len, buf, BENCH_RBUF) < 0 ||
+                    (efd >= 0 && bench_roundtrip(efd, l->msg, len, buf, BENCH_RBUF) < 0))
+                        _exit(4);
+        if (write(ready, "r", 1) != 1 || read(go, &c, 1) < 0)
+                _exit(2);
+        /* One echo call, one daemon call, and so on: both under the same conditions. */
+        for (int k = 0; k < l->iters; k++) {
+                double t0;
+
+                if (efd >= 0) {
+                        t0 = bench_now_us();
+                        if (bench_roundtrip(efd, l->msg, len, buf, BENCH_RBUF) < 0)
+                                _exit(4);
+                        te[at + (size_t)k] = bench_now_us() - t0;
+                }
+                t0 = bench_now_us();
+                if (bench_roundtrip(fd, l->msg, len, buf, BENCH_RBUF) < 0)
+                        _exit(4);
+                tc[at + (size_t)k] = bench_now_us() - t0;
+        }
+        _exit(0);
+}
+
+/*
+ * One run of l: every client (a process of its own) makes its calls, to
+ * the daemon and, alternately, to the echo when there is one.
+ */
+static void run_load(const struct load *l, struct lat *lat)
 {
         size_t n = (size_t)l->clients * (size_t)l->iters;
-        double *t = mmap(NULL, n * sizeof(double), PROT_READ | PROT_WRITE,
+        double *t = mmap(NULL, 2 * n * sizeof(double), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         int ready[2], go[2];
         pid_t *pids = calloc((size_t)l->clients, sizeof(pid_t));
@@ -59,35 +117,9 @@ static void run_load(const struct load *l, double *p50, double *p99)
                 if (pids[i] < 0)
                         bench_die("fork: %s", strerror(errno));
                 if (pids[i] == 0) {
-                        char *buf = malloc(BENCH_RBUF);
-                        size_t len = strlen(l->msg);
-                        int fd;
-
                         close(ready[0]);
                         close(go[1]);
-                        if (l->clients > 1 && geteuid() == 0) {
-                                uid_t u = UID_BASE + (uid_t)(i % N_UIDS);
-
-                                if (setgid(u) < 0 || setuid(u) < 0)
-                                        _exit(3);
-                        }
-                        fd = bench_connect(l->sock);
-                        if (fd < 0 || !buf)
-                                _exit(2);
-                        for (int k = 0; k < 5; k++)
-                                if (bench_roundtrip(fd, l->msg, len, buf, BENCH_RBUF) < 0)
-                                        _exit(4);
-                        if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) < 0)
-                                _exit(2);
-                        for (int k = 0; k < l->iters; k++) {
-                                double t0 = bench_now_us();
-
-                                if (bench_roundtrip(fd, l->msg, len, buf, BENCH_RBUF) < 0)
-                                        _exit(4);
-                                t[(size_t)i * (size_t)l->iters + (size_t)k] =
-                                        bench_now_us() - t0;
-                        }
-                        _exit(0);
+                        client(l, i, t, t + n, ready[1], go[0]);
                 }
         }
         close(ready[1]);
@@ -105,9 +137,10 @@ static void run_load(const struct load *l, double *p50, double *p99)
                 if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
                         bench_die("a client of %s failed (status %d)", l->sock, st);
         }
-        *p50 = bench_quantile(t, n, 0.5);
-        *p99 = bench_quantile(t, n, 0.99);
-        munmap(t, n * sizeof(double));
+        lat->call_p50 = bench_quantile(t, n, 0.5);
+        lat->call_p99 = bench_quantile(t, n, 0.99);
+        lat->echo_p50 = l->echo ? bench_quantile(t + n, n, 0.5) : 0;
+        munmap(t, 2 * n * sizeof(double));
         free(pids);
 }
 
@@ -155,25 +188,31 @@ struct result {
 };
 
 /*
- * Rounds of (echo, call) with c clients: the daemon's reply to msg is
- * served by an echo process for the floor.
+ * Rounds of c clients calling msg, each alternating a call to the daemon
+ * with one to an echo process serving the daemon's reply to msg (the
+ * floor).  Each round gives the p50 of the calls, that of the echo and
+ * their ratio; the result is the median of each over the rounds (so the
+ * ratio is not the ratio of the medians) with their spread, and the
+ * largest p99 of the calls.
  */
 static struct result measure(const char *sock, const char *echo_sock, const char *msg,
                              int clients, int iters)
 {
-        double call[16], echo[16], ratio[16], p99 = 0, x;
+        double call[16], echo[16], ratio[16], p99 = 0;
         struct result res = { 0 };
         size_t len;
         char *reply = capture(sock, msg, &len);
         pid_t e = bench_echo_start(echo_sock, reply, len);
-        struct load ld = { .sock = sock, .msg = msg, .clients = clients, .iters = iters };
-        struct load le = { .sock = echo_sock, .msg = msg, .clients = clients, .iters = iters };
+        struct load l = { .sock = sock, .echo = echo_sock, .msg = msg, .clients = clients,
+                          .iters = iters };
+        struct lat lat;
 
         for (int r = 0; r < rounds; r++) {
-                run_load(&le, &echo[r], &x);
-                run_load(&ld, &call[r], &x);
-                p99 = x > p99 ? x : p99;
+                run_load(&l, &lat);
+                call[r] = lat.call_p50;
+                echo[r] = lat.echo_p50;
                 ratio[r] = call[r] / echo[r];
+                p99 = lat.call_p99 > p99 ? lat.call_p99 : p99;
         }
         bench_kill(e);
         free(reply);
@@ -187,9 +226,10 @@ static struct result measure(const char *sock, const char *echo_sock, const char
 
 static void print_row(const char *what, int clients, const struct result *r)
 {
-        printf("%-28s %7d %8zu %9.1f %6.1f-%-6.1f %9.1f %7.2f %5.2f-%-5.2f %9.1f\n", what,
-               clients, r->bytes, r->call.median, r->call.min, r->call.max, r->echo.median,
-               r->ratio.median, r->ratio.min, r->ratio.max, r->call_p99);
+        printf("%-28s %7d %8zu %9.1f %6.1f-%-6.1f %9.1f %6.1f-%-6.1f %7.2f %5.2f-%-5.2f %9.1f\n",
+               what, clients, r->bytes, r->call.median, r->call.min, r->call.max,
+               r->echo.median, r->echo.min, r->echo.max, r->ratio.median, r->ratio.min,
+               r->ratio.max, r->call_p99);
 }
 
 static void print_goal(const char *what, double value, const char *unit, double floor,
@@ -315,12 +355,16 @@ int main(int argc, char **argv)
         if (!device)
                 device = pick_device(d.sock);
 
-        printf("daemon: %s\ndevice tree: %s\nGetDevice: %s\nclients: processes; with 8 and 64, "
-               "%s\nrounds: %d (echo, then the call, alternately); figures are the median of "
-               "the rounds' p50 with min-max\n\n", assignd, dtb, device,
+        printf("daemon: %s\ndevice tree: %s\nGetDevice: %s\nclients: processes, each with a "
+               "connection to the daemon and one to the echo, alternating an echo call and a "
+               "call; with 8 and 64, %s\nrounds: %d; p50_us and echo_us: the median of the "
+               "rounds' p50 (spread: min-max); ratio: the median of the rounds' "
+               "p50_us/echo_us (spread: min-max), not the ratio of the medians; p99_us: the "
+               "largest of the rounds' p99\non the goal lines: value is p50_us, floor echo_us, "
+               "ratio the ratio above\n\n", assignd, dtb, device,
                geteuid() == 0 ? "spread over 4 uids" : "one uid (not root)", rounds);
-        printf("%-28s %7s %8s %9s %13s %9s %7s %11s %9s\n", "call", "clients", "reply_B",
-               "p50_us", "spread", "echo_us", "ratio", "spread", "p99_us");
+        printf("%-28s %7s %8s %9s %13s %9s %13s %7s %11s %9s\n", "call", "clients", "reply_B",
+               "p50_us", "spread", "echo_us", "spread", "ratio", "spread", "p99_us");
 
         snprintf(req, sizeof(req),
                  "{\"method\":\"io.assignd.Broker.GetDevice\",\"parameters\":{\"path\":\"%s\"}}",
@@ -403,9 +447,9 @@ int main(int argc, char **argv)
         {
                 struct load ld = { .sock = d.sock, .msg = req, .clients = 8,
                                    .iters = quick ? 1250 : 12500 };
-                double a, b;
+                struct lat lat;
 
-                run_load(&ld, &a, &b);
+                run_load(&ld, &lat);
                 rss_calls = bench_rss_kib(d.pid);
         }
         printf("\nresident set size of the daemon (KiB): idle %ld; 1,000 connections %ld; %d "
