@@ -10,12 +10,13 @@
  * the echo, and alternating one echo call and one call, back to back: both
  * figures are taken call by call under the same conditions (a scheduler
  * waking a process late weighs on both).  With 8 and 64 clients (as root:
- * spread over 4 uids, as a real machine's clients would be) all of them
- * do so at once.  The run is repeated in rounds; each round gives the p50
- * of the calls, that of the echo and their ratio, and every figure printed
- * is the median of the rounds with their min-max spread (the ratio is the
- * median of the rounds' ratios, not the ratio of the medians); p99 is the
- * largest of the rounds'.
+ * spread over 4 uids, as a real machine's clients would be) they go in
+ * step, meeting at a barrier before every call, so that the echo has as
+ * many calls at once as the daemon.  The run is repeated in rounds; each
+ * round gives the p50 of the calls, that of the echo and their ratio, and
+ * every figure printed is the median of the rounds with their min-max
+ * spread (the ratio is the median of the rounds' ratios, not the ratio of
+ * the medians); p99 is the largest of the rounds'.
  *
  * Then the connection limits: 1,000 idle clients of one uid held open, the
  * daemon's resident set size with them, and a 1,001st client's GetDevice
@@ -29,6 +30,7 @@
  *   -q: fewer iterations (a quick look, not figures to quote)
  */
 #include <json-c/json.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "bench-util.h"
@@ -52,9 +54,16 @@ struct lat {
         double call_p50, call_p99, echo_p50;
 };
 
-/* A client's calls: 5 to warm up each connection, then the timed ones. */
+/*
+ * A client's calls: 5 to warm up each connection, then the timed ones.
+ * step (NULL with one client): the barrier every client meets before each
+ * call, so that all of them call the echo together and then the daemon
+ * together.  Without it the clients would queue at the slower of the two
+ * (the daemon) and call the echo one at a time: with 64 clients the echo's
+ * figure would be that of a single client's.
+ */
 _Noreturn static void client(const struct load *l, int i, double *tc, double *te, int ready,
-                             int go)
+                             int go, pthread_barrier_t *step)
 {
         char *buf = malloc(BENCH_RBUF);
         size_t len = strlen(l->msg), at = (size_t)i * (size_t)l->iters;
@@ -83,10 +92,14 @@ _Noreturn static void client(const struct load *l, int i, double *tc, double *te
                 double t0;
 
                 if (efd >= 0) {
+                        if (step)
+                                pthread_barrier_wait(step);
                         t0 = bench_now_us();
                         if (bench_roundtrip(efd, l->msg, len, buf, BENCH_RBUF) < 0)
                                 _exit(4);
                         te[at + (size_t)k] = bench_now_us() - t0;
+                        if (step)
+                                pthread_barrier_wait(step);
                 }
                 t0 = bench_now_us();
                 if (bench_roundtrip(fd, l->msg, len, buf, BENCH_RBUF) < 0)
@@ -98,19 +111,32 @@ _Noreturn static void client(const struct load *l, int i, double *tc, double *te
 
 /*
  * One run of l: every client (a process of its own) makes its calls, to
- * the daemon and, alternately, to the echo when there is one.
+ * the daemon and, alternately, to the echo when there is one, in step
+ * with the other clients.
  */
 static void run_load(const struct load *l, struct lat *lat)
 {
         size_t n = (size_t)l->clients * (size_t)l->iters;
         double *t = mmap(NULL, 2 * n * sizeof(double), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        pthread_barrier_t *step = NULL;
         int ready[2], go[2];
         pid_t *pids = calloc((size_t)l->clients, sizeof(pid_t));
         char c;
 
         if (t == MAP_FAILED || !pids || pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
                 bench_die("cannot set up %d clients", l->clients);
+        if (l->echo && l->clients > 1) {
+                pthread_barrierattr_t a;
+
+                step = mmap(NULL, sizeof(*step), PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+                if (step == MAP_FAILED || pthread_barrierattr_init(&a) != 0 ||
+                    pthread_barrierattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
+                    pthread_barrier_init(step, &a, (unsigned)l->clients) != 0)
+                        bench_die("cannot set up a barrier for %d clients", l->clients);
+                pthread_barrierattr_destroy(&a);
+        }
         fflush(NULL);
         for (int i = 0; i < l->clients; i++) {
                 pids[i] = fork();
@@ -119,7 +145,7 @@ static void run_load(const struct load *l, struct lat *lat)
                 if (pids[i] == 0) {
                         close(ready[0]);
                         close(go[1]);
-                        client(l, i, t, t + n, ready[1], go[0]);
+                        client(l, i, t, t + n, ready[1], go[0], step);
                 }
         }
         close(ready[1]);
@@ -130,17 +156,32 @@ static void run_load(const struct load *l, struct lat *lat)
                                   l->clients);
         close(go[1]);   /* every client starts now */
         close(ready[0]);
-        for (int i = 0; i < l->clients; i++) {
-                int st;
+        /* In the order they end: the others may wait at the barrier for one that failed. */
+        for (int left = l->clients; left > 0; left--) {
+                int st, i = 0;
+                pid_t p = waitpid(-1, &st, 0);
 
-                waitpid(pids[i], &st, 0);
-                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-                        bench_die("a client of %s failed (status %d)", l->sock, st);
+                while (i < l->clients && (p <= 0 || pids[i] != p))
+                        i++;
+                if (i < l->clients && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+                        pids[i] = 0;
+                        continue;
+                }
+                for (int j = 0; j < l->clients; j++)
+                        if (pids[j] > 0 && pids[j] != p)
+                                kill(pids[j], SIGKILL);
+                if (i == l->clients)
+                        bench_die("process %d ended while clients of %s ran", (int)p, l->sock);
+                bench_die("a client of %s failed (status %d)", l->sock, st);
         }
         lat->call_p50 = bench_quantile(t, n, 0.5);
         lat->call_p99 = bench_quantile(t, n, 0.99);
         lat->echo_p50 = l->echo ? bench_quantile(t + n, n, 0.5) : 0;
         munmap(t, 2 * n * sizeof(double));
+        if (step) {
+                pthread_barrier_destroy(step);
+                munmap(step, sizeof(*step));
+        }
         free(pids);
 }
 
@@ -357,11 +398,11 @@ int main(int argc, char **argv)
 
         printf("daemon: %s\ndevice tree: %s\nGetDevice: %s\nclients: processes, each with a "
                "connection to the daemon and one to the echo, alternating an echo call and a "
-               "call; with 8 and 64, %s\nrounds: %d; p50_us and echo_us: the median of the "
-               "rounds' p50 (spread: min-max); ratio: the median of the rounds' "
-               "p50_us/echo_us (spread: min-max), not the ratio of the medians; p99_us: the "
-               "largest of the rounds' p99\non the goal lines: value is p50_us, floor echo_us, "
-               "ratio the ratio above\n\n", assignd, dtb, device,
+               "call; with 8 and 64, in step (a barrier before every call), %s\nrounds: %d; "
+               "p50_us and echo_us: the median of the rounds' p50 (spread: min-max); ratio: "
+               "the median of the rounds' p50_us/echo_us (spread: min-max), not the ratio of "
+               "the medians; p99_us: the largest of the rounds' p99\non the goal lines: value "
+               "is p50_us, floor echo_us, ratio the ratio above\n\n", assignd, dtb, device,
                geteuid() == 0 ? "spread over 4 uids" : "one uid (not root)", rounds);
         printf("%-28s %7s %8s %9s %13s %9s %13s %7s %11s %9s\n", "call", "clients", "reply_B",
                "p50_us", "spread", "echo_us", "spread", "ratio", "spread", "p99_us");
