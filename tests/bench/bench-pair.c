@@ -12,6 +12,13 @@
  * floor is exactly as many commits.  Rounds alternate pairs and the bare
  * program; figures are medians of the rounds with their spread.
  *
+ * The goal's floor counts commits only.  A pair is also two calls whose
+ * replies (the lease with its steps) are kilobytes: each round also times
+ * as many round trips to two echo processes that answer with the same
+ * bytes as Assign's and Release's replies, and prints the pair against
+ * commits and round trips together (printed, no goal): what is left is the
+ * daemon's own work, the simulator's hypercalls included.
+ *
  * --history N: N pairs in a row, then 100 more in turns of 10 with the
  * first 100 pairs of a new daemon (same settings, same file system): the
  * ratio of their medians says whether a pair slows down as the history
@@ -35,6 +42,7 @@
 #define EXT4_MAGIC_ 0xEF53
 
 static char rbuf[1 << 20];
+static ssize_t rlen;            /* the length of the last reply in rbuf */
 
 /* A call on fd; returns the parsed reply's parameters (caller puts) or dies on an error reply. */
 static struct json_object *call(int fd, const char *method, const char *params)
@@ -48,6 +56,7 @@ static struct json_object *call(int fd, const char *method, const char *params)
         n = bench_roundtrip(fd, msg, strlen(msg), rbuf, sizeof(rbuf));
         if (n < 0)
                 bench_die("%s: no reply", method);
+        rlen = n;
         o = json_tokener_parse(rbuf);
         if (!o)
                 bench_die("%s: reply is not JSON", method);
@@ -95,6 +104,22 @@ struct pair {
 };
 
 static bool have_counters = true;
+/* When set, one_pair() keeps a copy of its Assign and Release replies here. */
+static bool keep_replies;
+static char *kept[2];
+static size_t kept_len[2];
+
+static void keep(int which)
+{
+        if (!keep_replies)
+                return;
+        free(kept[which]);
+        kept[which] = malloc((size_t)rlen + 1);
+        if (!kept[which])
+                bench_die("out of memory");
+        memcpy(kept[which], rbuf, (size_t)rlen + 1);
+        kept_len[which] = (size_t)rlen;
+}
 
 static struct pair one_pair(int fd, const char *device)
 {
@@ -115,6 +140,7 @@ static struct pair one_pair(int fd, const char *device)
         t0 = bench_now_us();
         json_object_put(call(fd, "io.assignd.Broker.Assign", p));
         t1 = bench_now_us();
+        keep(0);
         counters(fd, &c1, &w1);
 
         snprintf(p, sizeof(p), "{\"domid\":%" PRId64 "}", domid);
@@ -124,12 +150,42 @@ static struct pair one_pair(int fd, const char *device)
         t2 = bench_now_us();
         json_object_put(call(fd, "io.assignd.Broker.Release", p));
         t3 = bench_now_us();
+        keep(1);
         counters(fd, &c3, &w3);
         snprintf(p, sizeof(p), "{\"domid\":%" PRId64 "}", domid);
         json_object_put(call(fd, "io.assignd.Simulator.ReapDomain", p));
         return (struct pair){ .us = (t1 - t0) + (t3 - t2),
                               .commits = (c1 - c0) + (c3 - c2),
                               .writes = (w1 - w0) + (w3 - w2) };
+}
+
+/*
+ * n round trips of the two replies' bytes, one to each echo process (the
+ * requests are the pair's, so the bytes either way are the same): the
+ * median of their sums.
+ */
+static double round_trips_us(int fa, int fr, const char *device, int n)
+{
+        double *t = calloc((size_t)n, sizeof(double)), med;
+        char qa[600], qr[300];
+
+        if (!t)
+                bench_die("out of memory");
+        snprintf(qa, sizeof(qa), "{\"method\":\"io.assignd.Broker.Assign\",\"parameters\":"
+                 "{\"domain\":\"1\",\"devices\":[\"%s\"],\"layout\":\"auto\"}}", device);
+        snprintf(qr, sizeof(qr), "{\"method\":\"io.assignd.Broker.Release\",\"parameters\":"
+                 "{\"domain\":\"1\"}}");
+        for (int i = 0; i < n; i++) {
+                double t0 = bench_now_us();
+
+                if (bench_roundtrip(fa, qa, strlen(qa), rbuf, sizeof(rbuf)) < 0 ||
+                    bench_roundtrip(fr, qr, strlen(qr), rbuf, sizeof(rbuf)) < 0)
+                        bench_die("no reply from an echo process");
+                t[i] = bench_now_us() - t0;
+        }
+        med = bench_quantile(t, (size_t)n, 0.5);
+        free(t);
+        return med;
 }
 
 /* What the bare program says n commits cost, per commit. */
@@ -173,7 +229,7 @@ int main(int argc, char **argv)
         int npos = 0, pairs = 40, rounds = 5, history = 0, fd;
         struct bench_daemon d = { 0 };
         char *env[2] = { NULL, NULL };
-        double ratio[16], pus[16], fus[16], cpp = 0, wpp = 0, bare[16];
+        double ratio[16], pus[16], fus[16], cpp = 0, wpp = 0, bare[16], rtus[16], ratio2[16];
 
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "-d") && i + 1 < argc)
@@ -260,38 +316,64 @@ int main(int argc, char **argv)
                 return 0;
         }
 
-        printf("pair: Assign (layout auto) + Release of %s; synchronous=%s; database and "
-               "simulator state on %s (%s)\n", pos[2], sync, fs_name(d.dir), d.dir);
-        printf("%-6s %10s %8s %8s %14s %10s %7s\n", "round", "pair_us", "commits", "writes",
-               "bare_commit_us", "floor_us", "ratio");
-        for (int r = 0; r < rounds; r++) {
-                double *t = calloc((size_t)pairs, sizeof(double));
-                int64_t commits = 0, writes = 0;
+        {
+                char ea[400], er[400];
+                pid_t pa, pr;
+                int fa, fr;
 
-                for (int i = 0; i < pairs; i++) {
-                        struct pair p = one_pair(fd, pos[2]);
+                keep_replies = true;
+                one_pair(fd, pos[2]);
+                keep_replies = false;
+                snprintf(ea, sizeof(ea), "%s/echo-assign.sock", d.dir);
+                snprintf(er, sizeof(er), "%s/echo-release.sock", d.dir);
+                pa = bench_echo_start(ea, kept[0], kept_len[0]);
+                pr = bench_echo_start(er, kept[1], kept_len[1]);
+                fa = bench_connect(ea);
+                fr = bench_connect(er);
+                if (fa < 0 || fr < 0)
+                        bench_die("cannot connect to the echo processes");
+                printf("pair: Assign (layout auto) + Release of %s; synchronous=%s; database "
+                       "and simulator state on %s (%s); replies %zu + %zu bytes\n", pos[2], sync,
+                       fs_name(d.dir), d.dir, kept_len[0], kept_len[1]);
+                printf("%-6s %10s %8s %8s %14s %10s %7s %9s %8s\n", "round", "pair_us", "commits",
+                       "writes", "bare_commit_us", "floor_us", "ratio", "echo2_us", "ratio2");
+                for (int r = 0; r < rounds; r++) {
+                        double *t = calloc((size_t)pairs, sizeof(double));
+                        int64_t commits = 0, writes = 0;
 
-                        t[i] = p.us;
-                        commits += p.commits;
-                        writes += p.writes;
+                        for (int i = 0; i < pairs; i++) {
+                                struct pair p = one_pair(fd, pos[2]);
+
+                                t[i] = p.us;
+                                commits += p.commits;
+                                writes += p.writes;
+                        }
+                        pus[r] = bench_quantile(t, (size_t)pairs, 0.5);
+                        cpp = (double)commits / pairs;
+                        wpp = (double)writes / pairs;
+                        if (!have_counters)
+                                cpp = 46;       /* the count the issue measured on this daemon */
+                        bare[r] = bare_commit_us(pos[3], d.dir, (long)(cpp * pairs + 0.5), sync);
+                        fus[r] = bare[r] * cpp;
+                        ratio[r] = pus[r] / fus[r];
+                        rtus[r] = round_trips_us(fa, fr, pos[2], pairs);
+                        ratio2[r] = pus[r] / (fus[r] + rtus[r]);
+                        printf("%-6d %10.1f %8.1f %8.1f %14.2f %10.1f %7.2f %9.1f %8.2f\n", r + 1,
+                               pus[r], cpp, wpp, bare[r], fus[r], ratio[r], rtus[r], ratio2[r]);
+                        free(t);
                 }
-                pus[r] = bench_quantile(t, (size_t)pairs, 0.5);
-                cpp = (double)commits / pairs;
-                wpp = (double)writes / pairs;
-                if (!have_counters)
-                        cpp = 46;       /* the count the issue measured on this daemon */
-                bare[r] = bare_commit_us(pos[3], d.dir, (long)(cpp * pairs + 0.5), sync);
-                fus[r] = bare[r] * cpp;
-                ratio[r] = pus[r] / fus[r];
-                printf("%-6d %10.1f %8.1f %8.1f %14.2f %10.1f %7.2f\n", r + 1, pus[r], cpp, wpp,
-                       bare[r], fus[r], ratio[r]);
-                free(t);
+                close(fa);
+                close(fr);
+                bench_kill(pa);
+                bench_kill(pr);
         }
         {
                 struct bench_spread p = bench_spread_of(pus, (size_t)rounds);
                 struct bench_spread f = bench_spread_of(fus, (size_t)rounds);
                 struct bench_spread q = bench_spread_of(ratio, (size_t)rounds);
                 struct bench_spread b = bench_spread_of(bare, (size_t)rounds);
+                struct bench_spread e = bench_spread_of(rtus, (size_t)rounds);
+                struct bench_spread q2 = bench_spread_of(ratio2, (size_t)rounds);
                 char what[96];
 
                 printf("median: pair %.1f us (%.1f-%.1f), %.0f pairs/s; %.1f commits per pair%s, "
@@ -308,6 +390,13 @@ int main(int argc, char **argv)
                 else
                         printf("goal  %-44s %10.1f us  floor %9.1f us  ratio %6.2f  (printed, "
                                "no goal)\n", what, p.median, f.median, q.median);
+                printf("with the round trips: two echoes of the replies' bytes %.1f us "
+                       "(%.1f-%.1f); commits and round trips %.1f us; ratio %.2f (%.2f-%.2f)\n",
+                       e.median, e.min, e.max, f.median + e.median, q2.median, q2.min, q2.max);
+                snprintf(what, sizeof(what), "pair vs commits + round trips, %s, %s", sync,
+                         fs_name(d.dir));
+                printf("goal  %-44s %10.1f us  floor %9.1f us  ratio %6.2f  (printed, no goal)\n",
+                       what, p.median, f.median + e.median, q2.median);
         }
         close(fd);
         bench_daemon_stop(&d, false);

@@ -57,7 +57,10 @@ static inline double bench_quantile(double *v, size_t n, double p)
         return v[i < n ? i : n - 1];
 }
 
-/* Median, min and max of n values (v is sorted). */
+/*
+ * Median, min and max of n values (v is sorted).  With an even count the
+ * median is the mean of the middle two: of two rounds, not the slower one.
+ */
 struct bench_spread {
         double median, min, max;
 };
@@ -69,7 +72,7 @@ static inline struct bench_spread bench_spread_of(double *v, size_t n)
         if (!n)
                 return s;
         qsort(v, n, sizeof(*v), bench_cmp_double);
-        s.median = v[n / 2];
+        s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
         s.min = v[0];
         s.max = v[n - 1];
         return s;
