@@ -153,22 +153,18 @@ static void domain_text(struct strbuf *b, const struct sim_domain *d)
         strbuf_append_len(b, "]", 1);
 
         put_key(b, "spis");
-        strbuf_append_len(b, "[", 1);
         for (size_t i = 0; i < d->n_spis; i++) {
-                if (i)
-                        strbuf_append_len(b, ",", 1);
+                strbuf_append_len(b, i ? "," : "[", 1);
                 strbuf_append_u64(b, d->spis[i]);
         }
-        strbuf_append_len(b, "]", 1);
+        strbuf_append(b, d->n_spis ? "]" : "[]");
 
         put_key(b, "dt_devices");
-        strbuf_append_len(b, "[", 1);
         for (size_t i = 0; i < d->n_dt; i++) {
-                if (i)
-                        strbuf_append_len(b, ",", 1);
+                strbuf_append_len(b, i ? "," : "[", 1);
                 strbuf_append_json_string(b, d->dt[i], strlen(d->dt[i]));
         }
-        strbuf_append(b, "]}");
+        strbuf_append(b, d->n_dt ? "]}" : "[]}");
 }
 
 static int cmp_dom(const void *a, const void *b)
