@@ -10,7 +10,8 @@
  * everything back, the domain is reaped (not timed).  The daemon counts its
  * commits and the simulator's state writes (Simulator.GetCounters), so the
  * floor is exactly as many commits.  Rounds alternate pairs and the bare
- * program; figures are medians of the rounds with their spread.
+ * program; figures are medians of the rounds with their spread.  All of
+ * it runs on one CPU (bench_pin()).
  *
  * The goal's floor counts commits only.  A pair is also two calls whose
  * replies (the lease with its steps) are kilobytes: each round also times
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
                 return 2;
         }
         setvbuf(stdout, NULL, _IOLBF, 0);
+        bench_pin();
         if (!strcmp(sync, "normal"))
                 env[0] = "ASSIGND_BENCH_SYNCHRONOUS=normal";
         bench_daemon_start(&d, pos[0], pos[1], parent, NULL, env, NULL);

@@ -5,7 +5,8 @@
  * (the measured path: no client library between the clock and the
  * socket), an echo server in a process of its own that answers every
  * message with a fixed reply (the floor a daemon reply of the same size is
- * compared with), and the resident set size of a process.  Benchmarks
+ * compared with), the resident set size of a process, and pinning to one
+ * CPU.  Benchmarks
  * print figures and never fail on timing: an exit status other than 0
  * means the benchmark itself could not run.
  */
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -55,6 +57,38 @@ static inline double bench_quantile(double *v, size_t n, double p)
         qsort(v, n, sizeof(*v), bench_cmp_double);
         i = (size_t)(p * (double)(n - 1) + 0.5);
         return v[i < n ? i : n - 1];
+}
+
+/*
+ * Pin this process to the CPU it runs on, and with it everything it starts
+ * afterwards (the daemon, the echo processes, the clients, the bare
+ * program): on a virtual machine a wake-up from idle on another CPU costs
+ * tens of microseconds, more than a read call, and lands on the daemon or
+ * on the echo at random, so unpinned single-client figures measure the
+ * scheduler.  BENCH_PIN=no leaves them free.  Says which on stdout.
+ */
+static inline void bench_pin(void)
+{
+        const char *e = getenv("BENCH_PIN");
+        cpu_set_t set;
+        int cpu;
+
+        if (e && !strcmp(e, "no")) {
+                printf("cpus: not pinned (BENCH_PIN=no): figures include wake-ups across CPUs\n");
+                return;
+        }
+        cpu = sched_getcpu();
+        if (cpu < 0)
+                cpu = 0;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+                printf("cpus: cannot pin to CPU %d (%s): figures include wake-ups across CPUs\n",
+                       cpu, strerror(errno));
+                return;
+        }
+        printf("cpus: the benchmark and all it starts on CPU %d, the daemon and its floor alike "
+               "(BENCH_PIN=no: free)\n", cpu);
 }
 
 /*
