@@ -855,6 +855,93 @@ static void test_persistence(void)
         }
 }
 
+static void file_of(const char *path, struct stat *st, struct json_object **parsed)
+{
+        CHECK_INT(stat(path, st), 0);
+        *parsed = json_object_from_file(path);
+        CHECK_MSG(*parsed != NULL, "%s does not parse", path);
+}
+
+/*
+ * The state file: rewritten in place (same inode, same length, blanks
+ * after the text) while the state fits the room the file has; replaced
+ * when it outgrows it, and on every write once it is larger than a page;
+ * a file written by hand, without room, is read and then replaced.  Each
+ * form reloads as it was.
+ */
+static void test_state_file(void)
+{
+        char state[256], name[64];
+        struct json_object *before, *after, *f;
+        struct stat a, b;
+        struct hv *hv;
+        uint32_t d;
+        FILE *fp;
+
+        snprintf(state, sizeof(state), "%s/file.json", tmpdir);
+        unlink(state);
+        hv = open_sim(state, 4, 17, true);
+        d = create(hv, "file-a", true, 8);
+        file_of(state, &a, &f);
+        json_object_put(f);
+        CHECK(a.st_size % 1024 == 0 && a.st_size <= 4096);
+        CHECK_INT(hv_iomem_permission(hv, d, 0x9010, 1, true, NULL), 0);
+        file_of(state, &b, &f);
+        CHECK_MSG(a.st_ino == b.st_ino && a.st_size == b.st_size,
+                  "a small change is written in place (%ld/%ld bytes)", (long)a.st_size,
+                  (long)b.st_size);
+        CHECK_INT(dom_array_len(f, d, "iomem"), 1);
+        json_object_put(f);
+
+        /* Outgrowing the room replaces the file, with room again. */
+        for (int i = 0; i < 12; i++) {
+                snprintf(name, sizeof(name), "file-grows-%02d-with-a-long-name-to-fill", i);
+                create(hv, name, false, -1);
+        }
+        file_of(state, &a, &f);
+        json_object_put(f);
+        CHECK(a.st_ino != b.st_ino && a.st_size > b.st_size && a.st_size % 1024 == 0);
+
+        /* Past a page, every write replaces it. */
+        for (int i = 0; i < 40; i++) {
+                snprintf(name, sizeof(name), "file-page-%02d-with-a-long-name-to-fill", i);
+                create(hv, name, false, -1);
+        }
+        file_of(state, &a, &f);
+        json_object_put(f);
+        CHECK(a.st_size > 4096);
+        CHECK_INT(hv_iomem_permission(hv, d, 0x9020, 1, true, NULL), 0);
+        file_of(state, &b, &f);
+        json_object_put(f);
+        CHECK(a.st_ino != b.st_ino);
+        before = state_of(hv);
+        hv_free(hv);
+        hv = open_sim(state, 4, 17, true);
+        after = state_of(hv);
+        CHECK(json_object_equal(before, after));
+        json_object_put(before);
+        json_object_put(after);
+        hv_free(hv);
+
+        /* Written by hand with no room (as the integration tests edit it): read, then replaced. */
+        CHECK((fp = fopen(state, "w")) != NULL);
+        if (fp) {
+                fputs("{\"format\":1,\"rover\":0,\"domains\":[{\"domid\":0,\"name\":"
+                      "\"Domain-0\",\"passthrough\":true,\"populated\":false,\"nr_spis\":200,"
+                      "\"paused\":false,\"has_run\":true,\"dying\":false,\"iomem\":[],"
+                      "\"mappings\":[],\"irqs\":[],\"spis\":[],\"dt_devices\":[]}]}", fp);
+                fclose(fp);
+        }
+        CHECK_INT(stat(state, &a), 0);
+        hv = open_sim(state, 4, 17, true);
+        d = create(hv, "file-b", true, 8);
+        file_of(state, &b, &f);
+        CHECK(a.st_ino != b.st_ino && b.st_size % 1024 == 0);
+        CHECK(dom_state(f, d) != NULL);
+        json_object_put(f);
+        hv_free(hv);
+}
+
 #define IOMEM(m, n) { .kind = HV_HOLD_IOMEM, .mfn = (m), .nr = (n) }
 #define MAPPING(g, m, n) { .kind = HV_HOLD_MAPPING, .gfn = (g), .mfn = (m), .nr = (n) }
 #define IRQ(i) { .kind = HV_HOLD_IRQ, .irq = (i) }
@@ -1075,6 +1162,7 @@ int main(void)
         test_watch();
         test_failpoints();
         test_persistence();
+        test_state_file();
         test_platform_from_dt();
         test_domain_holds();
         test_building();
