@@ -1408,7 +1408,9 @@ static void scan_clear(struct scan *s)
  * in int arithmetic: a length near 4 GiB wraps the offset back onto the
  * same property and fdt_check_full() (libfdt 1.6.1, Debian 12) never
  * returns.  Every step here moves forward by at least one tag, so a blob
- * of any content is walked in time linear in its size.
+ * of any content is walked in time linear in its size.  The root of an old
+ * (before version 16) tree must name its path, or fdt_check_full() reads
+ * a NULL name.
  */
 static uint64_t tag_align(uint64_t off)
 {
@@ -1439,6 +1441,18 @@ static int check_struct_walk(const void *fdt, uint32_t total, char **err)
                                 return set_error(err, -EINVAL,
                                                  "device tree structure is invalid: the node name at byte %" PRIu64
                                                  " runs past the structure block", off);
+                        /*
+                         * Before version 16 a node's name is its full path, and
+                         * libfdt finds the name after the last '/': for a root
+                         * without one fdt_get_name() returns NULL, which
+                         * fdt_check_full() (libfdt 1.6.1) reads through.
+                         */
+                        if (depth == 0 && fdt_version(fdt) < 16 &&
+                            !memchr(base + off + 4, '/', (size_t)((const uint8_t *)nul - (base + off + 4))))
+                                return set_error(err, -EINVAL,
+                                                 "device tree structure is invalid: a version %" PRIu32
+                                                 " tree names its root by its path, \"/\", and this one does not",
+                                                 (uint32_t)fdt_version(fdt));
                         off = tag_align((uint64_t)((const uint8_t *)nul - base) + 1);
                         depth++;
                         break;

@@ -17,6 +17,8 @@
 
 #include <libfdt.h>
 
+#include "dt.h"
+
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 
@@ -168,10 +170,11 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
         /*
          * libfdt's read-write functions trust the structure (fdt_open_into
          * on a blob whose header lies does a negative-sized memmove): only
-         * a blob fdt_check_full accepts is edited as a tree.
+         * a blob the scanner's own check accepts is edited as a tree.  Not
+         * fdt_check_full alone: on some blobs libfdt 1.6.1's checker itself
+         * loops or reads a NULL name, which dt_check_blob guards against.
          */
-        if (next(&s) % 3 == 0 || size < sizeof(struct fdt_header) || fdt_check_header(data) ||
-            fdt_totalsize(data) > size || fdt_check_full(data, size))
+        if (next(&s) % 3 == 0 || dt_check_blob(data, size, NULL) < 0)
                 return LLVMFuzzerMutate(data, size, max_size);
         fdt = malloc(max_size);
         if (!fdt)

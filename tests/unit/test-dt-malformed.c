@@ -348,6 +348,46 @@ static void test_prop_length_wraps(void)
         }
 }
 
+/*
+ * A tree of version 15 or older names each node by its full path: one whose
+ * root is unnamed made libfdt 1.6.1's fdt_check_full() read a NULL name (a
+ * 68-byte blob crashed assignd and assignctl --offline).  It is refused;
+ * the same tree with its root named "/" scans.
+ */
+static void test_old_version_root(void)
+{
+        static const char *const root_names[] = { "", "/" };
+
+        for (int named = 0; named < 2; named++) {
+                uint32_t blob[18] = { 0 };
+                struct dt_inventory *inv = NULL;
+                char *err = NULL;
+
+                blob[0] = cpu_to_fdt32(FDT_MAGIC);
+                blob[1] = cpu_to_fdt32(sizeof(blob));   /* totalsize */
+                blob[2] = cpu_to_fdt32(56);             /* structure: after the reserve map */
+                blob[3] = cpu_to_fdt32(sizeof(blob));   /* strings: none */
+                blob[4] = cpu_to_fdt32(40);             /* reserve map: its empty end entry */
+                blob[5] = cpu_to_fdt32(15);             /* version */
+                blob[6] = cpu_to_fdt32(15);             /* last compatible version */
+                blob[14] = cpu_to_fdt32(FDT_BEGIN_NODE);
+                memcpy(&blob[15], root_names[named], strlen(root_names[named]));
+                blob[16] = cpu_to_fdt32(FDT_END_NODE);
+                blob[17] = cpu_to_fdt32(FDT_END);
+                if (!named) {
+                        expect_fail("old tree, unnamed root", blob, sizeof(blob),
+                                    "names its root by its path");
+                        continue;
+                }
+                CHECK_MSG(dt_scan(blob, sizeof(blob), &inv, &err) == 0, "old tree, root \"/\": %s",
+                          err ? err : "?");
+                CHECK(inv && inv->n_devices == 0);
+                if (inv)
+                        dt_inventory_free(inv);
+                free(err);
+        }
+}
+
 static void mutate_and_fail(const char *what, void (*mutate)(void *), const char *needle)
 {
         void *fdt = base_tree();
@@ -758,6 +798,7 @@ int main(void)
         test_truncated_real();
         test_header_lies();
         test_prop_length_wraps();
+        test_old_version_root();
         test_mutations();
         test_disabled_ignored();
         test_reg_notes();
