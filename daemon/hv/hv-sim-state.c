@@ -397,6 +397,7 @@ static int write_in_place(struct sim *s, const char *text, size_t len, char **er
         char buf[SIM_STATE_IN_PLACE_MAX];
         _cleanup_close_ int fd = -1;
         ssize_t n;
+        int r;
 
         memcpy(buf, text, len);
         memset(buf + len, ' ', s->file_len - len - 1);
@@ -410,8 +411,17 @@ static int write_in_place(struct sim *s, const char *text, size_t len, char **er
         while (n < 0 && errno == EINTR);
         if (n == (ssize_t)s->file_len)
                 return 0;
-        return set_error(err, n < 0 ? -errno : -EIO, "cannot write the simulator state %s: %s",
-                         s->state_path, n < 0 ? strerror(errno) : "short write");
+        r = set_error(err, n < 0 ? -errno : -EIO, "cannot write the simulator state %s: %s",
+                      s->state_path, n < 0 ? strerror(errno) : "short write");
+        /*
+         * The write may have changed part of the file: put the state last
+         * written back in a file of its own, so that the file says what
+         * memory will say once the caller has gone back to it.
+         */
+        if (s->saved && replace_file(s, s->saved, strlen(s->saved), NULL) < 0)
+                log_error("hv-sim: %s may hold part of a state that was not kept; it is "
+                          "corrupt if it does not parse at the next start", s->state_path);
+        return r;
 }
 
 int hv_sim_state_save(struct sim *s, char **err)

@@ -923,6 +923,32 @@ static void test_state_file(void)
         json_object_put(after);
         hv_free(hv);
 
+        /*
+         * A write in place that fails (the path now leads to /dev/full):
+         * the call fails, memory goes back, and the file is put back to the
+         * state last written, so that a restart finds what memory says.
+         */
+        snprintf(state, sizeof(state), "%s/fail.json", tmpdir);
+        unlink(state);
+        hv = open_sim(state, 4, 17, true);
+        d = create(hv, "file-c", true, 8);
+        before = state_of(hv);
+        CHECK_INT(unlink(state), 0);
+        CHECK_INT(symlink("/dev/full", state), 0);
+        EXPECT(hv_iomem_permission(hv, d, 0x9030, 1, true, &err), -ENOSPC, ANY);
+        after = state_of(hv);
+        CHECK_MSG(json_object_equal(before, after), "memory kept the failed call");
+        json_object_put(after);
+        CHECK_INT(lstat(state, &a), 0);
+        CHECK_MSG(S_ISREG(a.st_mode), "the state file was not put back");
+        hv_free(hv);
+        hv = open_sim(state, 4, 17, true);
+        after = state_of(hv);
+        CHECK_MSG(json_object_equal(before, after), "the file does not hold the state last written");
+        json_object_put(before);
+        json_object_put(after);
+        hv_free(hv);
+
         /* Written by hand with no room (as the integration tests edit it): read, then replaced. */
         CHECK((fp = fopen(state, "w")) != NULL);
         if (fp) {
